@@ -1,0 +1,51 @@
+/* faasnet-testbed: the harness CLI. Thin: it finds the subcommand and hands
+ * over; each lives in its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "probe", probe_main, "what this kernel and machine can emulate" },
+	{ "up", up_main, "build the emulated network and leave it up" },
+	{ "down", down_main, "remove the network `up` made" },
+	{ "clean", clean_main, "remove whatever a killed run left" },
+	{ "calibrate", calibrate_main,
+	  "measure how much shaped bandwidth this host carries faithfully" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: faasnet-testbed COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n`faasnet-testbed COMMAND --help` shows a command's "
+		   "options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "faasnet-testbed: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,213 @@
+/* Integration tests of the emulated network: up, down, clean and calibrate
+ * against the real kernel, cross-checked with iproute2. Need root. */
+#include "itest.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <time.h>
+
+#define SMALL "tests/integration/topologies/small.yaml"
+
+static void assert_nothing_left(void)
+{
+	assert_int_equal(itest_leftover_netns(), 0);
+	assert_int_equal(itest_leftover_links(), 0);
+}
+
+static void test_up_builds_what_the_file_says(void **state)
+{
+	json_t *j;
+	char *out = NULL;
+
+	(void)state;
+	ITEST_NEED_ROOT();
+	assert_int_equal(itest_run(&out, ITEST_BIN " up " SMALL " --json"), 0);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "vms")), 6);
+	assert_true(json_real_value(json_object_get(j, "seconds")) > 0);
+	json_decref(j);
+	free(out);
+
+	/* 6 VMs + registry + manager, each named, each with its cable. */
+	assert_int_equal(itest_leftover_netns(), 8);
+	assert_int_equal(itest_count("ip -o link show master fnet-rack00"),
+			 4 + 1);
+	assert_int_equal(itest_count("ip -o link show master fnet-rack01"),
+			 2 + 1);
+	assert_int_equal(itest_count("ip -o link show master fnet-core"),
+			 2 + 2);
+
+	/* The address plan: vm0003 is 198.18.1.4, IPv4 only, no way out. */
+	assert_int_equal(itest_run(&out, "ip -n fnet-vm0003 -o addr show dev "
+					 "eth0"),
+			 0);
+	assert_non_null(strstr(out, "198.18.1.4/15"));
+	assert_null(strstr(out, "inet6"));
+	free(out);
+	assert_int_equal(itest_count("ip -n fnet-vm0003 route show default"),
+			 0);
+	assert_int_equal(itest_count("ip -n fnet-vm0003 -o link show up"), 2);
+
+	/* Shaped both ways with HTB at the file's rates. */
+	assert_int_equal(itest_run(&out, "tc -n fnet-vm0003 class show dev "
+					 "eth0"),
+			 0);
+	assert_non_null(strstr(out, "htb 1:1"));
+	assert_non_null(strstr(out, "rate 50Mbit ceil 50Mbit"));
+	free(out);
+	assert_int_equal(itest_run(&out, "tc class show dev fnet-vm0003"), 0);
+	assert_non_null(strstr(out, "rate 50Mbit ceil 50Mbit"));
+	free(out);
+	assert_int_equal(itest_run(&out, "tc class show dev fnet-registry"), 0);
+	assert_non_null(strstr(out, "rate 200Mbit"));
+	free(out);
+	assert_int_equal(itest_run(&out, "tc class show dev fnet-up01r"), 0);
+	assert_non_null(strstr(out, "rate 1Gbit"));
+	free(out);
+
+	/* Connectivity across racks: vm0005 (rack 1) to vm0000 (rack 0) and
+	 * to the registry on the core bridge. */
+	assert_int_equal(itest_run(NULL, "ip netns exec fnet-vm0005 ping -c 1 "
+					 "-W 2 198.18.1.1 >&2"),
+			 0);
+	assert_int_equal(itest_run(NULL, "ip netns exec fnet-vm0005 ping -c 1 "
+					 "-W 2 198.18.0.2 >&2"),
+			 0);
+
+	/* A second up refuses and leaves the first one standing. */
+	assert_int_equal(itest_run(NULL, ITEST_BIN " up " SMALL), 1);
+	assert_int_equal(itest_leftover_netns(), 8);
+
+	assert_int_equal(itest_run(NULL, ITEST_BIN " down"), 0);
+	assert_nothing_left();
+}
+
+static void test_calibrate_shapes_each_flow(void **state)
+{
+	json_t *j, *flows, *f;
+	char *out = NULL;
+	size_t i;
+
+	(void)state;
+	ITEST_NEED_ROOT();
+	assert_int_equal(itest_run(&out, ITEST_BIN " calibrate --pairs 4 "
+					 "--rate 40mbit --seconds 3 --json"),
+			 0);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "rate_bps")),
+			 40000000);
+	flows = json_object_get(j, "flows");
+	assert_int_equal(json_array_size(flows), 4);
+	json_array_foreach(flows, i, f)
+	{
+		double g = json_real_value(json_object_get(f, "goodput_bps"));
+
+		fprintf(stderr, "flow %zu: %.2f Mbit/s\n", i, g / 1e6);
+		/* Shaped, not free-running: a veth alone carries gigabits. */
+		assert_true(g > 0.85 * 40e6);
+		assert_true(g < 1.01 * 40e6);
+	}
+	json_decref(j);
+	free(out);
+	assert_nothing_left();
+}
+
+static void test_clean_after_kill_9(void **state)
+{
+	char before[64] = "", after[64] = "";
+	char *out = NULL;
+	pid_t pid;
+	struct timespec ts = { 0, 400 * 1000000 };
+
+	(void)state;
+	ITEST_NEED_ROOT();
+	itest_run(&out, "cat /proc/sys/net/ipv4/neigh/default/gc_thresh3");
+	snprintf(before, sizeof(before), "%s", out);
+	free(out);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(ITEST_BIN, ITEST_BIN, "up", "--vms", "400", (char *)NULL);
+		_exit(127);
+	}
+	nanosleep(&ts, NULL); /* part way into building */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fprintf(stderr, "killed up with %d namespaces made\n",
+		itest_leftover_netns());
+
+	assert_int_equal(itest_run(NULL, ITEST_BIN " clean"), 0);
+	assert_nothing_left();
+	/* The ARP thresholds up raised are back. */
+	itest_run(&out, "cat /proc/sys/net/ipv4/neigh/default/gc_thresh3");
+	snprintf(after, sizeof(after), "%s", out);
+	free(out);
+	assert_string_equal(before, after);
+	/* Safe to run twice. */
+	assert_int_equal(itest_run(NULL, ITEST_BIN " clean"), 0);
+	assert_nothing_left();
+}
+
+static void test_bad_topologies_leave_nothing(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *expect; /* in the one error line */
+	} bad[] = {
+		{ "vms: 0\n", ":1:" },
+		{ "vms: 100000\n", ":1:" },
+		{ "vms: 4\nvm_link: { rate: fast }\n", ":2:" },
+		{ "vms: 4\nvms: 5\n", "duplicate" },
+		{ "vms: 4\ncolour: blue\n", "colour" },
+		{ "vms: [1, 2]\n", ":1:" },
+		{ "vms: 4\ndelay: 10ms\n", "delay" }, /* no netem here */
+	};
+	char path[] = "/tmp/fnet-itest-XXXXXX";
+	char *out = NULL;
+	size_t i;
+	int fd, rc;
+
+	(void)state;
+	ITEST_NEED_ROOT();
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (strstr(bad[i].yaml, "delay") &&
+		    !itest_run(NULL, "tc qdisc add dev lo root netem delay 1ms "
+				     "2>/dev/null && tc qdisc del dev lo root")) {
+			fprintf(stderr, "this kernel has netem: delay case "
+					"not applicable\n");
+			continue;
+		}
+		snprintf(path, sizeof(path), "/tmp/fnet-itest-XXXXXX");
+		fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, bad[i].yaml, strlen(bad[i].yaml)),
+				 (ssize_t)strlen(bad[i].yaml));
+		close(fd);
+		rc = itest_run(&out, ITEST_BIN " up %s 2>&1", path);
+		fprintf(stderr, "%s", out);
+		assert_int_equal(rc, 2);
+		assert_non_null(strstr(out, path));
+		assert_non_null(strstr(out, bad[i].expect));
+		/* One line, no more. */
+		assert_non_null(strchr(out, '\n'));
+		assert_null(strchr(strchr(out, '\n') + 1, '\n'));
+		free(out);
+		unlink(path);
+		assert_nothing_left();
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_up_builds_what_the_file_says),
+		cmocka_unit_test(test_calibrate_shapes_each_flow),
+		cmocka_unit_test(test_clean_after_kill_9),
+		cmocka_unit_test(test_bad_topologies_leave_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,45 @@
+/* build: turns a topology plan into namespaces, bridges, veth links,
+ * addresses and HTB shaping in the kernel, and takes them down again. All of
+ * it over netlink from this process: no `ip` or `tc` is run. It owns the
+ * order of construction and the inventory used to remove things; link.h and
+ * netns.h do the individual operations. */
+#ifndef FAASNET_TOPO_BUILD_H
+#define FAASNET_TOPO_BUILD_H
+
+#include <signal.h>
+
+#include "err.h"
+#include "plan.h"
+
+struct topo_build_opts {
+	/* Called after each host, for a progress line; may be NULL. */
+	void (*progress)(void *arg, unsigned done, unsigned total);
+	void *arg;
+	/* When it becomes non-zero (a signal handler sets it) the build stops,
+	 * removes what it made and returns -EINTR. May be NULL. */
+	volatile sig_atomic_t *stop;
+};
+
+/* Builds the plan. On failure, what was made is removed again before
+ * returning, and e says what failed. */
+int topo_build(const struct topo_plan *plan,
+	       const struct topo_build_opts *opts, struct err *e);
+
+struct topo_clean_stats {
+	unsigned netns; /* namespaces removed */
+	unsigned links; /* links removed from the initial namespace */
+};
+
+/* Removes every namespace and link whose name starts with TOPO_PREFIX and
+ * puts back the host limits raised for the build; waits until the kernel has
+ * really let the links go. Safe to call when nothing is there. */
+int topo_clean(struct topo_clean_stats *st, struct err *e);
+
+/* What `up` left up, for `down` and for a second `up`: the spec is saved as a
+ * topology file under TOPO_STATE_DIR. */
+int topo_state_save(const struct topo_spec *spec, struct err *e);
+/* 0 and the spec, -ENOENT when nothing is up, or another error. */
+int topo_state_load(struct topo_spec *spec, struct err *e);
+int topo_state_clear(void);
+
+#endif

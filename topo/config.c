@@ -1,0 +1,638 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "config.h"
+#include "units.h"
+
+/* A topology file is a few lines; anything much larger is the wrong file.
+ * The cap also bounds libyaml's scanner, which is quadratic in flow nesting
+ * depth ("[[[[...": 50k deep takes seconds). */
+#define CONFIG_MAX_BYTES (64 * 1024)
+
+/* Longest user text quoted back in a message, so it stays one short line. */
+#define QUOTE_MAX 48
+
+enum key_type {
+	KEY_COUNT,    /* unsigned, plain decimal digits */
+	KEY_RATE,     /* uint64_t bits/s, units_parse_rate() */
+	KEY_DURATION, /* uint64_t ns, units_parse_duration() */
+	KEY_MAP,      /* a nested mapping with its own keys */
+};
+
+/* One key of a mapping. The tables below are the whole format: a scenario
+ * file that embeds a topology mapping walks the same tables. */
+struct key {
+	const char *name; /* as written in the file */
+	const char *path; /* dotted, as messages and topo_spec_check() say it */
+	enum key_type type;
+	size_t off;	       /* field in struct topo_spec, scalar types */
+	const char *what;      /* "expected WHAT", scalar types */
+	const struct key *sub; /* KEY_MAP: its keys, ending with a NULL name */
+	bool required;
+};
+
+static const struct key vm_link_keys[] = {
+	{
+		.name = "rate",
+		.path = "vm_link.rate",
+		.type = KEY_RATE,
+		.off = offsetof(struct topo_spec, vm_rate_bps),
+		.what = "a rate like 100mbit",
+		.required = true,
+	},
+	{.name = NULL},
+};
+
+static const struct key registry_link_keys[] = {
+	{
+		.name = "rate",
+		.path = "registry_link.rate",
+		.type = KEY_RATE,
+		.off = offsetof(struct topo_spec, registry_rate_bps),
+		.what = "a rate like 100mbit",
+		.required = true,
+	},
+	{.name = NULL},
+};
+
+/* Omitting rack_uplink leaves it unshaped; a zero rate is refused like any
+ * other, so "unshaped" has one spelling. */
+static const struct key rack_uplink_keys[] = {
+	{
+		.name = "rate",
+		.path = "rack_uplink.rate",
+		.type = KEY_RATE,
+		.off = offsetof(struct topo_spec, uplink_rate_bps),
+		.what = "a rate like 10gbit",
+		.required = true,
+	},
+	{.name = NULL},
+};
+
+static const struct key topo_keys[] = {
+	{
+		.name = "vms",
+		.path = "vms",
+		.type = KEY_COUNT,
+		.off = offsetof(struct topo_spec, vms),
+		.what = "a whole number like 16",
+	},
+	{
+		.name = "rack_size",
+		.path = "rack_size",
+		.type = KEY_COUNT,
+		.off = offsetof(struct topo_spec, rack_size),
+		.what = "a whole number like 64",
+	},
+	{
+		.name = "vm_link",
+		.path = "vm_link",
+		.type = KEY_MAP,
+		.what = "a mapping like { rate: 1gbit }",
+		.sub = vm_link_keys,
+	},
+	{
+		.name = "registry_link",
+		.path = "registry_link",
+		.type = KEY_MAP,
+		.what = "a mapping like { rate: 1gbit }",
+		.sub = registry_link_keys,
+	},
+	{
+		.name = "rack_uplink",
+		.path = "rack_uplink",
+		.type = KEY_MAP,
+		.what = "a mapping like { rate: 1gbit }",
+		.sub = rack_uplink_keys,
+	},
+	{
+		.name = "delay",
+		.path = "delay",
+		.type = KEY_DURATION,
+		.off = offsetof(struct topo_spec, delay_ns),
+		.what = "a duration like 10ms",
+	},
+	{.name = NULL},
+};
+
+/* The tables store through offsets; keep each field the size its type
+ * writes. */
+#define FIELD_SIZE(f) sizeof(((struct topo_spec *)0)->f)
+_Static_assert(FIELD_SIZE(vms) == sizeof(unsigned) &&
+		       FIELD_SIZE(rack_size) == sizeof(unsigned),
+	       "KEY_COUNT fields are unsigned");
+_Static_assert(FIELD_SIZE(vm_rate_bps) == sizeof(uint64_t) &&
+		       FIELD_SIZE(registry_rate_bps) == sizeof(uint64_t) &&
+		       FIELD_SIZE(uplink_rate_bps) == sizeof(uint64_t) &&
+		       FIELD_SIZE(delay_ns) == sizeof(uint64_t),
+	       "KEY_RATE and KEY_DURATION fields are uint64_t");
+
+/* Every key in every table, at most once each: sized for all of them. */
+#define MAX_SEEN 16
+
+struct ctx {
+	yaml_document_t *doc;
+	const char *name;
+	struct err *e;
+	/* Where each key was set. Keys are unique per table and each table
+	 * belongs to one mapping, so this finds duplicates, and it lets a
+	 * range error from topo_spec_check() point at the key's line. */
+	struct {
+		const struct key *key;
+		size_t line;
+	} seen[MAX_SEEN];
+	size_t nseen;
+};
+
+static size_t line_of(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
+
+/* Prefixes "name:line: " to a message. */
+static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
+		...)
+{
+	char msg[sizeof(((struct err *)0)->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(c->e, code, "%s:%zu: %s", c->name, line, msg);
+}
+
+/* Writes s[0..n) between quote characters q, with anything that is not
+ * printable ASCII escaped, so that a value holding a newline or an invisible
+ * Unicode space still gives a visible, one-line message. Long text is cut
+ * with "...". */
+static const char *quote(char *buf, size_t len, const char *s, size_t n, char q)
+{
+	size_t o = 0, i;
+
+	if (len < sizeof("'...'"))
+		return "";
+	buf[o++] = q;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char tmp[5];
+		size_t tl;
+
+		if (ch == '\n')
+			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\n");
+		else if (ch == '\t')
+			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\t");
+		else if (ch == '\\' || ch == (unsigned char)q)
+			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+		else
+			tl = (size_t)snprintf(tmp, sizeof(tmp), "%c", ch);
+		/* Keep room for "..." + quote + NUL. */
+		if (i >= QUOTE_MAX || o + tl + 5 > len) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(buf + o, tmp, tl);
+		o += tl;
+	}
+	buf[o++] = q;
+	buf[o] = '\0';
+	return buf;
+}
+
+static bool is_empty_scalar(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE &&
+	       n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       n->data.scalar.length == 0;
+}
+
+/* YAML 1.1's plain nulls: a root that is one of these is an empty file. */
+static bool is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+	size_t i;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (!strcmp((const char *)n->data.scalar.value, nulls[i]))
+			return true;
+	return false;
+}
+
+/* What a node is, for "got ...". */
+static const char *describe(char *buf, size_t len, const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a sequence";
+	case YAML_SCALAR_NODE:
+		if (is_empty_scalar(n))
+			return "an empty value";
+		return quote(buf, len, (const char *)n->data.scalar.value,
+			     n->data.scalar.length, '"');
+	default:
+		return "nothing";
+	}
+}
+
+static size_t seen_line(const struct ctx *c, const struct key *key)
+{
+	size_t i;
+
+	for (i = 0; i < c->nseen; i++)
+		if (c->seen[i].key == key)
+			return c->seen[i].line;
+	return 0;
+}
+
+static void remember(struct ctx *c, const struct key *key, size_t line)
+{
+	/* Cannot fill: a key is remembered once, and there are fewer keys
+	 * than slots. */
+	if (c->nseen < MAX_SEEN) {
+		c->seen[c->nseen].key = key;
+		c->seen[c->nseen].line = line;
+		c->nseen++;
+	}
+}
+
+/* Plain decimal digits only: YAML 1.1 would read "016" as octal 14 and
+ * "0x10" as 16, and a count with a sign, exponent or fraction is a typo. */
+static int parse_count(const char *s, unsigned *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	for (p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+	for (p = s; *p; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT_MAX)
+			return -ERANGE;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static const char bytes_hint[] =
+	" (bytes per second are not accepted: write bits, e.g. 800mbit for "
+	"100MB/s)";
+
+/* tc spells bytes per second "bps", "kbps"...: the usual mistake. */
+static bool looks_like_bytes_rate(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 3 && !strcasecmp(s + n - 3, "bps");
+}
+
+static int parse_scalar(struct ctx *c, const struct key *key,
+			const yaml_node_t *v, struct topo_spec *spec)
+{
+	const char *text = (const char *)v->data.scalar.value;
+	char got[QUOTE_MAX * 4 + 8];
+	const char *hint = "";
+	void *field = (char *)spec + key->off;
+	int ret;
+
+	/* A quoted "\0" would otherwise cut the value short unnoticed. */
+	if (strlen(text) != v->data.scalar.length) {
+		ret = -EINVAL;
+		goto bad;
+	}
+	switch (key->type) {
+	case KEY_COUNT:
+		ret = parse_count(text, field);
+		break;
+	case KEY_RATE:
+		ret = units_parse_rate(text, field);
+		if (ret == -EINVAL && looks_like_bytes_rate(text))
+			hint = bytes_hint;
+		break;
+	case KEY_DURATION:
+		ret = units_parse_duration(text, field);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (!ret)
+		return 0;
+bad:
+	if (ret == -ERANGE)
+		hint = " (too large)";
+	return fail(c, line_of(v), -EINVAL, "%s: expected %s, got %s%s",
+		    key->path, key->what, describe(got, sizeof(got), v), hint);
+}
+
+static int parse_mapping(struct ctx *c, const yaml_node_t *map,
+			 const struct key *keys, const struct key *parent,
+			 struct topo_spec *spec);
+
+static int parse_value(struct ctx *c, const struct key *key,
+		       const yaml_node_t *v, struct topo_spec *spec)
+{
+	char got[QUOTE_MAX * 4 + 8];
+	bool fits;
+
+	if (key->type == KEY_MAP)
+		fits = v->type == YAML_MAPPING_NODE;
+	else
+		fits = v->type == YAML_SCALAR_NODE && !is_empty_scalar(v);
+	if (!fits)
+		return fail(c, line_of(v), -EINVAL, "%s: expected %s, got %s",
+			    key->path, key->what,
+			    describe(got, sizeof(got), v));
+	if (key->type == KEY_MAP)
+		return parse_mapping(c, v, key->sub, key, spec);
+	return parse_scalar(c, key, v, spec);
+}
+
+static int unknown_key(const struct ctx *c, const yaml_node_t *k,
+		       const struct key *keys, const struct key *parent)
+{
+	char name[QUOTE_MAX * 4 + 8], valid[256];
+	const struct key *key;
+	size_t o = 0;
+	int n;
+
+	for (key = keys; key->name; key++) {
+		n = snprintf(valid + o, sizeof(valid) - o, "%s%s",
+			     key == keys ? "" : ", ", key->name);
+		/* The tables are short; a cut list would still help. */
+		if (n < 0 || (size_t)n >= sizeof(valid) - o)
+			break;
+		o += (size_t)n;
+	}
+	quote(name, sizeof(name), (const char *)k->data.scalar.value,
+	      k->data.scalar.length, '\'');
+	if (parent)
+		return fail(c, line_of(k), -EINVAL,
+			    "%s: unknown key %s; valid keys: %s", parent->path,
+			    name, valid);
+	return fail(c, line_of(k), -EINVAL, "unknown key %s; valid keys: %s",
+		    name, valid);
+}
+
+static const struct key *find_key(const struct key *keys, const yaml_node_t *k)
+{
+	const char *s = (const char *)k->data.scalar.value;
+
+	if (strlen(s) != k->data.scalar.length)
+		return NULL;
+	for (; keys->name; keys++)
+		if (!strcmp(keys->name, s))
+			return keys;
+	return NULL;
+}
+
+static int parse_mapping(struct ctx *c, const yaml_node_t *map,
+			 const struct key *keys, const struct key *parent,
+			 struct topo_spec *spec)
+{
+	char got[QUOTE_MAX * 4 + 8];
+	const struct key *key;
+	yaml_node_pair_t *p;
+	size_t first;
+	int ret;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+
+		if (!k || !v)
+			return fail(c, line_of(map), -EINVAL,
+				    "malformed YAML mapping");
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(c, line_of(k), -EINVAL,
+				    "%s%sexpected a key name, got %s",
+				    parent ? parent->path : "",
+				    parent ? ": " : "",
+				    describe(got, sizeof(got), k));
+		key = find_key(keys, k);
+		if (!key)
+			return unknown_key(c, k, keys, parent);
+		first = seen_line(c, key);
+		if (first)
+			return fail(c, line_of(k), -EINVAL,
+				    "duplicate key '%s' (first at line %zu)",
+				    key->path, first);
+		remember(c, key, line_of(k));
+		ret = parse_value(c, key, v, spec);
+		if (ret)
+			return ret;
+	}
+	for (key = keys; key->name; key++)
+		if (key->required && !seen_line(c, key))
+			return fail(c, line_of(map), -EINVAL,
+				    "%s: missing key '%s'",
+				    parent ? parent->path : "top level",
+				    key->name);
+	return 0;
+}
+
+/* Reads a topology mapping (the whole file today, the `topology:` value of a
+ * scenario file later) over spec, which holds the defaults, then checks the
+ * result, blaming the line of the key that set a field out of range. */
+static int parse_topology(yaml_document_t *doc, const yaml_node_t *map,
+			  const char *name, struct topo_spec *spec,
+			  struct err *e)
+{
+	struct ctx c = {.doc = doc, .name = name, .e = e};
+	char got[QUOTE_MAX * 4 + 8];
+	struct err ce;
+	size_t i, n;
+	int ret;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return fail(&c, line_of(map), -EINVAL,
+			    "expected a mapping of topology keys like "
+			    "\"vms: 16\", got %s",
+			    describe(got, sizeof(got), map));
+	ret = parse_mapping(&c, map, topo_keys, NULL, spec);
+	if (ret)
+		return ret;
+	ret = topo_spec_check(spec, &ce);
+	if (!ret)
+		return 0;
+	for (i = 0; i < c.nseen; i++) {
+		n = strlen(c.seen[i].key->path);
+		if (!strncmp(ce.msg, c.seen[i].key->path, n) &&
+		    ce.msg[n] == ':')
+			return fail(&c, c.seen[i].line, ret, "%s", ce.msg);
+	}
+	/* A default out of range: nothing in the file to point at. */
+	return err_set(e, ret, "%s: %s", name, ce.msg);
+}
+
+static int yaml_error(const yaml_parser_t *parser, const char *name,
+		      struct err *e)
+{
+	const char *problem =
+		parser->problem ? parser->problem : "syntax error";
+
+	switch (parser->error) {
+	case YAML_MEMORY_ERROR:
+		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
+			       name);
+	case YAML_READER_ERROR:
+		/* The reader has no line yet, only a byte offset. */
+		if (parser->problem_value != -1)
+			return err_set(e, -EINVAL,
+				       "%s: invalid YAML: %s (byte 0x%02x at "
+				       "offset %zu)",
+				       name, problem,
+				       (unsigned)parser->problem_value,
+				       parser->problem_offset);
+		return err_set(e, -EINVAL, "%s: invalid YAML: %s at offset %zu",
+			       name, problem, parser->problem_offset);
+	default:
+		if (parser->context)
+			return err_set(
+				e, -EINVAL,
+				"%s:%zu: invalid YAML: %s (%s at line %zu)",
+				name, parser->problem_mark.line + 1, problem,
+				parser->context, parser->context_mark.line + 1);
+		return err_set(e, -EINVAL, "%s:%zu: invalid YAML: %s", name,
+			       parser->problem_mark.line + 1, problem);
+	}
+}
+
+int topo_config_parse(const char *text, size_t len, const char *name,
+		      struct topo_spec *spec, struct err *e)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, next;
+	bool have_doc = false, more;
+	struct topo_spec tmp;
+	yaml_node_t *root;
+	size_t line;
+	int ret, n;
+
+	if (!name)
+		name = "<input>";
+	if (!text) {
+		text = "";
+		len = 0;
+	}
+	topo_spec_default(&tmp);
+	n = snprintf(tmp.source, sizeof(tmp.source), "%s", name);
+	if (n < 0 || (size_t)n >= sizeof(tmp.source))
+		return err_set(e, -ENAMETOOLONG, "%.64s...: name too long",
+			       name);
+	if (!yaml_parser_initialize(&parser))
+		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
+			       name);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		ret = yaml_error(&parser, name, e);
+		goto out;
+	}
+	have_doc = true;
+
+	/* No document at all (empty, or only comments) or a null one ("---"
+	 * alone, "~") means every default. */
+	root = yaml_document_get_root_node(&doc);
+	if (root && !is_null(root)) {
+		ret = parse_topology(&doc, root, name, &tmp, e);
+		if (ret)
+			goto out;
+	}
+
+	/* A second document would be silently ignored otherwise. */
+	if (!yaml_parser_load(&parser, &next)) {
+		ret = yaml_error(&parser, name, e);
+		goto out;
+	}
+	more = yaml_document_get_root_node(&next) != NULL;
+	line = next.start_mark.line + 1;
+	yaml_document_delete(&next);
+	if (more) {
+		ret = err_set(e, -EINVAL,
+			      "%s:%zu: expected one YAML document, got another",
+			      name, line);
+		goto out;
+	}
+
+	memcpy(spec, &tmp, sizeof(*spec));
+	ret = 0;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
+int topo_config_load(const char *path, struct topo_spec *spec, struct err *e)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nbuf;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		return err_set(e, ret, "%s: %s", path, strerror(-ret));
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 4096;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				ret = err_set(e, -ENOMEM, "%s: %s", path,
+					      strerror(ENOMEM));
+				goto out;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			err_set(e, ret, "%s: %s", path, strerror(-ret));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_BYTES) {
+			ret = err_set(e, -EFBIG,
+				      "%s: over %d bytes, too large for a "
+				      "topology file",
+				      path, CONFIG_MAX_BYTES);
+			goto out;
+		}
+	}
+	ret = topo_config_parse(buf, len, path, spec, e);
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}

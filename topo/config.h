@@ -1,0 +1,34 @@
+/* config: reads a topology YAML file into a struct topo_spec. It owns the
+ * file format (docs/topology.md) and its error messages; it creates nothing.
+ *
+ * Format (every key optional; unknown keys are errors):
+ *
+ *   vms: 16              # number of VM hosts
+ *   rack_size: 64        # VMs per rack bridge
+ *   vm_link:       { rate: 1gbit }
+ *   registry_link: { rate: 1gbit }
+ *   rack_uplink:   { rate: 10gbit }   # omitted: unshaped
+ *   delay: 0ms           # one-way, on every VM link (needs netem)
+ */
+#ifndef FAASNET_TOPO_CONFIG_H
+#define FAASNET_TOPO_CONFIG_H
+
+#include <stddef.h>
+
+#include "topo.h"
+
+/* Parses YAML text; name is what error messages call the input (a path) and
+ * becomes spec->source. Starts from the built-in defaults, so an empty
+ * document (no text, only comments, "---" or "~") is the default topology.
+ * The result passes topo_spec_check(). spec is written only on success. On
+ * error returns -EINVAL (or -ENOMEM, or -ENAMETOOLONG when name does not fit
+ * in spec->source) and fills e with one line "name:line: key: expected ...,
+ * got ..." (see docs/topology.md for every message). */
+int topo_config_parse(const char *text, size_t len, const char *name,
+		      struct topo_spec *spec, struct err *e);
+
+/* Reads and parses a file of at most 64 KiB. -errno with "path: strerror"
+ * when unreadable, -EFBIG when larger. */
+int topo_config_load(const char *path, struct topo_spec *spec, struct err *e);
+
+#endif

@@ -1,0 +1,26 @@
+/* hostlimits: the host-wide limits a large topology runs into, raised for a run
+ * and put back afterwards. The kernel's ARP table is one table shared by
+ * every namespace, so a thousand hosts overflow its default thresholds
+ * ("neighbour table overflow") unless they are raised in the initial
+ * namespace. The values found are saved under TOPO_STATE_DIR so that a
+ * `down` or `clean` in another process can restore them. */
+#ifndef FAASNET_TOPO_HOSTLIMITS_H
+#define FAASNET_TOPO_HOSTLIMITS_H
+
+#include "err.h"
+
+#define TOPO_STATE_DIR "/run/faasnet-testbed"
+
+/* Raises this process's open-file limit to its hard limit. */
+int limits_raise_fds(void);
+
+/* Makes the ARP table hold at least 64 entries per host (each VM talks to a
+ * handful of peers, the registry and manager to every VM), saving the old
+ * thresholds unless a saved copy exists already. Never lowers them. */
+int limits_raise_neigh(unsigned nhosts, struct err *e);
+
+/* Writes the saved thresholds back and forgets them; 0 when none were
+ * saved. */
+int limits_restore_neigh(struct err *e);
+
+#endif

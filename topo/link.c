@@ -1,0 +1,405 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <linux/if_link.h>
+#include <linux/pkt_sched.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/class.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/htb.h>
+#include <netlink/route/qdisc/netem.h>
+#include <netlink/route/tc.h>
+
+#include "link.h"
+
+/* Dumping ~2,000 links overflows libnl's default 32 KiB receive buffer. */
+#define LINK_SOCK_RCVBUF (8 << 20)
+/* One class per qdisc: the quantum only matters between sibling classes,
+ * and HTB complains in the kernel log when rate/r2q makes it huge. */
+#define LINK_HTB_QUANTUM 60000
+#ifndef IN6_ADDR_GEN_MODE_NONE
+#define IN6_ADDR_GEN_MODE_NONE 1
+#endif
+
+int link_errno(int nlerr)
+{
+	switch (nlerr < 0 ? -nlerr : nlerr) {
+	case 0:
+		return 0;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_PERM:
+	case NLE_NOACCESS:
+		return -EPERM;
+	case NLE_NODEV:
+	case NLE_OBJ_NOTFOUND:
+		return -ENODEV;
+	case NLE_OPNOTSUPP:
+	case NLE_AF_NOSUPPORT:
+		return -EOPNOTSUPP;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_INVAL:
+	case NLE_MSG_TOOSHORT:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+static int nl_fail(struct err *e, int nlerr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Records "<what fmt says>: <libnl's reason>" and returns the errno. */
+static int nl_fail(struct err *e, int nlerr, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(e, link_errno(nlerr), "%s: %s", msg, nl_geterror(nlerr));
+}
+
+struct nl_sock *link_sock_open(struct err *e)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int ret;
+
+	if (!sk) {
+		err_set(e, -ENOMEM, "netlink: out of memory");
+		return NULL;
+	}
+	ret = nl_connect(sk, NETLINK_ROUTE);
+	if (ret < 0) {
+		nl_fail(e, ret, "netlink: %s", "cannot open a route socket");
+		nl_socket_free(sk);
+		return NULL;
+	}
+	nl_socket_set_buffer_size(sk, LINK_SOCK_RCVBUF, 0);
+	return sk;
+}
+
+void link_sock_close(struct nl_sock *sk)
+{
+	if (sk)
+		nl_socket_free(sk);
+}
+
+/* RTM_SETLINK by ifindex: either turn IPv6 address generation off or change
+ * IFF_UP. They are two messages because the kernel applies flags before
+ * IFLA_AF_SPEC within one, and an interface brought up with generation on gets
+ * a link-local address at once. */
+static int setlink(struct nl_sock *sk, int ifindex, int v6off, int up,
+		   int master)
+{
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC,
+		.ifi_index = ifindex,
+		.ifi_flags = up ? IFF_UP : 0,
+		.ifi_change = up ? IFF_UP : 0,
+	};
+	struct nlattr *af, *in6;
+	struct nl_msg *m;
+	int ret = -NLE_NOMEM;
+
+	m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+	if (!m)
+		return ret;
+	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		goto out;
+	if (v6off) {
+		af = nla_nest_start(m, IFLA_AF_SPEC);
+		in6 = af ? nla_nest_start(m, AF_INET6) : NULL;
+		if (!in6 || nla_put_u8(m, IFLA_INET6_ADDR_GEN_MODE,
+				       IN6_ADDR_GEN_MODE_NONE) < 0)
+			goto out;
+		nla_nest_end(m, in6);
+		nla_nest_end(m, af);
+	}
+	if (master && nla_put_u32(m, IFLA_MASTER, (uint32_t)master) < 0)
+		goto out;
+	ret = nl_send_sync(sk, m);
+	m = NULL; /* nl_send_sync frees it */
+	/* A kernel without IPv6 has no addresses to generate. */
+	if (v6off && ret == -NLE_AF_NOSUPPORT)
+		ret = 0;
+out:
+	nlmsg_free(m);
+	return ret;
+}
+
+int link_set_up(struct nl_sock *sk, int ifindex, const char *what,
+		struct err *e)
+{
+	int ret = setlink(sk, ifindex, 0, 1, 0);
+
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot bring it up", what) : 0;
+}
+
+int link_ifindex(struct nl_sock *sk, const char *name, int *ifindex,
+		 struct err *e)
+{
+	struct rtnl_link *l = NULL;
+	int ret;
+
+	ret = rtnl_link_get_kernel(sk, 0, name, &l);
+	if (ret < 0)
+		return nl_fail(e, ret, "link %s", name);
+	*ifindex = rtnl_link_get_ifindex(l);
+	rtnl_link_put(l);
+	return 0;
+}
+
+int link_attach(struct nl_sock *sk, const char *name, int master_ifindex,
+		int *ifindex, struct err *e)
+{
+	int idx, ret;
+
+	ret = link_ifindex(sk, name, &idx, e);
+	if (ret)
+		return ret;
+	ret = setlink(sk, idx, 1, 0, master_ifindex);
+	if (ret < 0)
+		return nl_fail(e, ret, "link %s: cannot attach it", name);
+	ret = setlink(sk, idx, 0, 1, 0);
+	if (ret < 0)
+		return nl_fail(e, ret, "link %s: cannot bring it up", name);
+	if (ifindex)
+		*ifindex = idx;
+	return 0;
+}
+
+int link_add_bridge(struct nl_sock *sk, const char *name, struct err *e)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int ret;
+
+	if (!l)
+		return err_set(e, -ENOMEM, "bridge %s: out of memory", name);
+	rtnl_link_set_name(l, name);
+	ret = rtnl_link_set_type(l, "bridge");
+	if (!ret)
+		ret = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
+	rtnl_link_put(l);
+	if (ret < 0)
+		return nl_fail(e, ret, "bridge %s: cannot create it", name);
+	return link_attach(sk, name, 0, NULL, e);
+}
+
+int link_add_veth(struct nl_sock *sk, const char *name, int master_ifindex,
+		  const char *peer, int peer_nsfd, int *ifindex, struct err *e)
+{
+	struct rtnl_link *l, *p;
+	int ret;
+
+	l = rtnl_link_veth_alloc();
+	if (!l)
+		return err_set(e, -ENOMEM, "veth %s: out of memory", name);
+	p = rtnl_link_veth_get_peer(l);
+	rtnl_link_set_name(l, name);
+	rtnl_link_set_name(p, peer);
+	/* The peer cannot be made up in the same request: veth refuses to
+	 * open an end before its other end exists (ENOTCONN). */
+	if (peer_nsfd >= 0)
+		rtnl_link_set_ns_fd(p, peer_nsfd);
+	ret = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
+	rtnl_link_put(p);
+	rtnl_link_veth_release(l);
+	if (ret < 0)
+		return nl_fail(e, ret, "veth %s: cannot create it", name);
+	return link_attach(sk, name, master_ifindex, ifindex, e);
+}
+
+int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
+		   int prefix_len, const char *what, struct err *e)
+{
+	struct rtnl_addr *a = rtnl_addr_alloc();
+	struct nl_addr *local;
+	uint32_t be = htonl(addr);
+	int ret;
+
+	if (!a)
+		return err_set(e, -ENOMEM, "%s: out of memory", what);
+	local = nl_addr_build(AF_INET, &be, sizeof(be));
+	if (!local) {
+		rtnl_addr_put(a);
+		return err_set(e, -ENOMEM, "%s: out of memory", what);
+	}
+	nl_addr_set_prefixlen(local, prefix_len);
+	rtnl_addr_set_ifindex(a, ifindex);
+	ret = rtnl_addr_set_local(a, local);
+	if (!ret)
+		ret = rtnl_addr_add(sk, a, NLM_F_CREATE | NLM_F_EXCL);
+	nl_addr_put(local);
+	rtnl_addr_put(a);
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot add its address", what)
+		       : 0;
+}
+
+static int add_netem(struct nl_sock *sk, int ifindex, uint64_t delay_ns)
+{
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	int ret;
+
+	if (!q)
+		return -NLE_NOMEM;
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+	rtnl_tc_set_parent(TC_CAST(q), TC_HANDLE(1, 1));
+	rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(10, 0));
+	ret = rtnl_tc_set_kind(TC_CAST(q), "netem");
+	if (!ret) {
+		rtnl_netem_set_delay(q, (int)(delay_ns / 1000));
+		/* netem's default queue of 1000 packets is too short for a
+		 * delayed gigabit link; keep a bandwidth-delay product. */
+		rtnl_netem_set_limit(q, 100000);
+		ret = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
+	}
+	rtnl_qdisc_put(q);
+	return ret;
+}
+
+int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
+		   uint32_t burst_bytes, uint64_t delay_ns, const char *what,
+		   struct err *e)
+{
+	struct rtnl_qdisc *q = NULL;
+	struct rtnl_class *c = NULL;
+	uint64_t bytes = rate_bps / 8;
+	int ret = -NLE_NOMEM;
+
+	q = rtnl_qdisc_alloc();
+	c = rtnl_class_alloc();
+	if (!q || !c)
+		goto out;
+	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
+	rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(1, 0));
+	ret = rtnl_tc_set_kind(TC_CAST(q), "htb");
+	if (ret)
+		goto out;
+	rtnl_htb_set_defcls(q, TC_HANDLE(1, 1));
+	ret = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
+	if (ret < 0)
+		goto out;
+
+	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
+	rtnl_tc_set_parent(TC_CAST(c), TC_HANDLE(1, 0));
+	rtnl_tc_set_handle(TC_CAST(c), TC_HANDLE(1, 1));
+	ret = rtnl_tc_set_kind(TC_CAST(c), "htb");
+	if (ret)
+		goto out;
+	rtnl_htb_set_rate64(c, bytes);
+	rtnl_htb_set_ceil64(c, bytes);
+	rtnl_htb_set_rbuffer(c, burst_bytes);
+	rtnl_htb_set_cbuffer(c, burst_bytes);
+	rtnl_htb_set_quantum(c, LINK_HTB_QUANTUM);
+	ret = rtnl_class_add(sk, c, NLM_F_CREATE | NLM_F_EXCL);
+	if (ret < 0)
+		goto out;
+	if (delay_ns) {
+		ret = add_netem(sk, ifindex, delay_ns);
+		if (ret < 0) {
+			rtnl_qdisc_put(q);
+			rtnl_class_put(c);
+			return nl_fail(e, ret, "%s: cannot add netem delay",
+				       what);
+		}
+	}
+out:
+	rtnl_qdisc_put(q);
+	rtnl_class_put(c);
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot shape it with htb", what)
+		       : 0;
+}
+
+int link_del(struct nl_sock *sk, const char *name, struct err *e)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int ret;
+
+	if (!l)
+		return err_set(e, -ENOMEM, "link %s: out of memory", name);
+	rtnl_link_set_name(l, name);
+	ret = rtnl_link_delete(sk, l);
+	rtnl_link_put(l);
+	return ret < 0 ? nl_fail(e, ret, "link %s: cannot delete it", name) : 0;
+}
+
+struct list_ctx {
+	const char *prefix;
+	char **names;
+	size_t n, cap;
+	int ret;
+};
+
+static void list_one(struct nl_object *obj, void *arg)
+{
+	struct list_ctx *ctx = arg;
+	const char *name = rtnl_link_get_name((struct rtnl_link *)obj);
+	char **nv;
+
+	if (ctx->ret || !name ||
+	    strncmp(name, ctx->prefix, strlen(ctx->prefix)))
+		return;
+	if (ctx->n == ctx->cap) {
+		ctx->cap = ctx->cap ? 2 * ctx->cap : 64;
+		nv = realloc(ctx->names, ctx->cap * sizeof(*nv));
+		if (!nv) {
+			ctx->ret = -ENOMEM;
+			return;
+		}
+		ctx->names = nv;
+	}
+	ctx->names[ctx->n] = strdup(name);
+	if (!ctx->names[ctx->n]) {
+		ctx->ret = -ENOMEM;
+		return;
+	}
+	ctx->n++;
+}
+
+int link_list(struct nl_sock *sk, const char *prefix, char ***names,
+	      size_t *n, struct err *e)
+{
+	struct list_ctx ctx = { .prefix = prefix };
+	struct nl_cache *cache = NULL;
+	int ret;
+
+	*names = NULL;
+	*n = 0;
+	ret = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (ret < 0)
+		return nl_fail(e, ret, "netlink: %s", "cannot list links");
+	nl_cache_foreach(cache, list_one, &ctx);
+	nl_cache_free(cache);
+	if (ctx.ret) {
+		link_list_free(ctx.names, ctx.n);
+		return err_set(e, ctx.ret, "netlink: out of memory");
+	}
+	*names = ctx.names;
+	*n = ctx.n;
+	return 0;
+}
+
+void link_list_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}

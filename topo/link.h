@@ -1,0 +1,74 @@
+/* link: the rtnetlink operations the testbed needs, over libnl-route-3:
+ * bridges, veth pairs with one end in another namespace, addresses, HTB
+ * shaping, deletion and listing by name prefix. Each call works through the
+ * socket it is given, so it acts in the namespace that socket was opened in.
+ * Every error names the object it was about. It knows nothing of topologies;
+ * build.h does. */
+#ifndef FAASNET_TOPO_LINK_H
+#define FAASNET_TOPO_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct nl_sock;
+
+/* A NETLINK_ROUTE socket in the calling thread's current namespace, with a
+ * receive buffer big enough to dump a thousand links. NULL on failure. */
+struct nl_sock *link_sock_open(struct err *e);
+void link_sock_close(struct nl_sock *sk);
+
+/* A bridge, up, without IPv6 addresses, spanning tree off (the default). */
+int link_add_bridge(struct nl_sock *sk, const char *name, struct err *e);
+
+/* A veth pair: end `name` here, attached (link_attach) to the bridge
+ * master_ifindex when that is not 0; its peer `peer` created down, directly in
+ * the namespace peer_nsfd (which saves a move and a rename per link), or here
+ * when peer_nsfd is -1. The caller brings the peer up. Stores the local end's
+ * ifindex in *ifindex when not NULL. */
+int link_add_veth(struct nl_sock *sk, const char *name, int master_ifindex,
+		  const char *peer, int peer_nsfd, int *ifindex,
+		  struct err *e);
+
+/* Turns IPv6 address generation off on link `name`, enslaves it to
+ * master_ifindex when that is not 0, then brings it up. Links in the initial
+ * namespace are made down and finished this way, because that namespace's
+ * defaults are the machine's, not ours to change, and a link brought up with
+ * generation on gets a link-local address at once. */
+int link_attach(struct nl_sock *sk, const char *name, int master_ifindex,
+		int *ifindex, struct err *e);
+
+/* Brings ifindex up (for loopback inside a new namespace). */
+int link_set_up(struct nl_sock *sk, int ifindex, const char *what,
+		struct err *e);
+
+/* ifindex of name, or -ENODEV. */
+int link_ifindex(struct nl_sock *sk, const char *name, int *ifindex,
+		 struct err *e);
+
+/* Adds addr/prefix_len (IPv4, host order) to ifindex. */
+int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
+		   int prefix_len, const char *what, struct err *e);
+
+/* Shapes the egress of ifindex to rate_bps with HTB: root qdisc 1:, one class
+ * 1:1 with rate = ceil = rate_bps and the given bucket, default class 1:1.
+ * When delay_ns is not 0, a netem qdisc delays packets under that class
+ * (-EOPNOTSUPP when the kernel has no netem). */
+int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
+		   uint32_t burst_bytes, uint64_t delay_ns, const char *what,
+		   struct err *e);
+
+/* Deletes a link by name (a veth takes its peer with it). -ENODEV if absent. */
+int link_del(struct nl_sock *sk, const char *name, struct err *e);
+
+/* Names of the links in the socket's namespace that start with prefix, as a
+ * malloc'd array of malloc'd strings (free with link_list_free). */
+int link_list(struct nl_sock *sk, const char *prefix, char ***names,
+	      size_t *n, struct err *e);
+void link_list_free(char **names, size_t n);
+
+/* Converts a libnl error (-NLE_*) to the nearest negative errno. */
+int link_errno(int nlerr);
+
+#endif

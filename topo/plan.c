@@ -1,0 +1,125 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* snprintf that reports truncation: every name must fit IFNAMSIZ whole. */
+#define NAME_FMT(buf, ...) \
+	((size_t)snprintf(buf, sizeof(buf), __VA_ARGS__) >= sizeof(buf) ? -1 : 0)
+
+static int host_init(struct topo_host *h, enum topo_role role,
+		     const char *name, uint32_t addr, int rack, uint64_t rate)
+{
+	h->role = role;
+	h->addr = addr;
+	h->rack = rack;
+	h->rate_bps = rate;
+	return NAME_FMT(h->name, "%s", name) |
+	       NAME_FMT(h->netns, TOPO_PREFIX "%s", name) |
+	       NAME_FMT(h->ifname, TOPO_PREFIX "%s", name);
+}
+
+int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
+		   struct err *e)
+{
+	unsigned i;
+	int ret, bad = 0;
+
+	memset(plan, 0, sizeof(*plan));
+	ret = topo_spec_check(spec, e);
+	if (ret)
+		return ret;
+	plan->spec = *spec;
+	plan->nracks = (spec->vms + spec->rack_size - 1) / spec->rack_size;
+	if (plan->nracks > TOPO_MAX_RACKS)
+		return err_set(e, -EINVAL,
+			       "rack_size: %u VMs in racks of %u need %u rack "
+			       "bridges, the core bridge takes at most %u",
+			       spec->vms, spec->rack_size, plan->nracks,
+			       TOPO_MAX_RACKS);
+	plan->nhosts = 2 + spec->vms;
+	plan->hosts = calloc(plan->nhosts, sizeof(*plan->hosts));
+	plan->racks = calloc(plan->nracks, sizeof(*plan->racks));
+	if (!plan->hosts || !plan->racks) {
+		topo_plan_free(plan);
+		return err_set(e, -ENOMEM, "out of memory planning %u VMs",
+			       spec->vms);
+	}
+
+	/* The registry and manager hang off the core bridge: every rack
+	 * reaches them through its own uplink, as in a data centre. The
+	 * manager's link only carries control traffic, at the VM rate. */
+	bad |= host_init(&plan->hosts[0], TOPO_ROLE_REGISTRY, "registry",
+			 TOPO_REGISTRY_ADDR, TOPO_RACK_CORE,
+			 spec->registry_rate_bps);
+	bad |= host_init(&plan->hosts[1], TOPO_ROLE_MANAGER, "manager",
+			 TOPO_MANAGER_ADDR, TOPO_RACK_CORE, spec->vm_rate_bps);
+	for (i = 0; i < spec->vms; i++) {
+		char name[IFNAMSIZ];
+		uint32_t addr = TOPO_NET_ADDR +
+				((1 + i / TOPO_VMS_PER_SUBNET) << 8) + 1 +
+				i % TOPO_VMS_PER_SUBNET;
+
+		bad |= NAME_FMT(name, "vm%04u", i);
+		bad |= host_init(&plan->hosts[2 + i], TOPO_ROLE_VM, name, addr,
+				 (int)(i / spec->rack_size),
+				 spec->vm_rate_bps);
+	}
+	for (i = 0; i < plan->nracks; i++) {
+		struct topo_rack *r = &plan->racks[i];
+
+		bad |= NAME_FMT(r->bridge, TOPO_PREFIX "rack%02u", i);
+		bad |= NAME_FMT(r->uplink_r, TOPO_PREFIX "up%02ur", i);
+		bad |= NAME_FMT(r->uplink_c, TOPO_PREFIX "up%02uc", i);
+	}
+	if (bad) { /* cannot happen within TOPO_MAX_VMS: a guard for edits */
+		topo_plan_free(plan);
+		return err_set(e, -EINVAL, "a name does not fit %d bytes",
+			       IFNAMSIZ);
+	}
+	return 0;
+}
+
+void topo_plan_free(struct topo_plan *plan)
+{
+	free(plan->hosts);
+	free(plan->racks);
+	plan->hosts = NULL;
+	plan->racks = NULL;
+	plan->nhosts = plan->nracks = 0;
+}
+
+const struct topo_host *topo_plan_host(const struct topo_plan *plan,
+				       const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < plan->nhosts; i++)
+		if (!strcmp(plan->hosts[i].name, name))
+			return &plan->hosts[i];
+	return NULL;
+}
+
+uint32_t topo_burst_bytes(uint64_t rate_bps, unsigned mtu)
+{
+	uint64_t burst = rate_bps / 8 * TOPO_BURST_MS / 1000;
+	uint64_t floor = 4ull * (mtu + 14);
+
+	if (burst < floor)
+		burst = floor;
+	if (burst > UINT32_MAX)
+		burst = UINT32_MAX;
+	return (uint32_t)burst;
+}
+
+const char *topo_addr_str(uint32_t addr, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = htonl(addr) };
+
+	if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}

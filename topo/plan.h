@@ -1,0 +1,84 @@
+/* plan: the concrete network derived from a topology spec: every host's
+ * namespace name, link names, address, rack and link rate, and the bridges.
+ * Pure computation, no kernel calls, so it is unit-tested alone; build.h turns
+ * a plan into namespaces and links.
+ *
+ * Address plan (docs/topology.md): one flat 198.18.0.0/15 subnet (RFC 2544's
+ * benchmarking range) over all bridges. The registry is 198.18.0.2, the
+ * manager 198.18.0.3, VM i is 198.18.(1 + i / 250).(1 + i % 250), so no host
+ * gets a .0 or .255 address that would look like a network or broadcast one
+ * to a person reading it. */
+#ifndef FAASNET_TOPO_PLAN_H
+#define FAASNET_TOPO_PLAN_H
+
+#include <net/if.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "topo.h"
+
+#define TOPO_NET_ADDR   0xc6120000u /* 198.18.0.0 */
+#define TOPO_NET_PREFIX 15
+#define TOPO_REGISTRY_ADDR (TOPO_NET_ADDR + 2)
+#define TOPO_MANAGER_ADDR  (TOPO_NET_ADDR + 3)
+#define TOPO_VMS_PER_SUBNET 250
+/* The interface name every host sees inside its namespace. */
+#define TOPO_HOST_IFNAME "eth0"
+#define TOPO_CORE_BRIDGE TOPO_PREFIX "core"
+/* HTB wakes up late under load (timer latency of tens of ms was measured
+ * here); a bucket this many milliseconds deep lets a link catch up after a
+ * late wake-up instead of losing the time. */
+#define TOPO_BURST_MS 10
+#define TOPO_RACK_CORE (-1)
+/* Core bridge ports: one uplink per rack, plus registry and manager. */
+#define TOPO_MAX_RACKS (1023 - 2)
+
+enum topo_role {
+	TOPO_ROLE_REGISTRY,
+	TOPO_ROLE_MANAGER,
+	TOPO_ROLE_VM,
+};
+
+struct topo_host {
+	enum topo_role role;
+	char name[IFNAMSIZ];   /* "registry", "manager", "vm0007" */
+	char netns[IFNAMSIZ];  /* "fnet-vm0007", under /run/netns */
+	char ifname[IFNAMSIZ]; /* the host end of its cable: "fnet-vm0007" */
+	uint32_t addr;         /* IPv4, host byte order */
+	int rack;              /* rack bridge index, or TOPO_RACK_CORE */
+	uint64_t rate_bps;     /* shaped in both directions */
+};
+
+struct topo_rack {
+	char bridge[IFNAMSIZ];   /* "fnet-rack00" */
+	char uplink_r[IFNAMSIZ]; /* uplink end on the rack bridge: fnet-up00r */
+	char uplink_c[IFNAMSIZ]; /* uplink end on the core bridge: fnet-up00c */
+};
+
+struct topo_plan {
+	struct topo_spec spec;
+	unsigned nhosts; /* registry, manager, then the VMs in order */
+	struct topo_host *hosts;
+	unsigned nracks;
+	struct topo_rack *racks;
+};
+
+/* Derives the plan; the spec is checked first. Returns 0, -EINVAL (with e)
+ * or -ENOMEM. Release with topo_plan_free. */
+int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
+		   struct err *e);
+void topo_plan_free(struct topo_plan *plan);
+
+/* The host named name ("vm0007", "registry"), or NULL. */
+const struct topo_host *topo_plan_host(const struct topo_plan *plan,
+				       const char *name);
+
+/* HTB bucket size in bytes for a link of rate_bps: TOPO_BURST_MS worth of the
+ * rate, never less than what a few full-size frames need (HTB cannot send a
+ * packet bigger than its bucket) nor more than HTB's 32-bit field holds. */
+uint32_t topo_burst_bytes(uint64_t rate_bps, unsigned mtu);
+
+/* Dotted-quad text of a host-order address. */
+const char *topo_addr_str(uint32_t addr, char *buf, size_t len);
+
+#endif
