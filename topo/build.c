@@ -18,9 +18,6 @@
 #define STATE_TOPOLOGY TOPO_STATE_DIR "/topology.yaml"
 #define LOOPBACK_IFINDEX 1
 #define VETH_MTU 1500
-/* How long topo_clean waits for the kernel's namespace cleanup to release
- * the host ends of the veth links before deleting them itself. */
-#define CLEAN_WAIT_MS 3000
 #define TOPO_BUILD_THREADS 2
 
 struct ns_init {
@@ -51,12 +48,19 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		      struct err *e)
 {
 	struct ns_init ni = { .e = e };
+	struct link_veth v = {
+		.name = h->ifname,
+		.ifindex = h->ifindex,
+		.master = bridge_ifindex,
+		.group = TOPO_LINK_GROUP,
+		.peer = TOPO_HOST_IFNAME,
+		.peer_ifindex = TOPO_HOST_IFINDEX,
+	};
 	uint64_t delay = h->role == TOPO_ROLE_VM ? plan->spec.delay_ns : 0;
 	char what[64];
-	int nsfd = -1, host_if, eth0;
 	int ret;
 
-	ret = netns_create(h->netns, host_ns_init, &ni, &nsfd);
+	ret = netns_create(h->netns, host_ns_init, &ni, &v.peer_nsfd);
 	if (ret) {
 		if (ni.sk)
 			link_sock_close(ni.sk);
@@ -70,13 +74,12 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 				strerror(-ret));
 		return ret;
 	}
-	ret = link_add_veth(sk, h->ifname, bridge_ifindex, TOPO_HOST_IFNAME,
-			    nsfd, &host_if, e);
+	ret = link_add_veth(sk, &v, e);
 	if (ret)
 		goto out;
 	/* Egress of the host end is the host's download direction. */
 	snprintf(what, sizeof(what), "%s (%s's download)", h->ifname, h->name);
-	ret = shape(sk, host_if, h->rate_bps, delay, what, e);
+	ret = shape(sk, h->ifindex, h->rate_bps, delay, what, e);
 	if (ret)
 		goto out;
 
@@ -84,52 +87,58 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 	ret = link_set_up(ni.sk, LOOPBACK_IFINDEX, what, e);
 	if (ret)
 		goto out;
-	/* No IPv6 address either inside: the emulated network is IPv4 only,
+	/* No IPv6 address inside either: the emulated network is IPv4 only,
 	 * and link-local addresses would send solicitations onto the shaped
 	 * links. */
-	ret = link_attach(ni.sk, TOPO_HOST_IFNAME, 0, &eth0, e);
-	if (ret)
-		goto out;
 	snprintf(what, sizeof(what), "%s: " TOPO_HOST_IFNAME, h->netns);
-	ret = link_add_addr4(ni.sk, eth0, h->addr, TOPO_NET_PREFIX, what, e);
+	ret = link_attach(ni.sk, TOPO_HOST_IFINDEX, 0, what, e);
+	if (!ret)
+		ret = link_add_addr4(ni.sk, TOPO_HOST_IFINDEX, h->addr,
+				     TOPO_NET_PREFIX, what, e);
 	if (ret)
 		goto out;
 	snprintf(what, sizeof(what), "%s: " TOPO_HOST_IFNAME " (upload)",
 		 h->netns);
-	ret = shape(ni.sk, eth0, h->rate_bps, delay, what, e);
+	ret = shape(ni.sk, TOPO_HOST_IFINDEX, h->rate_bps, delay, what, e);
 out:
 	link_sock_close(ni.sk);
-	close(nsfd);
+	close(v.peer_nsfd);
 	return ret;
 }
 
 static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
-			int *rack_if, int *core_if, struct err *e)
+			struct err *e)
 {
-	const struct topo_spec *s = &plan->spec;
-	int up_r, up_c;
+	uint64_t up = plan->spec.uplink_rate_bps;
 	unsigned i;
 	int ret;
 
-	ret = link_add_bridge(sk, TOPO_CORE_BRIDGE, e);
-	if (!ret)
-		ret = link_ifindex(sk, TOPO_CORE_BRIDGE, core_if, e);
+	ret = link_add_bridge(sk, TOPO_CORE_BRIDGE, plan->core_ifindex,
+			      TOPO_LINK_GROUP, e);
 	for (i = 0; !ret && i < plan->nracks; i++) {
 		const struct topo_rack *r = &plan->racks[i];
+		struct link_veth v = {
+			.name = r->uplink_r,
+			.ifindex = r->uplink_r_ifindex,
+			.master = r->bridge_ifindex,
+			.group = TOPO_LINK_GROUP,
+			.peer = r->uplink_c,
+			.peer_ifindex = r->uplink_c_ifindex,
+			.peer_nsfd = -1,
+		};
 
-		ret = link_add_bridge(sk, r->bridge, e);
+		ret = link_add_bridge(sk, r->bridge, r->bridge_ifindex,
+				      TOPO_LINK_GROUP, e);
 		if (!ret)
-			ret = link_ifindex(sk, r->bridge, &rack_if[i], e);
+			ret = link_add_veth(sk, &v, e);
 		if (!ret)
-			ret = link_add_veth(sk, r->uplink_r, rack_if[i],
-					    r->uplink_c, -1, &up_r, e);
-		if (!ret)
-			ret = link_attach(sk, r->uplink_c, *core_if, &up_c, e);
-		if (!ret && s->uplink_rate_bps)
-			ret = shape(sk, up_r, s->uplink_rate_bps, 0, r->uplink_r,
+			ret = link_attach(sk, r->uplink_c_ifindex,
+					  plan->core_ifindex, r->uplink_c, e);
+		if (!ret && up)
+			ret = shape(sk, r->uplink_r_ifindex, up, 0, r->uplink_r,
 				    e);
-		if (!ret && s->uplink_rate_bps)
-			ret = shape(sk, up_c, s->uplink_rate_bps, 0, r->uplink_c,
+		if (!ret && up)
+			ret = shape(sk, r->uplink_c_ifindex, up, 0, r->uplink_c,
 				    e);
 	}
 	return ret;
@@ -138,8 +147,6 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 struct builder {
 	const struct topo_plan *plan;
 	const struct topo_build_opts *opts;
-	const int *rack_if;
-	int core_if;
 	pthread_mutex_t lock; /* guards everything below */
 	unsigned next, done;
 	int ret;
@@ -180,8 +187,9 @@ static void *builder_run(void *arg)
 		const struct topo_host *h = &b->plan->hosts[i];
 
 		ret = build_host(sk, b->plan, h,
-				 h->rack == TOPO_RACK_CORE ? b->core_if
-							   : b->rack_if[h->rack],
+				 h->rack == TOPO_RACK_CORE
+					 ? b->plan->core_ifindex
+					 : b->plan->racks[h->rack].bridge_ifindex,
 				 &e);
 		pthread_mutex_lock(&b->lock);
 		if (!ret)
@@ -207,7 +215,6 @@ int topo_build(const struct topo_plan *plan,
 	struct builder b = { .plan = plan, .opts = opts };
 	pthread_t tid[TOPO_BUILD_THREADS];
 	struct nl_sock *sk = NULL;
-	int *rack_if = NULL;
 	unsigned i, nthreads = 0;
 	int ret;
 
@@ -223,19 +230,16 @@ int topo_build(const struct topo_plan *plan,
 	if (ret)
 		return ret;
 	sk = link_sock_open(e);
-	rack_if = calloc(plan->nracks, sizeof(*rack_if));
-	if (!sk || !rack_if) {
-		ret = sk ? err_set(e, -ENOMEM, "out of memory") : -EIO;
+	if (!sk) {
+		ret = -EIO;
 		goto out;
 	}
-	ret = build_fabric(sk, plan, rack_if, &b.core_if, e);
+	ret = build_fabric(sk, plan, e);
 	if (ret)
 		goto out;
 
-	b.rack_if = rack_if;
 	pthread_mutex_init(&b.lock, NULL);
-	unsigned want = getenv("FNET_THREADS") ? (unsigned)atoi(getenv("FNET_THREADS")) : TOPO_BUILD_THREADS;
-	for (i = 0; i < want && i < plan->nhosts; i++) {
+	for (i = 0; i < TOPO_BUILD_THREADS && i < plan->nhosts; i++) {
 		if (pthread_create(&tid[i], NULL, builder_run, &b))
 			break;
 		nthreads++;
@@ -249,7 +253,6 @@ int topo_build(const struct topo_plan *plan,
 	if (ret)
 		*e = b.e;
 out:
-	free(rack_if);
 	link_sock_close(sk);
 	if (ret) {
 		struct err ce;
@@ -259,12 +262,19 @@ out:
 	return ret;
 }
 
-static long now_ms(void)
+/* Counts the links whose names start with TOPO_PREFIX. */
+static int count_links(struct nl_sock *sk, unsigned *n, struct err *e)
 {
-	struct timespec ts;
+	char **names;
+	size_t len;
+	int ret;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	ret = link_list(sk, TOPO_PREFIX, &names, &len, e);
+	if (!ret) {
+		*n = (unsigned)len;
+		link_list_free(names, len);
+	}
+	return ret;
 }
 
 int topo_clean(struct topo_clean_stats *st, struct err *e)
@@ -273,7 +283,8 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 	struct nl_sock *sk = NULL;
 	char **names = NULL;
 	size_t n = 0, i;
-	long deadline;
+	unsigned before = 0, after = 0;
+	struct err le;
 	int ret, first = 0;
 
 	if (!st)
@@ -281,11 +292,23 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 	memset(st, 0, sizeof(*st));
 	e->msg[0] = '\0';
 
-	/* Namespaces first: the kernel then destroys every veth with an end
-	 * inside one, in one batch, faster than deleting them one by one. */
-	ret = netns_list(TOPO_PREFIX, &names, &n);
+	/* Links first, all in one request by their group: the kernel takes
+	 * down every veth (and so its end inside a namespace), bridge and
+	 * uplink in one batch, which takes a fraction of a second where
+	 * deleting them one by one, or leaving it to namespace teardown,
+	 * takes seconds for a thousand hosts. */
+	sk = link_sock_open(e);
+	if (!sk)
+		return -EIO;
+	ret = count_links(sk, &before, e);
+	if (!ret)
+		ret = link_del_group(sk, TOPO_LINK_GROUP, e);
 	if (ret)
-		return err_set(e, ret, "%s: %s", NETNS_RUN_DIR, strerror(-ret));
+		first = ret;
+
+	ret = netns_list(TOPO_PREFIX, &names, &n);
+	if (ret && !first)
+		first = err_set(e, ret, "%s: %s", NETNS_RUN_DIR, strerror(-ret));
 	for (i = 0; i < n; i++) {
 		ret = netns_delete(names[i]);
 		if (!ret)
@@ -295,46 +318,28 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 					strerror(-ret));
 	}
 	netns_list_free(names, n);
+	ret = netns_release();
+	if (ret && !first)
+		first = err_set(e, ret, "%s: cannot unmount: %s", NETNS_RUN_DIR,
+				strerror(-ret));
 
-	sk = link_sock_open(e);
-	if (!sk)
-		return -EIO;
-	/* Then the links of the initial namespace. Host ends of VM cables go
-	 * away on their own as the namespaces die; wait a little for that,
-	 * then delete whatever is left (bridges, rack uplinks, and veths
-	 * whose namespace something else still holds). */
-	deadline = now_ms() + CLEAN_WAIT_MS;
-	for (;;) {
-		struct err le;
-		int ours = 0;
+	/* Then anything named like ours that carries no group: left by a
+	 * build killed between creating a link and tagging it, which cannot
+	 * happen with the current code, or made by hand. */
+	ret = link_list(sk, TOPO_PREFIX, &names, &n, &le);
+	if (ret && !first)
+		first = err_set(e, ret, "%s", le.msg);
+	for (i = 0; !ret && i < n; i++) {
+		int r = link_del(sk, names[i], &le);
 
-		ret = link_list(sk, TOPO_PREFIX, &names, &n, &le);
-		if (ret) {
-			if (!first)
-				first = err_set(e, ret, "%s", le.msg);
-			break;
-		}
-		for (i = 0; i < n; i++)
-			if (!strncmp(names[i], TOPO_PREFIX "vm", 7) ||
-			    !strcmp(names[i], TOPO_PREFIX "registry") ||
-			    !strcmp(names[i], TOPO_PREFIX "manager"))
-				ours++;
-		if (ours && now_ms() < deadline) {
-			link_list_free(names, n);
-			usleep(20000);
-			continue;
-		}
-		for (i = 0; i < n; i++) {
-			ret = link_del(sk, names[i], &le);
-			/* Deleting one end of a veth takes the other. */
-			if (!ret)
-				st->links++;
-			else if (ret != -ENODEV && !first)
-				first = err_set(e, ret, "%s", le.msg);
-		}
-		link_list_free(names, n);
-		break;
+		/* Deleting one end of a veth takes the other. */
+		if (r && r != -ENODEV && !first)
+			first = err_set(e, r, "%s", le.msg);
 	}
+	if (!ret)
+		link_list_free(names, n);
+	if (!count_links(sk, &after, &le))
+		st->links = before > after ? before - after : 0;
 	link_sock_close(sk);
 
 	ret = limits_restore_neigh(e);

@@ -100,8 +100,10 @@ static int probe_here(struct topo_features *f, struct err *e)
 	sk = link_sock_open(e);
 	if (!sk)
 		return -EIO;
-	f->have[TOPO_F_VETH] =
-		!link_add_veth(sk, "p0", 0, "p1", -1, &ifindex, &ie);
+	struct link_veth v = { .name = "p0", .peer = "p1", .peer_nsfd = -1 };
+
+	f->have[TOPO_F_VETH] = !link_add_veth(sk, &v, &ie) &&
+			       !link_ifindex(sk, "p0", &ifindex, &ie);
 	f->have[TOPO_F_BRIDGE] = try_link(sk, "bridge", "br0");
 	f->have[TOPO_F_IFB] = try_link(sk, "ifb", "ifb9");
 	f->have[TOPO_F_VXLAN] = try_link(sk, "vxlan", "vx0");

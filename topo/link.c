@@ -22,6 +22,8 @@
 
 /* Dumping ~2,000 links overflows libnl's default 32 KiB receive buffer. */
 #define LINK_SOCK_RCVBUF (8 << 20)
+/* The kernel sends dump parts of at most 32 KiB; one must fit a read. */
+#define LINK_MSG_BUF (64 << 10)
 /* One class per qdisc: the quantum only matters between sibling classes,
  * and HTB complains in the kernel log when rate/r2q makes it huge. */
 #define LINK_HTB_QUANTUM 60000
@@ -90,6 +92,10 @@ struct nl_sock *link_sock_open(struct err *e)
 		return NULL;
 	}
 	nl_socket_set_buffer_size(sk, LINK_SOCK_RCVBUF, 0);
+	/* One recvmsg per reply instead of a peek and a read: replies here
+	 * are acks or dumps, which fit the buffer. */
+	nl_socket_disable_msg_peek(sk);
+	nl_socket_set_msg_buf_size(sk, LINK_MSG_BUF);
 	return sk;
 }
 
@@ -164,26 +170,22 @@ int link_ifindex(struct nl_sock *sk, const char *name, int *ifindex,
 	return 0;
 }
 
-int link_attach(struct nl_sock *sk, const char *name, int master_ifindex,
-		int *ifindex, struct err *e)
+int link_attach(struct nl_sock *sk, int ifindex, int master, const char *what,
+		struct err *e)
 {
-	int idx, ret;
+	int ret;
 
-	ret = link_ifindex(sk, name, &idx, e);
-	if (ret)
-		return ret;
-	ret = setlink(sk, idx, 1, 0, master_ifindex);
+	ret = setlink(sk, ifindex, 1, 0, master);
 	if (ret < 0)
-		return nl_fail(e, ret, "link %s: cannot attach it", name);
-	ret = setlink(sk, idx, 0, 1, 0);
+		return nl_fail(e, ret, "%s: cannot attach it", what);
+	ret = setlink(sk, ifindex, 0, 1, 0);
 	if (ret < 0)
-		return nl_fail(e, ret, "link %s: cannot bring it up", name);
-	if (ifindex)
-		*ifindex = idx;
+		return nl_fail(e, ret, "%s: cannot bring it up", what);
 	return 0;
 }
 
-int link_add_bridge(struct nl_sock *sk, const char *name, struct err *e)
+int link_add_bridge(struct nl_sock *sk, const char *name, int ifindex,
+		    uint32_t group, struct err *e)
 {
 	struct rtnl_link *l = rtnl_link_alloc();
 	int ret;
@@ -191,37 +193,57 @@ int link_add_bridge(struct nl_sock *sk, const char *name, struct err *e)
 	if (!l)
 		return err_set(e, -ENOMEM, "bridge %s: out of memory", name);
 	rtnl_link_set_name(l, name);
+	rtnl_link_set_group(l, group);
+	if (ifindex)
+		rtnl_link_set_ifindex(l, ifindex);
 	ret = rtnl_link_set_type(l, "bridge");
 	if (!ret)
 		ret = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(l);
 	if (ret < 0)
 		return nl_fail(e, ret, "bridge %s: cannot create it", name);
-	return link_attach(sk, name, 0, NULL, e);
+	if (!ifindex) {
+		ret = link_ifindex(sk, name, &ifindex, e);
+		if (ret)
+			return ret;
+	}
+	return link_attach(sk, ifindex, 0, name, e);
 }
 
-int link_add_veth(struct nl_sock *sk, const char *name, int master_ifindex,
-		  const char *peer, int peer_nsfd, int *ifindex, struct err *e)
+int link_add_veth(struct nl_sock *sk, const struct link_veth *v,
+		  struct err *e)
 {
 	struct rtnl_link *l, *p;
+	int ifindex = v->ifindex;
 	int ret;
 
 	l = rtnl_link_veth_alloc();
 	if (!l)
-		return err_set(e, -ENOMEM, "veth %s: out of memory", name);
+		return err_set(e, -ENOMEM, "veth %s: out of memory", v->name);
 	p = rtnl_link_veth_get_peer(l);
-	rtnl_link_set_name(l, name);
-	rtnl_link_set_name(p, peer);
+	rtnl_link_set_name(l, v->name);
+	rtnl_link_set_group(l, v->group);
+	if (v->ifindex)
+		rtnl_link_set_ifindex(l, v->ifindex);
+	rtnl_link_set_name(p, v->peer);
+	rtnl_link_set_group(p, v->group);
+	if (v->peer_ifindex)
+		rtnl_link_set_ifindex(p, v->peer_ifindex);
 	/* The peer cannot be made up in the same request: veth refuses to
 	 * open an end before its other end exists (ENOTCONN). */
-	if (peer_nsfd >= 0)
-		rtnl_link_set_ns_fd(p, peer_nsfd);
+	if (v->peer_nsfd >= 0)
+		rtnl_link_set_ns_fd(p, v->peer_nsfd);
 	ret = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(p);
 	rtnl_link_veth_release(l);
 	if (ret < 0)
-		return nl_fail(e, ret, "veth %s: cannot create it", name);
-	return link_attach(sk, name, master_ifindex, ifindex, e);
+		return nl_fail(e, ret, "veth %s: cannot create it", v->name);
+	if (!ifindex) {
+		ret = link_ifindex(sk, v->name, &ifindex, e);
+		if (ret)
+			return ret;
+	}
+	return link_attach(sk, ifindex, v->master, v->name, e);
 }
 
 int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
@@ -337,6 +359,27 @@ int link_del(struct nl_sock *sk, const char *name, struct err *e)
 	ret = rtnl_link_delete(sk, l);
 	rtnl_link_put(l);
 	return ret < 0 ? nl_fail(e, ret, "link %s: cannot delete it", name) : 0;
+}
+
+int link_del_group(struct nl_sock *sk, uint32_t group, struct err *e)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nl_msg *m;
+	int ret = -NLE_NOMEM;
+
+	m = nlmsg_alloc_simple(RTM_DELLINK, NLM_F_REQUEST);
+	if (m && nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) >= 0 &&
+	    nla_put_u32(m, IFLA_GROUP, group) >= 0) {
+		ret = nl_send_sync(sk, m);
+		m = NULL;
+	}
+	nlmsg_free(m);
+	/* An empty group is not an error for us: nothing to remove. */
+	if (ret == -NLE_NODEV || ret == -NLE_OBJ_NOTFOUND)
+		ret = 0;
+	return ret < 0 ? nl_fail(e, ret, "link group %u: cannot delete it",
+				 group)
+		       : 0;
 }
 
 struct list_ctx {

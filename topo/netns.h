@@ -9,12 +9,18 @@
 #include <stddef.h>
 
 #define NETNS_RUN_DIR "/run/netns"
+/* The source name of the tmpfs netns_prepare may mount there. */
+#define NETNS_TMPFS "fnet-netns"
 
 /* Makes /run/netns a shared mount point, as iproute2 does, so that
  * namespace mounts made here show in every mount namespace `ip netns exec`
- * makes, and leave them when we unmount. Call once before netns_create;
- * harmless to repeat. Returns 0 or -errno. */
+ * makes, and leave them when we unmount. When /run is on a disk and
+ * /run/netns is empty, mounts a tmpfs (source NETNS_TMPFS) there first. Call
+ * once before netns_create; harmless to repeat. Returns 0 or -errno. */
 int netns_prepare(void);
+
+/* Unmounts the tmpfs netns_prepare mounted, if it is on top and empty. */
+int netns_release(void);
 
 /* Creates /run/netns/NAME bound to a new network namespace. When init is not
  * NULL it runs inside the new namespace before returning (to write the

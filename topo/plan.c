@@ -68,8 +68,15 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 				 (int)(i / spec->rack_size),
 				 spec->vm_rate_bps);
 	}
+	for (i = 0; i < plan->nhosts; i++)
+		plan->hosts[i].ifindex = TOPO_IFINDEX_HOSTS + (int)i;
+	plan->core_ifindex = TOPO_IFINDEX_BASE;
 	for (i = 0; i < plan->nracks; i++) {
 		struct topo_rack *r = &plan->racks[i];
+
+		r->bridge_ifindex = TOPO_IFINDEX_BASE + 1 + 3 * (int)i;
+		r->uplink_r_ifindex = r->bridge_ifindex + 1;
+		r->uplink_c_ifindex = r->bridge_ifindex + 2;
 
 		bad |= NAME_FMT(r->bridge, TOPO_PREFIX "rack%02u", i);
 		bad |= NAME_FMT(r->uplink_r, TOPO_PREFIX "up%02ur", i);

@@ -30,6 +30,17 @@
  * late wake-up instead of losing the time. */
 #define TOPO_BURST_MS 10
 #define TOPO_RACK_CORE (-1)
+/* Every link made in the initial namespace carries this link group (a tag
+ * `ip -d link` shows), so the testbed can find and delete all of them in one
+ * request. 0x46534e54 is "FSNT". */
+#define TOPO_LINK_GROUP 0x46534e54u
+/* Links in the initial namespace get ifindexes chosen here rather than
+ * looked up after creation, a round trip saved per link; far above what a
+ * machine's own interfaces use. Inside a host's fresh namespace, lo is 1 and
+ * eth0 is asked to be 2. */
+#define TOPO_IFINDEX_BASE 0x100000
+#define TOPO_IFINDEX_HOSTS (TOPO_IFINDEX_BASE + 0x4000)
+#define TOPO_HOST_IFINDEX 2
 /* Core bridge ports: one uplink per rack, plus registry and manager. */
 #define TOPO_MAX_RACKS (1023 - 2)
 
@@ -44,6 +55,7 @@ struct topo_host {
 	char name[IFNAMSIZ];   /* "registry", "manager", "vm0007" */
 	char netns[IFNAMSIZ];  /* "fnet-vm0007", under /run/netns */
 	char ifname[IFNAMSIZ]; /* the host end of its cable: "fnet-vm0007" */
+	int ifindex;           /* of that end, in the initial namespace */
 	uint32_t addr;         /* IPv4, host byte order */
 	int rack;              /* rack bridge index, or TOPO_RACK_CORE */
 	uint64_t rate_bps;     /* shaped in both directions */
@@ -53,6 +65,7 @@ struct topo_rack {
 	char bridge[IFNAMSIZ];   /* "fnet-rack00" */
 	char uplink_r[IFNAMSIZ]; /* uplink end on the rack bridge: fnet-up00r */
 	char uplink_c[IFNAMSIZ]; /* uplink end on the core bridge: fnet-up00c */
+	int bridge_ifindex, uplink_r_ifindex, uplink_c_ifindex;
 };
 
 struct topo_plan {
@@ -61,6 +74,7 @@ struct topo_plan {
 	struct topo_host *hosts;
 	unsigned nracks;
 	struct topo_rack *racks;
+	int core_ifindex;
 };
 
 /* Derives the plan; the spec is checked first. Returns 0, -EINVAL (with e)
