@@ -115,10 +115,10 @@ int up_main(int argc, char **argv)
 
 		if (topo_features_probe(&f, &e) || !f.have[TOPO_F_NETEM]) {
 			fprintf(stderr,
-				"%s: delay: this kernel has no netem, so a "
+				"%s:%u: delay: this kernel has no netem, so a "
 				"one-way delay cannot be emulated here; set "
 				"delay: 0 (see faasnet-testbed probe)\n",
-				spec.source);
+				spec.source, spec.delay_line);
 			ret = EXIT_USAGE;
 			goto out;
 		}

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -13,7 +14,6 @@
 #include "hostlimits.h"
 #include "link.h"
 #include "netns.h"
-#include "units.h"
 
 #define STATE_TOPOLOGY TOPO_STATE_DIR "/topology.yaml"
 #define LOOPBACK_IFINDEX 1
@@ -351,7 +351,6 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 
 int topo_state_save(const struct topo_spec *spec, struct err *e)
 {
-	char rate[32], up[32], reg[32];
 	FILE *f;
 
 	if (mkdir(TOPO_STATE_DIR, 0755) && errno != EEXIST)
@@ -361,20 +360,18 @@ int topo_state_save(const struct topo_spec *spec, struct err *e)
 	if (!f)
 		return err_set(e, -errno, "%s: %s", STATE_TOPOLOGY,
 			       strerror(errno));
+	/* Exact units (bit, ns), so that reading it back gives this spec. */
 	fprintf(f,
 		"# written by faasnet-testbed up from %s; read by down\n"
-		"vms: %u\nrack_size: %u\nvm_link: { rate: %s }\n"
-		"registry_link: { rate: %s }\n",
-		spec->source, spec->vms, spec->rack_size,
-		units_format_rate(rate, sizeof(rate), spec->vm_rate_bps),
-		units_format_rate(reg, sizeof(reg), spec->registry_rate_bps));
+		"vms: %u\nrack_size: %u\nvm_link: { rate: %" PRIu64 "bit }\n"
+		"registry_link: { rate: %" PRIu64 "bit }\n",
+		spec->source, spec->vms, spec->rack_size, spec->vm_rate_bps,
+		spec->registry_rate_bps);
 	if (spec->uplink_rate_bps)
-		fprintf(f, "rack_uplink: { rate: %s }\n",
-			units_format_rate(up, sizeof(up),
-					  spec->uplink_rate_bps));
+		fprintf(f, "rack_uplink: { rate: %" PRIu64 "bit }\n",
+			spec->uplink_rate_bps);
 	if (spec->delay_ns)
-		fprintf(f, "delay: %lluus\n",
-			(unsigned long long)(spec->delay_ns / 1000));
+		fprintf(f, "delay: %" PRIu64 "ns\n", spec->delay_ns);
 	if (fclose(f))
 		return err_set(e, -errno, "%s: %s", STATE_TOPOLOGY,
 			       strerror(errno));

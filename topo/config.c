@@ -478,8 +478,15 @@ static int parse_topology(yaml_document_t *doc, const yaml_node_t *map,
 	if (ret)
 		return ret;
 	ret = topo_spec_check(spec, &ce);
-	if (!ret)
+	if (!ret) {
+		/* Whether the delay can be honoured is only known when the
+		 * kernel is asked, after parsing: keep its line for that
+		 * message. */
+		for (i = 0; i < c.nseen; i++)
+			if (!strcmp(c.seen[i].key->path, "delay"))
+				spec->delay_line = (unsigned)c.seen[i].line;
 		return 0;
+	}
 	for (i = 0; i < c.nseen; i++) {
 		n = strlen(c.seen[i].key->path);
 		if (!strncmp(ce.msg, c.seen[i].key->path, n) &&

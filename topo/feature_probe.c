@@ -60,8 +60,9 @@ static int try_qdisc(struct nl_sock *sk, int ifindex, const char *kind)
 		return 0;
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), ingress ? TC_H_INGRESS : TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), ingress ? TC_HANDLE(0xffff, 0)
-					       : TC_HANDLE(1, 0));
+	/* ffff: is the handle ingress and clsact take (spelled out: libnl's
+	 * TC_HANDLE would shift 0xffff into an int's sign bit). */
+	rtnl_tc_set_handle(TC_CAST(q), ingress ? 0xffff0000u : TC_HANDLE(1, 0));
 	/* libnl knows htb, tbf and netem; for the others the kind alone is
 	 * a valid request. */
 	ret = rtnl_tc_set_kind(TC_CAST(q), kind);

@@ -163,7 +163,7 @@ static void test_bad_topologies_leave_nothing(void **state)
 		{ "vms: 4\nvms: 5\n", "duplicate" },
 		{ "vms: 4\ncolour: blue\n", "colour" },
 		{ "vms: [1, 2]\n", ":1:" },
-		{ "vms: 4\ndelay: 10ms\n", "delay" }, /* no netem here */
+		{ "vms: 4\ndelay: 10ms\n", ":2: delay" }, /* no netem here */
 	};
 	char path[] = "/tmp/fnet-itest-XXXXXX";
 	char *out = NULL;
