@@ -19,7 +19,6 @@ TESTBED_SRC := $(wildcard testbed/*.c)
 TESTBED_ALL := $(TESTBED_SRC) $(TOPO_SRC) $(LIB_SRC)
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
-INTEG_TESTS := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/test_*.c))
 
 # Each unit test links only its module and what that module needs.
 UNIT_DEPS_test_units       := lib/units.c

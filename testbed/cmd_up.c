@@ -134,9 +134,8 @@ int up_main(int argc, char **argv)
 	if (!ret)
 		ret = topo_state_save(&spec, &e);
 	if (ret) {
-		fprintf(stderr, "up: %s\n", e.msg);
-		if (ret != -EINTR || !stop)
-			fprintf(stderr, "up: removed what was built\n");
+		fprintf(stderr, "up: %s\nup: removed what was built\n",
+			e.msg);
 		ret = EXIT_FAILED;
 		goto out;
 	}

@@ -346,6 +346,7 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 	if (ret && !first)
 		first = ret;
 	topo_state_clear();
+	rmdir(TOPO_STATE_DIR); /* only when empty: nothing of ours is left */
 	return first;
 }
 

@@ -151,6 +151,30 @@ static void test_clean_after_kill_9(void **state)
 	assert_nothing_left();
 }
 
+static void test_ctrl_c_during_up_removes_everything(void **state)
+{
+	struct timespec ts = { 0, 300 * 1000000 };
+	pid_t pid;
+	int st;
+
+	(void)state;
+	ITEST_NEED_ROOT();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(ITEST_BIN, ITEST_BIN, "up", "--vms", "400", (char *)NULL);
+		_exit(127);
+	}
+	nanosleep(&ts, NULL);
+	kill(pid, SIGINT);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	/* It stopped on its own, said the run failed, and cleaned up. */
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_nothing_left();
+	assert_int_equal(access("/run/faasnet-testbed/topology.yaml", F_OK), -1);
+}
+
 static void test_bad_topologies_leave_nothing(void **state)
 {
 	static const struct {
@@ -206,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_up_builds_what_the_file_says),
 		cmocka_unit_test(test_calibrate_shapes_each_flow),
 		cmocka_unit_test(test_clean_after_kill_9),
+		cmocka_unit_test(test_ctrl_c_during_up_removes_everything),
 		cmocka_unit_test(test_bad_topologies_leave_nothing),
 	};
 
