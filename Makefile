@@ -5,59 +5,95 @@
 # installs whatever is missing and is quick when nothing is.
 
 CC      ?= cc
-PKGS    := libnl-3.0 libnl-route-3.0 yaml-0.1 jansson
+PKGS    := libnl-3.0 libnl-route-3.0 yaml-0.1 jansson libcurl libzstd \
+	   libcrypto zlib
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# --as-needed: each binary keeps only the libraries its objects use.
+PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC     := $(wildcard lib/*.c)
 TOPO_SRC    := $(wildcard topo/*.c)
 TESTBED_SRC := $(wildcard testbed/*.c)
-TESTBED_ALL := $(TESTBED_SRC) $(TOPO_SRC) $(LIB_SRC)
+IMAGE_SRC   := $(wildcard image/*.c)
+HEADERS     := $(wildcard lib/*.h topo/*.h testbed/*.h image/*.h)
+
+# Shared code goes into one static library per build flavour; the linker
+# takes from it only the objects a binary needs.
+LIB_OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
+LIB_ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
+
+BINS      := build/bin/faasnet-testbed build/bin/faasnet-image
+ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
-
-# Each unit test links only its module and what that module needs.
-UNIT_DEPS_test_units       := lib/units.c
-UNIT_DEPS_test_topo_config := topo/config.c topo/topo.c lib/units.c lib/err.c
-UNIT_DEPS_test_topo_plan   := topo/plan.c topo/topo.c lib/units.c lib/err.c
+INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
 
 .PHONY: all deps check unit integration bench run clean-build format
-all: deps build/bin/faasnet-testbed
+all: deps $(BINS)
 
 deps:
 	@./scripts/deps.sh
 
-build/bin/faasnet-testbed: $(TESTBED_ALL) $(wildcard lib/*.h topo/*.h testbed/*.h)
+build/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(TESTBED_ALL) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-# The sanitized build that the integration tests drive.
-build/asan/bin/faasnet-testbed: $(TESTBED_ALL) $(wildcard lib/*.h topo/*.h testbed/*.h)
+build/asan/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -o $@ $(TESTBED_ALL) $(PKG_LIBS)
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/libfaasnet.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/libfaasnet.a: $(LIB_ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/bin/faasnet-testbed: $(patsubst %.c,build/obj/%.o,$(TESTBED_SRC)) build/libfaasnet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/bin/faasnet-image: $(patsubst %.c,build/obj/%.o,$(IMAGE_SRC)) build/libfaasnet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The sanitized builds that the integration tests drive.
+build/asan/bin/faasnet-testbed: $(patsubst %.c,build/asan/obj/%.o,$(TESTBED_SRC)) build/asan/libfaasnet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(PKG_LIBS)
+
+build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) build/asan/libfaasnet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# A unit test links its module from the sanitized library, plus any image/
+# module it names; nothing else of the program.
+UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
 
 .SECONDEXPANSION:
-build/test/test_%: tests/unit/test_%.c $$(UNIT_DEPS_test_$$*) $(wildcard lib/*.h topo/*.h)
+build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_DEPS_test_$*) $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
-build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h
+build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h build/asan/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
-unit: deps $(UNIT_TESTS)
+unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_TESTS)
 	@./scripts/run-tests.sh unit $(UNIT_TESTS)
 
-INTEG_BINS := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
-integration: deps build/asan/bin/faasnet-testbed build/bin/faasnet-testbed $(INTEG_BINS)
+integration: deps
+	@$(MAKE) --no-print-directory $(BINS) $(ASAN_BINS) $(INTEG_BINS)
 	@./scripts/run-tests.sh integration $(INTEG_BINS)
 
 check: deps
-	@$(MAKE) --no-print-directory $(UNIT_TESTS) build/asan/bin/faasnet-testbed build/bin/faasnet-testbed $(INTEG_BINS)
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(BINS) $(ASAN_BINS) $(INTEG_BINS)
 	@./scripts/run-tests.sh all $(UNIT_TESTS) $(INTEG_BINS)
 
 bench: all
@@ -67,7 +103,7 @@ run: all
 	@./scripts/run-default.sh
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] tests/*/*.[ch])
 
 clean-build:
 	rm -rf build

@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="build-essential pkg-config libnl-3-dev libnl-route-3-dev libyaml-dev
-libjansson-dev libcmocka-dev iproute2 iputils-ping"
+libjansson-dev libcmocka-dev libcurl4-openssl-dev libzstd-dev libssl-dev
+zlib1g-dev iproute2 iputils-ping docker-registry skopeo"
 
 missing=""
 for p in $PKGS; do

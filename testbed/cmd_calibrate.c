@@ -69,21 +69,24 @@ static int parse_args(int argc, char **argv, struct cal *c)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	unsigned long n;
 	char *end;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p':
-			c->pairs = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || optarg[0] == '-' || !c->pairs ||
-			    c->pairs > CAL_MAX_PAIRS) {
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' ||
+			    !n || n > CAL_MAX_PAIRS) {
 				fprintf(stderr,
 					"calibrate: --pairs: expected 1 to %d, "
 					"got \"%s\"\n",
 					CAL_MAX_PAIRS, optarg);
-				return EXIT_USAGE;
+				return TESTBED_EXIT_USAGE;
 			}
+			c->pairs = (unsigned)n;
 			break;
 		case 'r':
 			if (units_parse_rate(optarg, &c->rate_bps)) {
@@ -91,7 +94,7 @@ static int parse_args(int argc, char **argv, struct cal *c)
 					"calibrate: --rate: expected a rate like "
 					"100mbit, got \"%s\"\n",
 					optarg);
-				return EXIT_USAGE;
+				return TESTBED_EXIT_USAGE;
 			}
 			break;
 		case 's':
@@ -102,7 +105,7 @@ static int parse_args(int argc, char **argv, struct cal *c)
 				"calibrate: --seconds: expected 1s to 1h, got "
 				"\"%s\"\n",
 				optarg);
-			return EXIT_USAGE;
+			return TESTBED_EXIT_USAGE;
 		case 'j':
 			c->json = 1;
 			break;
@@ -111,12 +114,12 @@ static int parse_args(int argc, char **argv, struct cal *c)
 			return -1;
 		default:
 			cal_usage(stderr);
-			return EXIT_USAGE;
+			return TESTBED_EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		cal_usage(stderr);
-		return EXIT_USAGE;
+		return TESTBED_EXIT_USAGE;
 	}
 	return 0;
 }
@@ -191,7 +194,7 @@ static int report(const struct cal *c, const struct topo_plan *plan,
 					  "ratio",
 					  flows[i].goodput_bps /
 						  (double)c->rate_bps));
-		ret = util_print_json(json_pack(
+		ret = jsonout_print(json_pack(
 			"{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:b, s:o}",
 			"rate_bps", (json_int_t)c->rate_bps, "pairs", (int)n,
 			"seconds", c->seconds, "aggregate_bps", agg, "min_bps",
@@ -205,9 +208,8 @@ static int report(const struct cal *c, const struct topo_plan *plan,
 int calibrate_main(int argc, char **argv)
 {
 	struct cal c = { .pairs = 10, .rate_bps = 100000000, .seconds = 5 };
-	volatile sig_atomic_t stop = 0;
-	struct topo_build_opts bo = { .stop = &stop };
-	struct traffic_opts to = { .stop = &stop };
+	struct topo_build_opts bo = { 0 };
+	struct traffic_opts to = { 0 };
 	struct traffic_flow *flows = NULL;
 	struct topo_spec spec, cur;
 	struct topo_plan plan = { 0 };
@@ -220,13 +222,15 @@ int calibrate_main(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	ret = util_need_root("calibrate");
+	if (!ret)
+		ret = util_lock("calibrate");
 	if (ret)
 		return ret;
 	if (topo_state_load(&cur, &e) != -ENOENT) {
 		fprintf(stderr, "calibrate: a testbed is up; it builds its own "
 				"network, so run `faasnet-testbed down` "
 				"first\n");
-		return EXIT_FAILED;
+		return TESTBED_EXIT_FAILED;
 	}
 	topo_spec_default(&spec);
 	snprintf(spec.source, sizeof(spec.source), "calibrate");
@@ -235,24 +239,24 @@ int calibrate_main(int argc, char **argv)
 	ret = topo_plan_make(&spec, &plan, &e);
 	if (ret) {
 		fprintf(stderr, "calibrate: %s\n", e.msg);
-		return EXIT_USAGE;
+		return TESTBED_EXIT_USAGE;
 	}
 	flows = calloc(c.pairs, sizeof(*flows));
 	nsfd = malloc(spec.vms * sizeof(*nsfd));
 	if (!flows || !nsfd) {
 		fprintf(stderr, "calibrate: out of memory\n");
-		ret = EXIT_FAILED;
+		ret = TESTBED_EXIT_FAILED;
 		goto out_free;
 	}
 	for (i = 0; i < spec.vms; i++)
 		nsfd[i] = -1;
 
-	util_catch_signals(&stop);
+	bo.stop = to.stop = util_catch_signals();
 	fprintf(stderr, "calibrate: building %u VMs\n", spec.vms);
 	ret = topo_build(&plan, &bo, &e);
 	if (ret) {
 		fprintf(stderr, "calibrate: %s\n", e.msg);
-		ret = EXIT_FAILED;
+		ret = TESTBED_EXIT_FAILED;
 		goto out_free;
 	}
 	for (i = 0; i < spec.vms && !ret; i++) {
@@ -277,8 +281,10 @@ int calibrate_main(int argc, char **argv)
 	}
 	if (ret)
 		fprintf(stderr, "calibrate: %s\n", e.msg);
-	else if (report(&c, &plan, flows))
+	else if (report(&c, &plan, flows)) {
+		fprintf(stderr, "calibrate: cannot write the report\n");
 		ret = -EIO;
+	}
 	for (i = 0; i < spec.vms; i++)
 		if (nsfd[i] >= 0)
 			close(nsfd[i]);
@@ -286,7 +292,7 @@ int calibrate_main(int argc, char **argv)
 		fprintf(stderr, "calibrate: removing the network: %s\n", e.msg);
 		ret = -EIO;
 	}
-	ret = ret ? EXIT_FAILED : 0;
+	ret = ret ? TESTBED_EXIT_FAILED : 0;
 out_free:
 	free(nsfd);
 	free(flows);

@@ -77,7 +77,7 @@ int probe_main(int argc, char **argv)
 			json = 1;
 		} else {
 			fprintf(stderr, "usage: faasnet-testbed probe [--json]\n");
-			return strcmp(argv[i], "--help") ? EXIT_USAGE : 0;
+			return strcmp(argv[i], "--help") ? TESTBED_EXIT_USAGE : 0;
 		}
 	}
 	ret = util_need_root("probe");
@@ -86,7 +86,7 @@ int probe_main(int argc, char **argv)
 	ret = topo_features_probe(&feat, &e);
 	if (ret) {
 		fprintf(stderr, "probe: %s\n", e.msg);
-		return EXIT_FAILED;
+		return TESTBED_EXIT_FAILED;
 	}
 
 	jk = json_object();
@@ -141,10 +141,10 @@ int probe_main(int argc, char **argv)
 		       feat.have[TOPO_F_VETH] && feat.have[TOPO_F_BRIDGE] &&
 			       feat.have[TOPO_F_HTB],
 		       "delay", feat.have[TOPO_F_NETEM]);
-	if (json && util_print_json(json_pack("{s:o, s:o, s:o, s:o}", "kernel",
+	if (json && jsonout_print(json_pack("{s:o, s:o, s:o, s:o}", "kernel",
 					      jk, "tools", jt, "limits", jl,
 					      "can", jc)))
-		return EXIT_FAILED;
+		return TESTBED_EXIT_FAILED;
 	if (!json) {
 		json_decref(jk);
 		json_decref(jt);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "feature_probe.h"
 #include "plan.h"
+#include "regproc.h"
 #include "units.h"
 #include "util.h"
 
@@ -45,8 +46,7 @@ int up_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	volatile sig_atomic_t stop = 0;
-	struct topo_build_opts bo = { .progress = util_progress, .stop = &stop };
+	struct topo_build_opts bo = { .progress = util_progress };
 	struct util_progress prog;
 	struct topo_spec spec, cur;
 	struct topo_plan plan;
@@ -64,7 +64,7 @@ int up_main(int argc, char **argv)
 				fprintf(stderr, "up: --vms: expected a number "
 						"of VMs, got \"%s\"\n",
 					optarg);
-				return EXIT_USAGE;
+				return TESTBED_EXIT_USAGE;
 			}
 			have_vms = 1;
 			break;
@@ -76,29 +76,35 @@ int up_main(int argc, char **argv)
 			return 0;
 		default:
 			up_usage(stderr);
-			return EXIT_USAGE;
+			return TESTBED_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
 		up_usage(stderr);
-		return EXIT_USAGE;
+		return TESTBED_EXIT_USAGE;
 	}
+	ret = 0;
 	if (optind < argc)
 		ret = topo_config_load(argv[optind], &spec, &e);
 	else
-		topo_spec_default(&spec), ret = 0;
+		topo_spec_default(&spec);
 	if (ret) {
 		fprintf(stderr, "%s\n", e.msg);
-		return EXIT_USAGE;
+		return TESTBED_EXIT_USAGE;
 	}
 	if (have_vms)
 		spec.vms = vms;
 	ret = topo_plan_make(&spec, &plan, &e);
 	if (ret) {
-		fprintf(stderr, "%s: %s\n", spec.source, e.msg);
-		return EXIT_USAGE;
+		/* The file's lines were checked when it was read: a range
+		 * error now comes from --vms. */
+		fprintf(stderr, "%s: %s\n", have_vms ? "up: --vms" : spec.source,
+			e.msg);
+		return TESTBED_EXIT_USAGE;
 	}
 	ret = util_need_root("up");
+	if (!ret)
+		ret = util_lock("up");
 	if (ret)
 		goto out;
 	if (topo_state_load(&cur, &e) != -ENOENT) {
@@ -106,37 +112,52 @@ int up_main(int argc, char **argv)
 			"up: a testbed is up already (%s); run "
 			"`faasnet-testbed down` first\n",
 			TOPO_STATE_DIR "/topology.yaml");
-		ret = EXIT_FAILED;
+		ret = TESTBED_EXIT_FAILED;
 		goto out;
 	}
 
 	if (spec.delay_ns) {
 		struct topo_features f;
 
-		if (topo_features_probe(&f, &e) || !f.have[TOPO_F_NETEM]) {
+		if (topo_features_probe(&f, &e)) {
+			fprintf(stderr, "up: cannot probe for netem: %s\n",
+				e.msg);
+			ret = TESTBED_EXIT_FAILED;
+			goto out;
+		}
+		if (!f.have[TOPO_F_NETEM]) {
 			fprintf(stderr,
 				"%s:%u: delay: this kernel has no netem, so a "
 				"one-way delay cannot be emulated here; set "
 				"delay: 0 (see faasnet-testbed probe)\n",
 				spec.source, spec.delay_line);
-			ret = EXIT_USAGE;
+			ret = TESTBED_EXIT_USAGE;
 			goto out;
 		}
 	}
 
-	util_catch_signals(&stop);
+	bo.stop = util_catch_signals();
 	util_progress_init(&prog, "up: hosts");
 	bo.arg = &prog;
 	t0 = util_now();
 	ret = topo_build(&plan, &bo, &e);
 	secs = util_now() - t0;
 	util_progress_end(&prog);
-	if (!ret)
+	if (!ret) {
 		ret = topo_state_save(&spec, &e);
+		if (ret) {
+			/* Without the state, down would not know; so the
+			 * network does not stay either. */
+			struct err ce;
+
+			topo_clean(NULL, &ce);
+		}
+	}
 	if (ret) {
-		fprintf(stderr, "up: %s\nup: removed what was built\n",
-			e.msg);
-		ret = EXIT_FAILED;
+		fprintf(stderr, "up: %s\n", e.msg);
+		if (ret != -EEXIST)
+			fprintf(stderr, "up: removed what was built\n");
+		ret = TESTBED_EXIT_FAILED;
 		goto out;
 	}
 	fprintf(stderr,
@@ -146,12 +167,12 @@ int up_main(int argc, char **argv)
 		plan.nracks + 1, plan.nhosts + plan.nracks,
 		units_format_rate(rate, sizeof(rate), spec.vm_rate_bps), secs);
 	if (json &&
-	    util_print_json(json_pack("{s:i, s:i, s:i, s:I, s:f}", "vms",
+	    jsonout_print(json_pack("{s:i, s:i, s:i, s:I, s:f}", "vms",
 				      (int)spec.vms, "racks", (int)plan.nracks,
 				      "hosts", (int)plan.nhosts, "vm_rate_bps",
 				      (json_int_t)spec.vm_rate_bps, "seconds",
 				      secs)))
-		ret = EXIT_FAILED;
+		ret = TESTBED_EXIT_FAILED;
 out:
 	topo_plan_free(&plan);
 	return ret;
@@ -173,12 +194,28 @@ static int teardown(const char *cmd, int argc, char **argv)
 		} else {
 			fprintf(stderr, "usage: faasnet-testbed %s [--json]\n",
 				cmd);
-			return EXIT_USAGE;
+			return TESTBED_EXIT_USAGE;
 		}
 	}
 	ret = util_need_root(cmd);
+	if (!ret)
+		ret = util_lock(cmd);
 	if (ret)
 		return ret;
+	if (!strcmp(cmd, "down")) {
+		struct topo_spec spec;
+
+		if (topo_state_load(&spec, &e) == 0)
+			fprintf(stderr, "down: taking down %u VMs\n",
+				spec.vms);
+		else
+			fprintf(stderr, "down: nothing was up; removing any "
+					"leftovers\n");
+	}
+	/* The registry first: it holds its namespace, and it is ours to end,
+	 * by the PID it was recorded with. */
+	if (regproc_stop_recorded(&e))
+		fprintf(stderr, "%s: %s\n", cmd, e.msg);
 	/* Ctrl-C in the middle would leave a half-removed network that
 	 * `clean` has to finish: let it run to the end instead. */
 	signal(SIGINT, SIG_IGN);
@@ -189,11 +226,11 @@ static int teardown(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", cmd, e.msg);
 	fprintf(stderr, "%s: removed %u namespaces and %u links in %.2f s\n",
 		cmd, st.netns, st.links, secs);
-	if (json && util_print_json(json_pack("{s:i, s:i, s:f}", "netns",
+	if (json && jsonout_print(json_pack("{s:i, s:i, s:f}", "netns",
 					      (int)st.netns, "links",
 					      (int)st.links, "seconds", secs)))
-		return EXIT_FAILED;
-	return ret ? EXIT_FAILED : 0;
+		return TESTBED_EXIT_FAILED;
+	return ret ? TESTBED_EXIT_FAILED : 0;
 }
 
 int down_main(int argc, char **argv)

@@ -4,13 +4,14 @@
 #ifndef FAASNET_TESTBED_CMDS_H
 #define FAASNET_TESTBED_CMDS_H
 
-#define EXIT_FAILED 1
-#define EXIT_USAGE  2
+#define TESTBED_EXIT_FAILED 1
+#define TESTBED_EXIT_USAGE  2
 
 int probe_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
 int clean_main(int argc, char **argv);
 int calibrate_main(int argc, char **argv);
+int registry_main(int argc, char **argv);
 
 #endif

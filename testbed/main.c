@@ -1,5 +1,6 @@
 /* faasnet-testbed: the harness CLI. Thin: it finds the subcommand and hands
  * over; each lives in its own file. */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ static const struct {
 	{ "clean", clean_main, "remove whatever a killed run left" },
 	{ "calibrate", calibrate_main,
 	  "measure how much shaped bandwidth this host carries faithfully" },
+	{ "registry", registry_main, "start or stop the OCI registry by hand" },
 };
 
 static void usage(FILE *f)
@@ -35,17 +37,19 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return TESTBED_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
+	/* Once per process, before any thread: libcurl asks it of us. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "faasnet-testbed: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
-	return EXIT_USAGE;
+	return TESTBED_EXIT_USAGE;
 }

@@ -166,14 +166,16 @@ static void *writer(void *arg)
 
 static void *reader(void *arg)
 {
-	static char sink[TRAFFIC_CHUNK];
 	struct run *r = arg;
 	struct epoll_event ev[64];
+	char *sink;
 	int ep, i, k;
 
-	ep = epoll_create1(EPOLL_CLOEXEC);
+	sink = malloc(TRAFFIC_CHUNK);
+	ep = sink ? epoll_create1(EPOLL_CLOEXEC) : -1;
 	if (ep < 0) {
-		r->err_r = -errno;
+		r->err_r = sink ? -errno : -ENOMEM;
+		free(sink);
 		return NULL;
 	}
 	for (i = 0; i < (int)r->n; i++) {
@@ -185,10 +187,17 @@ static void *reader(void *arg)
 		k = epoll_wait(ep, ev, 64, 20);
 		for (i = 0; i < k; i++) {
 			struct conn *c = &r->c[ev[i].data.u32];
-			ssize_t got = recv(c->rx, sink, sizeof(sink), 0);
+			ssize_t got = recv(c->rx, sink, TRAFFIC_CHUNK, 0);
 
-			if (got > 0)
+			if (got > 0) {
 				c->rx_bytes += (uint64_t)got;
+			} else if (got == 0 || errno != EAGAIN) {
+				/* A flow that ended early is a failed
+				 * measurement, not a slow link. */
+				if (!r->err_r)
+					r->err_r = got ? -errno : -ECONNRESET;
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->rx, NULL);
+			}
 		}
 		/* The main thread moves the phase; the reader takes the
 		 * snapshots, so counters are only ever touched here. */
@@ -200,6 +209,7 @@ static void *reader(void *arg)
 	}
 	r->t_end = now_s();
 	close(ep);
+	free(sink);
 	return NULL;
 }
 
@@ -231,14 +241,18 @@ int traffic_run(struct traffic_flow *flows, unsigned n,
 		ret = connect_flow(&flows[i], &r.c[i], i, e);
 	if (ret)
 		goto out;
-	if (pthread_create(&tr, NULL, reader, &r)) {
-		ret = err_set(e, -EAGAIN, "cannot start the reader thread");
+	ret = -pthread_create(&tr, NULL, reader, &r);
+	if (ret) {
+		err_set(e, ret, "cannot start the reader thread: %s",
+			strerror(-ret));
 		goto out;
 	}
-	if (pthread_create(&tw, NULL, writer, &r)) {
+	ret = -pthread_create(&tw, NULL, writer, &r);
+	if (ret) {
 		atomic_store(&r.phase, 2);
 		pthread_join(tr, NULL);
-		ret = err_set(e, -EAGAIN, "cannot start the writer thread");
+		err_set(e, ret, "cannot start the writer thread: %s",
+			strerror(-ret));
 		goto out;
 	}
 	t0 = now_s();

@@ -1,4 +1,7 @@
 #include <errno.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,28 +18,54 @@ double util_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A signal handler can reach nothing but globals: this one is the only
- * global in the program, and points into the running command's context. */
-static volatile sig_atomic_t *signal_flag;
+/* A signal handler can reach nothing but globals: this flag is the
+ * program's one piece of global state. */
+static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	if (signal_flag)
-		*signal_flag = 1;
+	stop_flag = 1;
 }
 
-void util_catch_signals(volatile sig_atomic_t *flag)
+volatile sig_atomic_t *util_catch_signals(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	signal_flag = flag;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	return &stop_flag;
+}
+
+int util_lock(const char *cmd)
+{
+	static const char name[] = "\0faasnet-testbed.lock";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	memcpy(sa.sun_path, name, sizeof(name) - 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "faasnet-testbed %s: cannot lock: %s\n", cmd,
+			strerror(errno));
+		return TESTBED_EXIT_FAILED;
+	}
+	/* Kept open (and so bound) until the process exits. */
+	if (bind(fd, (struct sockaddr *)&sa,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			     sizeof(name) - 1))) {
+		fprintf(stderr,
+			"faasnet-testbed %s: another faasnet-testbed command "
+			"is changing the testbed; wait for it to finish\n",
+			cmd);
+		close(fd);
+		return TESTBED_EXIT_FAILED;
+	}
+	return 0;
 }
 
 int util_need_root(const char *cmd)
@@ -47,7 +76,7 @@ int util_need_root(const char *cmd)
 		"faasnet-testbed %s: needs root to create network namespaces "
 		"(try: sudo faasnet-testbed %s)\n",
 		cmd, cmd);
-	return EXIT_FAILED;
+	return TESTBED_EXIT_FAILED;
 }
 
 void util_progress_init(struct util_progress *p, const char *what)
@@ -77,15 +106,4 @@ void util_progress_end(struct util_progress *p)
 		fprintf(stderr, "\r\033[K");
 }
 
-int util_print_json(json_t *obj)
-{
-	int ret;
 
-	if (!obj)
-		return -ENOMEM;
-	ret = json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(6));
-	json_decref(obj);
-	if (ret || fputc('\n', stdout) == EOF || fflush(stdout))
-		return -EIO;
-	return 0;
-}

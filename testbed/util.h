@@ -1,24 +1,32 @@
 /* util: small things every subcommand needs: a monotonic clock, a progress
- * line, the interrupt flag, root checks and JSON output on stdout. */
+ * line, the interrupt flag, the one-command lock and root checks. */
 #ifndef FAASNET_TESTBED_UTIL_H
 #define FAASNET_TESTBED_UTIL_H
 
-#include <jansson.h>
+#include "jsonout.h"
 #include <signal.h>
 
 /* Seconds on CLOCK_MONOTONIC. */
 double util_now(void);
 
-/* Makes SIGINT, SIGTERM and SIGHUP set *flag instead of killing the process,
- * so that what a command built can be removed on the way out. */
-void util_catch_signals(volatile sig_atomic_t *flag);
+/* Makes SIGINT, SIGTERM and SIGHUP set a flag instead of killing the
+ * process, so that what a command built can be removed on the way out.
+ * Returns the flag, which lives as long as the process. */
+volatile sig_atomic_t *util_catch_signals(void);
+
+/* One testbed command at a time changes the machine: takes a lock that the
+ * kernel drops when the process ends, however it ends (an abstract Unix
+ * socket name, which leaves no file behind). Prints why and returns
+ * TESTBED_EXIT_FAILED when another command holds it. */
+int util_lock(const char *cmd);
 
 /* 0 when running as root, else prints why cmd needs it and returns
- * EXIT_FAILED. */
+ * TESTBED_EXIT_FAILED. */
 int util_need_root(const char *cmd);
 
-/* A progress line on stderr: rewritten in place on a terminal, printed at
- * every tenth otherwise (so CI logs stay short). */
+/* A progress line on stderr: rewritten in place on a terminal; otherwise
+ * printed at every tenth, and only for 100 items or more (CI logs stay
+ * short). */
 struct util_progress {
 	const char *what;
 	int tty;
@@ -28,7 +36,5 @@ void util_progress_init(struct util_progress *p, const char *what);
 void util_progress(void *arg, unsigned done, unsigned total);
 void util_progress_end(struct util_progress *p);
 
-/* Prints obj as one line on stdout and releases it. Returns 0 or -EIO. */
-int util_print_json(json_t *obj);
 
 #endif

@@ -115,6 +115,9 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 
 	ret = link_add_bridge(sk, TOPO_CORE_BRIDGE, plan->core_ifindex,
 			      TOPO_LINK_GROUP, e);
+	if (!ret)
+		ret = link_add_addr4(sk, plan->core_ifindex, TOPO_HARNESS_ADDR,
+				     TOPO_NET_PREFIX, TOPO_CORE_BRIDGE, e);
 	for (i = 0; !ret && i < plan->nracks; i++) {
 		const struct topo_rack *r = &plan->racks[i];
 		struct link_veth v = {
@@ -209,6 +212,44 @@ static void *builder_run(void *arg)
 	return NULL;
 }
 
+/* Counts the links whose names start with TOPO_PREFIX. */
+static int count_links(struct nl_sock *sk, unsigned *n, struct err *e)
+{
+	char **names;
+	size_t len;
+	int ret;
+
+	ret = link_list(sk, TOPO_PREFIX, &names, &len, e);
+	if (!ret) {
+		*n = (unsigned)len;
+		link_list_free(names, len);
+	}
+	return ret;
+}
+
+static int leftovers(struct nl_sock *sk, struct err *e)
+{
+	char **names = NULL;
+	size_t nns = 0;
+	unsigned nlinks = 0;
+	int ret;
+
+	ret = netns_list(TOPO_PREFIX, &names, &nns);
+	if (ret)
+		return err_set(e, ret, "%s: %s", NETNS_RUN_DIR, strerror(-ret));
+	netns_list_free(names, nns);
+	ret = count_links(sk, &nlinks, e);
+	if (ret)
+		return ret;
+	if (nns || nlinks)
+		return err_set(e, -EEXIST,
+			       "%zu namespaces and %u links named " TOPO_PREFIX
+			       "* are left from an earlier run: remove them "
+			       "with `faasnet-testbed clean`",
+			       nns, nlinks);
+	return 0;
+}
+
 int topo_build(const struct topo_plan *plan,
 	       const struct topo_build_opts *opts, struct err *e)
 {
@@ -219,22 +260,25 @@ int topo_build(const struct topo_plan *plan,
 	int ret;
 
 	e->msg[0] = '\0';
-	limits_raise_fds();
-	ret = netns_prepare();
+	sk = link_sock_open(e);
+	if (!sk)
+		return -EIO;
+	/* Anything of ours already there belongs to an earlier run: refuse,
+	 * and touch nothing, rather than build on it or remove it. */
+	ret = leftovers(sk, e);
 	if (ret) {
+		link_sock_close(sk);
+		return ret;
+	}
+	hostlimits_raise_fds();
+	ret = netns_prepare();
+	if (ret)
 		err_set(e, ret, "%s: cannot prepare it: %s", NETNS_RUN_DIR,
 			strerror(-ret));
-		return ret;
-	}
-	ret = limits_raise_neigh(plan->nhosts, e);
-	if (ret)
-		return ret;
-	sk = link_sock_open(e);
-	if (!sk) {
-		ret = -EIO;
-		goto out;
-	}
-	ret = build_fabric(sk, plan, e);
+	if (!ret)
+		ret = hostlimits_raise_neigh(plan->nhosts, e);
+	if (!ret)
+		ret = build_fabric(sk, plan, e);
 	if (ret)
 		goto out;
 
@@ -262,25 +306,10 @@ out:
 	return ret;
 }
 
-/* Counts the links whose names start with TOPO_PREFIX. */
-static int count_links(struct nl_sock *sk, unsigned *n, struct err *e)
-{
-	char **names;
-	size_t len;
-	int ret;
-
-	ret = link_list(sk, TOPO_PREFIX, &names, &len, e);
-	if (!ret) {
-		*n = (unsigned)len;
-		link_list_free(names, len);
-	}
-	return ret;
-}
-
 int topo_clean(struct topo_clean_stats *st, struct err *e)
 {
 	struct topo_clean_stats local = { 0 };
-	struct nl_sock *sk = NULL;
+	struct nl_sock *sk;
 	char **names = NULL;
 	size_t n = 0, i;
 	unsigned before = 0, after = 0;
@@ -296,15 +325,17 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 	 * down every veth (and so its end inside a namespace), bridge and
 	 * uplink in one batch, which takes a fraction of a second where
 	 * deleting them one by one, or leaving it to namespace teardown,
-	 * takes seconds for a thousand hosts. */
-	sk = link_sock_open(e);
+	 * takes seconds for a thousand hosts. Without a socket, the rest
+	 * still goes. */
+	sk = link_sock_open(&le);
 	if (!sk)
-		return -EIO;
-	ret = count_links(sk, &before, e);
-	if (!ret)
-		ret = link_del_group(sk, TOPO_LINK_GROUP, e);
-	if (ret)
-		first = ret;
+		first = err_set(e, -EIO, "%s", le.msg);
+	if (sk && !count_links(sk, &before, &le))
+		ret = link_del_group(sk, TOPO_LINK_GROUP, &le);
+	else
+		ret = sk ? -EIO : 0;
+	if (ret && !first)
+		first = err_set(e, ret, "%s", le.msg);
 
 	ret = netns_list(TOPO_PREFIX, &names, &n);
 	if (ret && !first)
@@ -323,28 +354,24 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 		first = err_set(e, ret, "%s: cannot unmount: %s", NETNS_RUN_DIR,
 				strerror(-ret));
 
-	/* Then anything named like ours that carries no group: left by a
-	 * build killed between creating a link and tagging it, which cannot
-	 * happen with the current code, or made by hand. */
-	ret = link_list(sk, TOPO_PREFIX, &names, &n, &le);
-	if (ret && !first)
-		first = err_set(e, ret, "%s", le.msg);
-	for (i = 0; !ret && i < n; i++) {
-		int r = link_del(sk, names[i], &le);
-
-		/* Deleting one end of a veth takes the other. */
-		if (r && r != -ENODEV && !first)
-			first = err_set(e, r, "%s", le.msg);
-	}
-	if (!ret)
+	/* Then anything named like ours that carries no group: made by hand,
+	 * or by an older version. */
+	if (sk && !link_list(sk, TOPO_PREFIX, &names, &n, &le)) {
+		for (i = 0; i < n; i++) {
+			ret = link_del(sk, names[i], &le);
+			/* Deleting one end of a veth takes the other. */
+			if (ret && ret != -ENODEV && !first)
+				first = err_set(e, ret, "%s", le.msg);
+		}
 		link_list_free(names, n);
-	if (!count_links(sk, &after, &le))
+	}
+	if (sk && !count_links(sk, &after, &le))
 		st->links = before > after ? before - after : 0;
 	link_sock_close(sk);
 
-	ret = limits_restore_neigh(e);
+	ret = hostlimits_restore_neigh(&le);
 	if (ret && !first)
-		first = ret;
+		first = err_set(e, ret, "%s", le.msg);
 	topo_state_clear();
 	rmdir(TOPO_STATE_DIR); /* only when empty: nothing of ours is left */
 	return first;

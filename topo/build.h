@@ -1,8 +1,9 @@
 /* build: turns a topology plan into namespaces, bridges, veth links,
  * addresses and HTB shaping in the kernel, and takes them down again. All of
  * it over netlink from this process: no `ip` or `tc` is run. It owns the
- * order of construction and the inventory used to remove things; link.h and
- * netns.h do the individual operations. */
+ * order of construction and how things are found again for removal (the
+ * link group TOPO_LINK_GROUP and the TOPO_PREFIX names); link.h and netns.h
+ * do the individual operations. */
 #ifndef FAASNET_TOPO_BUILD_H
 #define FAASNET_TOPO_BUILD_H
 
@@ -20,8 +21,9 @@ struct topo_build_opts {
 	volatile sig_atomic_t *stop;
 };
 
-/* Builds the plan. On failure, what was made is removed again before
- * returning, and e says what failed. */
+/* Builds the plan. Refuses (-EEXIST, touching nothing) when namespaces or
+ * links of an earlier run are still there. On any later failure, what was
+ * made is removed again before returning, and e says what failed. */
 int topo_build(const struct topo_plan *plan,
 	       const struct topo_build_opts *opts, struct err *e);
 
@@ -30,13 +32,15 @@ struct topo_clean_stats {
 	unsigned links; /* links removed from the initial namespace */
 };
 
-/* Removes every namespace and link whose name starts with TOPO_PREFIX and
- * puts back the host limits raised for the build; waits until the kernel has
- * really let the links go. Safe to call when nothing is there. */
+/* Removes every link of TOPO_LINK_GROUP (one request), every namespace and
+ * link whose name starts with TOPO_PREFIX, the tmpfs netns_prepare may have
+ * mounted, the saved state, and puts back the host limits raised for the
+ * build. Safe to call when nothing is there. */
 int topo_clean(struct topo_clean_stats *st, struct err *e);
 
-/* What `up` left up, for `down` and for a second `up`: the spec is saved as a
- * topology file under TOPO_STATE_DIR. */
+/* What `up` left up, so that a second `up` or `calibrate` refuses and `down`
+ * can say what it takes down: the spec, saved as a topology file under
+ * TOPO_STATE_DIR. */
 int topo_state_save(const struct topo_spec *spec, struct err *e);
 /* 0 and the spec, -ENOENT when nothing is up, or another error. */
 int topo_state_load(struct topo_spec *spec, struct err *e);

@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include "hostlimits.h"
+#include "topo.h"
 
 #define NEIGH_SYSCTL "/proc/sys/net/ipv4/neigh/default/gc_thresh%d"
 #define NEIGH_SAVED  TOPO_STATE_DIR "/neigh-gc-thresh"
 
-int limits_raise_fds(void)
+int hostlimits_raise_fds(void)
 {
 	struct rlimit rl;
 
@@ -56,7 +57,7 @@ static int thresh_path(int i, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int limits_raise_neigh(unsigned nhosts, struct err *e)
+int hostlimits_raise_neigh(unsigned nhosts, struct err *e)
 {
 	unsigned long old[3], want[3];
 	char path[128];
@@ -104,7 +105,7 @@ int limits_raise_neigh(unsigned nhosts, struct err *e)
 	return 0;
 }
 
-int limits_restore_neigh(struct err *e)
+int hostlimits_restore_neigh(struct err *e)
 {
 	unsigned long old[3];
 	char path[128];

@@ -9,18 +9,16 @@
 
 #include "err.h"
 
-#define TOPO_STATE_DIR "/run/faasnet-testbed"
-
 /* Raises this process's open-file limit to its hard limit. */
-int limits_raise_fds(void);
+int hostlimits_raise_fds(void);
 
 /* Makes the ARP table hold at least 64 entries per host (each VM talks to a
  * handful of peers, the registry and manager to every VM), saving the old
  * thresholds unless a saved copy exists already. Never lowers them. */
-int limits_raise_neigh(unsigned nhosts, struct err *e);
+int hostlimits_raise_neigh(unsigned nhosts, struct err *e);
 
 /* Writes the saved thresholds back and forgets them; 0 when none were
  * saved. */
-int limits_restore_neigh(struct err *e);
+int hostlimits_restore_neigh(struct err *e);
 
 #endif

@@ -40,7 +40,9 @@ int netns_open(const char *name);
 int netns_delete(const char *name);
 
 /* Runs fn inside the namespace nsfd on the calling thread, then returns to
- * the thread's own namespace. Returns fn's result or -errno of setns. */
+ * the thread's own namespace. Returns fn's result or -errno of setns; if
+ * the way back fails the thread is stranded in nsfd's namespace, which the
+ * caller must treat as fatal. */
 int netns_run(int nsfd, int (*fn)(void *arg), void *arg);
 
 /* Names under /run/netns starting with prefix, as a malloc'd array of

@@ -112,7 +112,8 @@ const struct topo_host *topo_plan_host(const struct topo_plan *plan,
 
 uint32_t topo_burst_bytes(uint64_t rate_bps, unsigned mtu)
 {
-	uint64_t burst = rate_bps / 8 * TOPO_BURST_MS / 1000;
+	/* bits/s to bytes per TOPO_BURST_MS, in an order that cannot wrap */
+	uint64_t burst = rate_bps / (8 * 1000 / TOPO_BURST_MS);
 	uint64_t floor = 4ull * (mtu + 14);
 
 	if (burst < floor)

@@ -21,6 +21,10 @@
 #define TOPO_NET_PREFIX 15
 #define TOPO_REGISTRY_ADDR (TOPO_NET_ADDR + 2)
 #define TOPO_MANAGER_ADDR  (TOPO_NET_ADDR + 3)
+/* The harness's own address, on the core bridge in the initial namespace:
+ * how the testbed pushes images and talks to the manager. The initial
+ * namespace gains a route into the emulated network, never the reverse. */
+#define TOPO_HARNESS_ADDR  (TOPO_NET_ADDR + 1)
 #define TOPO_VMS_PER_SUBNET 250
 /* The interface name every host sees inside its namespace. */
 #define TOPO_HOST_IFNAME "eth0"

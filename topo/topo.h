@@ -14,6 +14,10 @@
  * can find a killed run's leftovers without touching anything else. */
 #define TOPO_PREFIX "fnet-"
 
+/* Where commands leave state for each other (what `up` built, the host
+ * limits to restore); removed when the testbed is clean. */
+#define TOPO_STATE_DIR "/run/faasnet-testbed"
+
 #define TOPO_MAX_VMS 4096
 /* A Linux bridge takes at most 1023 ports (BR_MAX_PORTS - 1). */
 #define TOPO_MAX_RACK_SIZE 1000
@@ -34,7 +38,7 @@ struct topo_spec {
 void topo_spec_default(struct topo_spec *spec);
 
 /* Checks the ranges a spec must keep (1..TOPO_MAX_VMS VMs, rack size
- * 1..TOPO_MAX_RACK_SIZE, VM and registry rates from 1bit to 34gbit, the
+ * 1..TOPO_MAX_RACK_SIZE, VM and registry rates from 1kbit to 34gbit, the
  * uplink rate 0 or in that range, delay at most 60s). Returns 0 or -EINVAL
  * with a one-line message that starts with the field's name as the topology
  * file spells it ("vms: ...", "vm_link.rate: ..."), so that a parser can

@@ -14,6 +14,36 @@ static void assert_nothing_left(void)
 	assert_int_equal(itest_leftover_links(), 0);
 }
 
+/* After every test, pass or fail: a failed assertion must not leave a
+ * network up for the next test to trip over. */
+static int clean_up(void **state)
+{
+	(void)state;
+	if (geteuid() == 0 && !access(ITEST_BIN, X_OK))
+		itest_run(NULL, ITEST_BIN " clean >/dev/null 2>&1");
+	return 0;
+}
+
+/* Starts `faasnet-testbed up --vms n` and returns once it is part way
+ * through building (some namespaces made), so a signal lands mid-build. */
+static pid_t start_up_and_wait_for_progress(int n)
+{
+	char vms[16];
+	pid_t pid;
+	int i;
+
+	snprintf(vms, sizeof(vms), "%d", n);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(ITEST_BIN, ITEST_BIN, "up", "--vms", vms, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 1000 && itest_leftover_netns() < 20; i++)
+		usleep(5000);
+	return pid;
+}
+
 static void test_up_builds_what_the_file_says(void **state)
 {
 	json_t *j;
@@ -105,9 +135,13 @@ static void test_calibrate_shapes_each_flow(void **state)
 		double g = json_real_value(json_object_get(f, "goodput_bps"));
 
 		fprintf(stderr, "flow %zu: %.2f Mbit/s\n", i, g / 1e6);
-		/* Shaped, not free-running: a veth alone carries gigabits. */
-		assert_true(g > 0.85 * 40e6);
+		/* Shaped: never above the rate (a veth alone carries
+		 * gigabits), and not wildly below it either, which would mean
+		 * a wrong unit somewhere (bits for bytes is 8x). How close to
+		 * the rate a loaded host gets is calibrate's to report, not a
+		 * test's to assert. */
 		assert_true(g < 1.01 * 40e6);
+		assert_true(g > 0.5 * 40e6);
 	}
 	json_decref(j);
 	free(out);
@@ -119,7 +153,7 @@ static void test_clean_after_kill_9(void **state)
 	char before[64] = "", after[64] = "";
 	char *out = NULL;
 	pid_t pid;
-	struct timespec ts = { 0, 400 * 1000000 };
+	int made;
 
 	(void)state;
 	ITEST_NEED_ROOT();
@@ -127,17 +161,16 @@ static void test_clean_after_kill_9(void **state)
 	snprintf(before, sizeof(before), "%s", out);
 	free(out);
 
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(ITEST_BIN, ITEST_BIN, "up", "--vms", "400", (char *)NULL);
-		_exit(127);
-	}
-	nanosleep(&ts, NULL); /* part way into building */
+	pid = start_up_and_wait_for_progress(400);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	fprintf(stderr, "killed up with %d namespaces made\n",
-		itest_leftover_netns());
+	made = itest_leftover_netns();
+	fprintf(stderr, "killed up with %d namespaces made\n", made);
+	/* Killed part way, or the test tests nothing. */
+	assert_true(made > 0 && made < 402);
+	/* A new up refuses to build over the leftovers and touches none. */
+	assert_int_equal(itest_run(NULL, ITEST_BIN " up --vms 2"), 1);
+	assert_int_equal(itest_leftover_netns(), made);
 
 	assert_int_equal(itest_run(NULL, ITEST_BIN " clean"), 0);
 	assert_nothing_left();
@@ -153,19 +186,13 @@ static void test_clean_after_kill_9(void **state)
 
 static void test_ctrl_c_during_up_removes_everything(void **state)
 {
-	struct timespec ts = { 0, 300 * 1000000 };
 	pid_t pid;
 	int st;
 
 	(void)state;
 	ITEST_NEED_ROOT();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(ITEST_BIN, ITEST_BIN, "up", "--vms", "400", (char *)NULL);
-		_exit(127);
-	}
-	nanosleep(&ts, NULL);
+	pid = start_up_and_wait_for_progress(400);
+	assert_true(itest_leftover_netns() > 0);
 	kill(pid, SIGINT);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	/* It stopped on its own, said the run failed, and cleaned up. */
@@ -198,8 +225,8 @@ static void test_bad_topologies_leave_nothing(void **state)
 	ITEST_NEED_ROOT();
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (strstr(bad[i].yaml, "delay") &&
-		    !itest_run(NULL, "tc qdisc add dev lo root netem delay 1ms "
-				     "2>/dev/null && tc qdisc del dev lo root")) {
+		    !itest_run(NULL, ITEST_BIN " probe --json 2>/dev/null | "
+				     "grep -q '\"netem\":true'")) {
 			fprintf(stderr, "this kernel has netem: delay case "
 					"not applicable\n");
 			continue;
@@ -227,11 +254,15 @@ static void test_bad_topologies_leave_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_up_builds_what_the_file_says),
-		cmocka_unit_test(test_calibrate_shapes_each_flow),
-		cmocka_unit_test(test_clean_after_kill_9),
-		cmocka_unit_test(test_ctrl_c_during_up_removes_everything),
-		cmocka_unit_test(test_bad_topologies_leave_nothing),
+		cmocka_unit_test_teardown(test_up_builds_what_the_file_says,
+					  clean_up),
+		cmocka_unit_test_teardown(test_calibrate_shapes_each_flow,
+					  clean_up),
+		cmocka_unit_test_teardown(test_clean_after_kill_9, clean_up),
+		cmocka_unit_test_teardown(test_ctrl_c_during_up_removes_everything,
+					  clean_up),
+		cmocka_unit_test_teardown(test_bad_topologies_leave_nothing,
+					  clean_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

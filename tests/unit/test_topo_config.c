@@ -82,20 +82,22 @@ static const struct check_case checks[] = {
 	{RACK_SIZE, TOPO_MAX_RACK_SIZE + 1,
 	 "rack_size: expected 1 to 1000 VMs per rack, got 1001"},
 	{VM_RATE, 0,
-	 "vm_link.rate: expected a rate from 1bit to 34gbit, got 0"},
-	{VM_RATE, 1, NULL},
+	 "vm_link.rate: expected a rate from 1kbit to 34gbit, got 0"},
+	{VM_RATE, 999,
+	 "vm_link.rate: expected a rate from 1kbit to 34gbit, got 999bit"},
+	{VM_RATE, 1000, NULL},
 	{VM_RATE, 34 * GBIT, NULL},
 	{VM_RATE, 34 * GBIT + 1,
-	 "vm_link.rate: expected a rate from 1bit to 34gbit, got "
+	 "vm_link.rate: expected a rate from 1kbit to 34gbit, got "
 	 "34000000001bit"},
 	{REGISTRY_RATE, 0,
-	 "registry_link.rate: expected a rate from 1bit to 34gbit, got 0"},
+	 "registry_link.rate: expected a rate from 1kbit to 34gbit, got 0"},
 	{REGISTRY_RATE, 40 * GBIT,
-	 "registry_link.rate: expected a rate from 1bit to 34gbit, got 40gbit"},
+	 "registry_link.rate: expected a rate from 1kbit to 34gbit, got 40gbit"},
 	{UPLINK_RATE, 0, NULL}, /* unshaped */
 	{UPLINK_RATE, 10 * GBIT, NULL},
 	{UPLINK_RATE, 35 * GBIT,
-	 "rack_uplink.rate: expected a rate from 1bit to 34gbit, got 35gbit"},
+	 "rack_uplink.rate: expected a rate from 1kbit to 34gbit, got 35gbit"},
 	{DELAY, 60 * SEC, NULL},
 	{DELAY, 61 * SEC, "delay: expected at most 60s, got 61s"},
 	{DELAY, 60 * SEC + 1, "delay: expected at most 60s, got 60000000001ns"},
@@ -435,13 +437,13 @@ static const struct bad_case bad[] = {
 	{"rack_size: 1023\n",
 	 "x.yaml:1: rack_size: expected 1 to 1000 VMs per rack, got 1023"},
 	{"vms: 8\nvm_link:\n  rate: 40gbit\n",
-	 "x.yaml:3: vm_link.rate: expected a rate from 1bit to 34gbit, got "
+	 "x.yaml:3: vm_link.rate: expected a rate from 1kbit to 34gbit, got "
 	 "40gbit"},
 	{"registry_link: {rate: 1tbit}\n",
-	 "x.yaml:1: registry_link.rate: expected a rate from 1bit to 34gbit, "
+	 "x.yaml:1: registry_link.rate: expected a rate from 1kbit to 34gbit, "
 	 "got 1tbit"},
 	{"rack_uplink: {rate: 100gbit}\n",
-	 "x.yaml:1: rack_uplink.rate: expected a rate from 1bit to 34gbit, "
+	 "x.yaml:1: rack_uplink.rate: expected a rate from 1kbit to 34gbit, "
 	 "got 100gbit"},
 	{"delay: 2m\n", "x.yaml:1: delay: expected at most 60s, got 120s"},
 

@@ -1,0 +1,264 @@
+/* convert: a real OCI image layout (as `skopeo copy ... oci:DIR` writes it)
+ * into one that also carries block blobs, layer by layer. The original
+ * layers and config are kept byte for byte, so the image's digests and
+ * diff_ids do not change and any OCI client still pulls it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cmds.h"
+#include "jsonout.h"
+#include "layer.h"
+#include "oci.h"
+#include "synth.h"
+#include "units.h"
+
+#define IN_CHUNK (256u << 10)
+
+struct conv_args {
+	const char *src, *out, *tag;
+	uint32_t block_size;
+	double fraction;
+	uint64_t seed;
+	int json;
+};
+
+struct startup {
+	double fraction;
+	uint64_t seed;
+};
+
+static int draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
+{
+	struct startup *s = arg;
+
+	return synth_startup_set(ix->nblocks, s->fraction, s->seed,
+				 &ix->startup, &ix->nstartup, e);
+}
+
+/* Streams a layer blob's uncompressed tar into the builder: gzip (either
+ * media type) is inflated, a plain tar passed through. */
+static int feed_layer(const char *path, const char *media_type,
+		      struct layer_builder *lb, struct err *e)
+{
+	int gz = strstr(media_type, "gzip") != NULL;
+	uint8_t *in = NULL, *out = NULL;
+	z_stream z = { 0 };
+	ssize_t n;
+	int fd, zr = Z_OK, ret = 0;
+
+	if (!gz && strcmp(media_type, OCI_LAYER_TAR_MEDIA_TYPE))
+		return err_set(e, -ENOTSUP, "layer media type %s: only "
+					    "tar and tar+gzip layers convert",
+			       media_type);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	in = malloc(IN_CHUNK);
+	out = malloc(IN_CHUNK);
+	/* 15 + 32: zlib detects the gzip header itself. */
+	if (!in || !out || (gz && inflateInit2(&z, 15 + 32) != Z_OK)) {
+		ret = err_set(e, -ENOMEM, "out of memory");
+		gz = 0;
+		goto out;
+	}
+	while (!ret && (n = read(fd, in, IN_CHUNK)) > 0) {
+		if (!gz) {
+			ret = layer_builder_add(lb, in, (size_t)n, e);
+			continue;
+		}
+		z.next_in = in;
+		z.avail_in = (uInt)n;
+		do {
+			z.next_out = out;
+			z.avail_out = IN_CHUNK;
+			zr = inflate(&z, Z_NO_FLUSH);
+			if (zr != Z_OK && zr != Z_STREAM_END) {
+				ret = err_set(e, -EBADMSG, "%s: not valid "
+							   "gzip (%s)",
+					      path, z.msg ? z.msg : "?");
+				break;
+			}
+			ret = layer_builder_add(lb, out, IN_CHUNK - z.avail_out,
+						e);
+		} while (!ret && z.avail_out == 0 && zr != Z_STREAM_END);
+	}
+	if (!ret && n < 0)
+		ret = err_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (!ret && gz && zr != Z_STREAM_END)
+		ret = err_set(e, -EBADMSG, "%s: gzip stream ends early", path);
+out:
+	if (gz)
+		inflateEnd(&z);
+	free(in);
+	free(out);
+	close(fd);
+	return ret;
+}
+
+/* Copies a blob into the new layout unchanged. */
+static int copy_blob(const char *src, const char *dst, const char *digest,
+		     struct err *e)
+{
+	char from[4096], to[4096];
+	char buf[1 << 16];
+	ssize_t n;
+	int in, outfd, ret = 0;
+
+	if (oci_layout_blob_path(src, digest, from, sizeof(from)) ||
+	    oci_layout_blob_path(dst, digest, to, sizeof(to)))
+		return err_set(e, -EINVAL, "bad digest %s", digest);
+	/* Same file system: a hard link costs nothing. */
+	if (!link(from, to) || errno == EEXIST)
+		return 0;
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_set(e, -errno, "%s: %s", from, strerror(errno));
+	outfd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (outfd < 0) {
+		ret = err_set(e, -errno, "%s: %s", to, strerror(errno));
+		close(in);
+		return ret;
+	}
+	while (!ret && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(outfd, buf, (size_t)n) != n)
+			ret = err_set(e, -EIO, "%s: write failed", to);
+	close(in);
+	if (close(outfd) && !ret)
+		ret = err_set(e, -errno, "%s: %s", to, strerror(errno));
+	return ret;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: faasnet-image convert OCI-LAYOUT-DIR --out DIR [--tag "
+		"T]\n         [--block-size SIZE] [--startup-fraction F] "
+		"[--seed N] [--json]\n"
+		"  Adds block data and a block index to every layer of an OCI "
+		"image layout\n  (e.g. from `skopeo copy docker://... "
+		"oci:DIR:T`), keeping its layers and\n  config. A real image "
+		"carries no start-up trace, so one is drawn with\n  "
+		"--startup-fraction (default 0.16) until a recorded one can "
+		"be given.\n");
+}
+
+int convert_main(int argc, char **argv)
+{
+	struct conv_args a = { .block_size = BLOCKIMG_DEFAULT_BLOCK_SIZE,
+			       .fraction = 0.16,
+			       .seed = 1 };
+	struct oci_image img = { 0 };
+	struct layer_builder *lb;
+	struct oci_layer nl;
+	struct startup su;
+	struct err e = { "" };
+	char *man = NULL, *cfg = NULL, *nman = NULL, path[4096];
+	size_t len, clen, nlen;
+	uint64_t v;
+	unsigned l;
+	int ret, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--out") && i + 1 < argc)
+			a.out = argv[++i];
+		else if (!strcmp(argv[i], "--tag") && i + 1 < argc)
+			a.tag = argv[++i];
+		else if (!strcmp(argv[i], "--block-size") && i + 1 < argc &&
+			 !units_parse_size(argv[i + 1], &v) &&
+			 v >= BLOCKIMG_MIN_BLOCK_SIZE &&
+			 v <= BLOCKIMG_MAX_BLOCK_SIZE)
+			a.block_size = (uint32_t)v, i++;
+		else if (!strcmp(argv[i], "--startup-fraction") && i + 1 < argc)
+			a.fraction = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			a.seed = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--json"))
+			a.json = 1;
+		else if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] != '-' && !a.src)
+			a.src = argv[i];
+		else
+			break;
+	}
+	if (i < argc || !a.src || !a.out || a.fraction < 0 || a.fraction > 1) {
+		usage(stderr);
+		return IMAGE_EXIT_USAGE;
+	}
+	ret = oci_layout_get_manifest(a.src, a.tag, &man, &len, &e);
+	if (!ret)
+		ret = oci_manifest_parse(man, len, &img, &e);
+	if (!ret)
+		ret = oci_layout_read_blob(a.src, img.config.digest, &cfg, &clen,
+					   &e);
+	if (!ret)
+		ret = oci_config_parse_diff_ids(cfg, clen, &img, &e);
+	if (!ret)
+		ret = oci_layout_init(a.out, &e);
+	if (!ret)
+		ret = copy_blob(a.src, a.out, img.config.digest, &e);
+	su.fraction = a.fraction;
+	su.seed = a.seed;
+	for (l = 0; !ret && l < img.nlayers; l++) {
+		struct oci_layer *ol = &img.layers[l];
+
+		fprintf(stderr, "convert: layer %u of %u (%.1f MB)\n", l + 1,
+			img.nlayers, (double)ol->blob.size / 1e6);
+		ret = oci_layout_blob_path(a.src, ol->blob.digest, path,
+					   sizeof(path));
+		if (ret) {
+			err_set(&e, ret, "layer %u: bad digest", l);
+			break;
+		}
+		ret = layer_builder_new(a.out, a.block_size, -1, &lb, &e);
+		if (ret)
+			break;
+		ret = feed_layer(path, ol->blob.media_type, lb, &e);
+		if (ret) {
+			layer_builder_free(lb);
+			break;
+		}
+		su.seed = a.seed + l;
+		ret = layer_builder_finish(lb, draw_startup, &su, &nl, NULL,
+					   &e);
+		/* The blocks joined must be the layer the config names. */
+		if (!ret && strcmp(nl.diff_id, ol->diff_id))
+			ret = err_set(&e, -EBADMSG,
+				      "layer %u: uncompressed digest %s, the "
+				      "config says %s",
+				      l, nl.diff_id, ol->diff_id);
+		if (!ret)
+			ret = copy_blob(a.src, a.out, ol->blob.digest, &e);
+		if (!ret) {
+			ol->has_blocks = 1;
+			ol->index = nl.index;
+			ol->data = nl.data;
+		}
+	}
+	if (!ret)
+		ret = oci_manifest_build(&img, &nman, &nlen, &e);
+	if (!ret)
+		ret = oci_layout_set_manifest(a.out, nman, nlen,
+					      a.tag ? a.tag : "latest", &e);
+	if (ret)
+		fprintf(stderr, "convert: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+	else
+		fprintf(stderr, "convert: %s -> %s: %u layers with blocks of "
+				"%u bytes\n",
+			a.src, a.out, img.nlayers, a.block_size);
+	if (!ret && a.json &&
+	    jsonout_print(json_pack("{s:s, s:i}", "out", a.out, "layers",
+				    (int)img.nlayers)))
+		ret = -EIO;
+	free(man);
+	free(cfg);
+	free(nman);
+	oci_image_free(&img);
+	return ret ? IMAGE_EXIT_FAILED : 0;
+}

@@ -1,0 +1,352 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synth.h"
+
+#define TAR_RECORD 512
+#define CHUNK (256u << 10)
+#define VOCAB 2048
+
+/* xorshift64*: fast, and the same sequence everywhere for a seed. */
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 0x2545F4914F6CDD1Dull;
+}
+
+static void rng_seed(struct rng *r, uint64_t seed)
+{
+	r->s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+	if (!r->s)
+		r->s = 1;
+	rng_next(r);
+}
+
+/* Uniform in [0, n). */
+static uint64_t rng_below(struct rng *r, uint64_t n)
+{
+	return n ? rng_next(r) % n : 0;
+}
+
+struct gen {
+	struct rng r;
+	synth_sink_fn sink;
+	void *arg;
+	uint8_t *buf; /* CHUNK bytes being filled */
+	size_t fill;
+	char words[VOCAB][12];
+	uint8_t wlen[VOCAB];
+};
+
+static int flush(struct gen *g)
+{
+	int ret = 0;
+
+	if (g->fill)
+		ret = g->sink(g->arg, g->buf, g->fill);
+	g->fill = 0;
+	return ret;
+}
+
+static int put(struct gen *g, const void *p, size_t len)
+{
+	const uint8_t *s = p;
+	int ret;
+
+	while (len) {
+		size_t n = CHUNK - g->fill < len ? CHUNK - g->fill : len;
+
+		memcpy(g->buf + g->fill, s, n);
+		g->fill += n;
+		s += n;
+		len -= n;
+		if (g->fill == CHUNK) {
+			ret = flush(g);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Text: source files and configuration, words from a fixed vocabulary with
+ * Zipf-like reuse, in lines. Compresses about 3-4x. */
+static int gen_text(struct gen *g, uint64_t n)
+{
+	char line[160];
+	size_t len = 0;
+	int ret;
+
+	while (n) {
+		/* Squaring favours low indexes: frequent words. */
+		uint64_t x = rng_below(&g->r, VOCAB);
+		unsigned w = (unsigned)(x * x / VOCAB);
+		size_t wl = g->wlen[w];
+
+		if (len + wl + 2 > sizeof(line) || rng_below(&g->r, 12) == 0) {
+			line[len++] = '\n';
+			if (len > n)
+				len = (size_t)n;
+			ret = put(g, line, len);
+			if (ret)
+				return ret;
+			n -= len;
+			len = rng_below(&g->r, 3) * 4; /* indentation */
+			memset(line, ' ', len);
+			continue;
+		}
+		memcpy(line + len, g->words[w], wl);
+		len += wl;
+		line[len++] = rng_below(&g->r, 8) ? ' ' : '.';
+	}
+	return 0;
+}
+
+/* Machine code and data: random bytes interleaved with repeats of recent
+ * stretches, as instruction sequences and tables repeat. About 1.5-2x. */
+static int gen_code(struct gen *g, uint64_t n)
+{
+	uint8_t piece[256], hist[4096];
+	size_t hlen = 0;
+	int ret;
+
+	while (n) {
+		size_t len = 16 + (size_t)rng_below(&g->r, 240), i;
+
+		if (len > n)
+			len = (size_t)n;
+		if (hlen >= len && rng_below(&g->r, 2)) {
+			size_t from = (size_t)rng_below(&g->r, hlen - len + 1);
+
+			memcpy(piece, hist + from, len);
+		} else {
+			for (i = 0; i < len; i++) {
+				uint64_t v = rng_next(&g->r);
+
+				/* Small values dominate real code. */
+				piece[i] = (uint8_t)(v & 0x80 ? v >> 8 : v & 0x0f);
+			}
+		}
+		ret = put(g, piece, len);
+		if (ret)
+			return ret;
+		if (hlen + len > sizeof(hist))
+			hlen = 0;
+		memcpy(hist + hlen, piece, len);
+		hlen += len;
+		n -= len;
+	}
+	return 0;
+}
+
+/* Already compressed data (wheels, images, .gz): incompressible. */
+static int gen_random(struct gen *g, uint64_t n)
+{
+	uint64_t v[32];
+	size_t i, len;
+	int ret;
+
+	while (n) {
+		for (i = 0; i < 32; i++)
+			v[i] = rng_next(&g->r);
+		len = n < sizeof(v) ? (size_t)n : sizeof(v);
+		ret = put(g, v, len);
+		if (ret)
+			return ret;
+		n -= len;
+	}
+	return 0;
+}
+
+static int gen_zero(struct gen *g, uint64_t n)
+{
+	static const uint8_t z[4096];
+	int ret;
+
+	while (n) {
+		size_t len = n < sizeof(z) ? (size_t)n : sizeof(z);
+
+		ret = put(g, z, len);
+		if (ret)
+			return ret;
+		n -= len;
+	}
+	return 0;
+}
+
+/* A ustar header for a regular file. */
+static int tar_header(struct gen *g, const char *name, uint64_t size)
+{
+	uint8_t h[TAR_RECORD];
+	unsigned sum = 0, i;
+
+	memset(h, 0, sizeof(h));
+	snprintf((char *)h, 100, "%s", name);
+	memcpy(h + 100, "0000644", 8);
+	memcpy(h + 108, "0000000", 8);
+	memcpy(h + 116, "0000000", 8);
+	/* ustar's size field holds 11 octal digits; files here are far
+	 * smaller, so this never truncates. */
+	if (snprintf((char *)h + 124, 12, "%011llo",
+		     (unsigned long long)size) >= 12)
+		return -EFBIG;
+	memcpy(h + 136, "14745671640", 12); /* a fixed mtime: reproducible */
+	memset(h + 148, ' ', 8);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	for (i = 0; i < TAR_RECORD; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	return put(g, h, sizeof(h));
+}
+
+/* One file's content, of a kind drawn to give a root filesystem's mix. */
+static int gen_content(struct gen *g, uint64_t n)
+{
+	uint64_t k = rng_below(&g->r, 100);
+
+	if (k < 40)
+		return gen_text(g, n);
+	if (k < 80)
+		return gen_code(g, n);
+	if (k < 92)
+		return gen_random(g, n);
+	return gen_zero(g, n);
+}
+
+static void make_vocab(struct gen *g)
+{
+	static const char letters[] = "etaoinshrdlucmfwypvbgkjqxz_";
+	unsigned i, j, len;
+
+	for (i = 0; i < VOCAB; i++) {
+		len = 2 + (unsigned)rng_below(&g->r, 9);
+		for (j = 0; j < len; j++)
+			/* Skewed towards common letters, like English. */
+			g->words[i][j] = letters[rng_below(&g->r, 1 + rng_below(
+							       &g->r, 27))];
+		g->wlen[i] = (uint8_t)len;
+	}
+}
+
+int synth_layer(uint64_t size, uint64_t seed, synth_sink_fn sink, void *arg,
+		struct err *e)
+{
+	struct gen *g;
+	uint64_t left, fsize;
+	unsigned nfile = 0;
+	char name[100];
+	int ret = 0;
+
+	size = (size + TAR_RECORD - 1) / TAR_RECORD * TAR_RECORD;
+	if (size < 3 * TAR_RECORD)
+		size = 3 * TAR_RECORD;
+	g = calloc(1, sizeof(*g));
+	if (g)
+		g->buf = malloc(CHUNK);
+	if (!g || !g->buf) {
+		if (g)
+			free(g);
+		return err_set(e, -ENOMEM, "synth: out of memory");
+	}
+	rng_seed(&g->r, seed);
+	g->sink = sink;
+	g->arg = arg;
+	make_vocab(g);
+
+	/* Files while a header and a record of data fit before the two
+	 * zero records that end an archive; what is left is zeros, which tar
+	 * reads as the end. */
+	left = size - 2 * TAR_RECORD;
+	while (!ret && left >= 2 * TAR_RECORD) {
+		uint64_t room = left - TAR_RECORD;
+
+		/* Mostly small files, some large: 256 B to 2 MiB, so even a
+		 * small image holds hundreds and its mix is stable. */
+		fsize = 1ull << (8 + rng_below(&g->r, 13));
+		fsize += rng_below(&g->r, fsize);
+		if (fsize > room)
+			fsize = room;
+		snprintf(name, sizeof(name), "usr/lib/fn/%03u/f%06u.dat",
+			 nfile / 1000, nfile);
+		nfile++;
+		ret = tar_header(g, name, fsize);
+		if (!ret)
+			ret = gen_content(g, fsize);
+		if (!ret)
+			ret = gen_zero(g, (TAR_RECORD - fsize % TAR_RECORD) %
+						  TAR_RECORD);
+		left -= TAR_RECORD +
+			(fsize + TAR_RECORD - 1) / TAR_RECORD * TAR_RECORD;
+	}
+	if (!ret)
+		ret = gen_zero(g, left + 2 * TAR_RECORD);
+	if (!ret)
+		ret = flush(g);
+	free(g->buf);
+	free(g);
+	if (ret && e && !e->msg[0])
+		err_set(e, ret, "synth: the consumer stopped: %s",
+			strerror(-ret));
+	return ret;
+}
+
+int synth_startup_set(uint32_t nblocks, double fraction, uint64_t seed,
+		      uint32_t **out, uint32_t *n, struct err *e)
+{
+	uint32_t want, have = 0, i, *set;
+	uint8_t *taken;
+	struct rng r;
+
+	*out = NULL;
+	*n = 0;
+	if (fraction < 0 || fraction > 1)
+		return err_set(e, -EINVAL, "start-up fraction: expected 0 to 1, "
+					   "got %g", fraction);
+	want = (uint32_t)(fraction * nblocks + 0.5);
+	if (!want && fraction > 0 && nblocks)
+		want = 1;
+	if (!want)
+		return 0;
+	set = malloc(want * sizeof(*set));
+	taken = calloc(nblocks, 1);
+	if (!set || !taken) {
+		free(set);
+		free(taken);
+		return err_set(e, -ENOMEM, "start-up set: out of memory");
+	}
+	rng_seed(&r, seed ^ 0x5374617274757021ull);
+	/* Runs: a start-up reads an interpreter, its libraries, a package's
+	 * files; each mostly contiguous in the layer. */
+	while (have < want * 4 / 5) {
+		uint32_t start = (uint32_t)rng_below(&r, nblocks);
+		uint32_t len = 1 + (uint32_t)rng_below(&r, 15);
+
+		for (i = start; i < nblocks && len && have < want; i++, len--)
+			if (!taken[i]) {
+				taken[i] = 1;
+				set[have++] = i;
+			}
+	}
+	/* Scattered reads: configuration, a locale file, a certificate. */
+	while (have < want) {
+		i = (uint32_t)rng_below(&r, nblocks);
+		if (!taken[i]) {
+			taken[i] = 1;
+			set[have++] = i;
+		}
+	}
+	free(taken);
+	*out = set;
+	*n = have;
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* synth: deterministic synthetic container images. The content is a real tar
+ * stream of files whose bytes compress like a root filesystem's (text,
+ * program code, already-compressed data and zero runs in proportions chosen
+ * so zstd and gzip land near what real images show), and the start-up access
+ * set is drawn the way container start-ups read: mostly clustered runs of
+ * blocks, some scattered ones. Same seed, same bytes, on every machine. */
+#ifndef FAASNET_IMAGE_SYNTH_H
+#define FAASNET_IMAGE_SYNTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Receives the tar stream in pieces; non-zero stops generation. */
+typedef int (*synth_sink_fn)(void *arg, const void *buf, size_t len);
+
+/* Writes a tar stream of exactly `size` bytes (rounded up to the tar record
+ * of 512 bytes, at least three records) to sink. */
+int synth_layer(uint64_t size, uint64_t seed, synth_sink_fn sink, void *arg,
+		struct err *e);
+
+/* Picks round(fraction * nblocks) distinct block numbers (at least one when
+ * fraction > 0) in access order: about four fifths in runs of consecutive
+ * blocks (mean run 8), the rest scattered, runs visited in random order.
+ * Writes a malloc'd array to *out. */
+int synth_startup_set(uint32_t nblocks, double fraction, uint64_t seed,
+		      uint32_t **out, uint32_t *n, struct err *e);
+
+#endif

@@ -1,0 +1,266 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "fetch.h"
+
+/* One range request covers at most this much: long enough to stream at
+ * full speed, short enough that a failure costs little. */
+#define FETCH_MAX_RUN (64u << 20)
+#define FETCH_META_MAX (16u << 20)
+
+struct meta_buf {
+	char *buf;
+	size_t len, cap;
+};
+
+static int meta_sink(void *arg, const void *p, size_t len)
+{
+	struct meta_buf *m = arg;
+	char *nb;
+
+	if (m->len + len > FETCH_META_MAX)
+		return -EFBIG;
+	if (m->len + len + 1 > m->cap) {
+		m->cap = (m->len + len + 1) * 2;
+		nb = realloc(m->buf, m->cap);
+		if (!nb)
+			return -ENOMEM;
+		m->buf = nb;
+	}
+	memcpy(m->buf + m->len, p, len);
+	m->len += len;
+	m->buf[m->len] = '\0';
+	return 0;
+}
+
+/* A small blob, whole, checked against its digest. */
+static int get_small(struct fetch_image *fi, const char *digest,
+		     struct meta_buf *m, struct err *e)
+{
+	uint8_t d[SHA256_LEN];
+	char got[SHA256_OCI_LEN];
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = registry_blob_get(fi->r, fi->ref.repo, digest, 0, 0, meta_sink, m,
+				e);
+	if (ret == -EFBIG)
+		err_set(e, ret, "blob %s: larger than %u bytes", digest,
+			FETCH_META_MAX);
+	if (!ret && (sha256_buf(m->buf ? m->buf : "", m->len, d) ||
+		     strcmp(sha256_oci(d, got), digest)))
+		ret = err_set(e, -EBADMSG, "blob %s: content has digest %s",
+			      digest, got);
+	if (ret) {
+		free(m->buf);
+		m->buf = NULL;
+		return ret;
+	}
+	fi->meta_bytes += m->len;
+	return 0;
+}
+
+int fetch_open(const char *refstr, struct fetch_image *fi, struct err *e)
+{
+	struct meta_buf m;
+	char *manifest = NULL;
+	size_t mlen;
+	unsigned i;
+	int ret;
+
+	memset(fi, 0, sizeof(*fi));
+	ret = registry_ref_parse(refstr, &fi->ref, e);
+	if (!ret)
+		ret = registry_open(fi->ref.url, &fi->r, e);
+	if (!ret)
+		ret = registry_manifest_get(fi->r, fi->ref.repo, fi->ref.tag,
+					    &manifest, &mlen, e);
+	if (ret)
+		goto out;
+	fi->meta_bytes = mlen;
+	ret = oci_manifest_parse(manifest, mlen, &fi->img, e);
+	if (ret)
+		goto out;
+	ret = get_small(fi, fi->img.config.digest, &m, e);
+	if (!ret) {
+		ret = oci_config_parse_diff_ids(m.buf, m.len, &fi->img, e);
+		free(m.buf);
+	}
+	if (ret)
+		goto out;
+	fi->ix = calloc(fi->img.nlayers ? fi->img.nlayers : 1,
+			sizeof(*fi->ix));
+	if (!fi->ix) {
+		ret = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < fi->img.nlayers; i++) {
+		if (!fi->img.layers[i].has_blocks)
+			continue;
+		ret = get_small(fi, fi->img.layers[i].index.digest, &m, e);
+		if (!ret) {
+			ret = blockimg_index_decode((const uint8_t *)m.buf,
+						    m.len, &fi->ix[i], e);
+			free(m.buf);
+		}
+		if (!ret && fi->ix[i].data_size != fi->img.layers[i].data.size)
+			ret = err_set(e, -EBADMSG,
+				      "layer %u: index says %llu data bytes, "
+				      "manifest %llu",
+				      i,
+				      (unsigned long long)fi->ix[i].data_size,
+				      (unsigned long long)fi->img.layers[i]
+					      .data.size);
+		if (ret)
+			goto out;
+	}
+out:
+	free(manifest);
+	if (ret)
+		fetch_close(fi);
+	return ret;
+}
+
+void fetch_close(struct fetch_image *fi)
+{
+	unsigned i;
+
+	if (fi->ix)
+		for (i = 0; i < fi->img.nlayers; i++)
+			blockimg_index_free(&fi->ix[i]);
+	free(fi->ix);
+	oci_image_free(&fi->img);
+	registry_close(fi->r);
+	memset(fi, 0, sizeof(*fi));
+}
+
+/* Assembles one run's bytes into blocks as they stream in. */
+struct run_ctx {
+	const struct blockimg_index *ix;
+	uint32_t block, last; /* block being filled, last of the run */
+	uint8_t *cbuf;        /* its compressed bytes */
+	size_t have;
+	uint8_t *ubuf;        /* decompressed */
+	fetch_block_fn fn;
+	void *arg;
+	struct fetch_stats *st;
+	struct err *e;
+};
+
+static int run_sink(void *arg, const void *p, size_t len)
+{
+	struct run_ctx *c = arg;
+	const uint8_t *s = p;
+	int ret;
+
+	while (len) {
+		const struct blockimg_block *b;
+		size_t n;
+
+		if (c->block > c->last)
+			return err_set(c->e, -EBADMSG, "registry sent more "
+						       "than was asked");
+		b = &c->ix->blocks[c->block];
+		n = b->clen - c->have;
+		if (n > len)
+			n = len;
+		memcpy(c->cbuf + c->have, s, n);
+		c->have += n;
+		s += n;
+		len -= n;
+		c->st->bytes += n;
+		if (c->have < b->clen)
+			continue;
+		ret = blockimg_block_decompress(c->ix, c->block, c->cbuf,
+						c->have, c->ubuf,
+						c->ix->block_size, c->e);
+		if (!ret)
+			ret = c->fn(c->arg, c->block, c->ubuf, b->ulen);
+		if (ret)
+			return ret;
+		c->st->blocks++;
+		c->block++;
+		c->have = 0;
+	}
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int fetch_blocks(struct fetch_image *fi, unsigned layer,
+		 const uint32_t *blocks, uint32_t n, fetch_block_fn fn,
+		 void *arg, struct fetch_stats *st, struct err *e)
+{
+	struct fetch_stats local = { 0 };
+	struct run_ctx c = { .fn = fn, .arg = arg, .e = e };
+	const struct blockimg_index *ix;
+	uint32_t *sorted = NULL, i, j;
+	int ret = 0;
+
+	if (!st)
+		st = &local;
+	if (layer >= fi->img.nlayers || !fi->img.layers[layer].has_blocks)
+		return err_set(e, -EINVAL, "layer %u has no block blobs", layer);
+	ix = &fi->ix[layer];
+	c.ix = ix;
+	c.st = st;
+	sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	c.cbuf = malloc(ZSTD_compressBound(ix->block_size));
+	c.ubuf = malloc(ix->block_size);
+	if (!sorted || !c.cbuf || !c.ubuf) {
+		ret = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (blocks[i] >= ix->nblocks) {
+			ret = err_set(e, -ERANGE, "block %u: the layer has %u "
+						  "blocks",
+				      blocks[i], ix->nblocks);
+			goto out;
+		}
+		sorted[i] = blocks[i];
+	}
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	for (i = 0; i < n; i = j) {
+		uint64_t off = ix->blocks[sorted[i]].offset, len;
+
+		/* Extend the run over neighbours (skipping duplicates). */
+		for (j = i + 1; j < n; j++) {
+			uint32_t prev = sorted[j - 1], cur = sorted[j];
+
+			if (cur == prev)
+				continue;
+			if (cur != prev + 1 ||
+			    ix->blocks[cur].offset + ix->blocks[cur].clen - off >
+				    FETCH_MAX_RUN)
+				break;
+		}
+		c.block = sorted[i];
+		c.last = sorted[j - 1];
+		c.have = 0;
+		len = ix->blocks[c.last].offset + ix->blocks[c.last].clen - off;
+		st->requests++;
+		ret = registry_blob_get(fi->r, fi->ref.repo,
+					fi->img.layers[layer].data.digest, off,
+					len, run_sink, &c, e);
+		if (!ret && c.block != c.last + 1)
+			ret = err_set(e, -EBADMSG, "block %u: the registry "
+						   "sent %zu of %u bytes",
+				      c.block, c.have,
+				      ix->blocks[c.block].clen);
+		if (ret)
+			goto out;
+	}
+out:
+	free(sorted);
+	free(c.cbuf);
+	free(c.ubuf);
+	return ret;
+}

@@ -1,0 +1,47 @@
+/* fetch: reads an image's blocks from a registry with HTTP range requests.
+ * Every block is checked against the sha256 in the index before it is
+ * decompressed or handed on, and the index itself against the digest in the
+ * manifest, so nothing unverified ever reaches a caller. faasnet-image and
+ * the agent share it. */
+#ifndef FAASNET_FETCH_H
+#define FAASNET_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blockimg.h"
+#include "err.h"
+#include "oci.h"
+#include "registry.h"
+
+struct fetch_image {
+	struct registry *r;
+	struct registry_ref ref;
+	struct oci_image img;         /* with diff_ids from the config */
+	struct blockimg_index *ix;    /* per layer; nblocks 0 without blocks */
+	uint64_t meta_bytes;          /* manifest + config + indexes read */
+};
+
+struct fetch_stats {
+	uint64_t bytes;    /* block bytes read from the registry */
+	uint32_t blocks;   /* blocks delivered */
+	uint32_t requests; /* range requests made */
+};
+
+/* Reads the manifest, the config and every layer's block index. */
+int fetch_open(const char *ref, struct fetch_image *fi, struct err *e);
+void fetch_close(struct fetch_image *fi);
+
+/* Receives one verified, decompressed block. Non-zero stops the fetch. */
+typedef int (*fetch_block_fn)(void *arg, uint32_t block, const void *data,
+			      size_t len);
+
+/* Fetches the given blocks of a layer (any order, no duplicates needed:
+ * they are sorted and runs of neighbours read with one range request) and
+ * delivers them in ascending order. A block that fails verification stops
+ * everything with -EBADMSG and e naming it. */
+int fetch_blocks(struct fetch_image *fi, unsigned layer,
+		 const uint32_t *blocks, uint32_t n, fetch_block_fn fn,
+		 void *arg, struct fetch_stats *st, struct err *e);
+
+#endif
