@@ -98,6 +98,7 @@ check: deps
 
 bench: all
 	@./bench/topo-updown.sh
+	@./bench/fetch-vs-curl.sh
 
 run: all
 	@./scripts/run-default.sh

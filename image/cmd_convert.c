@@ -47,13 +47,14 @@ static int feed_layer(const char *path, const char *media_type,
 {
 	int gz = strstr(media_type, "gzip") != NULL;
 	uint8_t *in = NULL, *out = NULL;
-	z_stream z = { 0 };
+	z_stream z = {0};
 	ssize_t n;
 	int fd, zr = Z_OK, ret = 0;
 
 	if (!gz && strcmp(media_type, OCI_LAYER_TAR_MEDIA_TYPE))
-		return err_set(e, -ENOTSUP, "layer media type %s: only "
-					    "tar and tar+gzip layers convert",
+		return err_set(e, -ENOTSUP,
+			       "layer media type %s: only "
+			       "tar and tar+gzip layers convert",
 			       media_type);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -78,8 +79,9 @@ static int feed_layer(const char *path, const char *media_type,
 			z.avail_out = IN_CHUNK;
 			zr = inflate(&z, Z_NO_FLUSH);
 			if (zr != Z_OK && zr != Z_STREAM_END) {
-				ret = err_set(e, -EBADMSG, "%s: not valid "
-							   "gzip (%s)",
+				ret = err_set(e, -EBADMSG,
+					      "%s: not valid "
+					      "gzip (%s)",
 					      path, z.msg ? z.msg : "?");
 				break;
 			}
@@ -149,14 +151,14 @@ static void usage(FILE *f)
 
 int convert_main(int argc, char **argv)
 {
-	struct conv_args a = { .block_size = BLOCKIMG_DEFAULT_BLOCK_SIZE,
-			       .fraction = 0.16,
-			       .seed = 1 };
-	struct oci_image img = { 0 };
+	struct conv_args a = {.block_size = BLOCKIMG_DEFAULT_BLOCK_SIZE,
+			      .fraction = 0.16,
+			      .seed = 1};
+	struct oci_image img = {0};
 	struct layer_builder *lb;
 	struct oci_layer nl;
 	struct startup su;
-	struct err e = { "" };
+	struct err e = {""};
 	char *man = NULL, *cfg = NULL, *nman = NULL, path[4096];
 	size_t len, clen, nlen;
 	uint64_t v;
@@ -195,8 +197,8 @@ int convert_main(int argc, char **argv)
 	if (!ret)
 		ret = oci_manifest_parse(man, len, &img, &e);
 	if (!ret)
-		ret = oci_layout_read_blob(a.src, img.config.digest, &cfg, &clen,
-					   &e);
+		ret = oci_layout_read_blob(a.src, img.config.digest, &cfg,
+					   &clen, &e);
 	if (!ret)
 		ret = oci_config_parse_diff_ids(cfg, clen, &img, &e);
 	if (!ret)
@@ -247,10 +249,12 @@ int convert_main(int argc, char **argv)
 		ret = oci_layout_set_manifest(a.out, nman, nlen,
 					      a.tag ? a.tag : "latest", &e);
 	if (ret)
-		fprintf(stderr, "convert: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		fprintf(stderr, "convert: %s\n",
+			e.msg[0] ? e.msg : strerror(-ret));
 	else
-		fprintf(stderr, "convert: %s -> %s: %u layers with blocks of "
-				"%u bytes\n",
+		fprintf(stderr,
+			"convert: %s -> %s: %u layers with blocks of "
+			"%u bytes\n",
 			a.src, a.out, img.nlayers, a.block_size);
 	if (!ret && a.json &&
 	    jsonout_print(json_pack("{s:s, s:i}", "out", a.out, "layers",

@@ -15,14 +15,13 @@
 struct out_ctx {
 	int fd;
 	const struct blockimg_index *ix;
-	int whole;              /* every block: check the diff_id too */
+	int whole; /* every block: check the diff_id too */
 	struct sha256_ctx sha;
-	uint32_t next;          /* the block the running digest expects */
+	uint32_t next; /* the block the running digest expects */
 	struct err *e;
 };
 
-static int write_block(void *arg, uint32_t block, const void *data,
-		       size_t len)
+static int write_block(void *arg, uint32_t block, const void *data, size_t len)
 {
 	struct out_ctx *o = arg;
 	const char *p = data;
@@ -118,9 +117,9 @@ static void usage(FILE *f)
 int fetch_main(int argc, char **argv)
 {
 	struct fetch_image fi;
-	struct fetch_stats st = { 0 };
-	struct out_ctx o = { .fd = -1 };
-	struct err e = { "" };
+	struct fetch_stats st = {0};
+	struct out_ctx o = {.fd = -1};
+	struct err e = {""};
 	const char *ref = NULL, *out = NULL, *list = NULL;
 	uint32_t *blocks = NULL, n = 0, i;
 	char tmp[4096], got[SHA256_OCI_LEN];
@@ -155,8 +154,9 @@ int fetch_main(int argc, char **argv)
 		return IMAGE_EXIT_USAGE;
 	}
 	if (list && parse_list(list, &blocks, &n)) {
-		fprintf(stderr, "fetch: --blocks: expected a list like 0,5,7-9, "
-				"got \"%s\"\n",
+		fprintf(stderr,
+			"fetch: --blocks: expected a list like 0,5,7-9, "
+			"got \"%s\"\n",
 			list);
 		return IMAGE_EXIT_USAGE;
 	}
@@ -204,8 +204,8 @@ int fetch_main(int argc, char **argv)
 
 		if (!ret && r)
 			ret = err_set(&e, -EIO, "sha256 failed");
-		if (!ret && strcmp(sha256_oci(d, got),
-				   fi.img.layers[layer].diff_id))
+		if (!ret &&
+		    strcmp(sha256_oci(d, got), fi.img.layers[layer].diff_id))
 			ret = err_set(&e, -EBADMSG,
 				      "layer %u: blocks joined have digest %s, "
 				      "the config's diff_id is %s",
@@ -241,7 +241,8 @@ out:
 		unlink(tmp);
 	}
 	if (ret)
-		fprintf(stderr, "fetch: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		fprintf(stderr, "fetch: %s\n",
+			e.msg[0] ? e.msg : strerror(-ret));
 	if (opened)
 		fetch_close(&fi);
 	free(blocks);

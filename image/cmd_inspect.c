@@ -59,9 +59,9 @@ static int open_layout(const char *dir, const char *tag, struct oci_image *img,
 int inspect_main(int argc, char **argv)
 {
 	struct fetch_image fi;
-	struct oci_image img = { 0 };
+	struct oci_image img = {0};
 	struct blockimg_index *ix = NULL;
-	struct err e = { "" };
+	struct err e = {""};
 	const char *what = NULL, *tag = NULL;
 	json_t *layers;
 	struct stat st;
@@ -80,8 +80,9 @@ int inspect_main(int argc, char **argv)
 			break;
 	}
 	if (i < argc || !what) {
-		fprintf(stderr, "usage: faasnet-image inspect (LAYOUT-DIR [--tag "
-				"T] | HOST:PORT/NAME:TAG) [--json]\n");
+		fprintf(stderr,
+			"usage: faasnet-image inspect (LAYOUT-DIR [--tag "
+			"T] | HOST:PORT/NAME:TAG) [--json]\n");
 		return IMAGE_EXIT_USAGE;
 	}
 	local = !stat(what, &st) && S_ISDIR(st.st_mode);
@@ -101,40 +102,46 @@ int inspect_main(int argc, char **argv)
 	layers = json_array();
 	h = json ? stderr : stdout;
 	fprintf(h, "%s: config %s, %u layer%s\n", what, img.config.digest,
-	       img.nlayers, img.nlayers == 1 ? "" : "s");
+		img.nlayers, img.nlayers == 1 ? "" : "s");
 	for (l = 0; l < img.nlayers; l++) {
 		const struct oci_layer *ly = &img.layers[l];
 		char a[32], b[32];
 
 		fprintf(h, "  layer %u: %s %s (%.1f MB), diff_id %s\n", l,
-		       ly->blob.media_type, ly->blob.digest,
-		       (double)ly->blob.size / 1e6, ly->diff_id);
+			ly->blob.media_type, ly->blob.digest,
+			(double)ly->blob.size / 1e6, ly->diff_id);
 		if (ly->has_blocks)
-			fprintf(h, "    blocks: %u of %s, %s uncompressed, data %.1f "
-			       "MB, start-up set %u blocks\n",
-			       ix[l].nblocks,
-			       units_format_size(a, sizeof(a), ix[l].block_size),
-			       units_format_size(b, sizeof(b), ix[l].size),
-			       (double)ix[l].data_size / 1e6, ix[l].nstartup);
+			fprintf(h,
+				"    blocks: %u of %s, %s uncompressed, data "
+				"%.1f "
+				"MB, start-up set %u blocks\n",
+				ix[l].nblocks,
+				units_format_size(a, sizeof(a),
+						  ix[l].block_size),
+				units_format_size(b, sizeof(b), ix[l].size),
+				(double)ix[l].data_size / 1e6, ix[l].nstartup);
 		else
-			fprintf(h, "    no block blobs (faasnet-image convert adds "
-			       "them)\n");
+			fprintf(h, "    no block blobs (faasnet-image convert "
+				   "adds "
+				   "them)\n");
 		json_array_append_new(
 			layers,
-			json_pack("{s:s, s:I, s:s, s:b, s:i, s:i, s:I, s:I, s:i}",
-				  "digest", ly->blob.digest, "size",
-				  (json_int_t)ly->blob.size, "diff_id",
-				  ly->diff_id, "blocks_present", ly->has_blocks,
-				  "blocks", ly->has_blocks ? (int)ix[l].nblocks : 0,
-				  "block_size",
-				  ly->has_blocks ? (int)ix[l].block_size : 0,
-				  "uncompressed",
-				  (json_int_t)(ly->has_blocks ? ix[l].size : 0),
-				  "data_bytes",
-				  (json_int_t)(ly->has_blocks ? ix[l].data_size
-							      : 0),
-				  "startup_blocks",
-				  ly->has_blocks ? (int)ix[l].nstartup : 0));
+			json_pack(
+				"{s:s, s:I, s:s, s:b, s:i, s:i, s:I, s:I, s:i}",
+				"digest", ly->blob.digest, "size",
+				(json_int_t)ly->blob.size, "diff_id",
+				ly->diff_id, "blocks_present", ly->has_blocks,
+				"blocks",
+				ly->has_blocks ? (int)ix[l].nblocks : 0,
+				"block_size",
+				ly->has_blocks ? (int)ix[l].block_size : 0,
+				"uncompressed",
+				(json_int_t)(ly->has_blocks ? ix[l].size : 0),
+				"data_bytes",
+				(json_int_t)(ly->has_blocks ? ix[l].data_size
+							    : 0),
+				"startup_blocks",
+				ly->has_blocks ? (int)ix[l].nstartup : 0));
 	}
 	ret = json ? jsonout_print(json_pack("{s:s, s:s, s:o}", "image", what,
 					     "config", img.config.digest,

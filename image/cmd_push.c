@@ -49,10 +49,10 @@ static int push_blob(struct push_ctx *c, const char *digest, struct err *e)
 
 int push_main(int argc, char **argv)
 {
-	struct push_ctx c = { 0 };
+	struct push_ctx c = {0};
 	struct registry_ref ref;
-	struct oci_image img = { 0 };
-	struct err e = { "" };
+	struct oci_image img = {0};
+	struct err e = {""};
 	const char *url = NULL, *name = NULL, *tag = NULL;
 	char *man = NULL, full[1024];
 	size_t manlen;
@@ -77,7 +77,8 @@ int push_main(int argc, char **argv)
 		fprintf(stderr,
 			"usage: faasnet-image push DIR --registry HOST:PORT "
 			"--name NAME:TAG [--tag LAYOUT-TAG] [--json]\n"
-			"  Pushes the image tagged LAYOUT-TAG in the layout DIR "
+			"  Pushes the image tagged LAYOUT-TAG in the layout "
+			"DIR "
 			"(default: its only one).\n");
 		return IMAGE_EXIT_USAGE;
 	}
@@ -116,18 +117,19 @@ int push_main(int argc, char **argv)
 					     OCI_MANIFEST_MEDIA_TYPE, man,
 					     manlen, &e);
 	if (ret) {
-		fprintf(stderr, "push: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		fprintf(stderr, "push: %s\n",
+			e.msg[0] ? e.msg : strerror(-ret));
 	} else {
 		fprintf(stderr,
 			"push: %s/%s:%s: %u blobs pushed (%.1f MB), %u already "
 			"there\n",
 			url, ref.repo, ref.tag, c.pushed, (double)c.bytes / 1e6,
 			c.skipped);
-		if (json && jsonout_print(json_pack(
-				    "{s:s, s:i, s:i, s:I}", "ref", full,
-				    "pushed", (int)c.pushed, "skipped",
-				    (int)c.skipped, "bytes",
-				    (json_int_t)c.bytes)))
+		if (json &&
+		    jsonout_print(json_pack("{s:s, s:i, s:i, s:I}", "ref", full,
+					    "pushed", (int)c.pushed, "skipped",
+					    (int)c.skipped, "bytes",
+					    (json_int_t)c.bytes)))
 			ret = -EIO;
 	}
 	registry_close(c.r);

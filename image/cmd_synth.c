@@ -60,9 +60,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: faasnet-image synth NAME --size SIZE --out DIR\n"
-		"         [--block-size SIZE] [--startup-fraction F] [--seed N] "
+		"         [--block-size SIZE] [--startup-fraction F] [--seed "
+		"N] "
 		"[--json]\n"
-		"  Writes a deterministic synthetic image (one layer) as an OCI "
+		"  Writes a deterministic synthetic image (one layer) as an "
+		"OCI "
 		"image layout\n  in DIR, tagged NAME: tar+gzip layer, block "
 		"data and block index.\n"
 		"  --size SIZE            uncompressed layer size, e.g. 758MB\n"
@@ -75,14 +77,14 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct synth_args *a)
 {
 	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "block-size", required_argument, NULL, 'b' },
-		{ "startup-fraction", required_argument, NULL, 'f' },
-		{ "seed", required_argument, NULL, 'r' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"size", required_argument, NULL, 's'},
+		{"block-size", required_argument, NULL, 'b'},
+		{"startup-fraction", required_argument, NULL, 'f'},
+		{"seed", required_argument, NULL, 'r'},
+		{"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	uint64_t v;
 	char *end;
@@ -92,8 +94,9 @@ static int parse(int argc, char **argv, struct synth_args *a)
 		switch (o) {
 		case 's':
 			if (units_parse_size(optarg, &a->size) || !a->size) {
-				fprintf(stderr, "synth: --size: expected a size "
-						"like 758MB, got \"%s\"\n",
+				fprintf(stderr,
+					"synth: --size: expected a size "
+					"like 758MB, got \"%s\"\n",
 					optarg);
 				return IMAGE_EXIT_USAGE;
 			}
@@ -114,8 +117,9 @@ static int parse(int argc, char **argv, struct synth_args *a)
 			a->fraction = strtod(optarg, &end);
 			if (*end || end == optarg || a->fraction < 0 ||
 			    a->fraction > 1) {
-				fprintf(stderr, "synth: --startup-fraction: "
-						"expected 0 to 1, got \"%s\"\n",
+				fprintf(stderr,
+					"synth: --startup-fraction: "
+					"expected 0 to 1, got \"%s\"\n",
 					optarg);
 				return IMAGE_EXIT_USAGE;
 			}
@@ -124,8 +128,9 @@ static int parse(int argc, char **argv, struct synth_args *a)
 			errno = 0;
 			a->seed = strtoull(optarg, &end, 10);
 			if (errno || *end || end == optarg) {
-				fprintf(stderr, "synth: --seed: expected a "
-						"number, got \"%s\"\n",
+				fprintf(stderr,
+					"synth: --seed: expected a "
+					"number, got \"%s\"\n",
 					optarg);
 				return IMAGE_EXIT_USAGE;
 			}
@@ -162,15 +167,15 @@ static double now(void)
 
 int synth_main(int argc, char **argv)
 {
-	struct synth_args a = { .block_size = BLOCKIMG_DEFAULT_BLOCK_SIZE,
-				.fraction = 0.16,
-				.seed = 1 };
-	struct oci_image img = { 0 };
+	struct synth_args a = {.block_size = BLOCKIMG_DEFAULT_BLOCK_SIZE,
+			       .fraction = 0.16,
+			       .seed = 1};
+	struct oci_image img = {0};
 	struct oci_layer layer;
-	struct blockimg_index ix = { 0 };
+	struct blockimg_index ix = {0};
 	struct startup su;
-	struct feed f = { 0 };
-	struct err e = { "" };
+	struct feed f = {0};
+	struct err e = {""};
 	char *cfg = NULL, *man = NULL, sz[32], bs[32];
 	size_t cfglen, manlen;
 	uint64_t startup_bytes = 0;
@@ -244,7 +249,8 @@ int synth_main(int argc, char **argv)
 		ret = -EIO;
 out:
 	if (ret)
-		fprintf(stderr, "synth: %s\n", e.msg[0] ? e.msg : strerror(-ret));
+		fprintf(stderr, "synth: %s\n",
+			e.msg[0] ? e.msg : strerror(-ret));
 	free(cfg);
 	free(man);
 	blockimg_index_free(&ix);

@@ -8,7 +8,7 @@
 #include "layer.h"
 #include "sha256.h"
 
-#define GZ_OUT (256u << 10)
+#define GZ_OUT	   (256u << 10)
 #define ZSTD_LEVEL 3
 
 /* A file being written whose sha256 is computed on the way out. */
@@ -47,8 +47,8 @@ static ssize_t hf_write(void *cookie, const char *buf, size_t len)
 static int hf_open(struct hashed_file *h, const char *dir, const char *name,
 		   struct err *e)
 {
-	int n = snprintf(h->path, sizeof(h->path), "%s/blobs/.%s.%d", dir,
-			 name, (int)getpid());
+	int n = snprintf(h->path, sizeof(h->path), "%s/blobs/.%s.%d", dir, name,
+			 (int)getpid());
 
 	if (n < 0 || (size_t)n >= sizeof(h->path))
 		return err_set(e, -ENAMETOOLONG, "%s: path too long", dir);
@@ -138,15 +138,15 @@ static int gz_pump(struct layer_builder *lb, int flush, struct err *e)
 				   e);
 		if (ret)
 			return ret;
-	} while (lb->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+	} while (lb->z.avail_out == 0 ||
+		 (flush == Z_FINISH && zr != Z_STREAM_END));
 	return 0;
 }
 
 int layer_builder_new(const char *layout_dir, uint32_t block_size,
-		      int gzip_level, struct layer_builder **out,
-		      struct err *e)
+		      int gzip_level, struct layer_builder **out, struct err *e)
 {
-	cookie_io_functions_t io = { .write = data_write };
+	cookie_io_functions_t io = {.write = data_write};
 	struct layer_builder *lb;
 	FILE *cookie = NULL;
 	int ret;
@@ -177,9 +177,9 @@ int layer_builder_new(const char *layout_dir, uint32_t block_size,
 	if (gzip_level >= 0) {
 		lb->zout = malloc(GZ_OUT);
 		/* 15 + 16: a gzip wrapper, as docker's layers have. */
-		if (!lb->zout || deflateInit2(&lb->z, gzip_level, Z_DEFLATED,
-					      15 + 16, 8,
-					      Z_DEFAULT_STRATEGY) != Z_OK) {
+		if (!lb->zout ||
+		    deflateInit2(&lb->z, gzip_level, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK) {
 			ret = err_set(e, -ENOMEM, "gzip: out of memory");
 			goto fail;
 		}
@@ -217,7 +217,7 @@ int layer_builder_finish(struct layer_builder *lb, layer_startup_fn startup,
 			 void *arg, struct oci_layer *l,
 			 struct blockimg_index *ixp, struct err *e)
 {
-	struct blockimg_index ix = { 0 };
+	struct blockimg_index ix = {0};
 	uint8_t dg[SHA256_LEN], *enc = NULL;
 	size_t enclen;
 	int ret;

@@ -16,8 +16,7 @@ struct layer_builder;
 
 /* gzip_level -1 skips the gzip blob (convert keeps the original one). */
 int layer_builder_new(const char *layout_dir, uint32_t block_size,
-		      int gzip_level, struct layer_builder **lb,
-		      struct err *e);
+		      int gzip_level, struct layer_builder **lb, struct err *e);
 int layer_builder_add(struct layer_builder *lb, const void *buf, size_t len,
 		      struct err *e);
 /* Lets the caller draw the start-up set once the block count is known:

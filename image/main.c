@@ -11,11 +11,12 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "synth", synth_main, "make a deterministic synthetic image" },
-	{ "convert", convert_main, "add block blobs to a real OCI image layout" },
-	{ "push", push_main, "push an image layout to a registry" },
-	{ "inspect", inspect_main, "describe an image (layout dir or reference)" },
-	{ "fetch", fetch_main, "fetch blocks from a registry, verified" },
+	{"synth", synth_main, "make a deterministic synthetic image"},
+	{"convert", convert_main, "add block blobs to a real OCI image layout"},
+	{"push", push_main, "push an image layout to a registry"},
+	{"inspect", inspect_main,
+	 "describe an image (layout dir or reference)"},
+	{"fetch", fetch_main, "fetch blocks from a registry, verified"},
 };
 
 static void usage(FILE *f)

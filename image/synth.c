@@ -6,8 +6,8 @@
 #include "synth.h"
 
 #define TAR_RECORD 512
-#define CHUNK (256u << 10)
-#define VOCAB 2048
+#define CHUNK	   (256u << 10)
+#define VOCAB	   2048
 
 /* xorshift64*: fast, and the same sequence everywhere for a seed. */
 struct rng {
@@ -132,7 +132,8 @@ static int gen_code(struct gen *g, uint64_t n)
 				uint64_t v = rng_next(&g->r);
 
 				/* Small values dominate real code. */
-				piece[i] = (uint8_t)(v & 0x80 ? v >> 8 : v & 0x0f);
+				piece[i] =
+					(uint8_t)(v & 0x80 ? v >> 8 : v & 0x0f);
 			}
 		}
 		ret = put(g, piece, len);
@@ -232,8 +233,8 @@ static void make_vocab(struct gen *g)
 		len = 2 + (unsigned)rng_below(&g->r, 9);
 		for (j = 0; j < len; j++)
 			/* Skewed towards common letters, like English. */
-			g->words[i][j] = letters[rng_below(&g->r, 1 + rng_below(
-							       &g->r, 27))];
+			g->words[i][j] = letters[rng_below(
+				&g->r, 1 + rng_below(&g->r, 27))];
 		g->wlen[i] = (uint8_t)len;
 	}
 }
@@ -309,9 +310,13 @@ int synth_startup_set(uint32_t nblocks, double fraction, uint64_t seed,
 
 	*out = NULL;
 	*n = 0;
-	if (fraction < 0 || fraction > 1)
-		return err_set(e, -EINVAL, "start-up fraction: expected 0 to 1, "
-					   "got %g", fraction);
+	/* Written so NaN fails too: converting it to an integer below is
+	 * undefined. */
+	if (!(fraction >= 0 && fraction <= 1))
+		return err_set(e, -EINVAL,
+			       "start-up fraction: expected 0 to 1, "
+			       "got %g",
+			       fraction);
 	want = (uint32_t)(fraction * nblocks + 0.5);
 	if (!want && fraction > 0 && nblocks)
 		want = 1;

@@ -19,10 +19,10 @@
 #include "err.h"
 #include "sha256.h"
 
-#define BLOCKIMG_VERSION 1
+#define BLOCKIMG_VERSION	    1
 #define BLOCKIMG_DEFAULT_BLOCK_SIZE (512u << 10) /* the paper's 512 KiB */
-#define BLOCKIMG_MIN_BLOCK_SIZE (4u << 10)
-#define BLOCKIMG_MAX_BLOCK_SIZE (64u << 20)
+#define BLOCKIMG_MIN_BLOCK_SIZE	    (4u << 10)
+#define BLOCKIMG_MAX_BLOCK_SIZE	    (64u << 20)
 /* 2^24 blocks of 4 KiB is 64 GiB of layer: far beyond any function image,
  * and it bounds what a corrupt index can make a decoder allocate. */
 #define BLOCKIMG_MAX_BLOCKS (1u << 24)
@@ -33,14 +33,14 @@
 
 struct blockimg_block {
 	uint64_t offset; /* in the data blob */
-	uint32_t clen;   /* compressed bytes */
-	uint32_t ulen;   /* uncompressed bytes: block_size, less for the last */
+	uint32_t clen;	 /* compressed bytes */
+	uint32_t ulen;	 /* uncompressed bytes: block_size, less for the last */
 	uint8_t sha256[SHA256_LEN]; /* of the compressed bytes */
 };
 
 struct blockimg_index {
 	uint32_t block_size;
-	uint64_t size;      /* uncompressed layer bytes, the sum of ulen */
+	uint64_t size;	    /* uncompressed layer bytes, the sum of ulen */
 	uint64_t data_size; /* data blob bytes, the sum of clen */
 	uint32_t nblocks;
 	struct blockimg_block *blocks;
@@ -68,8 +68,8 @@ void blockimg_index_free(struct blockimg_index *ix);
 /* The blocks covering bytes [off, off + len) of the layer: *first and *count.
  * len 0 gives first 0 and count 0 (for any off up to the layer's size).
  * -ERANGE when the range ends past the layer. */
-int blockimg_range(const struct blockimg_index *ix, uint64_t off,
-		   uint64_t len, uint32_t *first, uint32_t *count);
+int blockimg_range(const struct blockimg_index *ix, uint64_t off, uint64_t len,
+		   uint32_t *first, uint32_t *count);
 
 /* Checks block i's compressed bytes against its digest and length: 0, or
  * -EBADMSG with e naming the block ("block 17: sha256 mismatch ...");
@@ -91,12 +91,12 @@ int blockimg_block_decompress(const struct blockimg_index *ix, uint32_t i,
 struct blockimg_writer;
 int blockimg_writer_new(uint32_t block_size, int zstd_level, FILE *data_out,
 			struct blockimg_writer **w, struct err *e);
-int blockimg_writer_add(struct blockimg_writer *w, const void *buf,
-			size_t len, struct err *e);
+int blockimg_writer_add(struct blockimg_writer *w, const void *buf, size_t len,
+			struct err *e);
 /* Flushes the last partial block and fills ix (without a start-up set; the
  * caller sets nstartup/startup). Frees the writer either way. */
-int blockimg_writer_finish(struct blockimg_writer *w,
-			   struct blockimg_index *ix, struct err *e);
+int blockimg_writer_finish(struct blockimg_writer *w, struct blockimg_index *ix,
+			   struct err *e);
 void blockimg_writer_free(struct blockimg_writer *w);
 
 #endif

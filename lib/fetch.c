@@ -7,7 +7,7 @@
 
 /* One range request covers at most this much: long enough to stream at
  * full speed, short enough that a failure costs little. */
-#define FETCH_MAX_RUN (64u << 20)
+#define FETCH_MAX_RUN  (64u << 20)
 #define FETCH_META_MAX (16u << 20)
 
 struct meta_buf {
@@ -90,8 +90,7 @@ int fetch_open(const char *refstr, struct fetch_image *fi, struct err *e)
 	}
 	if (ret)
 		goto out;
-	fi->ix = calloc(fi->img.nlayers ? fi->img.nlayers : 1,
-			sizeof(*fi->ix));
+	fi->ix = calloc(fi->img.nlayers ? fi->img.nlayers : 1, sizeof(*fi->ix));
 	if (!fi->ix) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		goto out;
@@ -140,9 +139,9 @@ void fetch_close(struct fetch_image *fi)
 struct run_ctx {
 	const struct blockimg_index *ix;
 	uint32_t block, last; /* block being filled, last of the run */
-	uint8_t *cbuf;        /* its compressed bytes */
+	uint8_t *cbuf;	      /* its compressed bytes */
 	size_t have;
-	uint8_t *ubuf;        /* decompressed */
+	uint8_t *ubuf; /* decompressed */
 	fetch_block_fn fn;
 	void *arg;
 	struct fetch_stats *st;
@@ -160,8 +159,9 @@ static int run_sink(void *arg, const void *p, size_t len)
 		size_t n;
 
 		if (c->block > c->last)
-			return err_set(c->e, -EBADMSG, "registry sent more "
-						       "than was asked");
+			return err_set(c->e, -EBADMSG,
+				       "registry sent more "
+				       "than was asked");
 		b = &c->ix->blocks[c->block];
 		n = b->clen - c->have;
 		if (n > len)
@@ -194,12 +194,12 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int fetch_blocks(struct fetch_image *fi, unsigned layer,
-		 const uint32_t *blocks, uint32_t n, fetch_block_fn fn,
-		 void *arg, struct fetch_stats *st, struct err *e)
+int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
+		 uint32_t n, fetch_block_fn fn, void *arg,
+		 struct fetch_stats *st, struct err *e)
 {
-	struct fetch_stats local = { 0 };
-	struct run_ctx c = { .fn = fn, .arg = arg, .e = e };
+	struct fetch_stats local = {0};
+	struct run_ctx c = {.fn = fn, .arg = arg, .e = e};
 	const struct blockimg_index *ix;
 	uint32_t *sorted = NULL, i, j;
 	int ret = 0;
@@ -207,7 +207,8 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer,
 	if (!st)
 		st = &local;
 	if (layer >= fi->img.nlayers || !fi->img.layers[layer].has_blocks)
-		return err_set(e, -EINVAL, "layer %u has no block blobs", layer);
+		return err_set(e, -EINVAL, "layer %u has no block blobs",
+			       layer);
 	ix = &fi->ix[layer];
 	c.ix = ix;
 	c.st = st;
@@ -220,8 +221,9 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer,
 	}
 	for (i = 0; i < n; i++) {
 		if (blocks[i] >= ix->nblocks) {
-			ret = err_set(e, -ERANGE, "block %u: the layer has %u "
-						  "blocks",
+			ret = err_set(e, -ERANGE,
+				      "block %u: the layer has %u "
+				      "blocks",
 				      blocks[i], ix->nblocks);
 			goto out;
 		}
@@ -238,7 +240,8 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer,
 			if (cur == prev)
 				continue;
 			if (cur != prev + 1 ||
-			    ix->blocks[cur].offset + ix->blocks[cur].clen - off >
+			    ix->blocks[cur].offset + ix->blocks[cur].clen -
+					    off >
 				    FETCH_MAX_RUN)
 				break;
 		}
@@ -251,8 +254,9 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer,
 					fi->img.layers[layer].data.digest, off,
 					len, run_sink, &c, e);
 		if (!ret && c.block != c.last + 1)
-			ret = err_set(e, -EBADMSG, "block %u: the registry "
-						   "sent %zu of %u bytes",
+			ret = err_set(e, -EBADMSG,
+				      "block %u: the registry "
+				      "sent %zu of %u bytes",
 				      c.block, c.have,
 				      ix->blocks[c.block].clen);
 		if (ret)

@@ -17,13 +17,13 @@
 struct fetch_image {
 	struct registry *r;
 	struct registry_ref ref;
-	struct oci_image img;         /* with diff_ids from the config */
-	struct blockimg_index *ix;    /* per layer; nblocks 0 without blocks */
-	uint64_t meta_bytes;          /* manifest + config + indexes read */
+	struct oci_image img;	   /* with diff_ids from the config */
+	struct blockimg_index *ix; /* per layer; nblocks 0 without blocks */
+	uint64_t meta_bytes;	   /* manifest + config + indexes read */
 };
 
 struct fetch_stats {
-	uint64_t bytes;    /* block bytes read from the registry */
+	uint64_t bytes;	   /* block bytes read from the registry */
 	uint32_t blocks;   /* blocks delivered */
 	uint32_t requests; /* range requests made */
 };
@@ -40,8 +40,8 @@ typedef int (*fetch_block_fn)(void *arg, uint32_t block, const void *data,
  * they are sorted and runs of neighbours read with one range request) and
  * delivers them in ascending order. A block that fails verification stops
  * everything with -EBADMSG and e naming it. */
-int fetch_blocks(struct fetch_image *fi, unsigned layer,
-		 const uint32_t *blocks, uint32_t n, fetch_block_fn fn,
-		 void *arg, struct fetch_stats *st, struct err *e);
+int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
+		 uint32_t n, fetch_block_fn fn, void *arg,
+		 struct fetch_stats *st, struct err *e);
 
 #endif

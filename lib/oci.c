@@ -13,7 +13,7 @@
 /* Index entries, config and manifests are small; anything bigger than this
  * read from a layout is the wrong file. */
 #define OCI_SMALL_MAX (16u << 20)
-#define OCI_REF_NAME "org.opencontainers.image.ref.name"
+#define OCI_REF_NAME  "org.opencontainers.image.ref.name"
 
 void oci_image_free(struct oci_image *img)
 {
@@ -69,12 +69,14 @@ static int parse_desc(json_t *j, const char *what, struct oci_desc *d,
 	if (json_unpack(j, "{s:s, s:s, s:I}", "mediaType", &mt, "digest", &dg,
 			"size", &size) ||
 	    size < 0)
-		return err_set(e, -EBADMSG, "manifest: %s: expected mediaType, "
-					    "digest and size",
+		return err_set(e, -EBADMSG,
+			       "manifest: %s: expected mediaType, "
+			       "digest and size",
 			       what);
 	if (sha256_parse_oci(dg, raw))
-		return err_set(e, -EBADMSG, "manifest: %s: digest \"%.80s\" "
-					    "is not sha256:<64 hex>",
+		return err_set(e, -EBADMSG,
+			       "manifest: %s: digest \"%.80s\" "
+			       "is not sha256:<64 hex>",
 			       what, dg);
 	if (strlen(mt) >= sizeof(d->media_type))
 		return err_set(e, -EBADMSG, "manifest: %s: media type too long",
@@ -90,7 +92,9 @@ static int parse_size(const char *s, uint64_t *v)
 {
 	char *end;
 
-	if (!s || !*s || *s == '-')
+	/* Digits only: strtoull would also take leading space and a sign,
+	 * and wrap " -1" to 2^64 - 1. */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	*v = strtoull(s, &end, 10);
@@ -100,21 +104,21 @@ static int parse_size(const char *s, uint64_t *v)
 static int parse_blocks(json_t *ann, unsigned i, struct oci_layer *l,
 			struct err *e)
 {
-	const char *ix = json_string_value(json_object_get(ann,
-							   OCI_ANN_BLOCK_INDEX));
-	const char *data = json_string_value(
-		json_object_get(ann, OCI_ANN_BLOCK_DATA));
+	const char *ix =
+		json_string_value(json_object_get(ann, OCI_ANN_BLOCK_INDEX));
+	const char *data =
+		json_string_value(json_object_get(ann, OCI_ANN_BLOCK_DATA));
 	uint8_t raw[SHA256_LEN];
 
 	if (!ix && !data)
 		return 0;
 	if (!ix || !data || sha256_parse_oci(ix, raw) ||
 	    sha256_parse_oci(data, raw) ||
-	    parse_size(json_string_value(json_object_get(
-				   ann, OCI_ANN_BLOCK_INDEX_SIZE)),
+	    parse_size(json_string_value(
+			       json_object_get(ann, OCI_ANN_BLOCK_INDEX_SIZE)),
 		       &l->index.size) ||
 	    parse_size(json_string_value(
-				   json_object_get(ann, OCI_ANN_BLOCK_DATA_SIZE)),
+			       json_object_get(ann, OCI_ANN_BLOCK_DATA_SIZE)),
 		       &l->data.size))
 		return err_set(e, -EBADMSG,
 			       "manifest: layer %u: block annotations need "
@@ -177,9 +181,10 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_image *img,
 	layers = json_object_get(j, "layers");
 	if (json_unpack(j, "{s:I}", "schemaVersion", &version) ||
 	    version != 2 || !json_is_array(layers)) {
-		ret = err_set(e, -EBADMSG, "manifest: expected schemaVersion 2 "
-					   "and a layers array (an image index "
-					   "needs a platform picked first)");
+		ret = err_set(e, -EBADMSG,
+			      "manifest: expected schemaVersion 2 "
+			      "and a layers array (an image index "
+			      "needs a platform picked first)");
 		goto out;
 	}
 	ret = parse_desc(json_object_get(j, "config"), "config", &img->config,
@@ -187,8 +192,8 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_image *img,
 	if (ret)
 		goto out;
 	img->nlayers = (unsigned)json_array_size(layers);
-	img->layers = calloc(img->nlayers ? img->nlayers : 1,
-			     sizeof(*img->layers));
+	img->layers =
+		calloc(img->nlayers ? img->nlayers : 1, sizeof(*img->layers));
 	if (!img->layers) {
 		ret = err_set(e, -ENOMEM, "manifest: out of memory");
 		goto out;
@@ -226,8 +231,7 @@ int oci_config_parse_diff_ids(const char *json, size_t len,
 		return err_set(e, -EBADMSG, "config: not JSON: %s", je.text);
 	ids = json_object_get(json_object_get(j, "rootfs"), "diff_ids");
 	if (json_array_size(ids) != img->nlayers) {
-		ret = err_set(e, -EBADMSG,
-			      "config: %zu diff_ids for %u layers",
+		ret = err_set(e, -EBADMSG, "config: %zu diff_ids for %u layers",
 			      json_array_size(ids), img->nlayers);
 		goto out;
 	}
@@ -235,8 +239,9 @@ int oci_config_parse_diff_ids(const char *json, size_t len,
 		const char *s = json_string_value(json_array_get(ids, i));
 
 		if (!s || sha256_parse_oci(s, raw)) {
-			ret = err_set(e, -EBADMSG, "config: diff_id %u is not a "
-						   "sha256 digest",
+			ret = err_set(e, -EBADMSG,
+				      "config: diff_id %u is not a "
+				      "sha256 digest",
 				      i);
 			goto out;
 		}
@@ -274,8 +279,7 @@ static int write_file(const char *path, const void *buf, size_t len,
 	return 0;
 }
 
-static int read_small(const char *path, char **buf, size_t *len,
-		      struct err *e)
+static int read_small(const char *path, char **buf, size_t *len, struct err *e)
 {
 	struct stat st;
 	char *b;
@@ -328,8 +332,8 @@ int oci_layout_init(const char *dir, struct err *e)
 	    (mkdir(p, 0755) && errno != EEXIST) ||
 	    join(p, sizeof(p), dir, "blobs/sha256") ||
 	    (mkdir(p, 0755) && errno != EEXIST))
-		return err_set(e, -errno ? -errno : -ENAMETOOLONG, "%s: %s", dir,
-			       strerror(errno));
+		return err_set(e, -errno ? -errno : -ENAMETOOLONG, "%s: %s",
+			       dir, strerror(errno));
 	if (join(p, sizeof(p), dir, "oci-layout"))
 		return err_set(e, -ENAMETOOLONG, "%s: path too long", dir);
 	return write_file(p, layout, sizeof(layout) - 1, e);
@@ -392,8 +396,7 @@ int oci_layout_set_manifest(const char *dir, const char *manifest, size_t len,
 	ret = dump(json_pack("{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}",
 			     "schemaVersion", 2, "manifests", "mediaType",
 			     OCI_MANIFEST_MEDIA_TYPE, "digest", digest, "size",
-			     (json_int_t)len, "annotations", OCI_REF_NAME,
-			     tag),
+			     (json_int_t)len, "annotations", OCI_REF_NAME, tag),
 		   &idx, &ilen, e);
 	if (ret)
 		return ret;
@@ -421,8 +424,9 @@ int oci_layout_read_blob(const char *dir, const char *digest, char **buf,
 	if (sha256_buf(*buf, *len, d) || strcmp(sha256_oci(d, got), digest)) {
 		free(*buf);
 		*buf = NULL;
-		return err_set(e, -EBADMSG, "%s: content does not match its "
-					    "digest",
+		return err_set(e, -EBADMSG,
+			       "%s: content does not match its "
+			       "digest",
 			       p);
 	}
 	return 0;

@@ -11,19 +11,19 @@
 #include "err.h"
 #include "sha256.h"
 
-#define OCI_MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
-#define OCI_CONFIG_MEDIA_TYPE   "application/vnd.oci.image.config.v1+json"
+#define OCI_MANIFEST_MEDIA_TYPE	  "application/vnd.oci.image.manifest.v1+json"
+#define OCI_CONFIG_MEDIA_TYPE	  "application/vnd.oci.image.config.v1+json"
 #define OCI_LAYER_GZIP_MEDIA_TYPE "application/vnd.oci.image.layer.v1.tar+gzip"
 #define OCI_LAYER_TAR_MEDIA_TYPE  "application/vnd.oci.image.layer.v1.tar"
-#define OCI_DOCKER_LAYER_MEDIA_TYPE \
+#define OCI_DOCKER_LAYER_MEDIA_TYPE                                            \
 	"application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 /* Layer descriptor annotations naming the block-image blobs of that layer;
  * the blobs are pushed to the same repository. */
-#define OCI_ANN_BLOCK_INDEX      "io.faasnet.block.index"
+#define OCI_ANN_BLOCK_INDEX	 "io.faasnet.block.index"
 #define OCI_ANN_BLOCK_INDEX_SIZE "io.faasnet.block.index.size"
-#define OCI_ANN_BLOCK_DATA       "io.faasnet.block.data"
-#define OCI_ANN_BLOCK_DATA_SIZE  "io.faasnet.block.data.size"
+#define OCI_ANN_BLOCK_DATA	 "io.faasnet.block.data"
+#define OCI_ANN_BLOCK_DATA_SIZE	 "io.faasnet.block.data.size"
 
 struct oci_desc {
 	char media_type[128];
@@ -32,7 +32,7 @@ struct oci_desc {
 };
 
 struct oci_layer {
-	struct oci_desc blob;        /* the ordinary layer (tar+gzip) */
+	struct oci_desc blob;	      /* the ordinary layer (tar+gzip) */
 	char diff_id[SHA256_OCI_LEN]; /* sha256 of the uncompressed tar */
 	int has_blocks;
 	struct oci_desc index, data; /* block-image blobs, when has_blocks */

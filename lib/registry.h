@@ -61,20 +61,19 @@ int registry_manifest_push(struct registry *r, const char *repo,
 /* Reads a manifest (accepting OCI and Docker v2 media types) into a malloc'd
  * NUL-terminated buffer (*len excludes the NUL; at most 4 MiB). tag may be a
  * digest. */
-int registry_manifest_get(struct registry *r, const char *repo,
-			  const char *tag, char **buf, size_t *len,
-			  struct err *e);
+int registry_manifest_get(struct registry *r, const char *repo, const char *tag,
+			  char **buf, size_t *len, struct err *e);
 
 /* Reads bytes [off, off + len) of a blob (len 0: to the end) and hands them
  * to sink as they arrive; a sink returning non-zero stops the transfer and
  * that value is returned, with e as the sink left it (a sink that fails
- * should say why there; an empty e gets a generic message). A ranged read the server answers without 206 is an
- * error, never silently the whole blob; so is one answered with other bytes
- * than asked (a range running past the end of the blob). Redirects (to a
- * storage backend) are followed. */
+ * should say why there; an empty e gets a generic message). A ranged read the
+ * server answers without 206 is an error, never silently the whole blob; so is
+ * one answered with other bytes than asked (a range running past the end of the
+ * blob). Redirects (to a storage backend) are followed. */
 typedef int (*registry_sink_fn)(void *arg, const void *buf, size_t len);
-int registry_blob_get(struct registry *r, const char *repo,
-		      const char *digest, uint64_t off, uint64_t len,
-		      registry_sink_fn sink, void *arg, struct err *e);
+int registry_blob_get(struct registry *r, const char *repo, const char *digest,
+		      uint64_t off, uint64_t len, registry_sink_fn sink,
+		      void *arg, struct err *e);
 
 #endif

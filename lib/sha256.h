@@ -11,7 +11,8 @@
 #define SHA256_OCI_LEN (7 + 64 + 1)
 
 struct sha256_ctx {
-	void *evp; /* EVP_MD_CTX, opaque here so callers need no OpenSSL headers */
+	void *evp; /* EVP_MD_CTX, opaque here so callers need no OpenSSL headers
+		    */
 };
 
 int sha256_init(struct sha256_ctx *c);

@@ -20,7 +20,7 @@
 #define CAL_MAX_PAIRS 500
 /* TCP payload per 1514-byte frame with timestamps is 1448 bytes, and HTB
  * counts frames: a faithful link shows 95-96% of its rate as goodput. */
-#define CAL_LOW  0.90
+#define CAL_LOW	 0.90
 #define CAL_HIGH 1.01
 
 struct cal {
@@ -35,7 +35,8 @@ static void cal_usage(FILE *f)
 	fprintf(f,
 		"usage: faasnet-testbed calibrate [--pairs N] [--rate R] "
 		"[--seconds S] [--json]\n"
-		"  Builds 2N VMs, runs N concurrent shaped TCP flows between VM "
+		"  Builds 2N VMs, runs N concurrent shaped TCP flows between "
+		"VM "
 		"pairs and\n  reports each flow's goodput against the rate, "
 		"then removes the network.\n"
 		"  --pairs N    concurrent flows (default 10, at most %d)\n"
@@ -62,12 +63,12 @@ static int parse_seconds(const char *s, double *secs)
 static int parse_args(int argc, char **argv, struct cal *c)
 {
 	static const struct option opts[] = {
-		{ "pairs", required_argument, NULL, 'p' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"pairs", required_argument, NULL, 'p'},
+		{"rate", required_argument, NULL, 'r'},
+		{"seconds", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	unsigned long n;
 	char *end;
@@ -78,8 +79,8 @@ static int parse_args(int argc, char **argv, struct cal *c)
 		case 'p':
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || optarg[0] == '-' ||
-			    !n || n > CAL_MAX_PAIRS) {
+			if (errno || *end || end == optarg ||
+			    optarg[0] == '-' || !n || n > CAL_MAX_PAIRS) {
 				fprintf(stderr,
 					"calibrate: --pairs: expected 1 to %d, "
 					"got \"%s\"\n",
@@ -91,7 +92,8 @@ static int parse_args(int argc, char **argv, struct cal *c)
 		case 'r':
 			if (units_parse_rate(optarg, &c->rate_bps)) {
 				fprintf(stderr,
-					"calibrate: --rate: expected a rate like "
+					"calibrate: --rate: expected a rate "
+					"like "
 					"100mbit, got \"%s\"\n",
 					optarg);
 				return TESTBED_EXIT_USAGE;
@@ -178,8 +180,9 @@ static int report(const struct cal *c, const struct topo_plan *plan,
 		faithful ? "faithful" : "NOT faithful", CAL_LOW * 100,
 		CAL_HIGH * 100, faithful ? "yes" : "no");
 	if (!faithful)
-		fprintf(stderr, "  this host cannot carry %u x %s faithfully; "
-				"use fewer flows or a lower rate (scale)\n",
+		fprintf(stderr,
+			"  this host cannot carry %u x %s faithfully; "
+			"use fewer flows or a lower rate (scale)\n",
 			n, r1);
 
 	if (c->json) {
@@ -207,13 +210,13 @@ static int report(const struct cal *c, const struct topo_plan *plan,
 
 int calibrate_main(int argc, char **argv)
 {
-	struct cal c = { .pairs = 10, .rate_bps = 100000000, .seconds = 5 };
-	struct topo_build_opts bo = { 0 };
-	struct traffic_opts to = { 0 };
+	struct cal c = {.pairs = 10, .rate_bps = 100000000, .seconds = 5};
+	struct topo_build_opts bo = {0};
+	struct traffic_opts to = {0};
 	struct traffic_flow *flows = NULL;
 	struct topo_spec spec, cur;
-	struct topo_plan plan = { 0 };
-	struct err e = { "" };
+	struct topo_plan plan = {0};
+	struct err e = {""};
 	int *nsfd = NULL;
 	unsigned i;
 	int ret;
@@ -274,8 +277,9 @@ int calibrate_main(int argc, char **argv)
 	to.warmup_s = c.seconds >= 4 ? 1.0 : c.seconds / 4;
 	to.measure_s = c.seconds;
 	if (!ret) {
-		fprintf(stderr, "calibrate: %u flows for %.1f s (+%.1f s "
-				"warm-up)\n",
+		fprintf(stderr,
+			"calibrate: %u flows for %.1f s (+%.1f s "
+			"warm-up)\n",
 			c.pairs, to.measure_s, to.warmup_s);
 		ret = traffic_run(flows, c.pairs, &to, &e);
 	}

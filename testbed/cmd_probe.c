@@ -19,13 +19,13 @@ static const struct {
 	const char *package;
 	const char *for_what;
 } tools[] = {
-	{ "ip", "iproute2", "looking around a run (ip netns exec ...)" },
-	{ "docker-registry", "docker-registry", "the OCI registry" },
-	{ "aria2c", "aria2", "the BitTorrent baseline" },
-	{ "opentracker", "opentracker", "the BitTorrent tracker" },
-	{ "gnuplot", "gnuplot-nox", "plots in reports" },
-	{ "dot", "graphviz", "function-tree pictures" },
-	{ "skopeo", "skopeo", "inspecting images by hand" },
+	{"ip", "iproute2", "looking around a run (ip netns exec ...)"},
+	{"docker-registry", "docker-registry", "the OCI registry"},
+	{"aria2c", "aria2", "the BitTorrent baseline"},
+	{"opentracker", "opentracker", "the BitTorrent tracker"},
+	{"gnuplot", "gnuplot-nox", "plots in reports"},
+	{"dot", "graphviz", "function-tree pictures"},
+	{"skopeo", "skopeo", "inspecting images by hand"},
 };
 
 /* The path of cmd on PATH (or the sbin directories root has), or NULL. */
@@ -40,7 +40,8 @@ static const char *find_tool(const char *cmd, char *buf, size_t len)
 		     path ? path : "");
 	if (n < 0 || (size_t)n >= sizeof(dirs))
 		return NULL;
-	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+	for (d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
 		n = snprintf(buf, len, "%s/%s", d, cmd);
 		if (n > 0 && (size_t)n < len && !access(buf, X_OK))
 			return buf;
@@ -64,8 +65,8 @@ static long read_long(const char *path)
 int probe_main(int argc, char **argv)
 {
 	struct topo_features feat;
-	struct err e = { "" };
-	struct rlimit rl = { 0 };
+	struct err e = {""};
+	struct rlimit rl = {0};
 	struct sysinfo si;
 	json_t *jk, *jt, *jl, *jc;
 	char path[4096];
@@ -76,8 +77,10 @@ int probe_main(int argc, char **argv)
 		if (!strcmp(argv[i], "--json")) {
 			json = 1;
 		} else {
-			fprintf(stderr, "usage: faasnet-testbed probe [--json]\n");
-			return strcmp(argv[i], "--help") ? TESTBED_EXIT_USAGE : 0;
+			fprintf(stderr,
+				"usage: faasnet-testbed probe [--json]\n");
+			return strcmp(argv[i], "--help") ? TESTBED_EXIT_USAGE
+							 : 0;
 		}
 	}
 	ret = util_need_root("probe");
@@ -115,7 +118,8 @@ int probe_main(int argc, char **argv)
 	if (sysinfo(&si))
 		memset(&si, 0, sizeof(si));
 	fprintf(stderr,
-		"limits:\n  cores %ld, memory %.1f GiB, open files %llu (hard), "
+		"limits:\n  cores %ld, memory %.1f GiB, open files %llu "
+		"(hard), "
 		"ARP gc_thresh3 %ld\n  (up raises gc_thresh* for large "
 		"topologies and puts them back on down)\n",
 		cores, (double)si.totalram * si.mem_unit / (1 << 30),
@@ -141,9 +145,9 @@ int probe_main(int argc, char **argv)
 		       feat.have[TOPO_F_VETH] && feat.have[TOPO_F_BRIDGE] &&
 			       feat.have[TOPO_F_HTB],
 		       "delay", feat.have[TOPO_F_NETEM]);
-	if (json && jsonout_print(json_pack("{s:o, s:o, s:o, s:o}", "kernel",
-					      jk, "tools", jt, "limits", jl,
-					      "can", jc)))
+	if (json &&
+	    jsonout_print(json_pack("{s:o, s:o, s:o, s:o}", "kernel", jk,
+				    "tools", jt, "limits", jl, "can", jc)))
 		return TESTBED_EXIT_FAILED;
 	if (!json) {
 		json_decref(jk);

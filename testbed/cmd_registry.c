@@ -23,7 +23,7 @@ int registry_main(int argc, char **argv)
 {
 	const char *storage = "results/registry";
 	struct regproc rp;
-	struct err e = { "" };
+	struct err e = {""};
 	int json = 0, start, i, ret;
 
 	if (argc < 2 || (strcmp(argv[1], "start") && strcmp(argv[1], "stop"))) {
@@ -57,10 +57,9 @@ int registry_main(int argc, char **argv)
 		}
 		fprintf(stderr, "registry: %s (pid %d), storage %s\n", rp.url,
 			(int)rp.pid, rp.storage);
-		if (json && jsonout_print(json_pack("{s:s, s:s, s:i}", "url",
-						    rp.url, "storage",
-						    rp.storage, "pid",
-						    (int)rp.pid)))
+		if (json && jsonout_print(json_pack(
+				    "{s:s, s:s, s:i}", "url", rp.url, "storage",
+				    rp.storage, "pid", (int)rp.pid)))
 			return TESTBED_EXIT_FAILED;
 		return 0;
 	}
@@ -69,8 +68,7 @@ int registry_main(int argc, char **argv)
 		fprintf(stderr, "registry: %s\n", e.msg);
 		return TESTBED_EXIT_FAILED;
 	}
-	fprintf(stderr, "registry: %s\n",
-		ret ? "none was running" : "stopped");
+	fprintf(stderr, "registry: %s\n", ret ? "none was running" : "stopped");
 	if (json && jsonout_print(json_pack("{s:b}", "stopped", !ret)))
 		return TESTBED_EXIT_FAILED;
 	return 0;

@@ -41,12 +41,12 @@ static int parse_count(const char *s, unsigned *v)
 int up_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "vms", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"vms", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	struct topo_build_opts bo = { .progress = util_progress };
+	struct topo_build_opts bo = {.progress = util_progress};
 	struct util_progress prog;
 	struct topo_spec spec, cur;
 	struct topo_plan plan;
@@ -54,15 +54,16 @@ int up_main(int argc, char **argv)
 	int json = 0, c, ret;
 	unsigned vms = 0;
 	int have_vms = 0;
-	struct err e = { "" };
+	struct err e = {""};
 	double t0, secs;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_count(optarg, &vms)) {
-				fprintf(stderr, "up: --vms: expected a number "
-						"of VMs, got \"%s\"\n",
+				fprintf(stderr,
+					"up: --vms: expected a number "
+					"of VMs, got \"%s\"\n",
 					optarg);
 				return TESTBED_EXIT_USAGE;
 			}
@@ -98,8 +99,8 @@ int up_main(int argc, char **argv)
 	if (ret) {
 		/* The file's lines were checked when it was read: a range
 		 * error now comes from --vms. */
-		fprintf(stderr, "%s: %s\n", have_vms ? "up: --vms" : spec.source,
-			e.msg);
+		fprintf(stderr, "%s: %s\n",
+			have_vms ? "up: --vms" : spec.source, e.msg);
 		return TESTBED_EXIT_USAGE;
 	}
 	ret = util_need_root("up");
@@ -167,11 +168,10 @@ int up_main(int argc, char **argv)
 		plan.nracks + 1, plan.nhosts + plan.nracks,
 		units_format_rate(rate, sizeof(rate), spec.vm_rate_bps), secs);
 	if (json &&
-	    jsonout_print(json_pack("{s:i, s:i, s:i, s:I, s:f}", "vms",
-				      (int)spec.vms, "racks", (int)plan.nracks,
-				      "hosts", (int)plan.nhosts, "vm_rate_bps",
-				      (json_int_t)spec.vm_rate_bps, "seconds",
-				      secs)))
+	    jsonout_print(json_pack(
+		    "{s:i, s:i, s:i, s:I, s:f}", "vms", (int)spec.vms, "racks",
+		    (int)plan.nracks, "hosts", (int)plan.nhosts, "vm_rate_bps",
+		    (json_int_t)spec.vm_rate_bps, "seconds", secs)))
 		ret = TESTBED_EXIT_FAILED;
 out:
 	topo_plan_free(&plan);
@@ -181,7 +181,7 @@ out:
 static int teardown(const char *cmd, int argc, char **argv)
 {
 	struct topo_clean_stats st;
-	struct err e = { "" };
+	struct err e = {""};
 	double t0, secs;
 	int json = 0, i, ret;
 
@@ -206,8 +206,7 @@ static int teardown(const char *cmd, int argc, char **argv)
 		struct topo_spec spec;
 
 		if (topo_state_load(&spec, &e) == 0)
-			fprintf(stderr, "down: taking down %u VMs\n",
-				spec.vms);
+			fprintf(stderr, "down: taking down %u VMs\n", spec.vms);
 		else
 			fprintf(stderr, "down: nothing was up; removing any "
 					"leftovers\n");
@@ -226,9 +225,9 @@ static int teardown(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", cmd, e.msg);
 	fprintf(stderr, "%s: removed %u namespaces and %u links in %.2f s\n",
 		cmd, st.netns, st.links, secs);
-	if (json && jsonout_print(json_pack("{s:i, s:i, s:f}", "netns",
-					      (int)st.netns, "links",
-					      (int)st.links, "seconds", secs)))
+	if (json &&
+	    jsonout_print(json_pack("{s:i, s:i, s:f}", "netns", (int)st.netns,
+				    "links", (int)st.links, "seconds", secs)))
 		return TESTBED_EXIT_FAILED;
 	return ret ? TESTBED_EXIT_FAILED : 0;
 }

@@ -11,13 +11,13 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "probe", probe_main, "what this kernel and machine can emulate" },
-	{ "up", up_main, "build the emulated network and leave it up" },
-	{ "down", down_main, "remove the network `up` made" },
-	{ "clean", clean_main, "remove whatever a killed run left" },
-	{ "calibrate", calibrate_main,
-	  "measure how much shaped bandwidth this host carries faithfully" },
-	{ "registry", registry_main, "start or stop the OCI registry by hand" },
+	{"probe", probe_main, "what this kernel and machine can emulate"},
+	{"up", up_main, "build the emulated network and leave it up"},
+	{"down", down_main, "remove the network `up` made"},
+	{"clean", clean_main, "remove whatever a killed run left"},
+	{"calibrate", calibrate_main,
+	 "measure how much shaped bandwidth this host carries faithfully"},
+	{"registry", registry_main, "start or stop the OCI registry by hand"},
 };
 
 static void usage(FILE *f)

@@ -15,7 +15,7 @@
 #include "regproc.h"
 #include "registry.h"
 
-#define PIDFILE TOPO_STATE_DIR "/registry.pid"
+#define PIDFILE	      TOPO_STATE_DIR "/registry.pid"
 #define START_WAIT_MS 15000
 #define STOP_WAIT_MS  5000
 
@@ -136,17 +136,20 @@ static int wait_ready(struct regproc *rp, struct err *e)
 		if (!ret)
 			break;
 		if (waitpid(rp->pid, &st, WNOHANG) == rp->pid) {
-			ret = err_set(e, -ECHILD, "docker-registry exited at "
-						  "start: see %s/registry.log",
+			ret = err_set(e, -ECHILD,
+				      "docker-registry exited at "
+				      "start: see %s/registry.log",
 				      rp->storage);
 			rp->pid = 0;
 			break;
 		}
 		if (now_ms() > deadline) {
-			ret = err_set(e, -ETIMEDOUT, "docker-registry did not "
-						     "answer in %d s: %s (see "
-						     "%s/registry.log)",
-				      START_WAIT_MS / 1000, pe.msg, rp->storage);
+			ret = err_set(e, -ETIMEDOUT,
+				      "docker-registry did not "
+				      "answer in %d s: %s (see "
+				      "%s/registry.log)",
+				      START_WAIT_MS / 1000, pe.msg,
+				      rp->storage);
 			break;
 		}
 		usleep(50000);
@@ -163,12 +166,14 @@ int regproc_start(const char *dir, struct regproc *rp, struct err *e)
 
 	memset(rp, 0, sizeof(*rp));
 	if (!regproc_recorded(&old))
-		return err_set(e, -EEXIST, "a registry runs already (pid %d, "
-					   "%s): faasnet-testbed registry stop",
+		return err_set(e, -EEXIST,
+			       "a registry runs already (pid %d, "
+			       "%s): faasnet-testbed registry stop",
 			       (int)old.pid, old.url);
 	if (access(REGPROC_BIN, X_OK))
-		return err_set(e, -ENOENT, "%s missing: apt-get install "
-					   "docker-registry",
+		return err_set(e, -ENOENT,
+			       "%s missing: apt-get install "
+			       "docker-registry",
 			       REGPROC_BIN);
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return err_set(e, -errno, "%s: %s", dir, strerror(errno));
@@ -180,8 +185,9 @@ int regproc_start(const char *dir, struct regproc *rp, struct err *e)
 		return ret;
 	nsfd = netns_open(TOPO_PREFIX "registry");
 	if (nsfd < 0)
-		return err_set(e, nsfd, "namespace " TOPO_PREFIX "registry: %s "
-					"(is the testbed up?)",
+		return err_set(e, nsfd,
+			       "namespace " TOPO_PREFIX "registry: %s "
+			       "(is the testbed up?)",
 			       strerror(-nsfd));
 	snprintf(log, sizeof(log), "%s/registry.log", rp->storage);
 	snprintf(cfg, sizeof(cfg), "%s/config.yml", rp->storage);

@@ -18,7 +18,7 @@
 struct regproc {
 	pid_t pid;
 	char storage[PATH_MAX]; /* config.yml, registry.log, data/ */
-	char url[64];           /* http://198.18.0.2:5000 */
+	char url[64];		/* http://198.18.0.2:5000 */
 };
 
 /* Starts the registry in namespace fnet-registry (the testbed must be up),

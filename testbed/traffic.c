@@ -15,12 +15,12 @@
 #include "netns.h"
 #include "traffic.h"
 
-#define TRAFFIC_PORT  5201
-#define TRAFFIC_CHUNK (128 << 10)
+#define TRAFFIC_PORT	  5201
+#define TRAFFIC_CHUNK	  (128 << 10)
 #define CONNECT_TIMEOUT_S 5.0
 
 struct conn {
-	int tx, rx;   /* sender's socket, receiver's accepted socket */
+	int tx, rx;	   /* sender's socket, receiver's accepted socket */
 	uint64_t rx_bytes; /* only the reader thread touches it */
 	uint64_t rx_at_start;
 };
@@ -51,9 +51,9 @@ struct sock_req {
 static int make_socket(void *arg)
 {
 	struct sock_req *r = arg;
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(TRAFFIC_PORT),
-				  .sin_addr.s_addr = htonl(r->addr) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(TRAFFIC_PORT),
+				 .sin_addr.s_addr = htonl(r->addr)};
 	int one = 1;
 
 	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -85,12 +85,12 @@ static int set_nonblock(int fd)
 static int connect_flow(struct traffic_flow *f, struct conn *c, unsigned i,
 			struct err *e)
 {
-	struct sock_req l = { .addr = f->dst_addr, .listen = 1, .fd = -1 };
-	struct sock_req s = { .fd = -1 };
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(TRAFFIC_PORT),
-				  .sin_addr.s_addr = htonl(f->dst_addr) };
-	struct timeval tv = { .tv_sec = (time_t)CONNECT_TIMEOUT_S };
+	struct sock_req l = {.addr = f->dst_addr, .listen = 1, .fd = -1};
+	struct sock_req s = {.fd = -1};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(TRAFFIC_PORT),
+				 .sin_addr.s_addr = htonl(f->dst_addr)};
+	struct timeval tv = {.tv_sec = (time_t)CONNECT_TIMEOUT_S};
 	char addr[INET_ADDRSTRLEN];
 	int ret;
 
@@ -145,7 +145,7 @@ static void *writer(void *arg)
 		return NULL;
 	}
 	for (i = 0; i < (int)r->n; i++) {
-		struct epoll_event one = { .events = EPOLLOUT, .data.u32 = i };
+		struct epoll_event one = {.events = EPOLLOUT, .data.u32 = i};
 
 		epoll_ctl(ep, EPOLL_CTL_ADD, r->c[i].tx, &one);
 	}
@@ -179,7 +179,7 @@ static void *reader(void *arg)
 		return NULL;
 	}
 	for (i = 0; i < (int)r->n; i++) {
-		struct epoll_event one = { .events = EPOLLIN, .data.u32 = i };
+		struct epoll_event one = {.events = EPOLLIN, .data.u32 = i};
 
 		epoll_ctl(ep, EPOLL_CTL_ADD, r->c[i].rx, &one);
 	}
@@ -226,7 +226,7 @@ static int sleep_until(double t, volatile sig_atomic_t *stop)
 int traffic_run(struct traffic_flow *flows, unsigned n,
 		const struct traffic_opts *o, struct err *e)
 {
-	struct run r = { .n = n };
+	struct run r = {.n = n};
 	pthread_t tw, tr;
 	unsigned i;
 	int ret = 0;

@@ -13,10 +13,10 @@
 
 struct traffic_flow {
 	int src_nsfd, dst_nsfd; /* namespaces of sender and receiver */
-	uint32_t dst_addr;      /* receiver's IPv4 address, host order */
+	uint32_t dst_addr;	/* receiver's IPv4 address, host order */
 	/* results */
-	uint64_t bytes;         /* received in the measured window */
-	double goodput_bps;     /* bytes * 8 / window */
+	uint64_t bytes;	    /* received in the measured window */
+	double goodput_bps; /* bytes * 8 / window */
 };
 
 struct traffic_opts {

@@ -44,7 +44,7 @@ volatile sig_atomic_t *util_catch_signals(void)
 int util_lock(const char *cmd)
 {
 	static const char name[] = "\0faasnet-testbed.lock";
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	memcpy(sa.sun_path, name, sizeof(name) - 1);
@@ -105,5 +105,3 @@ void util_progress_end(struct util_progress *p)
 	if (p->tty)
 		fprintf(stderr, "\r\033[K");
 }
-
-

@@ -36,5 +36,4 @@ void util_progress_init(struct util_progress *p, const char *what);
 void util_progress(void *arg, unsigned done, unsigned total);
 void util_progress_end(struct util_progress *p);
 
-
 #endif

@@ -15,9 +15,9 @@
 #include "link.h"
 #include "netns.h"
 
-#define STATE_TOPOLOGY TOPO_STATE_DIR "/topology.yaml"
-#define LOOPBACK_IFINDEX 1
-#define VETH_MTU 1500
+#define STATE_TOPOLOGY	   TOPO_STATE_DIR "/topology.yaml"
+#define LOOPBACK_IFINDEX   1
+#define VETH_MTU	   1500
 #define TOPO_BUILD_THREADS 2
 
 struct ns_init {
@@ -39,15 +39,16 @@ static int host_ns_init(void *arg)
 static int shape(struct nl_sock *sk, int ifindex, uint64_t rate,
 		 uint64_t delay_ns, const char *what, struct err *e)
 {
-	return link_shape_htb(sk, ifindex, rate, topo_burst_bytes(rate, VETH_MTU),
-			      delay_ns, what, e);
+	return link_shape_htb(sk, ifindex, rate,
+			      topo_burst_bytes(rate, VETH_MTU), delay_ns, what,
+			      e);
 }
 
 static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		      const struct topo_host *h, int bridge_ifindex,
 		      struct err *e)
 {
-	struct ns_init ni = { .e = e };
+	struct ns_init ni = {.e = e};
 	struct link_veth v = {
 		.name = h->ifname,
 		.ifindex = h->ifindex,
@@ -162,8 +163,10 @@ static int builder_next(struct builder *b, unsigned *i)
 
 	pthread_mutex_lock(&b->lock);
 	if (!b->ret && b->opts && b->opts->stop && *b->opts->stop)
-		b->ret = err_set(&b->e, -EINTR, "interrupted after %u of %u "
-				 "hosts", b->done, b->plan->nhosts);
+		b->ret = err_set(&b->e, -EINTR,
+				 "interrupted after %u of %u "
+				 "hosts",
+				 b->done, b->plan->nhosts);
 	more = !b->ret && b->next < b->plan->nhosts;
 	if (more)
 		*i = b->next++;
@@ -179,7 +182,7 @@ static void *builder_run(void *arg)
 {
 	struct builder *b = arg;
 	struct nl_sock *sk;
-	struct err e = { "" };
+	struct err e = {""};
 	unsigned i;
 	int ret = 0;
 
@@ -189,11 +192,12 @@ static void *builder_run(void *arg)
 	while (!ret && builder_next(b, &i)) {
 		const struct topo_host *h = &b->plan->hosts[i];
 
-		ret = build_host(sk, b->plan, h,
-				 h->rack == TOPO_RACK_CORE
-					 ? b->plan->core_ifindex
-					 : b->plan->racks[h->rack].bridge_ifindex,
-				 &e);
+		ret = build_host(
+			sk, b->plan, h,
+			h->rack == TOPO_RACK_CORE
+				? b->plan->core_ifindex
+				: b->plan->racks[h->rack].bridge_ifindex,
+			&e);
 		pthread_mutex_lock(&b->lock);
 		if (!ret)
 			b->done++;
@@ -250,10 +254,10 @@ static int leftovers(struct nl_sock *sk, struct err *e)
 	return 0;
 }
 
-int topo_build(const struct topo_plan *plan,
-	       const struct topo_build_opts *opts, struct err *e)
+int topo_build(const struct topo_plan *plan, const struct topo_build_opts *opts,
+	       struct err *e)
 {
-	struct builder b = { .plan = plan, .opts = opts };
+	struct builder b = {.plan = plan, .opts = opts};
 	pthread_t tid[TOPO_BUILD_THREADS];
 	struct nl_sock *sk = NULL;
 	unsigned i, nthreads = 0;
@@ -308,7 +312,7 @@ out:
 
 int topo_clean(struct topo_clean_stats *st, struct err *e)
 {
-	struct topo_clean_stats local = { 0 };
+	struct topo_clean_stats local = {0};
 	struct nl_sock *sk;
 	char **names = NULL;
 	size_t n = 0, i;
@@ -339,7 +343,8 @@ int topo_clean(struct topo_clean_stats *st, struct err *e)
 
 	ret = netns_list(TOPO_PREFIX, &names, &n);
 	if (ret && !first)
-		first = err_set(e, ret, "%s: %s", NETNS_RUN_DIR, strerror(-ret));
+		first = err_set(e, ret, "%s: %s", NETNS_RUN_DIR,
+				strerror(-ret));
 	for (i = 0; i < n; i++) {
 		ret = netns_delete(names[i]);
 		if (!ret)

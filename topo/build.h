@@ -24,8 +24,8 @@ struct topo_build_opts {
 /* Builds the plan. Refuses (-EEXIST, touching nothing) when namespaces or
  * links of an earlier run are still there. On any later failure, what was
  * made is removed again before returning, and e says what failed. */
-int topo_build(const struct topo_plan *plan,
-	       const struct topo_build_opts *opts, struct err *e);
+int topo_build(const struct topo_plan *plan, const struct topo_build_opts *opts,
+	       struct err *e);
 
 struct topo_clean_stats {
 	unsigned netns; /* namespaces removed */

@@ -18,10 +18,10 @@
 #include "link.h"
 
 static const char *const names[TOPO_F_COUNT] = {
-	[TOPO_F_VETH] = "veth",       [TOPO_F_BRIDGE] = "bridge",
-	[TOPO_F_HTB] = "htb",         [TOPO_F_TBF] = "tbf",
-	[TOPO_F_NETEM] = "netem",     [TOPO_F_INGRESS] = "ingress",
-	[TOPO_F_CLSACT] = "clsact",   [TOPO_F_IFB] = "ifb",
+	[TOPO_F_VETH] = "veth",	    [TOPO_F_BRIDGE] = "bridge",
+	[TOPO_F_HTB] = "htb",	    [TOPO_F_TBF] = "tbf",
+	[TOPO_F_NETEM] = "netem",   [TOPO_F_INGRESS] = "ingress",
+	[TOPO_F_CLSACT] = "clsact", [TOPO_F_IFB] = "ifb",
 	[TOPO_F_VXLAN] = "vxlan",
 };
 
@@ -89,9 +89,9 @@ static int probe_here(struct topo_features *f, struct err *e)
 		enum topo_feature f;
 		const char *kind;
 	} qdiscs[] = {
-		{ TOPO_F_HTB, "htb" },         { TOPO_F_TBF, "tbf" },
-		{ TOPO_F_NETEM, "netem" },     { TOPO_F_INGRESS, "ingress" },
-		{ TOPO_F_CLSACT, "clsact" },
+		{TOPO_F_HTB, "htb"},	   {TOPO_F_TBF, "tbf"},
+		{TOPO_F_NETEM, "netem"},   {TOPO_F_INGRESS, "ingress"},
+		{TOPO_F_CLSACT, "clsact"},
 	};
 	struct nl_sock *sk;
 	struct err ie;
@@ -101,15 +101,15 @@ static int probe_here(struct topo_features *f, struct err *e)
 	sk = link_sock_open(e);
 	if (!sk)
 		return -EIO;
-	struct link_veth v = { .name = "p0", .peer = "p1", .peer_nsfd = -1 };
+	struct link_veth v = {.name = "p0", .peer = "p1", .peer_nsfd = -1};
 
 	f->have[TOPO_F_VETH] = !link_add_veth(sk, &v, &ie) &&
 			       !link_ifindex(sk, "p0", &ifindex, &ie);
 	f->have[TOPO_F_BRIDGE] = try_link(sk, "bridge", "br0");
 	f->have[TOPO_F_IFB] = try_link(sk, "ifb", "ifb9");
 	f->have[TOPO_F_VXLAN] = try_link(sk, "vxlan", "vx0");
-	for (i = 0; f->have[TOPO_F_VETH] && i < sizeof(qdiscs) / sizeof(*qdiscs);
-	     i++)
+	for (i = 0;
+	     f->have[TOPO_F_VETH] && i < sizeof(qdiscs) / sizeof(*qdiscs); i++)
 		f->have[qdiscs[i].f] = try_qdisc(sk, ifindex, qdiscs[i].kind);
 	link_sock_close(sk);
 	return 0;

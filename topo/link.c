@@ -210,8 +210,7 @@ int link_add_bridge(struct nl_sock *sk, const char *name, int ifindex,
 	return link_attach(sk, ifindex, 0, name, e);
 }
 
-int link_add_veth(struct nl_sock *sk, const struct link_veth *v,
-		  struct err *e)
+int link_add_veth(struct nl_sock *sk, const struct link_veth *v, struct err *e)
 {
 	struct rtnl_link *l, *p;
 	int ifindex = v->ifindex;
@@ -363,7 +362,7 @@ int link_del(struct nl_sock *sk, const char *name, struct err *e)
 
 int link_del_group(struct nl_sock *sk, uint32_t group, struct err *e)
 {
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
 	struct nl_msg *m;
 	int ret = -NLE_NOMEM;
 
@@ -415,10 +414,10 @@ static void list_one(struct nl_object *obj, void *arg)
 	ctx->n++;
 }
 
-int link_list(struct nl_sock *sk, const char *prefix, char ***names,
-	      size_t *n, struct err *e)
+int link_list(struct nl_sock *sk, const char *prefix, char ***names, size_t *n,
+	      struct err *e)
 {
-	struct list_ctx ctx = { .prefix = prefix };
+	struct list_ctx ctx = {.prefix = prefix};
 	struct nl_cache *cache = NULL;
 	int ret;
 

@@ -26,9 +26,9 @@ int link_add_bridge(struct nl_sock *sk, const char *name, int ifindex,
 
 struct link_veth {
 	const char *name; /* this end, in the socket's namespace */
-	int ifindex;      /* requested ifindex of this end (0: any) */
-	int master;       /* bridge to attach this end to (0: none) */
-	uint32_t group;   /* link group of both ends */
+	int ifindex;	  /* requested ifindex of this end (0: any) */
+	int master;	  /* bridge to attach this end to (0: none) */
+	uint32_t group;	  /* link group of both ends */
 	const char *peer; /* the other end's name */
 	/* Requested ifindex of the peer (0: any); the kernel honours it only
 	 * when this end's ifindex is requested too. */
@@ -41,8 +41,7 @@ struct link_veth {
  * This end is attached as link_attach does. With ifindexes requested, no
  * lookups are needed afterwards: a thousand hosts save two round trips
  * each. */
-int link_add_veth(struct nl_sock *sk, const struct link_veth *v,
-		  struct err *e);
+int link_add_veth(struct nl_sock *sk, const struct link_veth *v, struct err *e);
 
 /* Turns IPv6 address generation off on ifindex, enslaves it to master when
  * that is not 0, then brings it up. Links in the initial namespace are made
@@ -83,8 +82,8 @@ int link_del_group(struct nl_sock *sk, uint32_t group, struct err *e);
 
 /* Names of the links in the socket's namespace that start with prefix, as a
  * malloc'd array of malloc'd strings (free with link_list_free). */
-int link_list(struct nl_sock *sk, const char *prefix, char ***names,
-	      size_t *n, struct err *e);
+int link_list(struct nl_sock *sk, const char *prefix, char ***names, size_t *n,
+	      struct err *e);
 void link_list_free(char **names, size_t n);
 
 /* Converts a libnl error (-NLE_*) to the nearest negative errno. */

@@ -72,8 +72,8 @@ int netns_prepare(void)
 		if (errno != EINVAL || bound)
 			return -errno;
 		/* Not a mount point yet: bind it onto itself first. */
-		if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC,
-			  NULL))
+		if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none",
+			  MS_BIND | MS_REC, NULL))
 			return -errno;
 		bound = 1;
 	}
@@ -96,8 +96,7 @@ static int ns_path(const char *name, char *buf, size_t len)
 	return 0;
 }
 
-int netns_create(const char *name, int (*init)(void *arg), void *arg,
-		 int *fd)
+int netns_create(const char *name, int (*init)(void *arg), void *arg, int *fd)
 {
 	char path[256];
 	int self = -1, nsfd = -1, made = 0, mounted = 0;
@@ -127,8 +126,7 @@ int netns_create(const char *name, int (*init)(void *arg), void *arg,
 	nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		ret = -errno;
-	else if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND,
-		       NULL))
+	else if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL))
 		ret = -errno;
 	else
 		mounted = 1;

@@ -29,8 +29,7 @@ int netns_release(void);
  * the namespace. The calling thread is back in its own namespace on return.
  * Returns 0, -EEXIST if the name is taken, or -errno; on failure nothing is
  * left behind. */
-int netns_create(const char *name, int (*init)(void *arg), void *arg,
-		 int *fd);
+int netns_create(const char *name, int (*init)(void *arg), void *arg, int *fd);
 
 /* Opens /run/netns/NAME: a descriptor for setns(2), or -errno. */
 int netns_open(const char *name);

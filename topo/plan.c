@@ -7,11 +7,12 @@
 #include "plan.h"
 
 /* snprintf that reports truncation: every name must fit IFNAMSIZ whole. */
-#define NAME_FMT(buf, ...) \
-	((size_t)snprintf(buf, sizeof(buf), __VA_ARGS__) >= sizeof(buf) ? -1 : 0)
+#define NAME_FMT(buf, ...)                                                     \
+	((size_t)snprintf(buf, sizeof(buf), __VA_ARGS__) >= sizeof(buf) ? -1   \
+									: 0)
 
-static int host_init(struct topo_host *h, enum topo_role role,
-		     const char *name, uint32_t addr, int rack, uint64_t rate)
+static int host_init(struct topo_host *h, enum topo_role role, const char *name,
+		     uint32_t addr, int rack, uint64_t rate)
 {
 	h->role = role;
 	h->addr = addr;
@@ -65,8 +66,7 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 
 		bad |= NAME_FMT(name, "vm%04u", i);
 		bad |= host_init(&plan->hosts[2 + i], TOPO_ROLE_VM, name, addr,
-				 (int)(i / spec->rack_size),
-				 spec->vm_rate_bps);
+				 (int)(i / spec->rack_size), spec->vm_rate_bps);
 	}
 	for (i = 0; i < plan->nhosts; i++)
 		plan->hosts[i].ifindex = TOPO_IFINDEX_HOSTS + (int)i;
@@ -125,7 +125,7 @@ uint32_t topo_burst_bytes(uint64_t rate_bps, unsigned mtu)
 
 const char *topo_addr_str(uint32_t addr, char *buf, size_t len)
 {
-	struct in_addr a = { .s_addr = htonl(addr) };
+	struct in_addr a = {.s_addr = htonl(addr)};
 
 	if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len))
 		snprintf(buf, len, "?");

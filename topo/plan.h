@@ -17,14 +17,14 @@
 #include "err.h"
 #include "topo.h"
 
-#define TOPO_NET_ADDR   0xc6120000u /* 198.18.0.0 */
-#define TOPO_NET_PREFIX 15
+#define TOPO_NET_ADDR	   0xc6120000u /* 198.18.0.0 */
+#define TOPO_NET_PREFIX	   15
 #define TOPO_REGISTRY_ADDR (TOPO_NET_ADDR + 2)
 #define TOPO_MANAGER_ADDR  (TOPO_NET_ADDR + 3)
 /* The harness's own address, on the core bridge in the initial namespace:
  * how the testbed pushes images and talks to the manager. The initial
  * namespace gains a route into the emulated network, never the reverse. */
-#define TOPO_HARNESS_ADDR  (TOPO_NET_ADDR + 1)
+#define TOPO_HARNESS_ADDR   (TOPO_NET_ADDR + 1)
 #define TOPO_VMS_PER_SUBNET 250
 /* The interface name every host sees inside its namespace. */
 #define TOPO_HOST_IFNAME "eth0"
@@ -32,7 +32,7 @@
 /* HTB wakes up late under load (timer latency of tens of ms was measured
  * here); a bucket this many milliseconds deep lets a link catch up after a
  * late wake-up instead of losing the time. */
-#define TOPO_BURST_MS 10
+#define TOPO_BURST_MS  10
 #define TOPO_RACK_CORE (-1)
 /* Every link made in the initial namespace carries this link group (a tag
  * `ip -d link` shows), so the testbed can find and delete all of them in one
@@ -42,9 +42,9 @@
  * looked up after creation, a round trip saved per link; far above what a
  * machine's own interfaces use. Inside a host's fresh namespace, lo is 1 and
  * eth0 is asked to be 2. */
-#define TOPO_IFINDEX_BASE 0x100000
+#define TOPO_IFINDEX_BASE  0x100000
 #define TOPO_IFINDEX_HOSTS (TOPO_IFINDEX_BASE + 0x4000)
-#define TOPO_HOST_IFINDEX 2
+#define TOPO_HOST_IFINDEX  2
 /* Core bridge ports: one uplink per rack, plus registry and manager. */
 #define TOPO_MAX_RACKS (1023 - 2)
 
@@ -59,14 +59,14 @@ struct topo_host {
 	char name[IFNAMSIZ];   /* "registry", "manager", "vm0007" */
 	char netns[IFNAMSIZ];  /* "fnet-vm0007", under /run/netns */
 	char ifname[IFNAMSIZ]; /* the host end of its cable: "fnet-vm0007" */
-	int ifindex;           /* of that end, in the initial namespace */
-	uint32_t addr;         /* IPv4, host byte order */
-	int rack;              /* rack bridge index, or TOPO_RACK_CORE */
+	int ifindex;	       /* of that end, in the initial namespace */
+	uint32_t addr;	       /* IPv4, host byte order */
+	int rack;	       /* rack bridge index, or TOPO_RACK_CORE */
 	uint64_t rate_bps;     /* shaped in both directions */
 };
 
 struct topo_rack {
-	char bridge[IFNAMSIZ];   /* "fnet-rack00" */
+	char bridge[IFNAMSIZ];	 /* "fnet-rack00" */
 	char uplink_r[IFNAMSIZ]; /* uplink end on the rack bridge: fnet-up00r */
 	char uplink_c[IFNAMSIZ]; /* uplink end on the core bridge: fnet-up00c */
 	int bridge_ifindex, uplink_r_ifindex, uplink_c_ifindex;

@@ -25,12 +25,12 @@
 struct topo_spec {
 	char source[PATH_MAX]; /* file it came from, or "built-in" */
 	unsigned vms;
-	unsigned rack_size;         /* VMs per rack bridge */
-	uint64_t vm_rate_bps;       /* each VM link, both directions */
+	unsigned rack_size;	    /* VMs per rack bridge */
+	uint64_t vm_rate_bps;	    /* each VM link, both directions */
 	uint64_t registry_rate_bps; /* the registry's link, both directions */
 	uint64_t uplink_rate_bps;   /* rack bridge <-> core, 0 = unshaped */
-	uint64_t delay_ns;          /* one-way delay on VM links, 0 = none */
-	unsigned delay_line;        /* line of `delay` in source, 0 = none */
+	uint64_t delay_ns;	    /* one-way delay on VM links, 0 = none */
+	unsigned delay_line;	    /* line of `delay` in source, 0 = none */
 };
 
 /* The built-in default topology: 16 VMs in racks of 64, 1 Gbit/s VM and

@@ -81,16 +81,16 @@ static inline int itest_leftover_links(void)
 
 /* Call first in every test: skips it (cmocka counts it as skipped) when it
  * cannot run here, and says why. */
-#define ITEST_NEED_ROOT()                                                    \
-	do {                                                                 \
-		if (geteuid() != 0) {                                        \
-			fprintf(stderr, "SKIP: needs root for namespaces\n"); \
-			skip();                                              \
-		}                                                            \
-		if (access(ITEST_BIN, X_OK)) {                               \
+#define ITEST_NEED_ROOT()                                                      \
+	do {                                                                   \
+		if (geteuid() != 0) {                                          \
+			fprintf(stderr, "SKIP: needs root for namespaces\n");  \
+			skip();                                                \
+		}                                                              \
+		if (access(ITEST_BIN, X_OK)) {                                 \
 			fprintf(stderr, "SKIP: %s not built\n", ITEST_BIN);    \
-			skip();                                              \
-		}                                                            \
+			skip();                                                \
+		}                                                              \
 	} while (0)
 
 #endif

@@ -121,8 +121,9 @@ static void test_calibrate_shapes_each_flow(void **state)
 
 	(void)state;
 	ITEST_NEED_ROOT();
-	assert_int_equal(itest_run(&out, ITEST_BIN " calibrate --pairs 4 "
-					 "--rate 40mbit --seconds 3 --json"),
+	assert_int_equal(itest_run(&out, ITEST_BIN
+				   " calibrate --pairs 4 "
+				   "--rate 40mbit --seconds 3 --json"),
 			 0);
 	j = json_loads(out, 0, NULL);
 	assert_non_null(j);
@@ -199,7 +200,8 @@ static void test_ctrl_c_during_up_removes_everything(void **state)
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
 	assert_nothing_left();
-	assert_int_equal(access("/run/faasnet-testbed/topology.yaml", F_OK), -1);
+	assert_int_equal(access("/run/faasnet-testbed/topology.yaml", F_OK),
+			 -1);
 }
 
 static void test_bad_topologies_leave_nothing(void **state)
@@ -208,13 +210,13 @@ static void test_bad_topologies_leave_nothing(void **state)
 		const char *yaml;
 		const char *expect; /* in the one error line */
 	} bad[] = {
-		{ "vms: 0\n", ":1:" },
-		{ "vms: 100000\n", ":1:" },
-		{ "vms: 4\nvm_link: { rate: fast }\n", ":2:" },
-		{ "vms: 4\nvms: 5\n", "duplicate" },
-		{ "vms: 4\ncolour: blue\n", "colour" },
-		{ "vms: [1, 2]\n", ":1:" },
-		{ "vms: 4\ndelay: 10ms\n", ":2: delay" }, /* no netem here */
+		{"vms: 0\n", ":1:"},
+		{"vms: 100000\n", ":1:"},
+		{"vms: 4\nvm_link: { rate: fast }\n", ":2:"},
+		{"vms: 4\nvms: 5\n", "duplicate"},
+		{"vms: 4\ncolour: blue\n", "colour"},
+		{"vms: [1, 2]\n", ":1:"},
+		{"vms: 4\ndelay: 10ms\n", ":2: delay"}, /* no netem here */
 	};
 	char path[] = "/tmp/fnet-itest-XXXXXX";
 	char *out = NULL;
@@ -226,7 +228,7 @@ static void test_bad_topologies_leave_nothing(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (strstr(bad[i].yaml, "delay") &&
 		    !itest_run(NULL, ITEST_BIN " probe --json 2>/dev/null | "
-				     "grep -q '\"netem\":true'")) {
+					       "grep -q '\"netem\":true'")) {
 			fprintf(stderr, "this kernel has netem: delay case "
 					"not applicable\n");
 			continue;
@@ -259,8 +261,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_calibrate_shapes_each_flow,
 					  clean_up),
 		cmocka_unit_test_teardown(test_clean_after_kill_9, clean_up),
-		cmocka_unit_test_teardown(test_ctrl_c_during_up_removes_everything,
-					  clean_up),
+		cmocka_unit_test_teardown(
+			test_ctrl_c_during_up_removes_everything, clean_up),
 		cmocka_unit_test_teardown(test_bad_topologies_leave_nothing,
 					  clean_up),
 	};

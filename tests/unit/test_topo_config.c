@@ -93,7 +93,8 @@ static const struct check_case checks[] = {
 	{REGISTRY_RATE, 0,
 	 "registry_link.rate: expected a rate from 1kbit to 34gbit, got 0"},
 	{REGISTRY_RATE, 40 * GBIT,
-	 "registry_link.rate: expected a rate from 1kbit to 34gbit, got 40gbit"},
+	 "registry_link.rate: expected a rate from 1kbit to 34gbit, got "
+	 "40gbit"},
 	{UPLINK_RATE, 0, NULL}, /* unshaped */
 	{UPLINK_RATE, 10 * GBIT, NULL},
 	{UPLINK_RATE, 35 * GBIT,

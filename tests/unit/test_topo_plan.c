@@ -15,7 +15,7 @@ static struct topo_plan make(unsigned vms, unsigned rack_size)
 {
 	struct topo_spec s;
 	struct topo_plan p;
-	struct err e = { "" };
+	struct err e = {""};
 
 	topo_spec_default(&s);
 	s.vms = vms;
@@ -54,12 +54,12 @@ static void test_addresses_unique_in_range_never_0_or_255(void **state)
 			    "198.18.0.3");
 	assert_string_equal(topo_addr_str(p.hosts[2].addr, buf, sizeof(buf)),
 			    "198.18.1.1");
-	assert_string_equal(topo_addr_str(p.hosts[2 + 7].addr, buf,
-					  sizeof(buf)),
-			    "198.18.1.8");
-	assert_string_equal(topo_addr_str(p.hosts[2 + 250].addr, buf,
-					  sizeof(buf)),
-			    "198.18.2.1");
+	assert_string_equal(
+		topo_addr_str(p.hosts[2 + 7].addr, buf, sizeof(buf)),
+		"198.18.1.8");
+	assert_string_equal(
+		topo_addr_str(p.hosts[2 + 250].addr, buf, sizeof(buf)),
+		"198.18.2.1");
 	for (i = 0; i < p.nhosts; i++) {
 		uint32_t a = p.hosts[i].addr;
 
@@ -94,7 +94,7 @@ static void test_too_many_racks_for_the_core_bridge(void **state)
 {
 	struct topo_spec s;
 	struct topo_plan p;
-	struct err e = { "" };
+	struct err e = {""};
 
 	(void)state;
 	topo_spec_default(&s);
@@ -109,7 +109,7 @@ static void test_bad_spec_is_refused(void **state)
 {
 	struct topo_spec s;
 	struct topo_plan p;
-	struct err e = { "" };
+	struct err e = {""};
 
 	(void)state;
 	topo_spec_default(&s);
