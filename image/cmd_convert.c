@@ -175,9 +175,14 @@ int convert_main(int argc, char **argv)
 			 v >= BLOCKIMG_MIN_BLOCK_SIZE &&
 			 v <= BLOCKIMG_MAX_BLOCK_SIZE)
 			a.block_size = (uint32_t)v, i++;
-		else if (!strcmp(argv[i], "--startup-fraction") && i + 1 < argc)
-			a.fraction = atof(argv[++i]);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--startup-fraction") &&
+			 i + 1 < argc) {
+			char *end;
+
+			a.fraction = strtod(argv[++i], &end);
+			if (*end || end == argv[i])
+				a.fraction = -1; /* refused below */
+		} else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			a.seed = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--json"))
 			a.json = 1;

@@ -156,7 +156,13 @@ int oci_manifest_build(const struct oci_image *img, char **json, size_t *len,
 					  OCI_ANN_BLOCK_DATA, l->data.digest,
 					  OCI_ANN_BLOCK_DATA_SIZE, dsz));
 		}
-		json_array_append_new(layers, d);
+		/* A layer left out would be a different image. */
+		if (!d || json_array_append_new(layers, d)) {
+			json_decref(layers);
+			return err_set(e, -ENOMEM,
+				       "out of memory building "
+				       "JSON");
+		}
 	}
 	return dump(json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion", 2,
 			      "mediaType", OCI_MANIFEST_MEDIA_TYPE, "config",
@@ -325,15 +331,19 @@ static int join(char *buf, size_t len, const char *a, const char *b)
 int oci_layout_init(const char *dir, struct err *e)
 {
 	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	static const char *const sub[] = {"", "/blobs", "/blobs/sha256"};
 	char p[4096];
+	size_t i;
+	int n;
 
-	if ((mkdir(dir, 0755) && errno != EEXIST) ||
-	    join(p, sizeof(p), dir, "blobs") ||
-	    (mkdir(p, 0755) && errno != EEXIST) ||
-	    join(p, sizeof(p), dir, "blobs/sha256") ||
-	    (mkdir(p, 0755) && errno != EEXIST))
-		return err_set(e, -errno ? -errno : -ENAMETOOLONG, "%s: %s",
-			       dir, strerror(errno));
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		n = snprintf(p, sizeof(p), "%s%s", dir, sub[i]);
+		if (n < 0 || (size_t)n >= sizeof(p))
+			return err_set(e, -ENAMETOOLONG, "%s: path too long",
+				       dir);
+		if (mkdir(p, 0755) && errno != EEXIST)
+			return err_set(e, -errno, "%s: %s", p, strerror(errno));
+	}
 	if (join(p, sizeof(p), dir, "oci-layout"))
 		return err_set(e, -ENAMETOOLONG, "%s: path too long", dir);
 	return write_file(p, layout, sizeof(layout) - 1, e);
@@ -389,6 +399,10 @@ int oci_layout_set_manifest(const char *dir, const char *manifest, size_t len,
 	char digest[SHA256_OCI_LEN], p[4096], *idx;
 	size_t ilen;
 	int ret;
+
+	if (!tag || !*tag)
+		return err_set(e, -EINVAL,
+			       "%s: a layout's manifest needs a tag", dir);
 
 	ret = oci_layout_put(dir, manifest, len, digest, e);
 	if (ret)
@@ -470,6 +484,11 @@ int oci_layout_get_manifest(const char *dir, const char *tag, char **manifest,
 	if (json_array_size(list) > 1 && !tag) {
 		ret = err_set(e, -EINVAL, "%s: %zu manifests: name a tag", p,
 			      json_array_size(list));
+		goto out;
+	}
+	if (!json_string_value(json_object_get(found, "digest"))) {
+		ret = err_set(e, -EBADMSG,
+			      "%s: manifest entry without a digest", p);
 		goto out;
 	}
 	ret = oci_layout_read_blob(

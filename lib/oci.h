@@ -73,7 +73,8 @@ int oci_layout_put(const char *dir, const void *buf, size_t len,
 /* Moves a finished file, whose digest the caller computed, into the blobs. */
 int oci_layout_adopt(const char *dir, const char *path, const char *digest,
 		     struct err *e);
-/* Stores the manifest and points index.json at it under tag. */
+/* Stores the manifest and points index.json at it under tag: a layout here
+ * holds one image, so index.json is written afresh. */
 int oci_layout_set_manifest(const char *dir, const char *manifest, size_t len,
 			    const char *tag, struct err *e);
 /* Reads the manifest tagged tag (NULL: the only one) into a malloc'd

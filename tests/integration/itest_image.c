@@ -208,6 +208,49 @@ static void test_push_again_skips_what_is_there(void **state)
 	json_decref(j);
 }
 
+static void test_convert_a_real_layout(void **state)
+{
+	char *diff = NULL, got[80];
+
+	(void)state;
+	NEED_FIXTURE();
+	/* A layout made as skopeo makes them, from files on this machine. */
+	assert_int_equal(itest_run(&diff,
+				   "tests/integration/make-oci-layout.sh "
+				   "/usr/include/linux %s/real real",
+				   fx.dir),
+			 0);
+	diff[strcspn(diff, "\n")] = '\0';
+	if (!access("/usr/bin/skopeo", X_OK))
+		assert_int_equal(itest_run(NULL,
+					   "skopeo inspect oci:%s/real:real "
+					   ">/dev/null",
+					   fx.dir),
+				 0);
+	assert_int_equal(itest_run(NULL,
+				   IMG_BIN " convert %s/real --tag real "
+					   "--out %s/conv >&2",
+				   fx.dir, fx.dir),
+			 0);
+	/* The original layer and config are kept: the same diff_id. */
+	assert_int_equal(itest_run(NULL,
+				   IMG_BIN
+				   " push %s/conv --registry "
+				   "198.18.0.2:5000 --name fn/real:v1 >&2",
+				   fx.dir),
+			 0);
+	assert_int_equal(itest_run(NULL,
+				   IMG_BIN
+				   " fetch 198.18.0.2:5000/fn/"
+				   "real:v1 --all --out %s/real.tar >&2",
+				   fx.dir),
+			 0);
+	snprintf(got, sizeof(got), "%s/real.tar", fx.dir);
+	sha256_file(got, got);
+	assert_string_equal(got, diff);
+	free(diff);
+}
+
 /* Last: it corrupts the registry's copy. */
 static void test_corrupt_block_is_refused_and_named(void **state)
 {
@@ -250,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_subset_gives_exactly_those_blocks),
 		cmocka_unit_test(test_inspect_and_skopeo_read_the_manifest),
 		cmocka_unit_test(test_push_again_skips_what_is_there),
+		cmocka_unit_test(test_convert_a_real_layout),
 		cmocka_unit_test(test_corrupt_block_is_refused_and_named),
 	};
 
