@@ -1,0 +1,256 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evloop.h"
+
+#define MAX_EVENTS 64
+#define TICK_MS 100
+
+struct watch {
+	int fd;
+	int dead; /* removed during a batch: freed after it */
+	evloop_fd_fn fn;
+	void *arg;
+	struct watch *next_dead;
+};
+
+struct timer {
+	long id;
+	uint64_t due_ns;
+	evloop_timer_fn fn;
+	void *arg;
+	struct timer *next; /* sorted by due time */
+};
+
+struct evloop {
+	int ep;
+	/* Indexed by fd: the manager holds a connection per agent, so a
+	 * thousand, and every event must find its watch at once. */
+	struct watch **byfd;
+	int nfd;
+	struct watch *dead;
+	struct timer *timers;
+	long next_id;
+	int stopped;
+};
+
+uint64_t evloop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int evloop_new(struct evloop **out)
+{
+	struct evloop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (l->ep < 0) {
+		int ret = -errno;
+
+		free(l);
+		return ret;
+	}
+	*out = l;
+	return 0;
+}
+
+static void bury(struct evloop *l)
+{
+	struct watch *w;
+
+	while ((w = l->dead)) {
+		l->dead = w->next_dead;
+		free(w);
+	}
+}
+
+void evloop_free(struct evloop *l)
+{
+	struct timer *t, *tn;
+	int i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->nfd; i++)
+		free(l->byfd[i]);
+	free(l->byfd);
+	bury(l);
+	for (t = l->timers; t; t = tn) {
+		tn = t->next;
+		free(t);
+	}
+	close(l->ep);
+	free(l);
+}
+
+static struct watch *find(struct evloop *l, int fd)
+{
+	return fd >= 0 && fd < l->nfd ? l->byfd[fd] : NULL;
+}
+
+static uint32_t to_epoll(unsigned events)
+{
+	return (events & EVLOOP_IN ? EPOLLIN : 0) |
+	       (events & EVLOOP_OUT ? EPOLLOUT : 0);
+}
+
+int evloop_add(struct evloop *l, int fd, unsigned events, evloop_fd_fn fn,
+	       void *arg)
+{
+	struct epoll_event ev = { .events = to_epoll(events) };
+	struct watch *w, **nb;
+	int n;
+
+	if (fd < 0)
+		return -EBADF;
+	if (find(l, fd))
+		return -EEXIST;
+	if (fd >= l->nfd) {
+		n = fd < 64 ? 64 : 2 * fd;
+		nb = realloc(l->byfd, (size_t)n * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		memset(nb + l->nfd, 0, (size_t)(n - l->nfd) * sizeof(*nb));
+		l->byfd = nb;
+		l->nfd = n;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fd = fd;
+	w->fn = fn;
+	w->arg = arg;
+	ev.data.ptr = w;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		int ret = -errno;
+
+		free(w);
+		return ret;
+	}
+	l->byfd[fd] = w;
+	return 0;
+}
+
+int evloop_mod(struct evloop *l, int fd, unsigned events)
+{
+	struct epoll_event ev = { .events = to_epoll(events) };
+	struct watch *w = find(l, fd);
+
+	if (!w)
+		return -ENOENT;
+	ev.data.ptr = w;
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
+int evloop_del(struct evloop *l, int fd)
+{
+	struct watch *w = find(l, fd);
+
+	if (!w)
+		return -ENOENT;
+	l->byfd[fd] = NULL;
+	/* Events of this batch may still name it: free it after. */
+	w->dead = 1;
+	w->next_dead = l->dead;
+	l->dead = w;
+	/* Call before closing fd; after, the kernel has dropped it anyway. */
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
+	return 0;
+}
+
+long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn,
+		  void *arg)
+{
+	struct timer *t = calloc(1, sizeof(*t)), **p;
+
+	if (!t)
+		return -ENOMEM;
+	t->id = ++l->next_id;
+	t->due_ns = evloop_now_ns() + (uint64_t)ms * 1000000ull;
+	t->fn = fn;
+	t->arg = arg;
+	for (p = &l->timers; *p && (*p)->due_ns <= t->due_ns; p = &(*p)->next)
+		;
+	t->next = *p;
+	*p = t;
+	return t->id;
+}
+
+void evloop_cancel(struct evloop *l, long id)
+{
+	struct timer **p, *t;
+
+	for (p = &l->timers; (t = *p); p = &t->next) {
+		if (t->id == id) {
+			*p = t->next;
+			free(t);
+			return;
+		}
+	}
+}
+
+void evloop_stop(struct evloop *l)
+{
+	l->stopped = 1;
+}
+
+static void run_timers(struct evloop *l)
+{
+	uint64_t now = evloop_now_ns();
+	struct timer *t;
+
+	/* One at a time from the head: a callback may add or cancel. */
+	while ((t = l->timers) && t->due_ns <= now) {
+		l->timers = t->next;
+		t->fn(l, t->arg);
+		free(t);
+	}
+}
+
+int evloop_run(struct evloop *l, volatile int *stop)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	int n, i, wait_ms;
+
+	l->stopped = 0;
+	while (!l->stopped && !(stop && *stop)) {
+		wait_ms = TICK_MS;
+		if (l->timers) {
+			uint64_t now = evloop_now_ns();
+			uint64_t due = l->timers->due_ns;
+
+			wait_ms = due <= now ? 0
+					     : (int)((due - now) / 1000000 + 1);
+			if (wait_ms > TICK_MS)
+				wait_ms = TICK_MS;
+		}
+		n = epoll_wait(l->ep, ev, MAX_EVENTS, wait_ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; i < n && !l->stopped; i++) {
+			struct watch *w = ev[i].data.ptr;
+			unsigned events = 0;
+
+			/* Removed by a callback since epoll_wait returned. */
+			if (w->dead)
+				continue;
+			if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				events |= EVLOOP_IN;
+			if (ev[i].events & EPOLLOUT)
+				events |= EVLOOP_OUT;
+			w->fn(l, w->fd, events, w->arg);
+		}
+		bury(l);
+		run_timers(l);
+	}
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* evloop: a small epoll event loop for the daemons: callbacks on readable
+ * or writable descriptors, and timers. One loop per process, driven from
+ * main; no threads of its own. Owns the epoll descriptor and its
+ * registrations, not the descriptors registered. */
+#ifndef FAASNET_EVLOOP_H
+#define FAASNET_EVLOOP_H
+
+#include <stdint.h>
+
+#define EVLOOP_IN  1u
+#define EVLOOP_OUT 2u
+
+struct evloop;
+
+/* Called with the events that fired (EVLOOP_IN/OUT; an error or hang-up is
+ * reported as EVLOOP_IN, so the read sees it). */
+typedef void (*evloop_fd_fn)(struct evloop *l, int fd, unsigned events,
+			     void *arg);
+/* Called once when a timer is due; re-arm by adding it again. */
+typedef void (*evloop_timer_fn)(struct evloop *l, void *arg);
+
+int evloop_new(struct evloop **l);
+void evloop_free(struct evloop *l);
+
+/* Watches fd for events (EVLOOP_IN|EVLOOP_OUT); adding an fd twice is
+ * -EEXIST. evloop_mod changes the events, evloop_del stops watching. */
+int evloop_add(struct evloop *l, int fd, unsigned events, evloop_fd_fn fn,
+	       void *arg);
+int evloop_mod(struct evloop *l, int fd, unsigned events);
+int evloop_del(struct evloop *l, int fd);
+
+/* Calls fn(arg) after ms milliseconds. Returns a timer id (> 0) for
+ * evloop_cancel, or a negative errno. */
+long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn,
+		  void *arg);
+void evloop_cancel(struct evloop *l, long id);
+
+/* Runs until evloop_stop is called (from a callback) or *stop becomes
+ * non-zero (a signal handler's flag; checked at least every 100 ms).
+ * Returns 0 or a negative errno from epoll_wait. */
+int evloop_run(struct evloop *l, volatile int *stop);
+void evloop_stop(struct evloop *l);
+
+/* CLOCK_MONOTONIC in nanoseconds: the timestamps of every event log, one
+ * clock for every process on the machine. */
+uint64_t evloop_now_ns(void);
+
+#endif
