@@ -9,30 +9,42 @@ PKGS    := libnl-3.0 libnl-route-3.0 yaml-0.1 jansson libcurl libzstd \
 	   libcrypto zlib
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage \
+	   -Iagent -Imanager
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # --as-needed: each binary keeps only the libraries its objects use.
 PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC     := $(wildcard lib/*.c)
+# Every .c outside testbed/ and image/ is library code, but for the mains.
+MAINS       := agent/main.c manager/main.c manager/invoke.c
+LIB_SRC     := $(wildcard lib/*.c) \
+	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c))
 TOPO_SRC    := $(wildcard topo/*.c)
 TESTBED_SRC := $(wildcard testbed/*.c)
 IMAGE_SRC   := $(wildcard image/*.c)
-HEADERS     := $(wildcard lib/*.h topo/*.h testbed/*.h image/*.h)
+HEADERS     := $(wildcard lib/*.h topo/*.h testbed/*.h image/*.h agent/*.h \
+		 manager/*.h)
 
 # Shared code goes into one static library per build flavour; the linker
 # takes from it only the objects a binary needs.
 LIB_OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
 LIB_ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
 
-BINS      := build/bin/faasnet-testbed build/bin/faasnet-image
-ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image
+DAEMONS   := faasnet-agent faasnet-manager faasnet-invoke
+BINS      := build/bin/faasnet-testbed build/bin/faasnet-image \
+	     $(patsubst %,build/bin/%,$(DAEMONS))
+ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
+	     $(patsubst %,build/asan/bin/%,$(DAEMONS))
+main_of_faasnet-agent   := agent/main.c
+main_of_faasnet-manager := manager/main.c
+main_of_faasnet-invoke  := manager/invoke.c
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
 INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
 
 .PHONY: all deps check unit integration bench run clean-build format
+.SECONDEXPANSION:
 all: deps $(BINS)
 
 deps:
@@ -62,6 +74,14 @@ build/bin/faasnet-image: $(patsubst %.c,build/obj/%.o,$(IMAGE_SRC)) build/libfaa
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(patsubst %,build/bin/%,$(DAEMONS)): build/bin/%: $$(patsubst %.c,build/obj/%.o,$$(main_of_%)) build/libfaasnet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(patsubst %,build/asan/bin/%,$(DAEMONS)): build/asan/bin/%: $$(patsubst %.c,build/asan/obj/%.o,$$(main_of_%)) build/asan/libfaasnet.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(PKG_LIBS)
+
 # The sanitized builds that the integration tests drive.
 build/asan/bin/faasnet-testbed: $(patsubst %.c,build/asan/obj/%.o,$(TESTBED_SRC)) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
@@ -75,7 +95,6 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 # module it names; nothing else of the program.
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
 
-.SECONDEXPANSION:
 build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
@@ -104,7 +123,7 @@ run: all
 	@./scripts/run-default.sh
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] agent/*.[ch] manager/*.[ch] tests/*/*.[ch])
 
 clean-build:
 	rm -rf build

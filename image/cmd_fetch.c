@@ -21,13 +21,16 @@ struct out_ctx {
 	struct err *e;
 };
 
-static int write_block(void *arg, uint32_t block, const void *data, size_t len)
+static int write_block(void *arg, uint32_t block, const void *cdata,
+		       size_t clen, const void *data, size_t len)
 {
 	struct out_ctx *o = arg;
 	const char *p = data;
 	off_t off = (off_t)block * o->ix->block_size;
 	ssize_t n;
 
+	(void)cdata;
+	(void)clen;
 	if (o->whole) {
 		if (block != o->next)
 			return err_set(o->e, -EBADMSG, "block %u out of order",

@@ -86,12 +86,17 @@ int fetch_open(const char *refstr, struct fetch_image *fi, struct err *e)
 	ret = get_small(fi, fi->img.config.digest, &m, e);
 	if (!ret) {
 		ret = oci_config_parse_diff_ids(m.buf, m.len, &fi->img, e);
-		free(m.buf);
+		fi->config = m.buf;
+		fi->config_len = m.len;
 	}
 	if (ret)
 		goto out;
 	fi->ix = calloc(fi->img.nlayers ? fi->img.nlayers : 1, sizeof(*fi->ix));
-	if (!fi->ix) {
+	fi->index_raw = calloc(fi->img.nlayers ? fi->img.nlayers : 1,
+			       sizeof(*fi->index_raw));
+	fi->index_len = calloc(fi->img.nlayers ? fi->img.nlayers : 1,
+			       sizeof(*fi->index_len));
+	if (!fi->ix || !fi->index_raw || !fi->index_len) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -102,7 +107,8 @@ int fetch_open(const char *refstr, struct fetch_image *fi, struct err *e)
 		if (!ret) {
 			ret = blockimg_index_decode((const uint8_t *)m.buf,
 						    m.len, &fi->ix[i], e);
-			free(m.buf);
+			fi->index_raw[i] = (uint8_t *)m.buf;
+			fi->index_len[i] = m.len;
 		}
 		if (!ret && fi->ix[i].data_size != fi->img.layers[i].data.size)
 			ret = err_set(e, -EBADMSG,
@@ -116,9 +122,13 @@ int fetch_open(const char *refstr, struct fetch_image *fi, struct err *e)
 			goto out;
 	}
 out:
-	free(manifest);
-	if (ret)
+	if (!ret) {
+		fi->manifest = manifest;
+		fi->manifest_len = mlen;
+	} else {
+		free(manifest);
 		fetch_close(fi);
+	}
 	return ret;
 }
 
@@ -129,7 +139,14 @@ void fetch_close(struct fetch_image *fi)
 	if (fi->ix)
 		for (i = 0; i < fi->img.nlayers; i++)
 			blockimg_index_free(&fi->ix[i]);
+	if (fi->index_raw)
+		for (i = 0; i < fi->img.nlayers; i++)
+			free(fi->index_raw[i]);
 	free(fi->ix);
+	free(fi->index_raw);
+	free(fi->index_len);
+	free(fi->manifest);
+	free(fi->config);
 	oci_image_free(&fi->img);
 	registry_close(fi->r);
 	memset(fi, 0, sizeof(*fi));
@@ -177,7 +194,8 @@ static int run_sink(void *arg, const void *p, size_t len)
 						c->have, c->ubuf,
 						c->ix->block_size, c->e);
 		if (!ret)
-			ret = c->fn(c->arg, c->block, c->ubuf, b->ulen);
+			ret = c->fn(c->arg, c->block, c->cbuf, c->have,
+				    c->ubuf, b->ulen);
 		if (ret)
 			return ret;
 		c->st->blocks++;

@@ -20,6 +20,11 @@ struct fetch_image {
 	struct oci_image img;	   /* with diff_ids from the config */
 	struct blockimg_index *ix; /* per layer; nblocks 0 without blocks */
 	uint64_t meta_bytes;	   /* manifest + config + indexes read */
+	/* The documents as read, for an agent to hand to its children. */
+	char *manifest, *config;
+	size_t manifest_len, config_len;
+	uint8_t **index_raw; /* per layer, NULL without blocks */
+	size_t *index_len;
 };
 
 struct fetch_stats {
@@ -32,9 +37,11 @@ struct fetch_stats {
 int fetch_open(const char *ref, struct fetch_image *fi, struct err *e);
 void fetch_close(struct fetch_image *fi);
 
-/* Receives one verified, decompressed block. Non-zero stops the fetch. */
-typedef int (*fetch_block_fn)(void *arg, uint32_t block, const void *data,
-			      size_t len);
+/* Receives one block: its compressed bytes, verified against the index,
+ * and the same decompressed. Both are valid during the call only. Non-zero
+ * stops the fetch. */
+typedef int (*fetch_block_fn)(void *arg, uint32_t block, const void *cdata,
+			      size_t clen, const void *data, size_t len);
 
 /* Fetches the given blocks of a layer (any order, no duplicates needed:
  * they are sorted and runs of neighbours read with one range request) and

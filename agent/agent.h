@@ -1,0 +1,32 @@
+/* agent: the FaaSNet worker of one VM. It holds a control connection to the
+ * manager, provisions containers on its command, fetches an image's
+ * manifest, config and block index and then its start-up blocks (from its
+ * parent in the function tree, or from the registry when it is the root or
+ * the strategy says so), and serves blocks to its own children as soon as it
+ * holds them whole, fetching on demand what a child asks for and it lacks.
+ * Every block is verified against the index before it is stored, served or
+ * used. One event loop; registry HTTP on one worker thread. */
+#ifndef FAASNET_AGENT_AGENT_H
+#define FAASNET_AGENT_AGENT_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+#define AGENT_BLOCK_PORT   7001
+#define AGENT_MANAGER_PORT 7000
+
+struct agent_opts {
+	const char *name;      /* VM name, e.g. vm0007 */
+	uint32_t addr;         /* this VM's address (host order) */
+	uint16_t port;         /* block port children connect to */
+	uint32_t manager_addr; /* host order */
+	uint16_t manager_port;
+	const char *events;    /* JSON Lines timeline; NULL: stderr */
+};
+
+/* Runs until *stop becomes non-zero. Returns 0 or a negative errno with e
+ * set (a socket that cannot be made, say). */
+int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e);
+
+#endif

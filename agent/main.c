@@ -1,0 +1,101 @@
+/* faasnet-agent: the FaaSNet worker of one VM, run inside the VM's network
+ * namespace by the testbed. Thin: options, then agent_run. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "agent.h"
+
+/* Set by the signal handler, which can reach nothing else. */
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: faasnet-agent --name VM --addr A.B.C.D "
+		   "--manager A.B.C.D[:PORT]\n"
+		   "                     [--port N] [--events FILE]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "addr", required_argument, NULL, 'a' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "manager", required_argument, NULL, 'm' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct agent_opts o = { .port = AGENT_BLOCK_PORT,
+				.manager_port = AGENT_MANAGER_PORT };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct err e = { "" };
+	uint16_t unused;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'a':
+			if (addr_parse(optarg, &o.addr, &unused)) {
+				fprintf(stderr, "faasnet-agent: --addr: expected "
+						"A.B.C.D, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			o.port = (uint16_t)atoi(optarg);
+			break;
+		case 'm':
+			if (addr_parse(optarg, &o.manager_addr,
+				       &o.manager_port)) {
+				fprintf(stderr, "faasnet-agent: --manager: "
+						"expected A.B.C.D[:PORT], got "
+						"\"%s\"\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'e':
+			o.events = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.name || !o.addr || !o.manager_addr || !o.port) {
+		usage(stderr);
+		return 2;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ret = agent_run(&o, &stop, &e);
+	curl_global_cleanup();
+	if (ret) {
+		fprintf(stderr, "faasnet-agent %s: %s\n", o.name, e.msg);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,404 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "fetch.h"
+#include "regworker.h"
+
+struct regjob {
+	enum regjob_kind kind;
+	char ref[512];
+	uint32_t *blocks;
+	uint32_t n;
+	void *tag;
+	struct regjob *next;
+};
+
+/* An image opened once, then read many times: one per reference. */
+struct opened {
+	char ref[512];
+	struct fetch_image fi;
+	struct opened *next;
+};
+
+struct regworker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int efd;
+	int stopping;
+	struct regjob *jobs, *jobs_tail;
+	struct regres *res, *res_tail;
+	struct opened *open; /* the thread's alone */
+};
+
+static void post(struct regworker *w, struct regres *r)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->res_tail)
+		w->res_tail->next = r;
+	else
+		w->res = r;
+	w->res_tail = r;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->efd, &one, sizeof(one)) != sizeof(one)) {
+		/* The counter only fails at its maximum: already readable. */
+	}
+}
+
+static void post_error(struct regworker *w, void *tag, int error,
+		       const char *msg)
+{
+	struct regres *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return;
+	r->kind = REGRES_ERROR;
+	r->tag = tag;
+	r->error = error;
+	snprintf(r->msg, sizeof(r->msg), "%s", msg);
+	post(w, r);
+}
+
+static struct fetch_image *get_open(struct regworker *w, const char *ref,
+				    struct err *e, int *ret)
+{
+	struct opened *o;
+
+	for (o = w->open; o; o = o->next)
+		if (!strcmp(o->ref, ref))
+			return &o->fi;
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		*ret = err_set(e, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	*ret = fetch_open(ref, &o->fi, e);
+	if (*ret) {
+		free(o);
+		return NULL;
+	}
+	snprintf(o->ref, sizeof(o->ref), "%s", ref);
+	o->next = w->open;
+	w->open = o;
+	return &o->fi;
+}
+
+/* The first layer that has block blobs: what the agent serves. */
+static int block_layer(const struct fetch_image *fi)
+{
+	unsigned i;
+
+	for (i = 0; i < fi->img.nlayers; i++)
+		if (fi->img.layers[i].has_blocks)
+			return (int)i;
+	return -1;
+}
+
+static void *dup_bytes(const void *p, size_t len)
+{
+	void *d = malloc(len ? len : 1);
+
+	if (d && len)
+		memcpy(d, p, len);
+	return d;
+}
+
+static void do_meta(struct regworker *w, struct regjob *j)
+{
+	struct regres *r;
+	struct fetch_image *fi;
+	struct err e = { "" };
+	int ret = 0, l;
+
+	fi = get_open(w, j->ref, &e, &ret);
+	if (!fi) {
+		post_error(w, j->tag, ret, e.msg);
+		return;
+	}
+	l = block_layer(fi);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->kind = REGRES_META;
+	r->tag = j->tag;
+	r->manifest = dup_bytes(fi->manifest, fi->manifest_len);
+	r->manifest_len = fi->manifest_len;
+	r->config = dup_bytes(fi->config, fi->config_len);
+	r->config_len = fi->config_len;
+	if (l >= 0) {
+		r->index = dup_bytes(fi->index_raw[l], fi->index_len[l]);
+		r->index_len = fi->index_len[l];
+	}
+	/* What was read to get here counts as registry traffic. */
+	r->bytes = fi->meta_bytes;
+	post(w, r);
+}
+
+struct block_ctx {
+	struct regworker *w;
+	void *tag;
+};
+
+static int post_block(void *arg, uint32_t block, const void *cdata,
+		      size_t clen, const void *data, size_t len)
+{
+	struct block_ctx *c = arg;
+	struct regres *r = calloc(1, sizeof(*r));
+
+	(void)data;
+	(void)len;
+	if (!r)
+		return -ENOMEM;
+	r->kind = REGRES_BLOCK;
+	r->tag = c->tag;
+	r->block = block;
+	r->cdata = dup_bytes(cdata, clen);
+	r->clen = clen;
+	if (!r->cdata) {
+		free(r);
+		return -ENOMEM;
+	}
+	post(c->w, r);
+	return 0;
+}
+
+static void do_blocks(struct regworker *w, struct regjob *j)
+{
+	struct block_ctx c = { .w = w, .tag = j->tag };
+	struct fetch_image *fi;
+	struct err e = { "" };
+	int ret = 0, l;
+
+	fi = get_open(w, j->ref, &e, &ret);
+	if (fi) {
+		l = block_layer(fi);
+		ret = l < 0 ? err_set(&e, -EINVAL, "%s: no block layer", j->ref)
+			    : fetch_blocks(fi, (unsigned)l, j->blocks, j->n,
+					   post_block, &c, NULL, &e);
+	}
+	if (ret)
+		post_error(w, j->tag, ret, e.msg);
+}
+
+/* The `docker pull` baseline: the whole gzip layer, inflated and checked
+ * against its diff_id, as a container runtime unpacks it. */
+struct layer_ctx {
+	z_stream z;
+	struct sha256_ctx sha;
+	uint8_t out[1 << 16];
+	uint64_t bytes;
+};
+
+static int inflate_sink(void *arg, const void *p, size_t len)
+{
+	struct layer_ctx *c = arg;
+	int zr;
+
+	c->bytes += len;
+	c->z.next_in = (Bytef *)(uintptr_t)p;
+	c->z.avail_in = (uInt)len;
+	do {
+		c->z.next_out = c->out;
+		c->z.avail_out = sizeof(c->out);
+		zr = inflate(&c->z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			return -EBADMSG;
+		if (sha256_update(&c->sha, c->out,
+				  sizeof(c->out) - c->z.avail_out))
+			return -EIO;
+	} while (c->z.avail_out == 0);
+	return 0;
+}
+
+static void do_layer(struct regworker *w, struct regjob *j)
+{
+	struct layer_ctx *c;
+	struct fetch_image *fi;
+	struct err e = { "" };
+	uint8_t d[SHA256_LEN];
+	char got[SHA256_OCI_LEN];
+	struct regres *r;
+	int ret = 0;
+
+	fi = get_open(w, j->ref, &e, &ret);
+	c = fi ? calloc(1, sizeof(*c)) : NULL;
+	if (fi && !c)
+		ret = err_set(&e, -ENOMEM, "out of memory");
+	if (!c || inflateInit2(&c->z, 15 + 32) != Z_OK) {
+		free(c);
+		post_error(w, j->tag, ret ? ret : -ENOMEM, e.msg);
+		return;
+	}
+	sha256_init(&c->sha);
+	ret = registry_blob_get(fi->r, fi->ref.repo, fi->img.layers[0].blob.digest,
+				0, 0, inflate_sink, c, &e);
+	sha256_final(&c->sha, d);
+	inflateEnd(&c->z);
+	if (!ret && strcmp(sha256_oci(d, got), fi->img.layers[0].diff_id))
+		ret = err_set(&e, -EBADMSG, "layer 0 unpacks to %s, not %s",
+			      got, fi->img.layers[0].diff_id);
+	if (ret) {
+		if (!e.msg[0])
+			err_set(&e, ret, "layer: %s", strerror(-ret));
+		post_error(w, j->tag, ret, e.msg);
+	} else if ((r = calloc(1, sizeof(*r)))) {
+		r->kind = REGRES_LAYER_DONE;
+		r->tag = j->tag;
+		r->bytes = c->bytes + fi->meta_bytes;
+		post(w, r);
+	}
+	free(c);
+}
+
+static void *run(void *arg)
+{
+	struct regworker *w = arg;
+	struct regjob *j;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->jobs && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		j = w->jobs;
+		if (j) {
+			w->jobs = j->next;
+			if (!w->jobs)
+				w->jobs_tail = NULL;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (!j)
+			return NULL; /* stopping, nothing left */
+		if (j->kind == REGJOB_META)
+			do_meta(w, j);
+		else if (j->kind == REGJOB_BLOCKS)
+			do_blocks(w, j);
+		else
+			do_layer(w, j);
+		free(j->blocks);
+		free(j);
+	}
+}
+
+int regworker_start(struct regworker **out, int *efd)
+{
+	struct regworker *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->efd < 0) {
+		ret = -errno;
+		free(w);
+		return ret;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	ret = -pthread_create(&w->thread, NULL, run, w);
+	if (ret) {
+		close(w->efd);
+		free(w);
+		return ret;
+	}
+	*efd = w->efd;
+	*out = w;
+	return 0;
+}
+
+int regworker_submit(struct regworker *w, enum regjob_kind kind,
+		     const char *ref, const uint32_t *blocks, uint32_t n,
+		     void *tag)
+{
+	struct regjob *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->kind = kind;
+	snprintf(j->ref, sizeof(j->ref), "%s", ref);
+	j->tag = tag;
+	if (n) {
+		j->blocks = malloc(n * sizeof(*blocks));
+		if (!j->blocks) {
+			free(j);
+			return -ENOMEM;
+		}
+		memcpy(j->blocks, blocks, n * sizeof(*blocks));
+		j->n = n;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->jobs_tail)
+		w->jobs_tail->next = j;
+	else
+		w->jobs = j;
+	w->jobs_tail = j;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+struct regres *regworker_take(struct regworker *w)
+{
+	struct regres *r;
+	uint64_t n;
+
+	if (read(w->efd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing signalled, the queue may still hold some */
+	}
+	pthread_mutex_lock(&w->lock);
+	r = w->res;
+	w->res = w->res_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+void regres_free(struct regres *r)
+{
+	if (!r)
+		return;
+	free(r->manifest);
+	free(r->config);
+	free(r->index);
+	free(r->cdata);
+	free(r);
+}
+
+void regworker_stop(struct regworker *w)
+{
+	struct regjob *j, *jn;
+	struct regres *r, *rn;
+	struct opened *o, *on;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	for (j = w->jobs; j; j = jn) {
+		jn = j->next;
+		free(j->blocks);
+		free(j);
+	}
+	w->jobs = w->jobs_tail = NULL;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	for (r = w->res; r; r = rn) {
+		rn = r->next;
+		regres_free(r);
+	}
+	for (o = w->open; o; o = on) {
+		on = o->next;
+		fetch_close(&o->fi);
+		free(o);
+	}
+	close(w->efd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}

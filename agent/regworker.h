@@ -1,0 +1,56 @@
+/* regworker: the agent's one thread that speaks HTTP to the registry, so
+ * the event loop never waits on it. Jobs go in with regworker_submit;
+ * results come back on a queue that the loop drains when the worker's
+ * eventfd turns readable. Everything fetched is verified here (lib/fetch)
+ * before it is posted. */
+#ifndef FAASNET_AGENT_REGWORKER_H
+#define FAASNET_AGENT_REGWORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum regjob_kind {
+	REGJOB_META,   /* manifest, config and block index of an image */
+	REGJOB_BLOCKS, /* some blocks of its first block layer */
+	REGJOB_LAYER,  /* the whole tar+gzip layer, unpacked and checked */
+};
+
+enum regres_kind {
+	REGRES_META,
+	REGRES_BLOCK,
+	REGRES_LAYER_DONE,
+	REGRES_ERROR,
+};
+
+struct regres {
+	enum regres_kind kind;
+	void *tag; /* the submitter's, back as given */
+	/* META: the documents as read (malloc'd, the receiver owns them) */
+	uint8_t *manifest, *config, *index;
+	size_t manifest_len, config_len, index_len;
+	/* BLOCK: compressed, verified (malloc'd) */
+	uint32_t block;
+	uint8_t *cdata;
+	size_t clen;
+	/* LAYER_DONE: bytes read from the registry */
+	uint64_t bytes;
+	int error; /* ERROR */
+	char msg[256];
+	struct regres *next;
+};
+
+struct regworker;
+
+/* Starts the thread; *efd becomes readable when results wait. */
+int regworker_start(struct regworker **w, int *efd);
+/* Queues a job; blocks (for REGJOB_BLOCKS) is copied. */
+int regworker_submit(struct regworker *w, enum regjob_kind kind,
+		     const char *ref, const uint32_t *blocks, uint32_t n,
+		     void *tag);
+/* Takes every waiting result, oldest first (free each with regres_free). */
+struct regres *regworker_take(struct regworker *w);
+void regres_free(struct regres *r);
+/* Stops the thread (a job in progress finishes first) and frees all. */
+void regworker_stop(struct regworker *w);
+
+#endif

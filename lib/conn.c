@@ -1,0 +1,337 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+/* A peer that lets this much pile up is not reading: better to drop it. */
+#define CONN_MAX_BACKLOG (64u << 20)
+#define CONN_READ_CHUNK  (256u << 10)
+
+struct outbuf {
+	uint8_t *buf;
+	size_t len, off;
+	struct outbuf *next;
+};
+
+struct conn {
+	int fd;
+	struct evloop *l;
+	uint32_t peer;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	struct outbuf *out, *out_tail;
+	size_t backlog;
+	int connecting;
+	int busy;   /* inside a callback: freeing must wait */
+	int closed; /* conn_close was called meanwhile */
+	conn_frame_fn on_frame;
+	conn_close_fn on_close;
+	void *arg;
+};
+
+static void destroy(struct conn *c)
+{
+	struct outbuf *o, *on;
+
+	if (c->fd >= 0) {
+		evloop_del(c->l, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	for (o = c->out; o; o = on) {
+		on = o->next;
+		free(o->buf);
+		free(o);
+	}
+	c->out = c->out_tail = NULL;
+	free(c->rbuf);
+	c->rbuf = NULL;
+	if (!c->busy)
+		free(c);
+}
+
+void conn_close(struct conn *c)
+{
+	if (!c || c->closed)
+		return;
+	c->closed = 1;
+	destroy(c);
+}
+
+/* The connection failed: tell the owner, then go. */
+static void fail(struct conn *c, int error, const char *why)
+{
+	if (c->closed)
+		return;
+	c->busy++;
+	if (c->on_close)
+		c->on_close(c, error, why, c->arg);
+	c->busy--;
+	c->closed = 1;
+	destroy(c);
+}
+
+static void update_events(struct conn *c)
+{
+	if (c->closed)
+		return;
+	evloop_mod(c->l, c->fd,
+		   EVLOOP_IN | (c->out || c->connecting ? EVLOOP_OUT : 0));
+}
+
+static int flush(struct conn *c)
+{
+	struct outbuf *o;
+	ssize_t n;
+
+	while ((o = c->out)) {
+		n = send(c->fd, o->buf + o->off, o->len - o->off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -errno;
+		}
+		o->off += (size_t)n;
+		c->backlog -= (size_t)n;
+		if (o->off < o->len)
+			break;
+		c->out = o->next;
+		if (!c->out)
+			c->out_tail = NULL;
+		free(o->buf);
+		free(o);
+	}
+	return 0;
+}
+
+/* Cuts whole frames off the read buffer and hands them on. */
+static void deliver(struct conn *c)
+{
+	size_t off = 0, total;
+	struct proto_msg m;
+	struct err e;
+	int ret;
+
+	while (!c->closed && c->rlen - off >= PROTO_HDR_LEN) {
+		ret = proto_frame_len(c->rbuf + off, &total, &e);
+		if (ret) {
+			fail(c, ret, e.msg);
+			return;
+		}
+		if (c->rlen - off < total)
+			break;
+		ret = proto_decode(c->rbuf + off, total, &m, &e);
+		if (ret) {
+			fail(c, ret, e.msg);
+			return;
+		}
+		c->busy++;
+		c->on_frame(c, &m, c->arg);
+		c->busy--;
+		off += total;
+	}
+	if (c->closed)
+		return;
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= off;
+}
+
+static int grow_rbuf(struct conn *c)
+{
+	size_t ncap = c->rcap ? c->rcap : 2 * CONN_READ_CHUNK;
+	uint8_t *nb;
+
+	if (c->rcap - c->rlen >= CONN_READ_CHUNK)
+		return 0;
+	while (ncap - c->rlen < CONN_READ_CHUNK)
+		ncap *= 2;
+	nb = realloc(c->rbuf, ncap);
+	if (!nb)
+		return -ENOMEM;
+	c->rbuf = nb;
+	c->rcap = ncap;
+	return 0;
+}
+
+static void on_io(struct evloop *l, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	socklen_t sl = sizeof(int);
+	int ret, soerr = 0;
+	ssize_t n;
+
+	(void)l;
+	(void)fd;
+	/* Held until the end: callbacks may close c, which then waits. */
+	c->busy++;
+	if (c->connecting) {
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+		if (soerr) {
+			fail(c, -soerr, strerror(soerr));
+			goto out;
+		}
+		c->connecting = 0;
+	}
+	if (events & EVLOOP_OUT) {
+		ret = flush(c);
+		if (ret) {
+			fail(c, ret, strerror(-ret));
+			goto out;
+		}
+	}
+	if (events & EVLOOP_IN) {
+		ret = grow_rbuf(c);
+		if (ret) {
+			fail(c, ret, "out of memory");
+			goto out;
+		}
+		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen,
+			 MSG_DONTWAIT);
+		if (n == 0) {
+			fail(c, -ECONNRESET, "closed by the peer");
+			goto out;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			ret = -errno;
+			fail(c, ret, strerror(-ret));
+			goto out;
+		}
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			deliver(c);
+		}
+	}
+out:
+	c->busy--;
+	if (c->closed) {
+		if (!c->busy)
+			free(c);
+		return;
+	}
+	update_events(c);
+}
+
+int conn_new(struct evloop *l, int fd, conn_frame_fn on_frame,
+	     conn_close_fn on_close, void *arg, struct conn **out)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int one = 1, ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = fd;
+	c->l = l;
+	c->on_frame = on_frame;
+	c->on_close = on_close;
+	c->arg = arg;
+	if (!getpeername(fd, (struct sockaddr *)&sa, &sl))
+		c->peer = ntohl(sa.sin_addr.s_addr);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/* Small requests must not wait for Nagle. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ret = evloop_add(l, fd, EVLOOP_IN, on_io, c);
+	if (ret) {
+		free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
+		 conn_frame_fn on_frame, conn_close_fn on_close, void *arg,
+		 struct conn **out, struct err *e)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(addr) };
+	struct conn *c;
+	int fd, ret;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    errno != EINPROGRESS) {
+		ret = err_set(e, -errno, "connect: %s", strerror(errno));
+		close(fd);
+		return ret;
+	}
+	ret = conn_new(l, fd, on_frame, on_close, arg, &c);
+	if (ret) {
+		close(fd);
+		return err_set(e, ret, "connection: %s", strerror(-ret));
+	}
+	c->peer = addr;
+	c->connecting = 1;
+	update_events(c);
+	*out = c;
+	return 0;
+}
+
+int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
+{
+	struct outbuf *o;
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	if (c->closed)
+		return err_set(e, -EPIPE, "connection closed");
+	if (c->backlog > CONN_MAX_BACKLOG)
+		return err_set(e, -ENOBUFS, "peer is not reading (%zu bytes "
+					    "queued)",
+			       c->backlog);
+	ret = proto_encode(m, &buf, &len, e);
+	if (ret)
+		return ret;
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		free(buf);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	o->buf = buf;
+	o->len = len;
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out = o;
+	c->out_tail = o;
+	c->backlog += len;
+	/* Write what the socket takes now; a failure shows again, and is
+	 * handled, when the loop next polls the socket. */
+	if (!c->connecting)
+		flush(c);
+	update_events(c);
+	return 0;
+}
+
+size_t conn_backlog(const struct conn *c)
+{
+	return c->backlog;
+}
+
+uint32_t conn_peer_addr(const struct conn *c)
+{
+	return c->peer;
+}
+
+void conn_set_arg(struct conn *c, void *arg)
+{
+	c->arg = arg;
+}
+
+void *conn_arg(const struct conn *c)
+{
+	return c->arg;
+}

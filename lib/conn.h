@@ -1,0 +1,53 @@
+/* conn: one non-blocking TCP connection speaking proto frames, on an
+ * evloop: incoming bytes are cut into whole frames and decoded, outgoing
+ * frames are queued and written as the socket takes them. It owns the socket
+ * and its buffers; what the frames mean is the caller's. Shared by the
+ * manager and the agents. */
+#ifndef FAASNET_CONN_H
+#define FAASNET_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "evloop.h"
+#include "proto.h"
+
+struct conn;
+
+/* A decoded frame. m points into the connection's buffer: copy what must
+ * outlive the call. The callback may close the connection. */
+typedef void (*conn_frame_fn)(struct conn *c, const struct proto_msg *m,
+			      void *arg);
+/* The connection is gone (peer closed, error, malformed frame: err says
+ * which); c is freed after this returns. Not called for conn_close. */
+typedef void (*conn_close_fn)(struct conn *c, int error, const char *why,
+			      void *arg);
+
+/* Takes over a connected (or connecting) socket. */
+int conn_new(struct evloop *l, int fd, conn_frame_fn on_frame,
+	     conn_close_fn on_close, void *arg, struct conn **out);
+
+/* Starts a non-blocking connect to addr:port (host order) and returns the
+ * connection; frames sent before it is up are queued. */
+int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
+		 conn_frame_fn on_frame, conn_close_fn on_close, void *arg,
+		 struct conn **out, struct err *e);
+
+/* Encodes and queues m. -ENOBUFS when more than the queue limit is waiting
+ * (a peer that stopped reading). */
+int conn_send(struct conn *c, const struct proto_msg *m, struct err *e);
+
+/* Closes now, dropping what is queued; no close callback. Safe from within
+ * this connection's own callbacks. */
+void conn_close(struct conn *c);
+
+/* Bytes queued and not yet written. */
+size_t conn_backlog(const struct conn *c);
+
+/* Peer address (host order) and the caller's own tag. */
+uint32_t conn_peer_addr(const struct conn *c);
+void conn_set_arg(struct conn *c, void *arg);
+void *conn_arg(const struct conn *c);
+
+#endif

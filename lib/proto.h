@@ -1,0 +1,107 @@
+/* proto: the two wire protocols of the FaaSNet stack (docs/protocol.md):
+ * control (workload driver and agents <-> manager) and blocks (agent <->
+ * agent, a child asking its parent). Both use the same frame: a fixed header
+ * and a payload of typed fields. This module owns encoding and decoding and
+ * nothing else: no sockets. A decoder never trusts a length it was sent. */
+#ifndef FAASNET_PROTO_H
+#define FAASNET_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define PROTO_VERSION 1
+#define PROTO_HDR_LEN 12
+/* A block of the largest allowed size (64 MiB) does not fit: frames carry
+ * at most this much payload, which bounds what a peer can make us buffer.
+ * 512 KiB blocks compress to less than that. */
+#define PROTO_MAX_PAYLOAD (4u << 20)
+#define PROTO_MAX_STR 1024
+
+enum proto_type {
+	/* control */
+	PROTO_HELLO = 1,     /* agent -> manager: who I am */
+	PROTO_HEARTBEAT,     /* manager -> agent, echoed back */
+	PROTO_INVOKE,        /* driver -> manager: start n containers of f */
+	PROTO_INVOKED,       /* manager -> driver: accepted, container ids */
+	PROTO_PROVISION,     /* manager -> agent: run a container */
+	PROTO_PARENT,        /* manager -> agent: your parent for f is now p */
+	PROTO_STARTED,       /* agent -> manager: container is up */
+	/* blocks */
+	PROTO_GET_MANIFEST,  /* child -> parent: manifest of an image ref */
+	PROTO_MANIFEST,
+	PROTO_GET_BLOB,      /* child -> parent: a small blob (config, index) */
+	PROTO_BLOB,
+	PROTO_GET_BLOCK,     /* child -> parent: one block of a layer */
+	PROTO_BLOCK,
+	PROTO_ERROR,         /* either way: a request failed */
+	PROTO_TYPE_MAX,
+};
+
+enum proto_strategy {
+	PROTO_STRATEGY_FAASNET = 1,
+	PROTO_STRATEGY_ONDEMAND,
+	PROTO_STRATEGY_REGISTRY,
+};
+
+/* A peer to fetch from: an agent's block port, or the registry (addr 0). */
+struct proto_peer {
+	uint32_t addr; /* IPv4, host order; 0 = the registry */
+	uint16_t port;
+};
+
+/* The fields a message may carry; which ones a type needs is in
+ * docs/protocol.md and checked by proto_decode. Strings and bytes point into
+ * the decoded buffer: they live as long as it does. Strings are NUL-free and
+ * at most PROTO_MAX_STR bytes; they are not NUL-terminated on the wire, and
+ * the decoder gives their length. */
+struct proto_str {
+	const char *s;
+	uint32_t len;
+};
+
+struct proto_msg {
+	enum proto_type type;
+	uint32_t id;                /* request id, echoed in the reply */
+	struct proto_str vm;        /* HELLO: VM name */
+	uint32_t addr;              /* HELLO: agent's address */
+	uint16_t port;              /* HELLO: agent's block port */
+	struct proto_str function;  /* INVOKE, PROVISION, PARENT, STARTED */
+	struct proto_str image;     /* PROVISION, GET_MANIFEST: a reference */
+	uint32_t count;             /* INVOKE: containers; INVOKED: ids */
+	uint32_t container;         /* PROVISION, STARTED; INVOKED: first id */
+	uint8_t strategy;           /* PROVISION */
+	struct proto_peer parent;   /* PROVISION, PARENT */
+	struct proto_str digest;    /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
+	uint32_t block;             /* GET_BLOCK, BLOCK */
+	uint64_t t_ns;              /* STARTED: CLOCK_MONOTONIC */
+	int32_t error;              /* ERROR: negative errno */
+	struct proto_str message;   /* ERROR */
+	const uint8_t *data;        /* MANIFEST, BLOB, BLOCK */
+	uint32_t data_len;
+};
+
+/* The frame's total length from its first PROTO_HDR_LEN bytes, so a reader
+ * knows how much to wait for. -EBADMSG for a bad version or type, -EMSGSIZE
+ * for a payload over PROTO_MAX_PAYLOAD. */
+int proto_frame_len(const uint8_t *hdr, size_t *total, struct err *e);
+
+/* Decodes one whole frame (as long as proto_frame_len said). Rejects
+ * unknown field tags, duplicate fields, fields a type does not allow,
+ * missing required fields, strings with NUL bytes or too long, and any
+ * length that runs past the frame: -EBADMSG with e saying which. */
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
+		 struct err *e);
+
+/* Encodes m (the fields its type uses) into a malloc'd frame. -EINVAL when
+ * a required field is missing, -EMSGSIZE when it would not fit. */
+int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
+		 struct err *e);
+
+/* Convenience for the common case of a string field from C. */
+struct proto_str proto_str(const char *s);
+
+const char *proto_type_name(enum proto_type t);
+
+#endif

@@ -1,0 +1,149 @@
+/* faasnet-manager: the FT manager, run in the manager host's namespace by
+ * the testbed. Thin: options, then manager_run. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "manager.h"
+#include "proto.h"
+
+/* Set by the signal handler, which can reach nothing else. */
+static volatile int stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: faasnet-manager --function NAME=REF [--function ...]\n"
+		"         [--listen A.B.C.D[:PORT]] [--strategy "
+		"faasnet|ondemand|registry]\n"
+		"         [--max-functions N] [--max-containers N] "
+		"[--heartbeat-ms N]\n"
+		"         [--dead-ms N] [--events FILE] [--dot FILE]\n"
+		"  REF is the image in the registry, e.g. "
+		"198.18.0.2:5000/fn/py:v1.\n");
+}
+
+static int parse_uint(const char *s, unsigned *v)
+{
+	char *end;
+	unsigned long n = strtoul(s, &end, 10);
+
+	if (*end || end == s || s[0] == '-' || n > 1000000)
+		return -1;
+	*v = (unsigned)n;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "function", required_argument, NULL, 'f' },
+		{ "strategy", required_argument, NULL, 's' },
+		{ "max-functions", required_argument, NULL, 'F' },
+		{ "max-containers", required_argument, NULL, 'C' },
+		{ "heartbeat-ms", required_argument, NULL, 'H' },
+		{ "dead-ms", required_argument, NULL, 'D' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "dot", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct manager_opts o = {
+		.addr = 0xc6120003, /* 198.18.0.3 */
+		.port = 7000,
+		.strategy = PROTO_STRATEGY_FAASNET,
+		.max_functions_per_vm = 20,
+		.max_containers_per_vm = 1,
+		.heartbeat_ms = 500,
+		.dead_ms = 2000,
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct err e = { "" };
+	char *eq;
+	int c, ret, bad = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			bad = addr_parse(optarg, &o.addr, &o.port);
+			break;
+		case 'f':
+			eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1] ||
+			    o.nfunctions == MANAGER_MAX_FUNCTIONS) {
+				bad = 1;
+				break;
+			}
+			*eq = '\0';
+			o.functions[o.nfunctions].name = optarg;
+			o.functions[o.nfunctions].image = eq + 1;
+			o.nfunctions++;
+			break;
+		case 's':
+			if (!strcmp(optarg, "faasnet"))
+				o.strategy = PROTO_STRATEGY_FAASNET;
+			else if (!strcmp(optarg, "ondemand"))
+				o.strategy = PROTO_STRATEGY_ONDEMAND;
+			else if (!strcmp(optarg, "registry"))
+				o.strategy = PROTO_STRATEGY_REGISTRY;
+			else
+				bad = 1;
+			break;
+		case 'F':
+			bad = parse_uint(optarg, &o.max_functions_per_vm);
+			break;
+		case 'C':
+			bad = parse_uint(optarg, &o.max_containers_per_vm);
+			break;
+		case 'H':
+			bad = parse_uint(optarg, &o.heartbeat_ms);
+			break;
+		case 'D':
+			bad = parse_uint(optarg, &o.dead_ms);
+			break;
+		case 'e':
+			o.events = optarg;
+			break;
+		case 'd':
+			o.dot = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			bad = 1;
+		}
+		if (bad) {
+			fprintf(stderr, "faasnet-manager: bad value for "
+					"option '%s'\n",
+				argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o.nfunctions || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	ret = manager_run(&o, &stop, &e);
+	if (ret) {
+		fprintf(stderr, "faasnet-manager: %s\n", e.msg);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,443 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "eventlog.h"
+#include "evloop.h"
+#include "ft.h"
+#include "manager.h"
+#include "proto.h"
+
+#define MAX_VMS 8192
+
+struct vm {
+	uint32_t id;
+	char name[64];
+	uint32_t addr;
+	uint16_t port;
+	struct conn *c;
+	int alive;
+	uint64_t last_seen;
+	unsigned nfunctions, ncontainers;
+};
+
+struct function {
+	const struct manager_function *def;
+	struct ft *ft;
+	unsigned containers;
+};
+
+/* A connection before HELLO (the driver never says it) or an agent's. */
+struct peer {
+	struct manager *m;
+	struct conn *c;
+	struct vm *vm; /* once HELLO came */
+	struct peer *next;
+};
+
+struct manager {
+	const struct manager_opts *o;
+	struct evloop *l;
+	struct eventlog *log;
+	int listen_fd;
+	struct vm *vms;
+	unsigned nvms;
+	struct function *fns;
+	struct peer *peers;
+	uint32_t next_container;
+};
+
+static struct function *find_fn(struct manager *m, const struct proto_str *s)
+{
+	unsigned i;
+
+	for (i = 0; i < m->o->nfunctions; i++)
+		if (strlen(m->fns[i].def->name) == s->len &&
+		    !memcmp(m->fns[i].def->name, s->s, s->len))
+			return &m->fns[i];
+	return NULL;
+}
+
+static struct proto_peer peer_of(struct manager *m, uint32_t vm)
+{
+	struct proto_peer p = { 0, 0 };
+
+	if (vm != FT_REGISTRY && vm < m->nvms) {
+		p.addr = m->vms[vm].addr;
+		p.port = m->vms[vm].port;
+	}
+	return p;
+}
+
+static void send_to(struct manager *m, struct vm *v,
+		    const struct proto_msg *msg)
+{
+	struct err e = { "" };
+
+	if (v->c && conn_send(v->c, msg, &e))
+		eventlog_write(m->log, "send_failed",
+			       json_pack("{s:s, s:s, s:s}", "vm", v->name,
+					 "type", proto_type_name(msg->type),
+					 "error", e.msg));
+}
+
+struct change_ctx {
+	struct manager *m;
+	struct function *f;
+};
+
+/* A VM's parent changed in f's tree (a deletion repaired it): tell it. */
+static void on_change(void *arg, uint32_t vm, uint32_t parent)
+{
+	struct change_ctx *c = arg;
+	struct proto_msg msg = { .type = PROTO_PARENT };
+
+	msg.function = proto_str(c->f->def->name);
+	msg.parent = peer_of(c->m, parent);
+	send_to(c->m, &c->m->vms[vm], &msg);
+	eventlog_write(c->m->log, "parent",
+		       json_pack("{s:s, s:s, s:s}", "function",
+				 c->f->def->name, "vm", c->m->vms[vm].name,
+				 "parent",
+				 parent == FT_REGISTRY ? "registry"
+						       : c->m->vms[parent].name));
+}
+
+/* Picks a VM for one container of f: a VM already running f when it has
+ * room for another container, else best fit: the fullest VM that still has
+ * room for a function and a container (bin-packing), else none. */
+static struct vm *place(struct manager *m, struct function *f)
+{
+	struct vm *best = NULL;
+	unsigned i;
+
+	for (i = 0; i < m->nvms; i++) {
+		struct vm *v = &m->vms[i];
+
+		if (!v->alive ||
+		    v->ncontainers >= m->o->max_containers_per_vm)
+			continue;
+		if (ft_contains(f->ft, v->id))
+			return v;
+		if (v->nfunctions >= m->o->max_functions_per_vm)
+			continue;
+		if (!best || v->ncontainers > best->ncontainers)
+			best = v;
+	}
+	return best;
+}
+
+static void invoke(struct manager *m, struct conn *c,
+		   const struct proto_msg *msg)
+{
+	struct function *f = find_fn(m, &msg->function);
+	struct proto_msg r = { .type = PROTO_INVOKED, .id = msg->id };
+	uint32_t first = m->next_container, i, placed = 0;
+
+	if (!f) {
+		struct proto_msg er = { .type = PROTO_ERROR, .id = msg->id,
+					.error = -ENOENT };
+
+		er.message = proto_str("no such function");
+		conn_send(c, &er, NULL);
+		return;
+	}
+	for (i = 0; i < msg->count; i++) {
+		struct proto_msg p = { .type = PROTO_PROVISION };
+		struct vm *v = place(m, f);
+		uint32_t parent = FT_REGISTRY;
+
+		if (!v)
+			break;
+		if (!ft_contains(f->ft, v->id)) {
+			/* A cold start: the VM joins f's tree. */
+			if (ft_insert(f->ft, v->id, NULL, NULL))
+				break;
+			v->nfunctions++;
+		}
+		ft_parent(f->ft, v->id, &parent);
+		v->ncontainers++;
+		f->containers++;
+		p.function = proto_str(f->def->name);
+		p.image = proto_str(f->def->image);
+		p.container = m->next_container++;
+		p.strategy = m->o->strategy;
+		p.parent = peer_of(m, parent);
+		send_to(m, v, &p);
+		eventlog_write(m->log, "provision",
+			       json_pack("{s:s, s:i, s:s, s:s, s:i}", "function",
+					 f->def->name, "container",
+					 (int)p.container, "vm", v->name,
+					 "parent",
+					 parent == FT_REGISTRY
+						 ? "registry"
+						 : m->vms[parent].name,
+					 "tree_height",
+					 (int)ft_height(f->ft)));
+		placed++;
+	}
+	r.container = first;
+	r.count = placed ? placed : 1;
+	if (!placed) {
+		struct proto_msg er = { .type = PROTO_ERROR, .id = msg->id,
+					.error = -ENOSPC };
+
+		er.message = proto_str("no VM has room");
+		conn_send(c, &er, NULL);
+		return;
+	}
+	conn_send(c, &r, NULL);
+}
+
+/* A VM is gone (its connection closed or it stopped answering): out of
+ * every tree, and every orphan learns its new parent. */
+static void vm_lost(struct manager *m, struct vm *v, const char *why)
+{
+	unsigned i;
+
+	if (!v->alive)
+		return;
+	v->alive = 0;
+	eventlog_write(m->log, "vm_lost",
+		       json_pack("{s:s, s:s}", "vm", v->name, "why", why));
+	for (i = 0; i < m->o->nfunctions; i++) {
+		struct change_ctx cc = { m, &m->fns[i] };
+
+		if (ft_contains(m->fns[i].ft, v->id))
+			ft_delete(m->fns[i].ft, v->id, on_change, &cc);
+	}
+	if (v->c) {
+		struct peer *p;
+
+		for (p = m->peers; p; p = p->next)
+			if (p->c == v->c)
+				p->c = NULL;
+		conn_close(v->c);
+		v->c = NULL;
+	}
+}
+
+static void hello(struct manager *m, struct peer *p,
+		  const struct proto_msg *msg)
+{
+	struct vm *v = NULL;
+	unsigned i;
+
+	for (i = 0; i < m->nvms; i++)
+		if (strlen(m->vms[i].name) == msg->vm.len &&
+		    !memcmp(m->vms[i].name, msg->vm.s, msg->vm.len))
+			v = &m->vms[i];
+	if (!v) {
+		if (m->nvms == MAX_VMS)
+			return;
+		v = &m->vms[m->nvms];
+		memset(v, 0, sizeof(*v));
+		v->id = m->nvms++;
+		snprintf(v->name, sizeof(v->name), "%.*s", (int)msg->vm.len,
+			 msg->vm.s);
+	} else if (v->alive && v->c && v->c != p->c) {
+		/* The agent restarted: its old connection is stale. */
+		vm_lost(m, v, "registered again");
+		v->ncontainers = v->nfunctions = 0;
+	}
+	v->addr = msg->addr;
+	v->port = msg->port;
+	v->c = p->c;
+	v->alive = 1;
+	v->last_seen = evloop_now_ns();
+	p->vm = v;
+	eventlog_write(m->log, "vm_up",
+		       json_pack("{s:s, s:i}", "vm", v->name, "vms",
+				 (int)m->nvms));
+}
+
+static void peer_frame(struct conn *c, const struct proto_msg *msg,
+		       void *arg)
+{
+	struct peer *p = arg;
+	struct manager *m = p->m;
+
+	if (p->vm)
+		p->vm->last_seen = evloop_now_ns();
+	switch (msg->type) {
+	case PROTO_HELLO:
+		hello(m, p, msg);
+		break;
+	case PROTO_INVOKE:
+		invoke(m, c, msg);
+		break;
+	case PROTO_STARTED:
+		eventlog_write(m->log, "started",
+			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
+					 msg->function.s,
+					 (size_t)msg->function.len, "container",
+					 (int)msg->container, "vm",
+					 p->vm ? p->vm->name : "?", "t_ns",
+					 (json_int_t)msg->t_ns));
+		break;
+	case PROTO_HEARTBEAT:
+		break;
+	default:
+		break;
+	}
+}
+
+static void peer_closed(struct conn *c, int error, const char *why,
+			void *arg)
+{
+	struct peer *p = arg;
+
+	(void)c;
+	(void)error;
+	p->c = NULL;
+	if (p->vm && p->vm->c == c) {
+		p->vm->c = NULL;
+		vm_lost(p->m, p->vm, why);
+	}
+}
+
+static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
+{
+	struct manager *m = arg;
+	struct peer *p;
+	int s;
+
+	(void)events;
+	s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p || conn_new(l, s, peer_frame, peer_closed, p, &p->c)) {
+		free(p);
+		close(s);
+		return;
+	}
+	p->m = m;
+	p->next = m->peers;
+	m->peers = p;
+}
+
+static void heartbeat(struct evloop *l, void *arg)
+{
+	struct manager *m = arg;
+	struct proto_msg hb = { .type = PROTO_HEARTBEAT };
+	uint64_t now = evloop_now_ns();
+	unsigned i;
+
+	for (i = 0; i < m->nvms; i++) {
+		struct vm *v = &m->vms[i];
+
+		if (!v->alive)
+			continue;
+		if (now - v->last_seen > (uint64_t)m->o->dead_ms * 1000000ull) {
+			vm_lost(m, v, "heartbeat timeout");
+			continue;
+		}
+		hb.id = i;
+		send_to(m, v, &hb);
+	}
+	evloop_timer(l, m->o->heartbeat_ms, heartbeat, m);
+}
+
+static int listen_on(uint32_t addr, uint16_t port, struct err *e)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(addr) };
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024)) {
+		int ret = -errno;
+
+		close(fd);
+		return err_set(e, ret, "listen on port %u: %s", port,
+			       strerror(-ret));
+	}
+	return fd;
+}
+
+static void dump_trees(struct manager *m)
+{
+	FILE *f;
+	unsigned i;
+
+	if (!m->o->dot)
+		return;
+	f = fopen(m->o->dot, "we");
+	if (!f)
+		return;
+	for (i = 0; i < m->o->nfunctions; i++)
+		ft_dump_dot(m->fns[i].ft, f, m->fns[i].def->name);
+	fclose(f);
+}
+
+int manager_run(const struct manager_opts *o, volatile int *stop,
+		struct err *e)
+{
+	struct manager m = { .o = o, .listen_fd = -1 };
+	struct peer *p, *pn;
+	unsigned i;
+	int ret;
+
+	ret = eventlog_open(o->events, "manager", &m.log);
+	if (ret)
+		return err_set(e, ret, "%s: %s", o->events, strerror(-ret));
+	m.vms = calloc(MAX_VMS, sizeof(*m.vms));
+	m.fns = calloc(o->nfunctions ? o->nfunctions : 1, sizeof(*m.fns));
+	if (!m.vms || !m.fns) {
+		ret = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < o->nfunctions; i++) {
+		m.fns[i].def = &o->functions[i];
+		m.fns[i].ft = ft_new(FT_REPAIR_AVL);
+		if (!m.fns[i].ft) {
+			ret = err_set(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	ret = evloop_new(&m.l);
+	if (ret) {
+		err_set(e, ret, "event loop: %s", strerror(-ret));
+		goto out;
+	}
+	m.listen_fd = listen_on(o->addr, o->port, e);
+	if (m.listen_fd < 0) {
+		ret = m.listen_fd;
+		goto out;
+	}
+	evloop_add(m.l, m.listen_fd, EVLOOP_IN, on_accept, &m);
+	evloop_timer(m.l, o->heartbeat_ms, heartbeat, &m);
+	eventlog_write(m.log, "manager_up",
+		       json_pack("{s:i, s:i}", "port", (int)o->port,
+				 "functions", (int)o->nfunctions));
+	ret = evloop_run(m.l, stop);
+	dump_trees(&m);
+out:
+	for (p = m.peers; p; p = pn) {
+		pn = p->next;
+		if (p->c)
+			conn_close(p->c);
+		free(p);
+	}
+	if (m.fns)
+		for (i = 0; i < o->nfunctions; i++)
+			ft_free(m.fns[i].ft);
+	free(m.fns);
+	free(m.vms);
+	if (m.listen_fd >= 0)
+		close(m.listen_fd);
+	evloop_free(m.l);
+	eventlog_close(m.log);
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* manager: the FaaSNet FT manager in the scheduler. It keeps the VM pool
+ * (agents register with HELLO and answer heartbeats), places containers on
+ * VMs (bin-packing, with caps on functions and containers per VM), keeps one
+ * function tree per function (ft.h), tells each new VM's agent its image and
+ * parent, and when a VM stops answering takes it out of every tree and tells
+ * each orphan its new parent. */
+#ifndef FAASNET_MANAGER_MANAGER_H
+#define FAASNET_MANAGER_MANAGER_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+#define MANAGER_MAX_FUNCTIONS 1024
+
+struct manager_function {
+	const char *name;
+	const char *image; /* registry reference */
+};
+
+struct manager_opts {
+	uint32_t addr; /* listen address, host order */
+	uint16_t port;
+	uint8_t strategy; /* enum proto_strategy, for every function */
+	unsigned nfunctions;
+	struct manager_function functions[MANAGER_MAX_FUNCTIONS];
+	unsigned max_functions_per_vm;  /* paper: 20 */
+	unsigned max_containers_per_vm; /* 1 but in the scale test */
+	unsigned heartbeat_ms, dead_ms;
+	const char *events; /* JSON Lines; NULL: stderr */
+	const char *dot;    /* trees written here at exit; NULL: not */
+};
+
+int manager_run(const struct manager_opts *o, volatile int *stop,
+		struct err *e);
+
+#endif
