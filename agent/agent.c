@@ -17,8 +17,8 @@
 #include "regworker.h"
 
 #define RECONNECT_MS 300
-#define REF_MAX 512
-#define FN_MAX 128
+#define REF_MAX	     512
+#define FN_MAX	     128
 
 enum bstate {
 	B_ABSENT = 0,
@@ -120,7 +120,7 @@ static void log_ev(struct image *im, const char *ev, json_t *f)
 static void send_or_log(struct agent *a, struct conn *c,
 			const struct proto_msg *m)
 {
-	struct err e = { "" };
+	struct err e = {""};
 
 	if (c && conn_send(c, m, &e))
 		eventlog_write(a->log, "send_failed",
@@ -134,7 +134,8 @@ static struct image *find_fn(struct agent *a, const char *fn, size_t len)
 	struct image *im;
 
 	for (im = a->images; im; im = im->next)
-		if (strlen(im->function) == len && !memcmp(im->function, fn, len))
+		if (strlen(im->function) == len &&
+		    !memcmp(im->function, fn, len))
 			return im;
 	return NULL;
 }
@@ -206,10 +207,10 @@ static int add_waiter(struct waiter **list, struct child *ch,
 	return 0;
 }
 
-static void reply_error(struct agent *a, struct conn *c, uint32_t id,
-			int error, const char *msg)
+static void reply_error(struct agent *a, struct conn *c, uint32_t id, int error,
+			const char *msg)
 {
-	struct proto_msg r = { .type = PROTO_ERROR, .id = id, .error = error };
+	struct proto_msg r = {.type = PROTO_ERROR, .id = id, .error = error};
 
 	r.message = proto_str(msg);
 	send_or_log(a, c, &r);
@@ -220,7 +221,7 @@ static void reply_error(struct agent *a, struct conn *c, uint32_t id,
 static void serve_block(struct image *im, struct conn *c, uint32_t id,
 			uint32_t b)
 {
-	struct proto_msg r = { .type = PROTO_BLOCK, .id = id, .block = b };
+	struct proto_msg r = {.type = PROTO_BLOCK, .id = id, .block = b};
 
 	r.digest = proto_str(im->img.layers[im->layer].data.digest);
 	r.data = im->blk[b];
@@ -232,7 +233,7 @@ static void serve_block(struct image *im, struct conn *c, uint32_t id,
 static void serve_meta(struct image *im, struct conn *c, uint32_t id,
 		       enum proto_type what, const char *digest)
 {
-	struct proto_msg r = { .id = id };
+	struct proto_msg r = {.id = id};
 
 	if (what == PROTO_GET_MANIFEST) {
 		r.type = PROTO_MANIFEST;
@@ -263,7 +264,7 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 static void request_meta(struct image *im)
 {
 	struct agent *a = im->a;
-	struct proto_msg m = { .type = PROTO_GET_MANIFEST, .id = 1 };
+	struct proto_msg m = {.type = PROTO_GET_MANIFEST, .id = 1};
 
 	im->meta = 1;
 	if (!im->parent.addr) {
@@ -294,12 +295,13 @@ static void request_wanted(struct image *im)
 		list[n++] = b;
 	}
 	if (n && !im->parent.addr) {
-		regworker_submit(im->a->rw, REGJOB_BLOCKS, im->ref, list, n, im);
+		regworker_submit(im->a->rw, REGJOB_BLOCKS, im->ref, list, n,
+				 im);
 	} else {
 		for (b = 0; b < n; b++) {
-			struct proto_msg m = { .type = PROTO_GET_BLOCK,
-					       .id = list[b] + 16,
-					       .block = list[b] };
+			struct proto_msg m = {.type = PROTO_GET_BLOCK,
+					      .id = list[b] + 16,
+					      .block = list[b]};
 
 			m.digest = proto_str(
 				im->img.layers[im->layer].data.digest);
@@ -317,13 +319,13 @@ static void want(struct image *im, uint32_t b)
 
 static int connect_up(struct image *im)
 {
-	struct err e = { "" };
+	struct err e = {""};
 	int ret;
 
 	if (!im->parent.addr)
 		return 0;
-	ret = conn_connect(im->a->l, im->parent.addr, im->parent.port,
-			   up_frame, up_closed, im, &im->up, &e);
+	ret = conn_connect(im->a->l, im->parent.addr, im->parent.port, up_frame,
+			   up_closed, im, &im->up, &e);
 	if (ret)
 		log_ev(im, "error", json_pack("{s:s}", "error", e.msg));
 	return ret;
@@ -335,7 +337,7 @@ static void container_check(struct image *im);
 
 static int meta_ready(struct image *im)
 {
-	struct err e = { "" };
+	struct err e = {""};
 	struct waiter *w, *wn;
 	unsigned i;
 	int ret;
@@ -397,7 +399,7 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 			  size_t clen, int from_registry)
 {
 	struct waiter *w, *wn;
-	struct err e = { "" };
+	struct err e = {""};
 
 	if (b >= im->ix.nblocks || im->state[b] == B_PRESENT)
 		return;
@@ -450,7 +452,7 @@ static void container_check(struct image *im)
 	struct container *ct;
 
 	for (ct = im->cts; ct; ct = ct->next) {
-		struct proto_msg m = { .type = PROTO_STARTED };
+		struct proto_msg m = {.type = PROTO_STARTED};
 		int ready;
 
 		if (ct->started)
@@ -467,12 +469,11 @@ static void container_check(struct image *im)
 		m.container = ct->id;
 		m.t_ns = evloop_now_ns();
 		log_ev(im, "started",
-		       json_pack("{s:i, s:f, s:I, s:I}", "container",
-				 (int)ct->id, "seconds",
-				 (double)(m.t_ns - ct->t_cmd) / 1e9,
-				 "registry_bytes",
-				 (json_int_t)im->from_registry, "parent_bytes",
-				 (json_int_t)im->from_parent));
+		       json_pack(
+			       "{s:i, s:f, s:I, s:I}", "container", (int)ct->id,
+			       "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
+			       "registry_bytes", (json_int_t)im->from_registry,
+			       "parent_bytes", (json_int_t)im->from_parent));
 		send_or_log(im->a, im->a->mgr, &m);
 	}
 }
@@ -483,7 +484,7 @@ static void layer_done(struct image *im, uint64_t bytes)
 
 	im->from_registry += bytes;
 	for (ct = im->cts; ct; ct = ct->next) {
-		struct proto_msg m = { .type = PROTO_STARTED };
+		struct proto_msg m = {.type = PROTO_STARTED};
 
 		if (ct->started || ct->strategy != PROTO_STRATEGY_REGISTRY)
 			continue;
@@ -492,12 +493,11 @@ static void layer_done(struct image *im, uint64_t bytes)
 		m.container = ct->id;
 		m.t_ns = evloop_now_ns();
 		log_ev(im, "started",
-		       json_pack("{s:i, s:f, s:I, s:I}", "container",
-				 (int)ct->id, "seconds",
-				 (double)(m.t_ns - ct->t_cmd) / 1e9,
-				 "registry_bytes",
-				 (json_int_t)im->from_registry, "parent_bytes",
-				 (json_int_t)0));
+		       json_pack(
+			       "{s:i, s:f, s:I, s:I}", "container", (int)ct->id,
+			       "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
+			       "registry_bytes", (json_int_t)im->from_registry,
+			       "parent_bytes", (json_int_t)0));
 		send_or_log(im->a, im->a->mgr, &m);
 	}
 }
@@ -516,9 +516,9 @@ static uint8_t *dup_data(const struct proto_msg *m)
 static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 {
 	struct image *im = arg;
-	struct proto_msg q = { .type = PROTO_GET_BLOB };
+	struct proto_msg q = {.type = PROTO_GET_BLOB};
 	struct oci_image tmp;
-	struct err e = { "" };
+	struct err e = {""};
 
 	(void)c;
 	switch (m->type) {
@@ -540,7 +540,8 @@ static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		q.id = 3;
 		for (unsigned i = 0; i < tmp.nlayers; i++)
 			if (tmp.layers[i].has_blocks) {
-				q.digest = proto_str(tmp.layers[i].index.digest);
+				q.digest =
+					proto_str(tmp.layers[i].index.digest);
 				send_or_log(im->a, im->up, &q);
 				break;
 			}
@@ -632,7 +633,7 @@ static void set_parent(struct image *im, struct proto_peer p)
 	}
 	im->parent = p;
 	{
-		struct in_addr ia = { .s_addr = htonl(p.addr) };
+		struct in_addr ia = {.s_addr = htonl(p.addr)};
 
 		inet_ntop(AF_INET, &ia, a1, sizeof(a1));
 	}
@@ -681,7 +682,8 @@ static void child_frame(struct conn *c, const struct proto_msg *m, void *arg)
 			if (im)
 				add_waiter(&im->meta_waiters, ch, m);
 			else
-				reply_error(a, c, m->id, -ENOENT, "no such blob");
+				reply_error(a, c, m->id, -ENOENT,
+					    "no such blob");
 		}
 		break;
 	case PROTO_GET_BLOCK:
@@ -704,8 +706,7 @@ static void child_frame(struct conn *c, const struct proto_msg *m, void *arg)
 	}
 }
 
-static void child_closed(struct conn *c, int error, const char *why,
-			 void *arg)
+static void child_closed(struct conn *c, int error, const char *why, void *arg)
 {
 	struct child *ch = arg;
 
@@ -791,7 +792,7 @@ static void mgr_frame(struct conn *c, const struct proto_msg *m, void *arg)
 
 	switch (m->type) {
 	case PROTO_HEARTBEAT: {
-		struct proto_msg r = { .type = PROTO_HEARTBEAT, .id = m->id };
+		struct proto_msg r = {.type = PROTO_HEARTBEAT, .id = m->id};
 
 		send_or_log(a, c, &r);
 		break;
@@ -823,8 +824,8 @@ static void mgr_closed(struct conn *c, int error, const char *why, void *arg)
 static void connect_manager(struct evloop *l, void *arg)
 {
 	struct agent *a = arg;
-	struct proto_msg m = { .type = PROTO_HELLO };
-	struct err e = { "" };
+	struct proto_msg m = {.type = PROTO_HELLO};
+	struct err e = {""};
 
 	if (conn_connect(l, a->o->manager_addr, a->o->manager_port, mgr_frame,
 			 mgr_closed, a, &a->mgr, &e)) {
@@ -885,9 +886,9 @@ static void on_results(struct evloop *l, int fd, unsigned events, void *arg)
 
 static int listen_on(uint32_t addr, uint16_t port, struct err *e)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(addr) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(addr)};
 	int fd, one = 1;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -943,7 +944,7 @@ static void free_image(struct image *im)
 
 int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 {
-	struct agent a = { .o = o, .listen_fd = -1, .rw_fd = -1 };
+	struct agent a = {.o = o, .listen_fd = -1, .rw_fd = -1};
 	struct image *im, *in;
 	struct child *ch, *cn;
 	int ret;
@@ -976,12 +977,13 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 	for (im = a.images; im; im = im->next)
 		log_ev(im, "stats",
 		       json_pack("{s:I, s:I, s:I, s:i, s:i, s:i}",
-				 "registry_bytes", (json_int_t)im->from_registry,
-				 "parent_bytes", (json_int_t)im->from_parent,
-				 "served_bytes", (json_int_t)im->served,
-				 "refetches", (int)im->refetches,
-				 "corrupt_blocks", (int)im->corrupt,
-				 "blocks_held", (int)im->npresent));
+				 "registry_bytes",
+				 (json_int_t)im->from_registry, "parent_bytes",
+				 (json_int_t)im->from_parent, "served_bytes",
+				 (json_int_t)im->served, "refetches",
+				 (int)im->refetches, "corrupt_blocks",
+				 (int)im->corrupt, "blocks_held",
+				 (int)im->npresent));
 out:
 	/* The worker first: its results name images about to go. */
 	regworker_stop(a.rw);

@@ -18,11 +18,11 @@
 
 struct agent_opts {
 	const char *name;      /* VM name, e.g. vm0007 */
-	uint32_t addr;         /* this VM's address (host order) */
-	uint16_t port;         /* block port children connect to */
+	uint32_t addr;	       /* this VM's address (host order) */
+	uint16_t port;	       /* block port children connect to */
 	uint32_t manager_addr; /* host order */
 	uint16_t manager_port;
-	const char *events;    /* JSON Lines timeline; NULL: stderr */
+	const char *events; /* JSON Lines timeline; NULL: stderr */
 };
 
 /* Runs until *stop becomes non-zero. Returns 0 or a negative errno with e

@@ -30,18 +30,18 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "addr", required_argument, NULL, 'a' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "manager", required_argument, NULL, 'm' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"name", required_argument, NULL, 'n'},
+		{"addr", required_argument, NULL, 'a'},
+		{"port", required_argument, NULL, 'p'},
+		{"manager", required_argument, NULL, 'm'},
+		{"events", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	struct agent_opts o = { .port = AGENT_BLOCK_PORT,
-				.manager_port = AGENT_MANAGER_PORT };
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct err e = { "" };
+	struct agent_opts o = {.port = AGENT_BLOCK_PORT,
+			       .manager_port = AGENT_MANAGER_PORT};
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct err e = {""};
 	uint16_t unused;
 	int c, ret;
 
@@ -52,8 +52,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			if (addr_parse(optarg, &o.addr, &unused)) {
-				fprintf(stderr, "faasnet-agent: --addr: expected "
-						"A.B.C.D, got \"%s\"\n",
+				fprintf(stderr,
+					"faasnet-agent: --addr: expected "
+					"A.B.C.D, got \"%s\"\n",
 					optarg);
 				return 2;
 			}
@@ -64,9 +65,10 @@ int main(int argc, char **argv)
 		case 'm':
 			if (addr_parse(optarg, &o.manager_addr,
 				       &o.manager_port)) {
-				fprintf(stderr, "faasnet-agent: --manager: "
-						"expected A.B.C.D[:PORT], got "
-						"\"%s\"\n",
+				fprintf(stderr,
+					"faasnet-agent: --manager: "
+					"expected A.B.C.D[:PORT], got "
+					"\"%s\"\n",
 					optarg);
 				return 2;
 			}

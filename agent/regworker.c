@@ -114,7 +114,7 @@ static void do_meta(struct regworker *w, struct regjob *j)
 {
 	struct regres *r;
 	struct fetch_image *fi;
-	struct err e = { "" };
+	struct err e = {""};
 	int ret = 0, l;
 
 	fi = get_open(w, j->ref, &e, &ret);
@@ -146,8 +146,8 @@ struct block_ctx {
 	void *tag;
 };
 
-static int post_block(void *arg, uint32_t block, const void *cdata,
-		      size_t clen, const void *data, size_t len)
+static int post_block(void *arg, uint32_t block, const void *cdata, size_t clen,
+		      const void *data, size_t len)
 {
 	struct block_ctx *c = arg;
 	struct regres *r = calloc(1, sizeof(*r));
@@ -171,9 +171,9 @@ static int post_block(void *arg, uint32_t block, const void *cdata,
 
 static void do_blocks(struct regworker *w, struct regjob *j)
 {
-	struct block_ctx c = { .w = w, .tag = j->tag };
+	struct block_ctx c = {.w = w, .tag = j->tag};
 	struct fetch_image *fi;
-	struct err e = { "" };
+	struct err e = {""};
 	int ret = 0, l;
 
 	fi = get_open(w, j->ref, &e, &ret);
@@ -221,7 +221,7 @@ static void do_layer(struct regworker *w, struct regjob *j)
 {
 	struct layer_ctx *c;
 	struct fetch_image *fi;
-	struct err e = { "" };
+	struct err e = {""};
 	uint8_t d[SHA256_LEN];
 	char got[SHA256_OCI_LEN];
 	struct regres *r;
@@ -237,8 +237,9 @@ static void do_layer(struct regworker *w, struct regjob *j)
 		return;
 	}
 	sha256_init(&c->sha);
-	ret = registry_blob_get(fi->r, fi->ref.repo, fi->img.layers[0].blob.digest,
-				0, 0, inflate_sink, c, &e);
+	ret = registry_blob_get(fi->r, fi->ref.repo,
+				fi->img.layers[0].blob.digest, 0, 0,
+				inflate_sink, c, &e);
 	sha256_final(&c->sha, d);
 	inflateEnd(&c->z);
 	if (!ret && strcmp(sha256_oci(d, got), fi->img.layers[0].diff_id))

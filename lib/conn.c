@@ -12,7 +12,7 @@
 
 /* A peer that lets this much pile up is not reading: better to drop it. */
 #define CONN_MAX_BACKLOG (64u << 20)
-#define CONN_READ_CHUNK  (256u << 10)
+#define CONN_READ_CHUNK	 (256u << 10)
 
 struct outbuf {
 	uint8_t *buf;
@@ -252,9 +252,9 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 		 conn_frame_fn on_frame, conn_close_fn on_close, void *arg,
 		 struct conn **out, struct err *e)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(addr) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(addr)};
 	struct conn *c;
 	int fd, ret;
 
@@ -289,8 +289,9 @@ int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
 	if (c->closed)
 		return err_set(e, -EPIPE, "connection closed");
 	if (c->backlog > CONN_MAX_BACKLOG)
-		return err_set(e, -ENOBUFS, "peer is not reading (%zu bytes "
-					    "queued)",
+		return err_set(e, -ENOBUFS,
+			       "peer is not reading (%zu bytes "
+			       "queued)",
 			       c->backlog);
 	ret = proto_encode(m, &buf, &len, e);
 	if (ret)

@@ -8,7 +8,7 @@
 #include "evloop.h"
 
 #define MAX_EVENTS 64
-#define TICK_MS 100
+#define TICK_MS	   100
 
 struct watch {
 	int fd;
@@ -106,7 +106,7 @@ static uint32_t to_epoll(unsigned events)
 int evloop_add(struct evloop *l, int fd, unsigned events, evloop_fd_fn fn,
 	       void *arg)
 {
-	struct epoll_event ev = { .events = to_epoll(events) };
+	struct epoll_event ev = {.events = to_epoll(events)};
 	struct watch *w, **nb;
 	int n;
 
@@ -142,7 +142,7 @@ int evloop_add(struct evloop *l, int fd, unsigned events, evloop_fd_fn fn,
 
 int evloop_mod(struct evloop *l, int fd, unsigned events)
 {
-	struct epoll_event ev = { .events = to_epoll(events) };
+	struct epoll_event ev = {.events = to_epoll(events)};
 	struct watch *w = find(l, fd);
 
 	if (!w)
@@ -167,8 +167,7 @@ int evloop_del(struct evloop *l, int fd)
 	return 0;
 }
 
-long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn,
-		  void *arg)
+long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn, void *arg)
 {
 	struct timer *t = calloc(1, sizeof(*t)), **p;
 

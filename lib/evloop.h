@@ -31,8 +31,7 @@ int evloop_del(struct evloop *l, int fd);
 
 /* Calls fn(arg) after ms milliseconds. Returns a timer id (> 0) for
  * evloop_cancel, or a negative errno. */
-long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn,
-		  void *arg);
+long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn, void *arg);
 void evloop_cancel(struct evloop *l, long id);
 
 /* Runs until evloop_stop is called (from a callback) or *stop becomes

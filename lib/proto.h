@@ -71,7 +71,7 @@ struct proto_msg {
 	struct proto_str image;     /* PROVISION, GET_MANIFEST: a reference */
 	uint32_t count;             /* INVOKE: containers; INVOKED: ids */
 	uint32_t container;         /* PROVISION, STARTED; INVOKED: first id */
-	uint8_t strategy;           /* PROVISION */
+	uint8_t strategy;           /* PROVISION: enum proto_strategy */
 	struct proto_peer parent;   /* PROVISION, PARENT */
 	struct proto_str digest;    /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
 	uint32_t block;             /* GET_BLOCK, BLOCK */
@@ -82,20 +82,29 @@ struct proto_msg {
 	uint32_t data_len;
 };
 
-/* The frame's total length from its first PROTO_HDR_LEN bytes, so a reader
- * knows how much to wait for. -EBADMSG for a bad version or type, -EMSGSIZE
- * for a payload over PROTO_MAX_PAYLOAD. */
+/* The frame's total length from its first PROTO_HDR_LEN bytes (hdr must
+ * hold that many), so a reader knows how much to wait for. Looks at the
+ * header only: -EBADMSG for a bad version or type or nonzero reserved bits,
+ * -EMSGSIZE for a payload over PROTO_MAX_PAYLOAD. */
 int proto_frame_len(const uint8_t *hdr, size_t *total, struct err *e);
 
-/* Decodes one whole frame (as long as proto_frame_len said). Rejects
- * unknown field tags, duplicate fields, fields a type does not allow,
- * missing required fields, strings with NUL bytes or too long, and any
- * length that runs past the frame: -EBADMSG with e saying which. */
+/* Decodes one whole frame (len exactly as long as proto_frame_len said).
+ * Rejects unknown field tags, duplicate fields, fields a type does not
+ * allow, missing required fields, strings with NUL bytes or too long, and
+ * any length that runs past the frame: -EBADMSG with e saying which
+ * (-EMSGSIZE for a payload over the limit). m is cleared first, so fields
+ * the type does not use are zero; after a failure its contents mean
+ * nothing. Never allocates: m points into buf. */
 int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
 		 struct err *e);
 
-/* Encodes m (the fields its type uses) into a malloc'd frame. -EINVAL when
- * a required field is missing, -EMSGSIZE when it would not fit. */
+/* Encodes m (the fields its type uses; others are ignored) into a malloc'd
+ * frame of exactly the frame's length, which the caller frees. A string is
+ * missing when its s is NULL (ERROR's message is then left out); numbers
+ * are always written; data NULL with data_len 0 is empty data. -EINVAL
+ * when a required field is missing or a value breaks a rule of
+ * docs/protocol.md, -EMSGSIZE when the payload would be over the limit;
+ * *buf is NULL after a failure. */
 int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 		 struct err *e);
 

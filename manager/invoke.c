@@ -29,13 +29,13 @@ static int read_all(int fd, uint8_t *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct proto_msg m = { .type = PROTO_INVOKE, .id = 1 }, r;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct proto_msg m = {.type = PROTO_INVOKE, .id = 1}, r;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	uint32_t addr = 0xc6120003;
 	uint16_t port = 7000;
 	uint8_t hdr[PROTO_HDR_LEN], *buf = NULL, *frame;
 	size_t len, total;
-	struct err e = { "" };
+	struct err e = {""};
 	const char *fn = NULL;
 	int i, fd = -1, json = 0, ret = 1;
 
@@ -64,7 +64,8 @@ int main(int argc, char **argv)
 	sa.sin_port = htons(port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    write(fd, buf, len) != (ssize_t)len || read_all(fd, hdr, sizeof(hdr)) ||
+	    write(fd, buf, len) != (ssize_t)len ||
+	    read_all(fd, hdr, sizeof(hdr)) ||
 	    proto_frame_len(hdr, &total, &e)) {
 		fprintf(stderr, "faasnet-invoke: %s\n",
 			e.msg[0] ? e.msg : strerror(errno));

@@ -47,17 +47,17 @@ static int parse_uint(const char *s, unsigned *v)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "function", required_argument, NULL, 'f' },
-		{ "strategy", required_argument, NULL, 's' },
-		{ "max-functions", required_argument, NULL, 'F' },
-		{ "max-containers", required_argument, NULL, 'C' },
-		{ "heartbeat-ms", required_argument, NULL, 'H' },
-		{ "dead-ms", required_argument, NULL, 'D' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "dot", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"listen", required_argument, NULL, 'l'},
+		{"function", required_argument, NULL, 'f'},
+		{"strategy", required_argument, NULL, 's'},
+		{"max-functions", required_argument, NULL, 'F'},
+		{"max-containers", required_argument, NULL, 'C'},
+		{"heartbeat-ms", required_argument, NULL, 'H'},
+		{"dead-ms", required_argument, NULL, 'D'},
+		{"events", required_argument, NULL, 'e'},
+		{"dot", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	static struct manager_opts o = {
 		.addr = 0xc6120003, /* 198.18.0.3 */
@@ -68,8 +68,8 @@ int main(int argc, char **argv)
 		.heartbeat_ms = 500,
 		.dead_ms = 2000,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct err e = { "" };
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct err e = {""};
 	char *eq;
 	int c, ret, bad = 0;
 
@@ -125,8 +125,9 @@ int main(int argc, char **argv)
 			bad = 1;
 		}
 		if (bad) {
-			fprintf(stderr, "faasnet-manager: bad value for "
-					"option '%s'\n",
+			fprintf(stderr,
+				"faasnet-manager: bad value for "
+				"option '%s'\n",
 				argv[optind - 1]);
 			usage(stderr);
 			return 2;

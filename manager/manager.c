@@ -66,7 +66,7 @@ static struct function *find_fn(struct manager *m, const struct proto_str *s)
 
 static struct proto_peer peer_of(struct manager *m, uint32_t vm)
 {
-	struct proto_peer p = { 0, 0 };
+	struct proto_peer p = {0, 0};
 
 	if (vm != FT_REGISTRY && vm < m->nvms) {
 		p.addr = m->vms[vm].addr;
@@ -78,7 +78,7 @@ static struct proto_peer peer_of(struct manager *m, uint32_t vm)
 static void send_to(struct manager *m, struct vm *v,
 		    const struct proto_msg *msg)
 {
-	struct err e = { "" };
+	struct err e = {""};
 
 	if (v->c && conn_send(v->c, msg, &e))
 		eventlog_write(m->log, "send_failed",
@@ -96,17 +96,17 @@ struct change_ctx {
 static void on_change(void *arg, uint32_t vm, uint32_t parent)
 {
 	struct change_ctx *c = arg;
-	struct proto_msg msg = { .type = PROTO_PARENT };
+	struct proto_msg msg = {.type = PROTO_PARENT};
 
 	msg.function = proto_str(c->f->def->name);
 	msg.parent = peer_of(c->m, parent);
 	send_to(c->m, &c->m->vms[vm], &msg);
 	eventlog_write(c->m->log, "parent",
-		       json_pack("{s:s, s:s, s:s}", "function",
-				 c->f->def->name, "vm", c->m->vms[vm].name,
-				 "parent",
-				 parent == FT_REGISTRY ? "registry"
-						       : c->m->vms[parent].name));
+		       json_pack("{s:s, s:s, s:s}", "function", c->f->def->name,
+				 "vm", c->m->vms[vm].name, "parent",
+				 parent == FT_REGISTRY
+					 ? "registry"
+					 : c->m->vms[parent].name));
 }
 
 /* Picks a VM for one container of f: a VM already running f when it has
@@ -120,8 +120,7 @@ static struct vm *place(struct manager *m, struct function *f)
 	for (i = 0; i < m->nvms; i++) {
 		struct vm *v = &m->vms[i];
 
-		if (!v->alive ||
-		    v->ncontainers >= m->o->max_containers_per_vm)
+		if (!v->alive || v->ncontainers >= m->o->max_containers_per_vm)
 			continue;
 		if (ft_contains(f->ft, v->id))
 			return v;
@@ -137,19 +136,19 @@ static void invoke(struct manager *m, struct conn *c,
 		   const struct proto_msg *msg)
 {
 	struct function *f = find_fn(m, &msg->function);
-	struct proto_msg r = { .type = PROTO_INVOKED, .id = msg->id };
+	struct proto_msg r = {.type = PROTO_INVOKED, .id = msg->id};
 	uint32_t first = m->next_container, i, placed = 0;
 
 	if (!f) {
-		struct proto_msg er = { .type = PROTO_ERROR, .id = msg->id,
-					.error = -ENOENT };
+		struct proto_msg er = {
+			.type = PROTO_ERROR, .id = msg->id, .error = -ENOENT};
 
 		er.message = proto_str("no such function");
 		conn_send(c, &er, NULL);
 		return;
 	}
 	for (i = 0; i < msg->count; i++) {
-		struct proto_msg p = { .type = PROTO_PROVISION };
+		struct proto_msg p = {.type = PROTO_PROVISION};
 		struct vm *v = place(m, f);
 		uint32_t parent = FT_REGISTRY;
 
@@ -170,23 +169,21 @@ static void invoke(struct manager *m, struct conn *c,
 		p.strategy = m->o->strategy;
 		p.parent = peer_of(m, parent);
 		send_to(m, v, &p);
-		eventlog_write(m->log, "provision",
-			       json_pack("{s:s, s:i, s:s, s:s, s:i}", "function",
-					 f->def->name, "container",
-					 (int)p.container, "vm", v->name,
-					 "parent",
-					 parent == FT_REGISTRY
-						 ? "registry"
-						 : m->vms[parent].name,
-					 "tree_height",
-					 (int)ft_height(f->ft)));
+		eventlog_write(
+			m->log, "provision",
+			json_pack("{s:s, s:i, s:s, s:s, s:i}", "function",
+				  f->def->name, "container", (int)p.container,
+				  "vm", v->name, "parent",
+				  parent == FT_REGISTRY ? "registry"
+							: m->vms[parent].name,
+				  "tree_height", (int)ft_height(f->ft)));
 		placed++;
 	}
 	r.container = first;
 	r.count = placed ? placed : 1;
 	if (!placed) {
-		struct proto_msg er = { .type = PROTO_ERROR, .id = msg->id,
-					.error = -ENOSPC };
+		struct proto_msg er = {
+			.type = PROTO_ERROR, .id = msg->id, .error = -ENOSPC};
 
 		er.message = proto_str("no VM has room");
 		conn_send(c, &er, NULL);
@@ -207,7 +204,7 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 	eventlog_write(m->log, "vm_lost",
 		       json_pack("{s:s, s:s}", "vm", v->name, "why", why));
 	for (i = 0; i < m->o->nfunctions; i++) {
-		struct change_ctx cc = { m, &m->fns[i] };
+		struct change_ctx cc = {m, &m->fns[i]};
 
 		if (ft_contains(m->fns[i].ft, v->id))
 			ft_delete(m->fns[i].ft, v->id, on_change, &cc);
@@ -252,13 +249,12 @@ static void hello(struct manager *m, struct peer *p,
 	v->alive = 1;
 	v->last_seen = evloop_now_ns();
 	p->vm = v;
-	eventlog_write(m->log, "vm_up",
-		       json_pack("{s:s, s:i}", "vm", v->name, "vms",
-				 (int)m->nvms));
+	eventlog_write(
+		m->log, "vm_up",
+		json_pack("{s:s, s:i}", "vm", v->name, "vms", (int)m->nvms));
 }
 
-static void peer_frame(struct conn *c, const struct proto_msg *msg,
-		       void *arg)
+static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 {
 	struct peer *p = arg;
 	struct manager *m = p->m;
@@ -288,8 +284,7 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg,
 	}
 }
 
-static void peer_closed(struct conn *c, int error, const char *why,
-			void *arg)
+static void peer_closed(struct conn *c, int error, const char *why, void *arg)
 {
 	struct peer *p = arg;
 
@@ -326,7 +321,7 @@ static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
 static void heartbeat(struct evloop *l, void *arg)
 {
 	struct manager *m = arg;
-	struct proto_msg hb = { .type = PROTO_HEARTBEAT };
+	struct proto_msg hb = {.type = PROTO_HEARTBEAT};
 	uint64_t now = evloop_now_ns();
 	unsigned i;
 
@@ -347,9 +342,9 @@ static void heartbeat(struct evloop *l, void *arg)
 
 static int listen_on(uint32_t addr, uint16_t port, struct err *e)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(addr) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(addr)};
 	int fd, one = 1;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -381,10 +376,9 @@ static void dump_trees(struct manager *m)
 	fclose(f);
 }
 
-int manager_run(const struct manager_opts *o, volatile int *stop,
-		struct err *e)
+int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 {
-	struct manager m = { .o = o, .listen_fd = -1 };
+	struct manager m = {.o = o, .listen_fd = -1};
 	struct peer *p, *pn;
 	unsigned i;
 	int ret;

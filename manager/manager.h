@@ -24,7 +24,7 @@ struct manager_opts {
 	uint8_t strategy; /* enum proto_strategy, for every function */
 	unsigned nfunctions;
 	struct manager_function functions[MANAGER_MAX_FUNCTIONS];
-	unsigned max_functions_per_vm;  /* paper: 20 */
+	unsigned max_functions_per_vm;	/* paper: 20 */
 	unsigned max_containers_per_vm; /* 1 but in the scale test */
 	unsigned heartbeat_ms, dead_ms;
 	const char *events; /* JSON Lines; NULL: stderr */

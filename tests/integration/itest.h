@@ -69,6 +69,20 @@ static inline int itest_count(const char *cmd)
 	return n;
 }
 
+/* itest_count with a format. */
+static inline int itest_count2(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline int itest_count2(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return itest_count(cmd);
+}
+
 static inline int itest_leftover_netns(void)
 {
 	return itest_count("ip netns list | grep '^fnet-'");

@@ -31,11 +31,11 @@ static void on_read(struct evloop *l, int fd, unsigned ev, void *arg)
 	evloop_stop(l);
 }
 
-static void test_readable_fd_calls_back_and_removal_in_batch_is_safe(
-	void **state)
+static void
+test_readable_fd_calls_back_and_removal_in_batch_is_safe(void **state)
 {
 	struct evloop *l;
-	struct seen s = { .other_fd = -1 };
+	struct seen s = {.other_fd = -1};
 	int a[2], b[2];
 
 	(void)state;
@@ -76,7 +76,7 @@ static void on_timer(struct evloop *l, void *arg)
 static void test_timers_fire_in_order_and_cancel(void **state)
 {
 	struct evloop *l;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	uint64_t t0;
 	long id;
 

@@ -707,7 +707,7 @@ static void random_run(enum ft_repair repair, uint64_t seed, uint32_t steps)
 	struct model m = {0};
 	struct stats st = {0};
 	struct changes c;
-	size_t target = 0;
+	size_t target = 0, window;
 	bool is_insert, snap, had_children;
 	struct ft *ft;
 	int ret;
@@ -724,20 +724,20 @@ static void random_run(enum ft_repair repair, uint64_t seed, uint32_t steps)
 	assert_non_null(ft);
 
 	for (step = 0; step < steps; step++) {
-		/* A size target every 8192 steps, from a handful to a few
-		 * thousand; the tree drifts towards it and then wanders
-		 * around it, inserting and deleting. */
-		if (step % 8192 == 0) {
-			switch (below(&seed, 4)) {
-			case 0:
+		/* A size target every 4096 steps: mostly a handful to a few
+		 * hundred VMs, where a step is cheap, and two excursions to
+		 * one and to a few thousand. The tree drifts towards the
+		 * target and then wanders around it, inserting and deleting. */
+		if (step % 4096 == 0) {
+			window = step / 4096;
+			if (window == 6)
+				target = 1000 + below(&seed, 500);
+			else if (window == 14)
+				target = 2500 + below(&seed, 500);
+			else if (below(&seed, 2))
 				target = below(&seed, 16);
-				break;
-			case 1:
-				target = below(&seed, 300);
-				break;
-			default:
-				target = 1000 + below(&seed, 2500);
-			}
+			else
+				target = below(&seed, 400);
 		}
 		is_insert = m.n == 0 ||
 			    below(&seed, 100) < (m.n < target ? 85u : 15u);

@@ -1,0 +1,321 @@
+/* Integration tests of the FaaSNet stack as real processes: the manager in
+ * fnet-manager, one agent per VM, the registry in fnet-registry, one image.
+ * Until `faasnet-testbed run` exists the test starts the processes itself
+ * (by PID, ended by PID). Need root. */
+#include "itest.h"
+
+#include <jansson.h>
+#include <signal.h>
+
+#define IMG_BIN	    "build/asan/bin/faasnet-image"
+#define AGENT_BIN   "build/asan/bin/faasnet-agent"
+#define MANAGER_BIN "build/asan/bin/faasnet-manager"
+#define INVOKE_BIN  "build/asan/bin/faasnet-invoke"
+#define REF	    "198.18.0.2:5000/fn/one:v1"
+#define MAX_VMS	    16
+
+struct stack {
+	char dir[64];
+	pid_t manager, agents[MAX_VMS];
+	int nvms;
+};
+
+static char image_dir[64];
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || access(IMG_BIN, X_OK) ||
+	    access("/usr/bin/docker-registry", X_OK))
+		return 0;
+	snprintf(image_dir, sizeof(image_dir), "/tmp/fnet-itest-stk-XXXXXX");
+	if (!mkdtemp(image_dir))
+		return -1;
+	/* 32 MB, 62 blocks, a start-up set of 10: enough to see the tree. */
+	return itest_run(NULL,
+			 IMG_BIN " synth fn --size 32MB --seed 3 --out "
+				 "%s/img >&2",
+			 image_dir)
+		       ? -1
+		       : 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (image_dir[0])
+		itest_run(NULL, "rm -rf %s", image_dir);
+	return 0;
+}
+
+static pid_t spawn_in(const char *ns, char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *args[32] = {"ip", "netns", "exec", (char *)ns};
+		int i;
+
+		for (i = 0; argv[i] && i < 27; i++)
+			args[4 + i] = argv[i];
+		args[4 + i] = NULL;
+		/* ip netns exec execs the command: the PID stays ours. */
+		execvp("ip", args);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stack_start(struct stack *s, int nvms, const char *rate,
+			const char *strategy)
+{
+	char yaml[128], fn[160], ev[128], name[16], addr[32];
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	s->nvms = nvms;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/fnet-itest-run-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(yaml, sizeof(yaml), "%s/topo.yaml", s->dir);
+	assert_int_equal(itest_run(NULL,
+				   "printf 'vms: %d\\nvm_link: { rate: "
+				   "%s }\\nregistry_link: { rate: 1gbit "
+				   "}\\n' > %s",
+				   nvms, rate, yaml),
+			 0);
+	itest_run(NULL, ITEST_BIN " clean >&2");
+	assert_int_equal(itest_run(NULL, ITEST_BIN " up %s >&2", yaml), 0);
+	assert_int_equal(itest_run(NULL,
+				   ITEST_BIN " registry start --storage "
+					     "%s/reg >&2",
+				   s->dir),
+			 0);
+	assert_int_equal(itest_run(NULL,
+				   IMG_BIN
+				   " push %s/img --registry "
+				   "198.18.0.2:5000 --name fn/one:v1 >&2",
+				   image_dir),
+			 0);
+	snprintf(fn, sizeof(fn), "f1=" REF);
+	snprintf(ev, sizeof(ev), "%s/manager.jsonl", s->dir);
+	{
+		char *argv[] = {
+			MANAGER_BIN,	  "--function", fn, "--strategy",
+			(char *)strategy, "--events",	ev, NULL};
+
+		s->manager = spawn_in("fnet-manager", argv);
+	}
+	for (i = 0; i < nvms; i++) {
+		char ns[32];
+		char *argv[] = {
+			AGENT_BIN,   "--name",	   name,       "--addr", addr,
+			"--manager", "198.18.0.3", "--events", ev,	 NULL};
+
+		snprintf(name, sizeof(name), "vm%04d", i);
+		snprintf(ns, sizeof(ns), "fnet-vm%04d", i);
+		snprintf(addr, sizeof(addr), "198.18.1.%d", i + 1);
+		snprintf(ev, sizeof(ev), "%s/vm%04d.jsonl", s->dir, i);
+		s->agents[i] = spawn_in(ns, argv);
+	}
+	/* Every agent has said HELLO before anything is invoked. */
+	for (i = 0; i < 200; i++) {
+		if (itest_count2("grep -h '\"vm_up\"' %s/manager.jsonl "
+				 "2>/dev/null",
+				 s->dir) >= nvms)
+			break;
+		usleep(50000);
+	}
+}
+
+static void stack_stop(struct stack *s)
+{
+	int i;
+
+	for (i = 0; i < s->nvms; i++)
+		if (s->agents[i] > 0) {
+			kill(s->agents[i], SIGTERM);
+			waitpid(s->agents[i], NULL, 0);
+		}
+	if (s->manager > 0) {
+		kill(s->manager, SIGTERM);
+		waitpid(s->manager, NULL, 0);
+	}
+	itest_run(NULL, ITEST_BIN " down >&2");
+	itest_run(NULL, "rm -rf %s", s->dir);
+}
+
+/* How many agents logged "started", polling up to secs seconds. */
+static int wait_started(struct stack *s, int want, int secs)
+{
+	int n = 0, i;
+
+	for (i = 0; i < secs * 10; i++) {
+		n = itest_count2("cat %s/vm*.jsonl | grep '\"event\":"
+				 "\"started\"'",
+				 s->dir);
+		if (n >= want)
+			break;
+		usleep(100000);
+	}
+	return n;
+}
+
+/* Sum of a number field over the agents' "started" lines, and how many of
+ * them had it non-zero. */
+static long long sum_started(struct stack *s, const char *field, int *nonzero)
+{
+	char *out = NULL, *line, *save = NULL;
+	long long sum = 0;
+
+	*nonzero = 0;
+	itest_run(&out, "cat %s/vm*.jsonl | grep '\"event\":\"started\"'",
+		  s->dir);
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(line, 0, NULL);
+		long long v = json_integer_value(json_object_get(j, field));
+
+		sum += v;
+		*nonzero += v > 0;
+		json_decref(j);
+	}
+	free(out);
+	return sum;
+}
+
+static void invoke(int n)
+{
+	assert_int_equal(itest_run(NULL,
+				   INVOKE_BIN " --function f1 --count "
+					      "%d >&2",
+				   n),
+			 0);
+}
+
+#define NEED_STACK()                                                           \
+	do {                                                                   \
+		ITEST_NEED_ROOT();                                             \
+		if (access("/usr/bin/docker-registry", X_OK)) {                \
+			fprintf(stderr, "SKIP: docker-registry missing\n");    \
+			skip();                                                \
+		}                                                              \
+		assert_true(image_dir[0] != '\0');                             \
+	} while (0)
+
+static void test_faasnet_reads_the_registry_once(void **state)
+{
+	struct stack s;
+	long long reg, par;
+	int nreg, npar, blocks;
+
+	(void)state;
+	NEED_STACK();
+	stack_start(&s, 15, "1gbit", "faasnet");
+	invoke(15);
+	assert_int_equal(wait_started(&s, 15, 30), 15);
+	reg = sum_started(&s, "registry_bytes", &nreg);
+	par = sum_started(&s, "parent_bytes", &npar);
+	fprintf(stderr,
+		"registry bytes %lld (%d VMs), parent bytes %lld "
+		"(%d VMs)\n",
+		reg, nreg, par, npar);
+	/* The root alone read the registry, every other VM its parent, and
+	 * all of them read the same (the start-up set and the meta). */
+	assert_int_equal(nreg, 1);
+	assert_int_equal(npar, 14);
+	assert_true(par == 14 * reg);
+	/* Each start-up block left the registry once. */
+	blocks = itest_count2("cat %s/vm*.jsonl | grep '\"event\":\"block\"' "
+			      "| grep '\"source\":\"registry\"'",
+			      s.dir);
+	assert_int_equal(blocks,
+			 itest_count2("cat %s/vm*.jsonl | grep "
+				      "'\"event\":\"block\"' | grep "
+				      "'\"source\":\"registry\"' | "
+				      "sed 's/.*\"block\":\\([0-9]*\\).*/\\1/' "
+				      "| sort -u",
+				      s.dir));
+	assert_true(blocks > 0);
+	/* No block failed verification. */
+	assert_int_equal(
+		itest_count2("cat %s/vm*.jsonl | grep corrupt_block", s.dir),
+		0);
+	stack_stop(&s);
+}
+
+static void test_ondemand_every_vm_reads_the_registry(void **state)
+{
+	struct stack s;
+	long long reg;
+	int nreg;
+
+	(void)state;
+	NEED_STACK();
+	stack_start(&s, 6, "1gbit", "ondemand");
+	invoke(6);
+	assert_int_equal(wait_started(&s, 6, 30), 6);
+	reg = sum_started(&s, "registry_bytes", &nreg);
+	assert_int_equal(nreg, 6);
+	assert_true(reg % 6 == 0);
+	stack_stop(&s);
+}
+
+static void test_registry_strategy_pulls_whole_layers(void **state)
+{
+	struct stack s;
+	long long reg;
+	int nreg;
+
+	(void)state;
+	NEED_STACK();
+	stack_start(&s, 3, "1gbit", "registry");
+	invoke(3);
+	assert_int_equal(wait_started(&s, 3, 60), 3);
+	reg = sum_started(&s, "registry_bytes", &nreg);
+	assert_int_equal(nreg, 3);
+	/* Each read the whole gzip layer: far more than a start-up set. */
+	assert_true(reg / 3 > 10 * 1000 * 1000);
+	stack_stop(&s);
+}
+
+static void test_killing_an_interior_agent_spares_the_rest(void **state)
+{
+	struct stack s;
+	int i, lost;
+
+	(void)state;
+	NEED_STACK();
+	/* Slow links, so the tree is still fetching when vm0001 (the root's
+	 * first child, parent of vm0003 and vm0004) dies. */
+	stack_start(&s, 15, "20mbit", "faasnet");
+	invoke(15);
+	for (i = 0; i < 100 && itest_count2("grep -h '\"event\":\"first_"
+					    "block\"' %s/vm0001.jsonl",
+					    s.dir) < 1;
+	     i++)
+		usleep(20000);
+	kill(s.agents[1], SIGKILL);
+	waitpid(s.agents[1], NULL, 0);
+	s.agents[1] = 0;
+	assert_int_equal(wait_started(&s, 14, 60), 14);
+	lost = itest_count2("grep -h '\"vm_lost\"' %s/manager.jsonl", s.dir);
+	assert_int_equal(lost, 1);
+	/* Its children were told a new parent. */
+	assert_true(itest_count2("grep -h '\"event\":\"parent\"' "
+				 "%s/manager.jsonl",
+				 s.dir) >= 2);
+	stack_stop(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_faasnet_reads_the_registry_once),
+		cmocka_unit_test(test_ondemand_every_vm_reads_the_registry),
+		cmocka_unit_test(test_registry_strategy_pulls_whole_layers),
+		cmocka_unit_test(
+			test_killing_an_interior_agent_spares_the_rest),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
