@@ -444,37 +444,50 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 	im->bwait[b] = NULL;
 	if (im->is_startup[b])
 		im->startup_present++;
+	if (im->npresent == im->ix.nblocks)
+		log_ev(im, "all_blocks",
+		       json_pack("{s:I, s:I}", "registry_bytes",
+				 (json_int_t)im->from_registry, "parent_bytes",
+				 (json_int_t)im->from_parent));
 	container_check(im);
+}
+
+/* A container is up: say so in the timeline and to the manager. */
+static void container_started(struct image *im, struct container *ct)
+{
+	struct proto_msg m = {.type = PROTO_STARTED};
+
+	ct->started = 1;
+	m.function = proto_str(im->function);
+	m.container = ct->id;
+	m.t_ns = evloop_now_ns();
+	log_ev(im, "started",
+	       json_pack("{s:i, s:f, s:I, s:I}", "container", (int)ct->id,
+			 "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
+			 "registry_bytes", (json_int_t)im->from_registry,
+			 "parent_bytes", (json_int_t)im->from_parent));
+	send_or_log(im->a, im->a->mgr, &m);
 }
 
 static void container_check(struct image *im)
 {
 	struct container *ct;
+	uint32_t b;
 
+	/* registry: the layer job says when (layer_done). */
+	if (im->strategy == PROTO_STRATEGY_REGISTRY || im->meta != 2 ||
+	    im->startup_present != im->ix.nstartup)
+		return;
 	for (ct = im->cts; ct; ct = ct->next) {
-		struct proto_msg m = {.type = PROTO_STARTED};
-		int ready;
-
 		if (ct->started)
 			continue;
-		if (ct->strategy == PROTO_STRATEGY_REGISTRY)
-			ready = 0; /* the layer job says when */
-		else
-			ready = im->meta == 2 &&
-				im->startup_present == im->ix.nstartup;
-		if (!ready)
+		container_started(im, ct);
+		if (!im->a->o->background)
 			continue;
-		ct->started = 1;
-		m.function = proto_str(im->function);
-		m.container = ct->id;
-		m.t_ns = evloop_now_ns();
-		log_ev(im, "started",
-		       json_pack(
-			       "{s:i, s:f, s:I, s:I}", "container", (int)ct->id,
-			       "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
-			       "registry_bytes", (json_int_t)im->from_registry,
-			       "parent_bytes", (json_int_t)im->from_parent));
-		send_or_log(im->a, im->a->mgr, &m);
+		/* The rest, queued behind what is already asked for. */
+		for (b = 0; b < im->ix.nblocks; b++)
+			want(im, b);
+		request_wanted(im);
 	}
 }
 
@@ -483,23 +496,9 @@ static void layer_done(struct image *im, uint64_t bytes)
 	struct container *ct;
 
 	im->from_registry += bytes;
-	for (ct = im->cts; ct; ct = ct->next) {
-		struct proto_msg m = {.type = PROTO_STARTED};
-
-		if (ct->started || ct->strategy != PROTO_STRATEGY_REGISTRY)
-			continue;
-		ct->started = 1;
-		m.function = proto_str(im->function);
-		m.container = ct->id;
-		m.t_ns = evloop_now_ns();
-		log_ev(im, "started",
-		       json_pack(
-			       "{s:i, s:f, s:I, s:I}", "container", (int)ct->id,
-			       "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
-			       "registry_bytes", (json_int_t)im->from_registry,
-			       "parent_bytes", (json_int_t)0));
-		send_or_log(im->a, im->a->mgr, &m);
-	}
+	for (ct = im->cts; ct; ct = ct->next)
+		if (!ct->started)
+			container_started(im, ct);
 }
 
 /* --- the parent connection ---------------------------------------------- */

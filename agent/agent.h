@@ -23,6 +23,10 @@ struct agent_opts {
 	uint32_t manager_addr; /* host order */
 	uint16_t manager_port;
 	const char *events; /* JSON Lines timeline; NULL: stderr */
+	/* After a container starts, also fetch every other block, after the
+	 * start-up ones (the paper's default is not to: later reads fetch on
+	 * demand through the tree). */
+	int background;
 };
 
 /* Runs until *stop becomes non-zero. Returns 0 or a negative errno with e

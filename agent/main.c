@@ -24,7 +24,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: faasnet-agent --name VM --addr A.B.C.D "
 		   "--manager A.B.C.D[:PORT]\n"
-		   "                     [--port N] [--events FILE]\n");
+		   "                     [--port N] [--events FILE] "
+		   "[--fetch none|background]\n");
 }
 
 int main(int argc, char **argv)
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, 'p'},
 		{"manager", required_argument, NULL, 'm'},
 		{"events", required_argument, NULL, 'e'},
+		{"fetch", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -75,6 +77,17 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			o.events = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "background")) {
+				o.background = 1;
+			} else if (strcmp(optarg, "none")) {
+				fprintf(stderr,
+					"faasnet-agent: --fetch: expected "
+					"none or background, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -289,8 +289,8 @@ int ft_insert(struct ft *ft, uint32_t vm, ft_change_fn *fn, void *arg)
 
 	/* Walk towards the shallowest free slot, left on ties: the left
 	 * subtree holds one at the least depth iff its full levels are no
-	 * more than the right one's, and all its slots come first in
-	 * breadth-first order. */
+	 * more than the right one's, and at any one depth its slots come
+	 * before the right subtree's in breadth-first order. */
 	p = ft->root;
 	s = FT_LEFT;
 	while (p) {
@@ -327,7 +327,8 @@ int ft_delete(struct ft *ft, uint32_t vm, ft_change_fn *fn, void *arg)
 		return -ENOENT;
 	x = *slot;
 	y = last_leaf(ft->repair == FT_REPAIR_COMPLETE ? ft->root : x);
-	/* the lowest node whose subtree loses a level position */
+	/* y's place is the one that goes: its parent is the lowest node
+	 * whose subtree changes shape */
 	from = y->parent;
 	if (y == x) {
 		replace(ft, x, NULL);

@@ -1,10 +1,9 @@
 /* ft: the function tree (FT) of one function, a balanced binary tree over the
- * VMs that run it (FaaSNet, ATC '21, section 3.3). It owns the tree shape,
- * the vm -> node index and the rules for inserting and deleting VMs, and
- * reports which VMs got a new parent. It does no I/O and knows nothing of
- * functions, agents or the network: the FT manager keeps one struct ft per
- * function and tells agents about the parent changes. See
- * docs/function-tree.md. */
+ * VMs that run it (FaaSNet, ATC '21). It owns the tree shape, the vm -> node
+ * index and the rules for inserting and deleting VMs, and reports which VMs
+ * got a new parent. It does no I/O and knows nothing of functions, agents or
+ * the network: the FT manager keeps one struct ft per function and tells
+ * agents about the parent changes. See docs/function-tree.md. */
 #ifndef FAASNET_FT_H
 #define FAASNET_FT_H
 
@@ -24,9 +23,11 @@
  * that ft_check() verifies; they differ in height and in how many VMs change
  * parent (docs/function-tree.md compares them). */
 enum ft_repair {
-	/* The paper's rule: the deepest leaf below the deleted VM takes its
-	 * place, then left, right, left-right and right-left rotations restore
-	 * AVL balance on the way up. Height stays below 1.44 log2(N + 2). */
+	/* The paper's rule: left, right, left-right and right-left rotations
+	 * restore AVL balance on the way up, once the deepest leaf below the
+	 * deleted VM has taken its place (which VM fills the hole is our
+	 * choice; the paper does not say). Height stays below
+	 * 1.44 log2(N + 2), and is usually within one of the least. */
 	FT_REPAIR_AVL,
 	/* The last VM in breadth-first order takes the deleted VM's place, so
 	 * the tree stays complete: height ceil(log2(N + 1)), at most three

@@ -361,8 +361,28 @@ static int listen_on(uint32_t addr, uint16_t port, struct err *e)
 	return fd;
 }
 
+static void dot_subtree(struct manager *m, const struct ft *ft, uint32_t vm,
+			FILE *f)
+{
+	uint32_t ch[2];
+	int i;
+
+	if (ft_children(ft, vm, ch) < 0)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (ch[i] == FT_NONE)
+			continue;
+		fprintf(f, "  \"%s\" -> \"%s\";\n", m->vms[vm].name,
+			m->vms[ch[i]].name);
+		dot_subtree(m, ft, ch[i], f);
+	}
+}
+
+/* The trees with VM names (ft_dump_dot knows only ids), for the report and
+ * for teaching: `dot -Tpng trees.dot`. */
 static void dump_trees(struct manager *m)
 {
+	uint32_t root;
 	FILE *f;
 	unsigned i;
 
@@ -371,8 +391,20 @@ static void dump_trees(struct manager *m)
 	f = fopen(m->o->dot, "we");
 	if (!f)
 		return;
-	for (i = 0; i < m->o->nfunctions; i++)
-		ft_dump_dot(m->fns[i].ft, f, m->fns[i].def->name);
+	for (i = 0; i < m->o->nfunctions; i++) {
+		const struct ft *ft = m->fns[i].ft;
+
+		fprintf(f,
+			"digraph \"%s\" {\n  graph [ordering=out];\n"
+			"  registry [shape=box];\n",
+			m->fns[i].def->name);
+		if (!ft_root(ft, &root)) {
+			fprintf(f, "  registry -> \"%s\";\n",
+				m->vms[root].name);
+			dot_subtree(m, ft, root, f);
+		}
+		fprintf(f, "}\n");
+	}
 	fclose(f);
 }
 

@@ -21,6 +21,20 @@ struct stack {
 };
 
 static char image_dir[64];
+/* The running test's stack: group teardown-per-test frees it even when an
+ * assertion ends the test early. */
+static struct stack cur;
+
+static void stack_free(struct stack *s);
+
+static int test_teardown(void **state)
+{
+	(void)state;
+	if (cur.dir[0])
+		stack_free(&cur);
+	memset(&cur, 0, sizeof(cur));
+	return 0;
+}
 
 static int group_setup(void **state)
 {
@@ -66,8 +80,8 @@ static pid_t spawn_in(const char *ns, char *const argv[])
 	return pid;
 }
 
-static void stack_start(struct stack *s, int nvms, const char *rate,
-			const char *strategy)
+static void stack_start_fetch(struct stack *s, int nvms, const char *rate,
+			      const char *strategy, const char *fetch)
 {
 	char yaml[128], fn[160], ev[128], name[16], addr[32];
 	int i;
@@ -99,17 +113,21 @@ static void stack_start(struct stack *s, int nvms, const char *rate,
 	snprintf(fn, sizeof(fn), "f1=" REF);
 	snprintf(ev, sizeof(ev), "%s/manager.jsonl", s->dir);
 	{
-		char *argv[] = {
-			MANAGER_BIN,	  "--function", fn, "--strategy",
-			(char *)strategy, "--events",	ev, NULL};
+		char dot[128];
+		char *argv[] = {MANAGER_BIN,  "--function",	fn,
+				"--strategy", (char *)strategy, "--events",
+				ev,	      "--dot",		dot,
+				NULL};
 
+		snprintf(dot, sizeof(dot), "%s/trees.dot", s->dir);
 		s->manager = spawn_in("fnet-manager", argv);
 	}
 	for (i = 0; i < nvms; i++) {
 		char ns[32];
-		char *argv[] = {
-			AGENT_BIN,   "--name",	   name,       "--addr", addr,
-			"--manager", "198.18.0.3", "--events", ev,	 NULL};
+		char *argv[] = {AGENT_BIN,    "--name",	     name,
+				"--addr",     addr,	     "--manager",
+				"198.18.0.3", "--events",    ev,
+				"--fetch",    (char *)fetch, NULL};
 
 		snprintf(name, sizeof(name), "vm%04d", i);
 		snprintf(ns, sizeof(ns), "fnet-vm%04d", i);
@@ -127,21 +145,40 @@ static void stack_start(struct stack *s, int nvms, const char *rate,
 	}
 }
 
+static void stack_start(struct stack *s, int nvms, const char *rate,
+			const char *strategy)
+{
+	stack_start_fetch(s, nvms, rate, strategy, "none");
+}
+
+/* Ends the processes by PID and takes the network down; the run's folder
+ * stays for the test to read until stack_free. */
 static void stack_stop(struct stack *s)
 {
 	int i;
 
+	/* The manager first: it writes its trees as it ends, before losing
+	 * the agents would empty them. */
+	if (s->manager > 0) {
+		kill(s->manager, SIGTERM);
+		waitpid(s->manager, NULL, 0);
+	}
 	for (i = 0; i < s->nvms; i++)
 		if (s->agents[i] > 0) {
 			kill(s->agents[i], SIGTERM);
 			waitpid(s->agents[i], NULL, 0);
 		}
-	if (s->manager > 0) {
-		kill(s->manager, SIGTERM);
-		waitpid(s->manager, NULL, 0);
-	}
+	s->nvms = 0;
+	s->manager = 0;
 	itest_run(NULL, ITEST_BIN " down >&2");
-	itest_run(NULL, "rm -rf %s", s->dir);
+}
+
+static void stack_free(struct stack *s)
+{
+	stack_stop(s);
+	if (s->dir[0])
+		itest_run(NULL, "rm -rf %s", s->dir);
+	s->dir[0] = '\0';
 }
 
 /* How many agents logged "started", polling up to secs seconds. */
@@ -204,17 +241,16 @@ static void invoke(int n)
 
 static void test_faasnet_reads_the_registry_once(void **state)
 {
-	struct stack s;
 	long long reg, par;
 	int nreg, npar, blocks;
 
 	(void)state;
 	NEED_STACK();
-	stack_start(&s, 15, "1gbit", "faasnet");
+	stack_start(&cur, 15, "1gbit", "faasnet");
 	invoke(15);
-	assert_int_equal(wait_started(&s, 15, 30), 15);
-	reg = sum_started(&s, "registry_bytes", &nreg);
-	par = sum_started(&s, "parent_bytes", &npar);
+	assert_int_equal(wait_started(&cur, 15, 30), 15);
+	reg = sum_started(&cur, "registry_bytes", &nreg);
+	par = sum_started(&cur, "parent_bytes", &npar);
 	fprintf(stderr,
 		"registry bytes %lld (%d VMs), parent bytes %lld "
 		"(%d VMs)\n",
@@ -227,92 +263,123 @@ static void test_faasnet_reads_the_registry_once(void **state)
 	/* Each start-up block left the registry once. */
 	blocks = itest_count2("cat %s/vm*.jsonl | grep '\"event\":\"block\"' "
 			      "| grep '\"source\":\"registry\"'",
-			      s.dir);
+			      cur.dir);
 	assert_int_equal(blocks,
 			 itest_count2("cat %s/vm*.jsonl | grep "
 				      "'\"event\":\"block\"' | grep "
 				      "'\"source\":\"registry\"' | "
 				      "sed 's/.*\"block\":\\([0-9]*\\).*/\\1/' "
 				      "| sort -u",
-				      s.dir));
+				      cur.dir));
 	assert_true(blocks > 0);
 	/* No block failed verification. */
 	assert_int_equal(
-		itest_count2("cat %s/vm*.jsonl | grep corrupt_block", s.dir),
+		itest_count2("cat %s/vm*.jsonl | grep corrupt_block", cur.dir),
 		0);
-	stack_stop(&s);
+	/* The manager leaves its tree as Graphviz: 15 VMs, 15 edges. */
+	stack_stop(&cur);
+	assert_int_equal(itest_count2("grep -- '->' %s/trees.dot", cur.dir),
+			 15);
+	stack_free(&cur);
+}
+
+static void test_background_fetch_gets_every_block(void **state)
+{
+	int nreg, i;
+
+	(void)state;
+	NEED_STACK();
+	stack_start_fetch(&cur, 4, "1gbit", "faasnet", "background");
+	invoke(4);
+	assert_int_equal(wait_started(&cur, 4, 30), 4);
+	/* After starting, each VM fetches the rest of the image too. */
+	for (i = 0; i < 300; i++) {
+		if (itest_count2("cat %s/vm*.jsonl | grep all_blocks",
+				 cur.dir) == 4)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(
+		itest_count2("cat %s/vm*.jsonl | grep all_blocks", cur.dir), 4);
+	sum_started(&cur, "registry_bytes", &nreg);
+	assert_int_equal(nreg, 1);
+	stack_free(&cur);
 }
 
 static void test_ondemand_every_vm_reads_the_registry(void **state)
 {
-	struct stack s;
 	long long reg;
 	int nreg;
 
 	(void)state;
 	NEED_STACK();
-	stack_start(&s, 6, "1gbit", "ondemand");
+	stack_start(&cur, 6, "1gbit", "ondemand");
 	invoke(6);
-	assert_int_equal(wait_started(&s, 6, 30), 6);
-	reg = sum_started(&s, "registry_bytes", &nreg);
+	assert_int_equal(wait_started(&cur, 6, 30), 6);
+	reg = sum_started(&cur, "registry_bytes", &nreg);
 	assert_int_equal(nreg, 6);
 	assert_true(reg % 6 == 0);
-	stack_stop(&s);
+	stack_free(&cur);
 }
 
 static void test_registry_strategy_pulls_whole_layers(void **state)
 {
-	struct stack s;
 	long long reg;
 	int nreg;
 
 	(void)state;
 	NEED_STACK();
-	stack_start(&s, 3, "1gbit", "registry");
+	stack_start(&cur, 3, "1gbit", "registry");
 	invoke(3);
-	assert_int_equal(wait_started(&s, 3, 60), 3);
-	reg = sum_started(&s, "registry_bytes", &nreg);
+	assert_int_equal(wait_started(&cur, 3, 60), 3);
+	reg = sum_started(&cur, "registry_bytes", &nreg);
 	assert_int_equal(nreg, 3);
 	/* Each read the whole gzip layer: far more than a start-up set. */
 	assert_true(reg / 3 > 10 * 1000 * 1000);
-	stack_stop(&s);
+	stack_free(&cur);
 }
 
 static void test_killing_an_interior_agent_spares_the_rest(void **state)
 {
-	struct stack s;
 	int i, lost;
 
 	(void)state;
 	NEED_STACK();
 	/* Slow links, so the tree is still fetching when vm0001 (the root's
 	 * first child, parent of vm0003 and vm0004) dies. */
-	stack_start(&s, 15, "20mbit", "faasnet");
+	stack_start(&cur, 15, "20mbit", "faasnet");
 	invoke(15);
 	for (i = 0; i < 100 && itest_count2("grep -h '\"event\":\"first_"
 					    "block\"' %s/vm0001.jsonl",
-					    s.dir) < 1;
+					    cur.dir) < 1;
 	     i++)
 		usleep(20000);
-	kill(s.agents[1], SIGKILL);
-	waitpid(s.agents[1], NULL, 0);
-	s.agents[1] = 0;
-	assert_int_equal(wait_started(&s, 14, 60), 14);
-	lost = itest_count2("grep -h '\"vm_lost\"' %s/manager.jsonl", s.dir);
+	kill(cur.agents[1], SIGKILL);
+	waitpid(cur.agents[1], NULL, 0);
+	cur.agents[1] = 0;
+	assert_int_equal(wait_started(&cur, 14, 60), 14);
+	lost = itest_count2("grep -h '\"vm_lost\"' %s/manager.jsonl", cur.dir);
 	assert_int_equal(lost, 1);
 	/* Its children were told a new parent. */
 	assert_true(itest_count2("grep -h '\"event\":\"parent\"' "
 				 "%s/manager.jsonl",
-				 s.dir) >= 2);
-	stack_stop(&s);
+				 cur.dir) >= 2);
+	stack_free(&cur);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_faasnet_reads_the_registry_once),
-		cmocka_unit_test(test_ondemand_every_vm_reads_the_registry),
-		cmocka_unit_test(test_registry_strategy_pulls_whole_layers),
+		cmocka_unit_test_teardown(test_faasnet_reads_the_registry_once,
+					  test_teardown),
+		cmocka_unit_test_teardown(
+			test_background_fetch_gets_every_block, test_teardown),
+		cmocka_unit_test_teardown(
+			test_ondemand_every_vm_reads_the_registry,
+			test_teardown),
+		cmocka_unit_test_teardown(
+			test_registry_strategy_pulls_whole_layers,
+			test_teardown),
 		cmocka_unit_test(
 			test_killing_an_interior_agent_spares_the_rest),
 	};

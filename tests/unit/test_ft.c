@@ -682,7 +682,7 @@ struct model {
 
 struct stats {
 	size_t inserts, deletes, root_deletes, interior_deletes, rotating,
-		max_size;
+		moved, max_moved, max_size;
 };
 
 static void model_add(struct model *m, uint32_t k)
@@ -786,6 +786,9 @@ static void random_run(enum ft_repair repair, uint64_t seed, uint32_t steps)
 			k = vm * inv;
 			model_del(&m, k);
 			st.deletes++;
+			st.moved += c.n;
+			if (c.n > st.max_moved)
+				st.max_moved = c.n;
 			/* a leaf that moves someone, or more moves than the
 			 * replacement alone makes, means a rotation */
 			if ((!had_children && repair == FT_REPAIR_AVL &&
@@ -868,9 +871,11 @@ static void random_run(enum ft_repair repair, uint64_t seed, uint32_t steps)
 		assert_int_equal(ft_parent(ft, root, &p), 0);
 
 	print_message("%s: %zu inserts, %zu deletes (%zu roots, %zu with "
-		      "children, %zu rotating), up to %zu VMs\n",
+		      "children, %zu rotating; parent changes per delete: "
+		      "%.2f on average, %zu at most), up to %zu VMs\n",
 		      repair_name(repair), st.inserts, st.deletes,
 		      st.root_deletes, st.interior_deletes, st.rotating,
+		      (double)st.moved / (double)st.deletes, st.max_moved,
 		      st.max_size);
 	assert_true(st.max_size >= 2000);
 	assert_true(st.root_deletes > 1000);
