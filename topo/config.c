@@ -497,6 +497,24 @@ static int parse_topology(yaml_document_t *doc, const yaml_node_t *map,
 	return err_set(e, ret, "%s: %s", name, ce.msg);
 }
 
+int topo_config_parse_node(yaml_document_t *doc, const yaml_node_t *map,
+			   const char *name, struct topo_spec *spec,
+			   struct err *e)
+{
+	struct topo_spec tmp;
+	int ret, n;
+
+	topo_spec_default(&tmp);
+	n = snprintf(tmp.source, sizeof(tmp.source), "%s", name);
+	if (n < 0 || (size_t)n >= sizeof(tmp.source))
+		return err_set(e, -ENAMETOOLONG, "%.64s...: name too long",
+			       name);
+	ret = parse_topology(doc, map, name, &tmp, e);
+	if (!ret)
+		memcpy(spec, &tmp, sizeof(*spec));
+	return ret;
+}
+
 static int yaml_error(const yaml_parser_t *parser, const char *name,
 		      struct err *e)
 {

@@ -14,6 +14,7 @@
 #define FAASNET_TOPO_CONFIG_H
 
 #include <stddef.h>
+#include <yaml.h>
 
 #include "topo.h"
 
@@ -26,6 +27,13 @@
  * got ..." (see docs/topology.md for every message). */
 int topo_config_parse(const char *text, size_t len, const char *name,
 		      struct topo_spec *spec, struct err *e);
+
+/* Parses a topology mapping inside a larger YAML document (a scenario's
+ * `topology:`), with the same keys, defaults and messages (name:line: ...)
+ * as a topology file. spec is written only on success. */
+int topo_config_parse_node(yaml_document_t *doc, const yaml_node_t *map,
+			   const char *name, struct topo_spec *spec,
+			   struct err *e);
 
 /* Reads and parses a file of at most 64 KiB. -errno with "path: strerror"
  * when unreadable, -EFBIG when larger. */
