@@ -13,7 +13,7 @@ CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage \
 	   -Iagent -Imanager
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # --as-needed: each binary keeps only the libraries its objects use.
-PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c outside testbed/ and image/ is library code, but for the mains.
@@ -94,6 +94,8 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 # A unit test links its module from the sanitized library, plus any image/
 # module it names; nothing else of the program.
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
+UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o
+UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o
 
 build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
 	@mkdir -p $(@D)

@@ -268,7 +268,9 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 	case PROTO_INVOKE:
 		invoke(m, c, msg);
 		break;
-	case PROTO_STARTED:
+	case PROTO_STARTED: {
+		struct peer *d;
+
 		eventlog_write(m->log, "started",
 			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
 					 msg->function.s,
@@ -276,7 +278,13 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 					 (int)msg->container, "vm",
 					 p->vm ? p->vm->name : "?", "t_ns",
 					 (json_int_t)msg->t_ns));
+		/* Drivers (connections that never said HELLO) hear of every
+		 * start, so a run knows when its containers are up. */
+		for (d = m->peers; d; d = d->next)
+			if (!d->vm && d->c)
+				conn_send(d->c, msg, NULL);
 		break;
+	}
 	case PROTO_HEARTBEAT:
 		break;
 	default:

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "feature_probe.h"
 #include "plan.h"
+#include "procs.h"
 #include "regproc.h"
 #include "units.h"
 #include "util.h"
@@ -215,6 +216,9 @@ static int teardown(const char *cmd, int argc, char **argv)
 	 * by the PID it was recorded with. */
 	if (regproc_stop_recorded(&e))
 		fprintf(stderr, "%s: %s\n", cmd, e.msg);
+	i = procs_clean_recorded();
+	if (i)
+		fprintf(stderr, "%s: ended %d processes of a run\n", cmd, i);
 	/* Ctrl-C in the middle would leave a half-removed network that
 	 * `clean` has to finish: let it run to the end instead. */
 	signal(SIGINT, SIG_IGN);

@@ -13,5 +13,7 @@ int down_main(int argc, char **argv);
 int clean_main(int argc, char **argv);
 int calibrate_main(int argc, char **argv);
 int registry_main(int argc, char **argv);
+int run_main(int argc, char **argv);
+int report_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,207 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "procs.h"
+#include "topo.h"
+
+#define RECORD TOPO_STATE_DIR "/procs"
+
+struct proc {
+	pid_t pid;
+	int reaped;
+};
+
+struct procs {
+	struct proc *v;
+	size_t n, cap;
+};
+
+unsigned long long procs_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	/* The command may hold spaces and parentheses: count from the last
+	 * ')'. Field 22 is the start time; a zombie has one too. */
+	p = strrchr(buf, ')');
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+int procs_new(struct procs **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void record(pid_t pid)
+{
+	FILE *f;
+
+	mkdir(TOPO_STATE_DIR, 0755);
+	f = fopen(RECORD, "ae");
+	if (!f)
+		return;
+	fprintf(f, "%d %llu\n", (int)pid, procs_start_time(pid));
+	fclose(f);
+}
+
+int procs_spawn(struct procs *p, const char *netns, char *const argv[],
+		const char *log, pid_t *pidp, struct err *e)
+{
+	struct proc *nv;
+	int nsfd, logfd, ret = 0;
+	pid_t pid;
+
+	if (p->n == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 64;
+		nv = realloc(p->v, p->cap * sizeof(*nv));
+		if (!nv)
+			return err_set(e, -ENOMEM, "out of memory");
+		p->v = nv;
+	}
+	nsfd = netns_open(netns);
+	if (nsfd < 0)
+		return err_set(e, nsfd, "namespace %s: %s", netns,
+			       strerror(-nsfd));
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		ret = err_set(e, -errno, "%s: %s", log, strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = err_set(e, -errno, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		/* Its own process group: a Ctrl-C at the terminal reaches
+		 * the harness, which ends the run in order. */
+		setpgid(0, 0);
+		if (null >= 0)
+			dup2(null, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		if (setns(nsfd, CLONE_NEWNET))
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	p->v[p->n].pid = pid;
+	p->v[p->n].reaped = 0;
+	p->n++;
+	record(pid);
+	if (pidp)
+		*pidp = pid;
+out:
+	if (logfd >= 0)
+		close(logfd);
+	close(nsfd);
+	return ret;
+}
+
+int procs_alive(struct procs *p, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->v[i].pid != pid)
+			continue;
+		if (!p->v[i].reaped && waitpid(pid, NULL, WNOHANG) == pid)
+			p->v[i].reaped = 1;
+		return !p->v[i].reaped;
+	}
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void procs_stop_all(struct procs *p, unsigned grace_ms)
+{
+	long deadline = now_ms() + grace_ms;
+	size_t i, left;
+
+	for (i = 0; i < p->n; i++)
+		if (!p->v[i].reaped)
+			kill(p->v[i].pid, SIGTERM);
+	do {
+		left = 0;
+		for (i = 0; i < p->n; i++) {
+			if (p->v[i].reaped)
+				continue;
+			if (waitpid(p->v[i].pid, NULL, WNOHANG) == p->v[i].pid)
+				p->v[i].reaped = 1;
+			else
+				left++;
+		}
+		if (left)
+			usleep(10000);
+	} while (left && now_ms() < deadline);
+	for (i = 0; i < p->n; i++) {
+		if (p->v[i].reaped)
+			continue;
+		kill(p->v[i].pid, SIGKILL);
+		waitpid(p->v[i].pid, NULL, 0);
+		p->v[i].reaped = 1;
+	}
+	p->n = 0;
+	unlink(RECORD);
+}
+
+void procs_free(struct procs *p)
+{
+	if (!p)
+		return;
+	free(p->v);
+	free(p);
+}
+
+int procs_clean_recorded(void)
+{
+	unsigned long long t;
+	int pid, ended = 0;
+	FILE *f;
+
+	f = fopen(RECORD, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d %llu", &pid, &t) == 2) {
+		if (pid <= 1 || !t || procs_start_time(pid) != t)
+			continue; /* gone, or the PID is someone else's now */
+		kill(pid, SIGKILL);
+		ended++;
+	}
+	fclose(f);
+	unlink(RECORD);
+	return ended;
+}

@@ -1,0 +1,34 @@
+/* procs: the processes of a run (the manager, the agents): each started in
+ * a host's network namespace (fork, setns, exec), recorded by PID and start
+ * time under TOPO_STATE_DIR so that `clean` can end them after a killed
+ * run, and ended by PID, never by name. */
+#ifndef FAASNET_TESTBED_PROCS_H
+#define FAASNET_TESTBED_PROCS_H
+
+#include <sys/types.h>
+
+#include "err.h"
+
+struct procs;
+
+int procs_new(struct procs **p);
+/* Starts argv[0] (a path) in namespace netns with stdout and stderr to log
+ * (appended). */
+int procs_spawn(struct procs *p, const char *netns, char *const argv[],
+		const char *log, pid_t *pid, struct err *e);
+/* Whether pid is still running (not yet reaped). */
+int procs_alive(struct procs *p, pid_t pid);
+/* SIGTERM to all, up to grace_ms for them to go, then SIGKILL; reaps them
+ * and forgets the record. */
+void procs_stop_all(struct procs *p, unsigned grace_ms);
+void procs_free(struct procs *p);
+
+/* For clean: ends every recorded process that is still the one recorded
+ * (PID and start time match). Returns how many were ended. */
+int procs_clean_recorded(void);
+
+/* Start time of pid in clock ticks since boot (0: no such process): with
+ * the PID it names one process for the machine's uptime. */
+unsigned long long procs_start_time(pid_t pid);
+
+#endif

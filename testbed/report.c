@@ -1,0 +1,247 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "units.h"
+
+static int have_gnuplot(void)
+{
+	return !access("/usr/bin/gnuplot", X_OK);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* One .dat per strategy (and sweep value): the CDF of provisioning time
+ * and containers up over time, then one gnuplot script for both. */
+int report_plots(const char *dir, struct err *e)
+{
+	char path[PATH_MAX + 64], keys[32][48];
+	struct summary_row *rows = NULL;
+	size_t n, i, j, nk = 0, m;
+	double *v;
+	FILE *f, *gp;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/containers.csv", dir);
+	ret = summary_read_rows(path, &rows, &n, e);
+	if (ret)
+		return ret;
+	for (i = 0; i < n && nk < 32; i++) {
+		char k[48];
+
+		if (rows[i].sweep >= 0)
+			snprintf(k, sizeof(k), "%s-%ld", rows[i].strategy,
+				 rows[i].sweep);
+		else
+			snprintf(k, sizeof(k), "%s", rows[i].strategy);
+		for (j = 0; j < nk && strcmp(keys[j], k); j++)
+			;
+		if (j == nk)
+			snprintf(keys[nk++], sizeof(keys[0]), "%s", k);
+	}
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v) {
+		free(rows);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
+	for (j = 0; j < nk; j++) {
+		for (int pass = 0; pass < 2; pass++) {
+			m = 0;
+			for (i = 0; i < n; i++) {
+				char k[48];
+
+				if (rows[i].sweep >= 0)
+					snprintf(k, sizeof(k), "%s-%ld",
+						 rows[i].strategy,
+						 rows[i].sweep);
+				else
+					snprintf(k, sizeof(k), "%s",
+						 rows[i].strategy);
+				if (strcmp(k, keys[j]) || !rows[i].started)
+					continue;
+				v[m++] = pass ? rows[i].started_s
+					      : rows[i].seconds;
+			}
+			qsort(v, m, sizeof(*v), cmp_double);
+			snprintf(path, sizeof(path), "%s/plot-%s-%s.dat", dir,
+				 pass ? "ready" : "cdf", keys[j]);
+			f = fopen(path, "we");
+			if (!f)
+				continue;
+			fprintf(f, "# %s %s\n", keys[j],
+				pass ? "started_s containers_up"
+				     : "seconds fraction");
+			for (i = 0; i < m; i++)
+				fprintf(f, "%.6f %g\n", v[i],
+					pass ? (double)(i + 1)
+					     : (double)(i + 1) / (double)m);
+			fclose(f);
+		}
+	}
+	free(v);
+	free(rows);
+	if (!have_gnuplot()) {
+		fprintf(stderr, "report: no gnuplot: plots skipped "
+				"(apt-get install gnuplot-nox)\n");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/plots.gp", dir);
+	f = fopen(path, "we");
+	if (!f)
+		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	for (int pass = 0; pass < 2; pass++)
+		for (int fmt = 0; fmt < 2; fmt++) {
+			const char *what = pass ? "ready" : "cdf";
+
+			fprintf(f,
+				"set terminal %s size 800,500\nset output "
+				"'%s.%s'\nset key bottom right\nset grid\n",
+				fmt ? "svg" : "pngcairo", what,
+				fmt ? "svg" : "png");
+			if (pass)
+				fprintf(f, "set title 'Containers up over "
+					   "time'\nset xlabel 'seconds since "
+					   "the run started'\nset ylabel "
+					   "'containers up'\n");
+			else
+				fprintf(f, "set title 'Provisioning time "
+					   "(CDF)'\nset xlabel 'seconds from "
+					   "request to start'\nset ylabel "
+					   "'fraction of containers'\n");
+			fprintf(f, "plot ");
+			for (j = 0; j < nk; j++)
+				fprintf(f,
+					"%s'plot-%s-%s.dat' using 1:2 with "
+					"steps lw 2 title '%s'",
+					j ? ", " : "", what, keys[j], keys[j]);
+			fprintf(f, "\n");
+		}
+	fclose(f);
+	snprintf(path, sizeof(path), "cd %s && gnuplot plots.gp 2>&1", dir);
+	gp = popen(path, "r");
+	if (!gp)
+		return err_set(e, -errno, "gnuplot: %s", strerror(errno));
+	ret = pclose(gp);
+	if (ret)
+		return err_set(e, -EIO, "gnuplot failed on %s/plots.gp", dir);
+	return 0;
+}
+
+/* The bounds of shared/PAPER.md, from what each container moved (bytes
+ * from the registry and peers over started containers) and the scaled
+ * rates: no scheme beats S/B; a registry-bound one needs N*S/R; a
+ * pipelined binary tree about 2*S/B + 2*(h-1)*b/B. */
+static void bounds(FILE *f, const struct scenario *s,
+		   const struct summary_run *runs, size_t n)
+{
+	struct topo_spec t;
+	double B, R, b;
+	size_t i;
+
+	scenario_scaled_topology(s, &t);
+	B = (double)t.vm_rate_bps / 8;
+	R = (double)t.registry_rate_bps / 8;
+	b = s->nimages ? (double)s->images[0].block_size : 524288;
+	fprintf(f, "\n## Measured against the bounds\n\n"
+		   "Per container S = bytes moved / containers started; B = "
+		   "VM link, R = registry link (both scaled);\nh = "
+		   "ceil(log2(N+1)). Bounds are lower bounds on the slowest "
+		   "container's time.\n\n"
+		   "| strategy | sweep | N | S (MB) | max s | S/B s | N*S/R s "
+		   "| tree 2S/B+2(h-1)b/B s |\n|---|---|---|---|---|---|---|"
+		   "---|\n");
+	for (i = 0; i < n; i++) {
+		const struct summary_run *r = &runs[i];
+		double S =
+			r->started
+				? (double)(r->registry_bytes + r->peer_bytes) /
+					  r->started
+				: 0;
+		double h = ceil(log2((double)r->started + 1));
+
+		fprintf(f,
+			"| %s | %s | %u | %.1f | %.2f | %.2f | %.2f | "
+			"%.2f |\n",
+			r->strategy, r->sweep >= 0 ? "" : "-", r->started,
+			S / 1e6, r->max_s, S / B, r->started * S / R,
+			2 * S / B + 2 * (h - 1) * b / B);
+	}
+}
+
+int report_write(const char *dir, const struct scenario *s,
+		 const struct summary_run *runs, size_t n, const char *fidelity,
+		 const char *note, struct err *e)
+{
+	char path[PATH_MAX + 32], sz[32];
+	struct topo_spec t;
+	size_t i;
+	FILE *f;
+	int ret;
+
+	scenario_scaled_topology(s, &t);
+	snprintf(path, sizeof(path), "%s/report.md", dir);
+	f = fopen(path, "we");
+	if (!f)
+		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	fprintf(f, "# %s\n\n", s->name);
+	if (s->description[0])
+		fprintf(f, "%s\n\n", s->description);
+	if (s->paper[0])
+		fprintf(f, "Reproduces: %s\n\n", s->paper);
+	fprintf(f,
+		"- VMs: %u, VM links %s, registry link %s (scale %g: "
+		"every size and rate times this, so transfer times match "
+		"the unscaled setup; fixed costs such as process start "
+		"and round trips do not scale)\n",
+		t.vms, units_format_rate(path, sizeof(path), t.vm_rate_bps),
+		units_format_rate(sz, sizeof(sz), t.registry_rate_bps),
+		s->scale);
+	fprintf(f, "- fidelity: **%s**%s%s\n\n", fidelity, note[0] ? ": " : "",
+		note);
+	fprintf(f, "| strategy | sweep | requested | started | failed | p50 s "
+		   "| p90 s | p99 s | max s | registry MB | peers MB | "
+		   "corrupt |\n|---|---|---|---|---|---|---|---|---|---|---|"
+		   "---|\n");
+	fprintf(stderr, "\n%-11s %6s %5s %5s %7s %7s %7s %11s %9s\n",
+		"strategy", "sweep", "up", "fail", "p50 s", "p90 s", "max s",
+		"registry MB", "peers MB");
+	for (i = 0; i < n; i++) {
+		const struct summary_run *r = &runs[i];
+
+		fprintf(f,
+			"| %s | %ld | %u | %u | %u | %.2f | %.2f | %.2f | "
+			"%.2f | %.1f | %.1f | %u |\n",
+			r->strategy, r->sweep, r->requested, r->started,
+			r->failed, r->p50_s, r->p90_s, r->p99_s, r->max_s,
+			(double)r->registry_bytes / 1e6,
+			(double)r->peer_bytes / 1e6, r->corrupt_blocks);
+		fprintf(stderr,
+			"%-11s %6ld %5u %5u %7.2f %7.2f %7.2f %11.1f "
+			"%9.1f\n",
+			r->strategy, r->sweep, r->started, r->failed, r->p50_s,
+			r->p90_s, r->max_s, (double)r->registry_bytes / 1e6,
+			(double)r->peer_bytes / 1e6);
+	}
+	bounds(f, s, runs, n);
+	fprintf(f, "\n## Plots\n\n![provisioning time CDF](cdf.png)\n\n"
+		   "![containers up over time](ready.png)\n\n"
+		   "Data: `containers.csv` (one row per container), "
+		   "`summary.json`, `events.jsonl` (every process's "
+		   "timeline), `raw/` (per run: logs, `trees.dot`).\n");
+	if (fclose(f))
+		return err_set(e, -EIO, "%s: write failed", path);
+	ret = report_plots(dir, e);
+	fprintf(stderr, "\nfidelity: %s%s%s\nresults: %s/report.md\n", fidelity,
+		note[0] ? ": " : "", note, dir);
+	return ret;
+}

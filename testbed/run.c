@@ -1,0 +1,685 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "driver.h"
+#include "evloop.h"
+#include "plan.h"
+#include "procs.h"
+#include "regproc.h"
+#include "report.h"
+#include "run.h"
+#include "summary.h"
+#include "units.h"
+#include "util.h"
+
+#define MANAGER_PORT	  7000
+#define REGISTRY_HOSTPORT "198.18.0.2:5000"
+/* A busier host than this during a run was the bottleneck, not the
+ * emulated network: the numbers are then marked degraded. */
+#define FIDELITY_CPU_BUSY 0.90
+
+struct run {
+	const struct scenario *s;
+	const struct run_opts *o;
+	char dir[PATH_MAX], bindir[PATH_MAX], cache[PATH_MAX];
+	struct topo_plan plan;
+	char refs[SCENARIO_MAX_IMAGES][400];
+	struct summary_row *rows;
+	size_t nrows, caprows;
+	struct summary_run *runs;
+	size_t nruns;
+	/* (strategy, sweep) pairs in the order run, with the corrupt blocks
+	 * their agents reported; repetitions pool into one summary run. */
+	struct {
+		char strategy[16];
+		long sweep;
+		unsigned corrupt;
+	} keys[SCENARIO_NSTRATEGIES * SCENARIO_MAX_SWEEP];
+	size_t nkeys;
+	int degraded;
+	char fidelity_note[256];
+	struct err *e;
+};
+
+static int mkdirs(const char *path)
+{
+	char tmp[PATH_MAX], *p;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(tmp, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+/* Runs one of our tools (faasnet-image) and waits: 0 or its failure. */
+static int run_tool(char *const argv[], const char *log, struct err *e)
+{
+	pid_t pid;
+	int st, fd;
+
+	pid = fork();
+	if (pid < 0)
+		return err_set(e, -errno, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return err_set(e, -EIO, "%s %s failed (see %s)", argv[0],
+			       argv[1], log);
+	return 0;
+}
+
+static int bin_path(struct run *r, const char *name, char *buf, size_t len)
+{
+	return (size_t)snprintf(buf, len, "%s/%s", r->bindir, name) >= len
+		       ? -ENAMETOOLONG
+		       : 0;
+}
+
+/* Synthesizes (or converts) every image once, cached by its parameters
+ * across runs, and pushes it to the run's registry. */
+static int prepare_images(struct run *r)
+{
+	const struct scenario *s = r->s;
+	char img[PATH_MAX + 64], log[PATH_MAX + 32], layout[PATH_MAX + 300];
+	char size[32], bs[32], frac[32], seed[32], name[300];
+	unsigned i;
+	int ret;
+
+	snprintf(log, sizeof(log), "%s/images.log", r->dir);
+	if (bin_path(r, "faasnet-image", img, sizeof(img)))
+		return err_set(r->e, -ENAMETOOLONG, "path too long");
+	for (i = 0; i < s->nimages; i++) {
+		const struct scenario_image *im = &s->images[i];
+		uint64_t sz = scenario_scaled_size(s, i);
+
+		snprintf(size, sizeof(size), "%llu", (unsigned long long)sz);
+		snprintf(bs, sizeof(bs), "%u", im->block_size);
+		snprintf(frac, sizeof(frac), "%g", im->startup_fraction);
+		snprintf(seed, sizeof(seed), "%llu",
+			 (unsigned long long)im->seed);
+		snprintf(layout, sizeof(layout), "%s/%s-%s-%s-%s-%s%s",
+			 r->cache, im->name, im->layout[0] ? "oci" : size, bs,
+			 frac, seed, "");
+		if (access(layout, F_OK)) {
+			fprintf(stderr, "run: image %s: %s\n", im->name,
+				im->layout[0] ? "converting" : "synthesizing");
+			if (im->layout[0]) {
+				char *argv[] = {img,
+						"convert",
+						(char *)im->layout,
+						"--out",
+						layout,
+						"--block-size",
+						bs,
+						"--startup-fraction",
+						frac,
+						"--seed",
+						seed,
+						NULL};
+
+				ret = run_tool(argv, log, r->e);
+			} else {
+				char *argv[] = {img,
+						"synth",
+						(char *)im->name,
+						"--size",
+						size,
+						"--block-size",
+						bs,
+						"--startup-fraction",
+						frac,
+						"--seed",
+						seed,
+						"--out",
+						layout,
+						NULL};
+
+				ret = run_tool(argv, log, r->e);
+			}
+			if (ret)
+				return ret;
+		}
+		snprintf(name, sizeof(name), "%s/%s:v1", s->name, im->name);
+		{
+			char *argv[] = {img,
+					"push",
+					layout,
+					"--registry",
+					REGISTRY_HOSTPORT,
+					"--name",
+					name,
+					NULL};
+
+			ret = run_tool(argv, log, r->e);
+			if (ret)
+				return ret;
+		}
+		snprintf(r->refs[i], sizeof(r->refs[i]), "%s/%s",
+			 REGISTRY_HOSTPORT, name);
+	}
+	return 0;
+}
+
+/* Host CPU time, busy and total, from /proc/stat's first line. */
+static void cpu_sample(unsigned long long *busy, unsigned long long *total)
+{
+	unsigned long long v[8] = {0};
+	FILE *f = fopen("/proc/stat", "re");
+	int i;
+
+	*busy = *total = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (i = 0; i < 8; i++)
+			*total += v[i];
+		*busy = *total - v[3] - v[4]; /* idle, iowait */
+	}
+	fclose(f);
+}
+
+static int add_row(struct run *r, const struct summary_row *row)
+{
+	struct summary_row *nr;
+
+	if (r->nrows == r->caprows) {
+		r->caprows = r->caprows ? 2 * r->caprows : 256;
+		nr = realloc(r->rows, r->caprows * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		r->rows = nr;
+	}
+	r->rows[r->nrows++] = *row;
+	return 0;
+}
+
+/* What the logs of one run say per container: the VM from the manager's
+ * provision lines, the bytes from the agents' started lines. */
+struct seen {
+	char vm[16];
+	uint64_t registry_bytes, peer_bytes;
+};
+
+static void read_logs(const char *raw, struct driver_result *dr,
+		      struct seen *seen, unsigned *corrupt)
+{
+	char path[PATH_MAX + 300], line[8192];
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+
+	d = opendir(raw);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		/* Per VM (one log) and function, bytes so far: a second
+		 * container of a function on the same VM gets only what was
+		 * fetched after the first. */
+		struct {
+			char fn[64];
+			uint64_t reg, peer;
+		} prev[32];
+		unsigned nprev = 0, pi;
+
+		if (!strstr(de->d_name, ".jsonl"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", raw, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			json_t *j = json_loads(line, 0, NULL);
+			const char *ev =
+				json_string_value(json_object_get(j, "event"));
+			long long id = json_integer_value(
+				json_object_get(j, "container"));
+			const char *who =
+				json_string_value(json_object_get(j, "who"));
+			int idx = (int)(id - dr->first_id);
+
+			if (!ev || !who) {
+				json_decref(j);
+				continue;
+			}
+			if (!strcmp(ev, "corrupt_block"))
+				(*corrupt)++;
+			if (idx >= 0 && (unsigned)idx < dr->n) {
+				if (!strcmp(who, "manager") &&
+				    !strcmp(ev, "provision"))
+					snprintf(seen[idx].vm,
+						 sizeof(seen[idx].vm), "%s",
+						 json_string_value(
+							 json_object_get(
+								 j, "vm")));
+				if (strcmp(who, "manager") &&
+				    !strcmp(ev, "started")) {
+					uint64_t reg =
+						(uint64_t)json_integer_value(
+							json_object_get(
+								j, "registry_"
+								   "bytes"));
+					uint64_t peer =
+						(uint64_t)json_integer_value(
+							json_object_get(
+								j, "parent_"
+								   "bytes"));
+					const char *fn = json_string_value(
+						json_object_get(j, "function"));
+
+					for (pi = 0; pi < nprev && fn &&
+						     strcmp(prev[pi].fn, fn);
+					     pi++)
+						;
+					if (pi == nprev && nprev < 32) {
+						snprintf(prev[pi].fn,
+							 sizeof(prev[pi].fn),
+							 "%s", fn ? fn : "");
+						prev[pi].reg = prev[pi].peer =
+							0;
+						nprev++;
+					}
+					if (pi < 32) {
+						seen[idx].registry_bytes =
+							reg - prev[pi].reg;
+						seen[idx].peer_bytes =
+							peer - prev[pi].peer;
+						prev[pi].reg = reg;
+						prev[pi].peer = peer;
+					}
+				}
+			}
+			json_decref(j);
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+/* Starts the manager and an agent per VM, drives the workload, ends them,
+ * and turns what happened into rows and one summary run. */
+static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
+		   unsigned rep)
+{
+	const struct scenario *s = r->s;
+	char raw[PATH_MAX], label[96], tmp[PATH_MAX + 64], bin[PATH_MAX + 64];
+	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
+	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
+	char maxc[16];
+	struct scenario_invocation *inv = NULL;
+	struct driver_result dr = {0};
+	struct seen *seen = NULL;
+	struct procs *pr = NULL;
+	unsigned long long b0, t0, b1, t1;
+	size_t ninv = 0, i, total = 0;
+	char **argv = NULL;
+	unsigned corrupt = 0, vms = s->topo.vms, k, per_vm;
+	long sweep = sweep_idx >= 0 ? (long)s->sweep[sweep_idx] : -1;
+	const char *stname = scenario_strategy_name(st);
+	int ret, n;
+
+	n = snprintf(raw, sizeof(raw), "%s/raw/%s", r->dir, stname);
+	if (sweep_idx >= 0)
+		n += snprintf(raw + n, sizeof(raw) - (size_t)n, "-%s%ld",
+			      s->sweep_param, sweep);
+	if (s->repetitions > 1)
+		snprintf(raw + n, sizeof(raw) - (size_t)n, "-r%u", rep + 1);
+	snprintf(label, sizeof(label), "run %s", raw + strlen(r->dir) + 5);
+	ret = mkdirs(raw);
+	if (ret)
+		return err_set(r->e, ret, "%s: %s", raw, strerror(-ret));
+	ret = scenario_schedule(s, sweep_idx, &inv, &ninv, r->e);
+	if (ret)
+		return ret;
+	for (i = 0; i < ninv; i++)
+		total += inv[i].containers;
+	/* One container per VM unless there are more containers than VMs
+	 * (the paper's scale test runs 2-3 per VM). */
+	per_vm = (unsigned)((total + vms - 1) / vms);
+	if (!per_vm)
+		per_vm = 1;
+	snprintf(maxc, sizeof(maxc), "%u", per_vm);
+
+	ret = procs_new(&pr);
+	if (ret)
+		goto out;
+	argv = calloc(16 + 2 * s->nfunctions, sizeof(*argv));
+	if (!argv) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", raw);
+	snprintf(dot, sizeof(dot), "%s/trees.dot", raw);
+	snprintf(log, sizeof(log), "%s/processes.log", raw);
+	bin_path(r, "faasnet-manager", bin, sizeof(bin));
+	k = 0;
+	argv[k++] = bin;
+	for (i = 0; i < s->nfunctions; i++) {
+		snprintf(fnargs[i], sizeof(fnargs[i]), "%s=%s",
+			 s->functions[i].name, r->refs[s->functions[i].image]);
+		argv[k++] = "--function";
+		argv[k++] = fnargs[i];
+	}
+	argv[k++] = "--strategy";
+	argv[k++] = (char *)stname;
+	argv[k++] = "--max-containers";
+	argv[k++] = maxc;
+	argv[k++] = "--events";
+	argv[k++] = mgr_ev;
+	argv[k++] = "--dot";
+	argv[k++] = dot;
+	argv[k] = NULL;
+	ret = procs_spawn(pr, TOPO_PREFIX "manager", argv, log, NULL, r->e);
+	if (ret)
+		goto out;
+
+	bin_path(r, "faasnet-agent", bin, sizeof(bin));
+	for (i = 0; i < vms; i++) {
+		const struct topo_host *h = &r->plan.hosts[2 + i];
+		char addr[32], ev[PATH_MAX + 32];
+		char *av[] = {bin,  "--name",	 (char *)h->name, "--addr",
+			      addr, "--manager", "198.18.0.3",	  "--events",
+			      ev,   NULL};
+
+		topo_addr_str(h->addr, addr, sizeof(addr));
+		snprintf(ev, sizeof(ev), "%s/%s.jsonl", raw, h->name);
+		ret = procs_spawn(pr, h->netns, av, log, NULL, r->e);
+		if (ret)
+			goto out;
+		if (vms >= 100 && (i + 1) % (vms / 10) == 0)
+			fprintf(stderr, "%s: %zu/%u agents started\n", label,
+				i + 1, vms);
+	}
+	/* Every agent registered before the clock starts. */
+	for (i = 0; i < 600; i++) {
+		snprintf(tmp, sizeof(tmp), "grep -c vm_up %s 2>/dev/null",
+			 mgr_ev);
+		FILE *p = popen(tmp, "r");
+		unsigned up = 0;
+
+		if (p) {
+			if (fscanf(p, "%u", &up) != 1)
+				up = 0;
+			pclose(p);
+		}
+		if (up >= vms)
+			break;
+		if (r->o->stop && *r->o->stop) {
+			ret = err_set(r->e, -EINTR, "interrupted");
+			goto out;
+		}
+		usleep(50000);
+	}
+	if (i == 600) {
+		ret = err_set(r->e, -ETIMEDOUT,
+			      "%s: agents did not all "
+			      "register in 30 s (see %s)",
+			      label, log);
+		goto out;
+	}
+
+	cpu_sample(&b0, &t0);
+	ret = driver_run(TOPO_MANAGER_ADDR, MANAGER_PORT, inv, ninv, s,
+			 s->timeout_ns, r->o->stop, label, &dr, r->e);
+	cpu_sample(&b1, &t1);
+	procs_stop_all(pr, 3000);
+	if (ret)
+		goto out;
+	if (t1 > t0 &&
+	    (double)(b1 - b0) / (double)(t1 - t0) > FIDELITY_CPU_BUSY) {
+		r->degraded = 1;
+		snprintf(r->fidelity_note, sizeof(r->fidelity_note),
+			 "host CPU %.0f%% busy during %s",
+			 100.0 * (double)(b1 - b0) / (double)(t1 - t0), label);
+	}
+
+	seen = calloc(dr.n ? dr.n : 1, sizeof(*seen));
+	if (!seen) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	read_logs(raw, &dr, seen, &corrupt);
+	for (i = 0; i < dr.n; i++) {
+		const struct driver_container *c = &dr.c[i];
+		struct summary_row row = {.sweep = sweep};
+
+		snprintf(row.strategy, sizeof(row.strategy), "%s", stname);
+		snprintf(row.function, sizeof(row.function), "%s",
+			 s->functions[c->function].name);
+		snprintf(row.vm, sizeof(row.vm), "%s", seen[i].vm);
+		row.requested_s = (double)(c->requested_ns - dr.t0_ns) / 1e9;
+		if (c->started_ns) {
+			row.started = 1;
+			row.started_s =
+				(double)(c->started_ns - dr.t0_ns) / 1e9;
+			row.seconds = row.started_s - row.requested_s;
+		}
+		row.registry_bytes = seen[i].registry_bytes;
+		row.peer_bytes = seen[i].peer_bytes;
+		ret = add_row(r, &row);
+		if (ret)
+			goto out;
+	}
+	for (i = 0; i < dr.nunplaced; i++)
+		for (k = 0; k < dr.unplaced[i].count; k++) {
+			struct summary_row row = {.sweep = sweep};
+
+			snprintf(row.strategy, sizeof(row.strategy), "%s",
+				 stname);
+			snprintf(row.function, sizeof(row.function), "%s",
+				 s->functions[dr.unplaced[i].function].name);
+			row.requested_s = (double)(dr.unplaced[i].requested_ns -
+						   dr.t0_ns) /
+					  1e9;
+			ret = add_row(r, &row);
+			if (ret)
+				goto out;
+		}
+	for (i = 0; i < r->nkeys; i++)
+		if (!strcmp(r->keys[i].strategy, stname) &&
+		    r->keys[i].sweep == sweep)
+			break;
+	if (i == r->nkeys && r->nkeys < sizeof(r->keys) / sizeof(r->keys[0])) {
+		snprintf(r->keys[i].strategy, sizeof(r->keys[i].strategy), "%s",
+			 stname);
+		r->keys[i].sweep = sweep;
+		r->keys[i].corrupt = 0;
+		r->nkeys++;
+	}
+	if (i < r->nkeys)
+		r->keys[i].corrupt += corrupt;
+out:
+	if (pr) {
+		procs_stop_all(pr, 3000);
+		procs_free(pr);
+	}
+	if (ret && !r->e->msg[0])
+		err_set(r->e, ret, "%s: %s", label, strerror(-ret));
+	free(argv);
+	free(seen);
+	free(inv);
+	driver_result_free(&dr);
+	return ret;
+}
+
+/* events.jsonl: every process's timeline, each line tagged with its run,
+ * in time order (one kernel, one clock). */
+static int merge_events(struct run *r)
+{
+	char path[PATH_MAX + 256];
+	FILE *out;
+	int ret;
+
+	snprintf(path, sizeof(path),
+		 "cd %s/raw && for d in *; do for f in \"$d\"/*.jsonl; do "
+		 "sed \"s/^{/{\\\"run\\\":\\\"$d\\\",/\" \"$f\"; done; done | "
+		 "sort -t: -k3 -n -s > ../events.jsonl",
+		 r->dir);
+	out = popen(path, "r");
+	if (!out)
+		return -errno;
+	ret = pclose(out);
+	return ret ? -EIO : 0;
+}
+
+static int write_results(struct run *r)
+{
+	const char *param = r->s->sweep_param[0] ? r->s->sweep_param : NULL;
+	const char *fidelity = r->degraded ? "degraded" : "ok";
+	char path[PATH_MAX + 32];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/containers.csv", r->dir);
+	f = fopen(path, "we");
+	if (!f)
+		return err_set(r->e, -errno, "%s: %s", path, strerror(errno));
+	ret = summary_write_rows(f, r->rows, r->nrows, param, r->e);
+	if (fclose(f) && !ret)
+		ret = err_set(r->e, -EIO, "%s: write failed", path);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/summary.json", r->dir);
+	f = fopen(path, "we");
+	if (!f)
+		return err_set(r->e, -errno, "%s: %s", path, strerror(errno));
+	ret = summary_write_json(f, r->s->name, fidelity, param, r->runs,
+				 r->nruns, r->e);
+	if (fclose(f) && !ret)
+		ret = err_set(r->e, -EIO, "%s: write failed", path);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/summary.csv", r->dir);
+	f = fopen(path, "we");
+	if (!f)
+		return err_set(r->e, -errno, "%s: %s", path, strerror(errno));
+	ret = summary_write_csv(f, param, r->runs, r->nruns, r->e);
+	if (fclose(f) && !ret)
+		ret = err_set(r->e, -EIO, "%s: write failed", path);
+	if (ret)
+		return ret;
+	if (merge_events(r))
+		fprintf(stderr, "run: could not merge the event logs\n");
+	return report_write(r->dir, r->s, r->runs, r->nruns, fidelity,
+			    r->fidelity_note, r->e);
+}
+
+int run_scenario(const struct scenario *s, const struct run_opts *o,
+		 char dir[PATH_MAX], struct err *e)
+{
+	struct run r = {.s = s, .o = o, .e = e};
+	struct topo_build_opts bo = {.progress = util_progress,
+				     .stop = o->stop};
+	struct util_progress prog;
+	struct topo_spec topo;
+	struct regproc rp;
+	struct err ce;
+	char regdir[PATH_MAX + 16], stamp[32];
+	const enum scenario_strategy *sts =
+		o->nstrategies ? o->strategies : s->strategies;
+	unsigned nst = o->nstrategies ? o->nstrategies : s->nstrategies;
+	unsigned rep, k;
+	int sw, nsw = s->nsweep ? (int)s->nsweep : 1, ret, built = 0;
+	ssize_t n;
+	time_t now = time(NULL);
+
+	e->msg[0] = '\0';
+	n = readlink("/proc/self/exe", r.bindir, sizeof(r.bindir) - 1);
+	if (n <= 0)
+		return err_set(e, -errno, "cannot find my own binary");
+	r.bindir[n] = '\0';
+	snprintf(r.bindir, sizeof(r.bindir), "%s", dirname(r.bindir));
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
+	if (o->out)
+		snprintf(r.dir, sizeof(r.dir), "%s", o->out);
+	else
+		snprintf(r.dir, sizeof(r.dir), "results/%s-%s", s->name, stamp);
+	{
+		char tmp[PATH_MAX];
+
+		snprintf(tmp, sizeof(tmp), "%s", r.dir);
+		snprintf(r.cache, sizeof(r.cache), "%s/.cache", dirname(tmp));
+	}
+	ret = mkdirs(r.dir);
+	if (!ret)
+		ret = mkdirs(r.cache);
+	if (ret)
+		return err_set(e, ret, "%s: %s", r.dir, strerror(-ret));
+	snprintf(dir, PATH_MAX, "%s", r.dir);
+
+	scenario_scaled_topology(s, &topo);
+	ret = topo_plan_make(&topo, &r.plan, e);
+	if (ret)
+		return ret;
+	fprintf(stderr, "run: %s: %u VMs, scale %g, results in %s\n", s->name,
+		topo.vms, s->scale, r.dir);
+	util_progress_init(&prog, "run: network");
+	bo.arg = &prog;
+	ret = topo_build(&r.plan, &bo, e);
+	util_progress_end(&prog);
+	if (ret)
+		goto out;
+	built = 1;
+	snprintf(regdir, sizeof(regdir), "%s/registry", r.dir);
+	ret = regproc_start(regdir, &rp, e);
+	if (!ret)
+		ret = prepare_images(&r);
+	for (sw = 0; !ret && sw < nsw; sw++)
+		for (rep = 0; !ret && rep < s->repetitions; rep++)
+			for (k = 0; !ret && k < nst; k++) {
+				if (sts[k] == SCENARIO_BITTORRENT) {
+					fprintf(stderr,
+						"run: bittorrent: not built "
+						"yet (issue 5); skipped\n");
+					continue;
+				}
+				ret = run_one(&r, sts[k], s->nsweep ? sw : -1,
+					      rep);
+			}
+out:
+	/* Down on every path, the registry first: it holds its namespace. */
+	regproc_stop_recorded(&ce);
+	if (built || ret)
+		topo_clean(NULL, &ce);
+	r.runs = calloc(r.nkeys ? r.nkeys : 1, sizeof(*r.runs));
+	for (k = 0; r.runs && k < r.nkeys; k++)
+		if (!summary_compute(r.rows, r.nrows, r.keys[k].strategy,
+				     r.keys[k].sweep, r.keys[k].corrupt,
+				     &r.runs[r.nruns]))
+			r.nruns++;
+	if (r.nruns) {
+		int wret = write_results(&r);
+
+		if (!ret)
+			ret = wret;
+	}
+	free(r.rows);
+	free(r.runs);
+	topo_plan_free(&r.plan);
+	return ret;
+}

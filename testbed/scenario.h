@@ -1,0 +1,115 @@
+/* scenario: an experiment as a scenario file describes it (docs/scenario-
+ * format.md): the topology, `scale`, the images, the functions, the
+ * workload, the strategies to compare, a sweep and repetitions. It owns
+ * parsing (errors as file:line: key: ...), scaling, and expanding the
+ * workload into a timed list of invocations. It starts nothing. */
+#ifndef FAASNET_TESTBED_SCENARIO_H
+#define FAASNET_TESTBED_SCENARIO_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "topo.h"
+
+#define SCENARIO_MAX_IMAGES     16
+#define SCENARIO_MAX_FUNCTIONS  1024
+#define SCENARIO_MAX_STEPS      4096
+#define SCENARIO_MAX_SWEEP      32
+#define SCENARIO_MAX_INVOCATIONS 1000000
+
+enum scenario_strategy {
+	SCENARIO_FAASNET,
+	SCENARIO_ONDEMAND,
+	SCENARIO_REGISTRY,
+	SCENARIO_BITTORRENT,
+	SCENARIO_NSTRATEGIES,
+};
+
+struct scenario_image {
+	char name[64];
+	/* synthetic: size etc.; converted: layout is an OCI layout path
+	 * (relative paths are taken from the scenario file's folder) */
+	uint64_t size;      /* as written, before scale */
+	uint32_t block_size;
+	double startup_fraction;
+	uint64_t seed;
+	char layout[PATH_MAX]; /* "" for synthetic */
+	unsigned line;
+};
+
+struct scenario_function {
+	char name[64];
+	unsigned image; /* index into images */
+	unsigned line;
+};
+
+enum scenario_step_kind {
+	SCENARIO_STEP_AT,    /* at: T, invoke: F, containers: N */
+	SCENARIO_STEP_RAMP,  /* from: T1, to: T2, invoke: F, rate: R (per s) */
+	SCENARIO_STEP_TRACE, /* trace: file.csv (time,function[,containers]) */
+};
+
+struct scenario_step {
+	enum scenario_step_kind kind;
+	uint64_t at_ns, until_ns;
+	unsigned function;
+	unsigned containers;
+	double rate; /* invocations per second, RAMP */
+	char trace[PATH_MAX];
+	unsigned line;
+};
+
+struct scenario {
+	char name[128];
+	char source[PATH_MAX]; /* the file */
+	char description[512];
+	char paper[256]; /* which figure it reproduces, and the paper's numbers */
+	struct topo_spec topo; /* as written, before scale */
+	double scale;          /* every size and bandwidth times this */
+	unsigned nimages;
+	struct scenario_image images[SCENARIO_MAX_IMAGES];
+	unsigned nfunctions;
+	struct scenario_function *functions;
+	unsigned nsteps;
+	struct scenario_step *steps;
+	unsigned nstrategies;
+	enum scenario_strategy strategies[SCENARIO_NSTRATEGIES];
+	unsigned repetitions;
+	uint64_t timeout_ns; /* per run: waiting for containers */
+	/* sweep: one parameter; "containers" replaces every AT step's count */
+	char sweep_param[32]; /* "" when no sweep */
+	unsigned nsweep;
+	unsigned sweep[SCENARIO_MAX_SWEEP];
+};
+
+int scenario_parse(const char *text, size_t len, const char *name,
+		   struct scenario *s, struct err *e);
+int scenario_load(const char *path, struct scenario *s, struct err *e);
+void scenario_free(struct scenario *s);
+
+const char *scenario_strategy_name(enum scenario_strategy st);
+/* -EINVAL for an unknown name. */
+int scenario_strategy_parse(const char *name, enum scenario_strategy *st);
+
+/* The topology with every rate times scale (never below 1kbit). */
+void scenario_scaled_topology(const struct scenario *s,
+			      struct topo_spec *out);
+/* Image i's size times scale, rounded to whole bytes, at least 1 block. */
+uint64_t scenario_scaled_size(const struct scenario *s, unsigned i);
+
+struct scenario_invocation {
+	uint64_t t_ns; /* from the start of the run */
+	unsigned function;
+	unsigned containers;
+};
+
+/* The workload in time order (stable for equal times). sweep_index picks a
+ * sweep value (-1: none or no sweep). Trace files are read here, errors as
+ * trace.csv:line. Returns a malloc'd array. */
+int scenario_schedule(const struct scenario *s, int sweep_index,
+		      struct scenario_invocation **out, size_t *n,
+		      struct err *e);
+
+#endif

@@ -1,0 +1,69 @@
+/* summary: the numbers of a results folder. One row per container
+ * (containers.csv) in, per-run statistics (summary.json, summary.csv) out,
+ * and the way back: reading containers.csv again, so that every number in
+ * a summary can be recomputed from the rows (the report and the tests do).
+ * It owns the file formats and the statistics; it runs nothing. */
+#ifndef FAASNET_TESTBED_SUMMARY_H
+#define FAASNET_TESTBED_SUMMARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+struct summary_row {
+	char strategy[16];
+	char function[64];
+	char vm[16];       /* "" when never placed */
+	long sweep;        /* the sweep value, -1 without a sweep */
+	int started;       /* 0: failed or timed out */
+	double requested_s; /* from the start of the run */
+	double started_s;   /* when it was up; 0 when not started */
+	double seconds;     /* started_s - requested_s */
+	uint64_t registry_bytes, peer_bytes;
+};
+
+struct summary_run {
+	char strategy[16];
+	long sweep; /* -1 without a sweep */
+	unsigned requested, started, failed;
+	/* over started containers; nearest-rank percentiles; 0 when none */
+	double p50_s, p90_s, p99_s, max_s;
+	uint64_t registry_bytes, peer_bytes;
+	unsigned corrupt_blocks;
+};
+
+/* The statistics of the rows whose strategy and sweep match (none: a run
+ * of zeros). 0, -EINVAL for a strategy that does not fit, or -ENOMEM. */
+int summary_compute(const struct summary_row *rows, size_t n,
+		    const char *strategy, long sweep, unsigned corrupt_blocks,
+		    struct summary_run *out);
+
+/* containers.csv: the header strategy,function,vm,requested_s,started_s,
+ * seconds,registry_bytes,peer_bytes (plus `sweep_param` as a last column
+ * when sweep_param is not NULL), then one line per row; failed containers
+ * have empty started_s and seconds. Times with 6 decimals. There is no CSV
+ * quoting: a name holding a comma, a quote or a line break, an empty
+ * strategy or function, a sweep value < 0 with sweep_param (or != -1
+ * without) is -EINVAL naming the row, before anything is written. Write
+ * errors (flushed here) are -EIO; the same for the two below. */
+int summary_write_rows(FILE *f, const struct summary_row *rows, size_t n,
+		       const char *sweep_param, struct err *e);
+/* Reads it back (path for messages: path:line). malloc'd rows (NULL when
+ * none), for the caller to free(); *rows and *n are untouched on error. */
+int summary_read_rows(const char *path, struct summary_row **rows, size_t *n,
+		      struct err *e);
+
+/* summary.json: {"scenario", "fidelity", "runs": [{"strategy", "params":
+ * {sweep_param: value} or {}, "requested", "started", "failed", "p50_s",
+ * "p90_s", "p99_s", "max_s", "registry_bytes", "peer_bytes",
+ * "corrupt_blocks"}]}; summary.csv the same runs as a table. */
+int summary_write_json(FILE *f, const char *scenario, const char *fidelity,
+		       const char *sweep_param, const struct summary_run *runs,
+		       size_t n, struct err *e);
+int summary_write_csv(FILE *f, const char *sweep_param,
+		      const struct summary_run *runs, size_t n,
+		      struct err *e);
+
+#endif

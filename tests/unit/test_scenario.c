@@ -1,0 +1,1296 @@
+/* Unit tests for testbed/scenario.c (the scenario file format,
+ * docs/scenario-format.md): every key and default, every rejection with its
+ * exact one-line message, the workload expanded into a schedule (at steps,
+ * ramps, traces, the sweep, the cap) and scaling. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scenario.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define GBIT UINT64_C(1000000000)
+#define MBIT UINT64_C(1000000)
+#define MS   UINT64_C(1000000)
+#define SEC  UINT64_C(1000000000)
+
+/* What follows an images: line so that an error in images is the first. */
+#define TAIL                                                                   \
+	"functions: [{ name: f1, image: py }]\n"                               \
+	"workload: [{ at: 0s, invoke: f1 }]\n"
+
+/* Lines 1-7 of most cases: a valid scenario that an error case extends. */
+#define BASE                                                                   \
+	"name: t\n"                                                            \
+	"images:\n"                                                            \
+	"  - { name: py, size: 758MB }\n"                                      \
+	"functions:\n"                                                         \
+	"  - { name: f1, image: py }\n"                                        \
+	"workload:\n"                                                          \
+	"  - { at: 0s, invoke: f1, containers: 16 }\n"
+
+static int parse(const char *text, struct scenario *s, struct err *e)
+{
+	return scenario_parse(text, strlen(text), "x.yaml", s, e);
+}
+
+/* A scenario full of garbage, so that an error path that wrote to the
+ * caller's struct stands out. */
+static void poison(struct scenario *s)
+{
+	memset(s, 0xa5, sizeof(*s));
+}
+
+static bool is_poisoned(const struct scenario *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+
+	for (i = 0; i < sizeof(*s); i++)
+		if (p[i] != 0xa5)
+			return false;
+	return true;
+}
+
+/* ---- temp folders ---- */
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static char *make_dir(void)
+{
+	char *dir = strdup("/tmp/test_scenario.XXXXXX");
+
+	assert_non_null(dir);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static void remove_dir(char *dir)
+{
+	assert_int_equal(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+	free(dir);
+}
+
+/* Writes dir/rel (making one level of folder when rel has one) and returns
+ * the full path in out. */
+static void write_file(const char *dir, const char *rel, const char *text,
+		       char *out, size_t len)
+{
+	const char *slash = strchr(rel, '/');
+	char sub[PATH_MAX];
+	FILE *f;
+
+	if (slash) {
+		snprintf(sub, sizeof(sub), "%s/%.*s", dir, (int)(slash - rel),
+			 rel);
+		assert_true(mkdir(sub, 0700) == 0 || errno == EEXIST);
+	}
+	assert_true((size_t)snprintf(out, len, "%s/%s", dir, rel) < len);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* ---- a full file, defaults ---- */
+
+static const char full[] =
+	"# every key\n"					      /* 1 */
+	"name: fig14-mini\n"				      /* 2 */
+	"description: \"0 to N containers\"\n"		      /* 3 */
+	"paper: 'Fig. 14: FaaSNet 6.2 s at 128'\n"	      /* 4 */
+	"topology:\n"					      /* 5 */
+	"  vms: 32\n"					      /* 6 */
+	"  rack_size: 8\n"				      /* 7 */
+	"  vm_link: { rate: 1gbit }\n"			      /* 8 */
+	"  registry_link: { rate: 2gbit }\n"		      /* 9 */
+	"  rack_uplink: { rate: 10gbit }\n"		      /* 10 */
+	"  delay: 500us\n"				      /* 11 */
+	"scale: 0.05\n"					      /* 12 */
+	"images:\n"					      /* 13 */
+	"  - name: py\n"				      /* 14 */
+	"    size: 758MB\n"				      /* 15 */
+	"    block_size: 1MiB\n"			      /* 16 */
+	"    startup_fraction: 0.25\n"			      /* 17 */
+	"    seed: 42\n"				      /* 18 */
+	"  - { name: real, layout: images/real }\n"	      /* 19 */
+	"functions:\n"					      /* 20 */
+	"  - { name: f1, image: py }\n"			      /* 21 */
+	"  - { name: f2, image: real }\n"		      /* 22 */
+	"workload:\n"					      /* 23 */
+	"  - { at: 1.5s, invoke: f2, containers: 3 }\n"	      /* 24 */
+	"  - { from: 10s, to: 20s, invoke: f1, rate: 2.5 }\n" /* 25 */
+	"  - { trace: traces/iot.csv }\n"		      /* 26 */
+	"  - { at: 0s, invoke: f1 }\n"			      /* 27 */
+	"strategies: [ondemand, faasnet]\n"		      /* 28 */
+	"repetitions: 3\n"				      /* 29 */
+	"timeout: 2m\n"					      /* 30 */
+	"sweep: { containers: [8, 16, 128] }\n";	      /* 31 */
+
+static void test_full_file(void **state)
+{
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	poison(&s);
+	assert_int_equal(parse(full, &s, &e), 0);
+	assert_string_equal(e.msg, "");
+	assert_string_equal(s.name, "fig14-mini");
+	assert_string_equal(s.source, "x.yaml");
+	assert_string_equal(s.description, "0 to N containers");
+	assert_string_equal(s.paper, "Fig. 14: FaaSNet 6.2 s at 128");
+
+	assert_string_equal(s.topo.source, "x.yaml");
+	assert_int_equal(s.topo.vms, 32);
+	assert_int_equal(s.topo.rack_size, 8);
+	assert_true(s.topo.vm_rate_bps == GBIT);
+	assert_true(s.topo.registry_rate_bps == 2 * GBIT);
+	assert_true(s.topo.uplink_rate_bps == 10 * GBIT);
+	assert_true(s.topo.delay_ns == 500000);
+	assert_int_equal(s.topo.delay_line, 11);
+	assert_true(s.scale == 0.05);
+
+	assert_int_equal(s.nimages, 2);
+	assert_string_equal(s.images[0].name, "py");
+	assert_true(s.images[0].size == 758000000);
+	assert_int_equal(s.images[0].block_size, 1 << 20);
+	assert_true(s.images[0].startup_fraction == 0.25);
+	assert_true(s.images[0].seed == 42);
+	assert_string_equal(s.images[0].layout, "");
+	assert_int_equal(s.images[0].line, 14);
+	assert_string_equal(s.images[1].name, "real");
+	assert_true(s.images[1].size == 0);
+	assert_string_equal(s.images[1].layout, "images/real");
+	assert_int_equal(s.images[1].block_size, 512 << 10);
+	assert_int_equal(s.images[1].line, 19);
+
+	assert_int_equal(s.nfunctions, 2);
+	assert_string_equal(s.functions[0].name, "f1");
+	assert_int_equal(s.functions[0].image, 0);
+	assert_int_equal(s.functions[0].line, 21);
+	assert_string_equal(s.functions[1].name, "f2");
+	assert_int_equal(s.functions[1].image, 1);
+	assert_int_equal(s.functions[1].line, 22);
+
+	assert_int_equal(s.nsteps, 4);
+	assert_int_equal(s.steps[0].kind, SCENARIO_STEP_AT);
+	assert_true(s.steps[0].at_ns == 1500 * MS);
+	assert_int_equal(s.steps[0].function, 1);
+	assert_int_equal(s.steps[0].containers, 3);
+	assert_int_equal(s.steps[0].line, 24);
+	assert_int_equal(s.steps[1].kind, SCENARIO_STEP_RAMP);
+	assert_true(s.steps[1].at_ns == 10 * SEC);
+	assert_true(s.steps[1].until_ns == 20 * SEC);
+	assert_true(s.steps[1].rate == 2.5);
+	assert_int_equal(s.steps[1].function, 0);
+	assert_int_equal(s.steps[1].containers, 1);
+	assert_int_equal(s.steps[1].line, 25);
+	assert_int_equal(s.steps[2].kind, SCENARIO_STEP_TRACE);
+	assert_string_equal(s.steps[2].trace, "traces/iot.csv");
+	assert_int_equal(s.steps[2].line, 26);
+	assert_int_equal(s.steps[3].kind, SCENARIO_STEP_AT);
+	assert_true(s.steps[3].at_ns == 0);
+	assert_int_equal(s.steps[3].containers, 1); /* the default */
+
+	assert_int_equal(s.nstrategies, 2);
+	assert_int_equal(s.strategies[0], SCENARIO_ONDEMAND);
+	assert_int_equal(s.strategies[1], SCENARIO_FAASNET);
+	assert_int_equal(s.repetitions, 3);
+	assert_true(s.timeout_ns == 120 * SEC);
+	assert_string_equal(s.sweep_param, "containers");
+	assert_int_equal(s.nsweep, 3);
+	assert_int_equal(s.sweep[0], 8);
+	assert_int_equal(s.sweep[1], 16);
+	assert_int_equal(s.sweep[2], 128);
+	scenario_free(&s);
+	assert_null(s.functions);
+	assert_null(s.steps);
+	scenario_free(&s); /* twice is harmless */
+}
+
+static void test_defaults(void **state)
+{
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	poison(&s);
+	assert_int_equal(parse(BASE, &s, &e), 0);
+	assert_string_equal(s.description, "");
+	assert_string_equal(s.paper, "");
+	/* the built-in topology */
+	assert_string_equal(s.topo.source, "built-in");
+	assert_int_equal(s.topo.vms, 16);
+	assert_int_equal(s.topo.rack_size, 64);
+	assert_true(s.topo.vm_rate_bps == GBIT);
+	assert_true(s.topo.uplink_rate_bps == 0);
+	assert_true(s.scale == 1);
+	assert_int_equal(s.images[0].block_size, 512 << 10);
+	assert_true(s.images[0].startup_fraction == 0.16);
+	assert_true(s.images[0].seed == 1);
+	assert_int_equal(s.nstrategies, 4);
+	assert_int_equal(s.strategies[0], SCENARIO_FAASNET);
+	assert_int_equal(s.strategies[1], SCENARIO_ONDEMAND);
+	assert_int_equal(s.strategies[2], SCENARIO_REGISTRY);
+	assert_int_equal(s.strategies[3], SCENARIO_BITTORRENT);
+	assert_int_equal(s.repetitions, 1);
+	assert_true(s.timeout_ns == 300 * SEC);
+	assert_string_equal(s.sweep_param, "");
+	assert_int_equal(s.nsweep, 0);
+	scenario_free(&s);
+}
+
+/* Keys in any order: a function may name an image written below it. */
+static void test_any_order(void **state)
+{
+	static const char text[] = "workload: [{ at: 0s, invoke: f1 }]\n"
+				   "functions: [{ name: f1, image: py }]\n"
+				   "images: [{ name: py, size: 1MB }]\n"
+				   "name: t\n";
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(parse(text, &s, &e), 0);
+	assert_int_equal(s.functions[0].image, 0);
+	assert_int_equal(s.steps[0].function, 0);
+	scenario_free(&s);
+}
+
+static void test_limits_accepted(void **state)
+{
+	static const char text[] =
+		"name: a.b_c-9\n"
+		"scale: 1\n"
+		"repetitions: 100\n"
+		"timeout: 24h\n"
+		"images:\n"
+		"  - { name: py, size: 1B, block_size: 4KiB, "
+		"startup_fraction: 0 }\n"
+		"  - { name: js, size: 1TB, block_size: 64MiB, "
+		"startup_fraction: 1, seed: 18446744073709551615 }\n"
+		"functions: [{ name: f1, image: js }]\n"
+		"workload:\n"
+		"  - { at: 24h, invoke: f1, containers: 100000 }\n"
+		"  - { from: 0s, to: 1ms, invoke: f1, rate: 100000 }\n"
+		"sweep: { containers: [1, 100000] }\n";
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(parse(text, &s, &e), 0);
+	assert_true(s.images[0].size == 1);
+	assert_true(s.images[1].seed == UINT64_MAX);
+	assert_true(s.images[1].startup_fraction == 1);
+	assert_true(s.timeout_ns == 24 * 3600 * SEC);
+	assert_int_equal(s.steps[0].containers, 100000);
+	assert_int_equal(s.sweep[1], 100000);
+	scenario_free(&s);
+}
+
+/* ---- topology from a file ---- */
+
+static void test_topology_path(void **state)
+{
+	char *dir = make_dir();
+	char topo[PATH_MAX], path[PATH_MAX], text[PATH_MAX + 256];
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	write_file(dir, "topo/small.yaml",
+		   "vms: 8\nrack_size: 4\nvm_link: { rate: 100mbit }\n", topo,
+		   sizeof(topo));
+	/* relative to the scenario's folder, not the working one */
+	write_file(dir, "s.yaml", BASE "topology: topo/small.yaml\n", path,
+		   sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	assert_string_equal(s.source, path);
+	assert_string_equal(s.topo.source, topo);
+	assert_int_equal(s.topo.vms, 8);
+	assert_int_equal(s.topo.rack_size, 4);
+	assert_true(s.topo.vm_rate_bps == 100 * MBIT);
+	assert_true(s.topo.registry_rate_bps == GBIT);
+	scenario_free(&s);
+
+	/* an absolute path is taken as it is */
+	snprintf(text, sizeof(text), BASE "topology: %s\n", topo);
+	write_file(dir, "abs.yaml", text, path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	assert_int_equal(s.topo.vms, 8);
+	assert_string_equal(s.topo.source, topo);
+	scenario_free(&s);
+	remove_dir(dir);
+}
+
+static void test_topology_path_errors(void **state)
+{
+	char *dir = make_dir();
+	char topo[PATH_MAX], path[PATH_MAX], want[PATH_MAX * 2 + 128];
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	/* an error inside the topology file names that file and line */
+	write_file(dir, "topo/bad.yaml", "vms: 8\nrack_size: 0\n", topo,
+		   sizeof(topo));
+	write_file(dir, "s.yaml", BASE "topology: topo/bad.yaml\n", path,
+		   sizeof(path));
+	poison(&s);
+	assert_int_equal(scenario_load(path, &s, &e), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:2: rack_size: expected 1 to 1000 VMs per rack, got 0",
+		 topo);
+	assert_string_equal(e.msg, want);
+	assert_true(is_poisoned(&s));
+
+	/* a missing one is told from the scenario line that names it */
+	write_file(dir, "s.yaml", BASE "topology: topo/none.yaml\n", path,
+		   sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "%s:8: topology: %s/topo/none.yaml: No such file or "
+		 "directory",
+		 path, dir);
+	assert_string_equal(e.msg, want);
+	remove_dir(dir);
+}
+
+/* ---- rejections ---- */
+
+struct bad_case {
+	const char *text;
+	const char *msg;
+};
+
+static const struct bad_case bad[] = {
+	/* missing name, also in an empty file */
+	{"images: [{ name: py, size: 1MB }]\n"
+	 "functions: [{ name: f1, image: py }]\n"
+	 "workload: [{ at: 0s, invoke: f1 }]\n",
+	 "x.yaml:1: top level: missing key 'name'"},
+	{"", "x.yaml:1: top level: missing key 'name'"},
+	{"# only a comment\n", "x.yaml:1: top level: missing key 'name'"},
+	{"name: t\nfunctions: []\n",
+	 "x.yaml:1: top level: missing key 'images'"},
+	/* unknown keys */
+	{BASE "colour: red\n",
+	 "x.yaml:8: unknown key 'colour'; valid keys: name, description, "
+	 "paper, topology, scale, images, functions, workload, strategies, "
+	 "repetitions, timeout, sweep"},
+	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
+	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
+	 "block_size, startup_fraction, seed, layout"},
+	{BASE "  - { at: 1s, invoke: f1, count: 2 }\n",
+	 "x.yaml:8: workload[1]: unknown key 'count'; valid keys: at, from, "
+	 "to, invoke, containers, rate, trace"},
+	/* duplicate keys */
+	{BASE "name: u\n", "x.yaml:8: duplicate key 'name' (first at line 1)"},
+	{BASE "  - { at: 0s, invoke: f1, at: 1s }\n",
+	 "x.yaml:8: duplicate key 'workload[1].at' (first at line 8)"},
+	/* duplicate names */
+	{"name: t\n"
+	 "images:\n"
+	 "  - { name: py, size: 1MB }\n"
+	 "  - { name: py, size: 2MB }\n" TAIL,
+	 "x.yaml:4: images[1].name: duplicate name 'py' (first at line 3)"},
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }]\n"
+	 "functions:\n"
+	 "  - { name: f1, image: py }\n"
+	 "  - { name: f2, image: py }\n"
+	 "  - { name: f1, image: py }\n"
+	 "workload: [{ at: 0s, invoke: f1 }]\n",
+	 "x.yaml:6: functions[2].name: duplicate name 'f1' (first at line 4)"},
+	/* references */
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }, { name: js, size: 1MB }]\n"
+	 "functions:\n"
+	 "  - { name: f1, image: go }\n"
+	 "workload: [{ at: 0s, invoke: f1 }]\n",
+	 "x.yaml:4: functions[0].image: expected the name of an image (py, "
+	 "js), got \"go\""},
+	{BASE "  - { at: 1s, invoke: f9 }\n",
+	 "x.yaml:8: workload[1].invoke: expected the name of a function (f1), "
+	 "got \"f9\""},
+	{BASE "  - { from: 0s, to: 1s, rate: 1,\n      invoke: F1 }\n",
+	 "x.yaml:9: workload[1].invoke: expected the name of a function (f1), "
+	 "got \"F1\""},
+	/* units */
+	{"name: t\nimages: [{ name: py, size: fast }]\n" TAIL,
+	 "x.yaml:2: images[0].size: expected a size like 758MB, got \"fast\""},
+	{"name: t\nimages: [{ name: py, size: 0 }]\n" TAIL,
+	 "x.yaml:2: images[0].size: expected a size like 758MB, got \"0\""},
+	{"name: t\nimages: [{ name: py, size: 1MB, block_size: 1KiB }]\n" TAIL,
+	 "x.yaml:2: images[0].block_size: expected a size from 4KiB to 64MiB "
+	 "like 512KiB, got \"1KiB\""},
+	{BASE "timeout: 10\n",
+	 "x.yaml:8: timeout: expected a duration from 1s to 24h like 300s, got "
+	 "\"10\""},
+	{BASE "timeout: 0.5s\n",
+	 "x.yaml:8: timeout: expected a duration from 1s to 24h like 300s, got "
+	 "\"0.5s\""},
+	{BASE "  - { at: 5 s, invoke: f1 }\n",
+	 "x.yaml:8: workload[1].at: expected a time from 0s to 24h like 10s, "
+	 "got \"5 s\""},
+	{BASE "  - { at: 25h, invoke: f1 }\n",
+	 "x.yaml:8: workload[1].at: expected a time from 0s to 24h like 10s, "
+	 "got \"25h\""},
+	{BASE "  - { from: 0s, to: 1s, rate: 0, invoke: f1 }\n",
+	 "x.yaml:8: workload[1].rate: expected invocations per second above 0 "
+	 "and at most 100000, like 5, got \"0\""},
+	{BASE "  - { at: 1s, invoke: f1, containers: 0 }\n",
+	 "x.yaml:8: workload[1].containers: expected a whole number from 1 to "
+	 "100000, got \"0\""},
+	{"name: t\nimages: [{ name: py, size: 1MB, startup_fraction: 1.5 "
+	 "}]\n" TAIL,
+	 "x.yaml:2: images[0].startup_fraction: expected a number from 0 to 1 "
+	 "like 0.16, got \"1.5\""},
+	{"name: t\nimages: [{ name: py, size: 1MB, seed: -1 }]\n" TAIL,
+	 "x.yaml:2: images[0].seed: expected a whole number like 1, got "
+	 "\"-1\""},
+	{"name: t\nimages: [{ name: py, size: 9TB, block_size: 4KiB }]\n" TAIL,
+	 "x.yaml:2: images[0].size: expected at most 16777216 blocks of 4KiB, "
+	 "got \"9TB\""},
+	/* scale */
+	{BASE "scale: 0\n",
+	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
+	 "got \"0\""},
+	{BASE "scale: 2\n",
+	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
+	 "got \"2\""},
+	{BASE "scale: 1e-1\n",
+	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
+	 "got \"1e-1\""},
+	{BASE "scale: .5\n",
+	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
+	 "got \".5\""},
+	{BASE "scale: 1.0001\n",
+	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
+	 "got \"1.0001\""},
+	/* counts and shapes */
+	{BASE "repetitions: 101\n",
+	 "x.yaml:8: repetitions: expected a whole number from 1 to 100, got "
+	 "\"101\""},
+	{BASE "repetitions: 010\n",
+	 "x.yaml:8: repetitions: expected a whole number from 1 to 100, got "
+	 "\"010\""},
+	{"name: t\nimages: []\n" TAIL,
+	 "x.yaml:2: images: expected 1 to 16 images, got 0"},
+	{"name: t\nimages: py\n" TAIL,
+	 "x.yaml:2: images: expected a sequence of images like - { name: py, "
+	 "size: 758MB }, got \"py\""},
+	{"name: t\nimages: [py]\n" TAIL,
+	 "x.yaml:2: images[0]: expected a mapping like { name: py, size: "
+	 "758MB }, got \"py\""},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\nfunctions: {}\n"
+	 "workload: [{ at: 0s, invoke: f1 }]\n",
+	 "x.yaml:3: functions: expected a sequence of functions like - { "
+	 "name: f1, image: py }, got a mapping"},
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }]\n"
+	 "functions: [{ name: f1, image: py }]\n"
+	 "workload: []\n",
+	 "x.yaml:4: workload: expected 1 to 4096 steps, got 0"},
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }]\n"
+	 "functions: [{ name: f1, image: py }]\n"
+	 "workload:\n",
+	 "x.yaml:4: workload: expected a sequence of steps like - { at: 0s, "
+	 "invoke: f1, containers: 16 }, got an empty value"},
+	/* names */
+	{"name: Quick\n",
+	 "x.yaml:1: name: expected a name like quickstart (a-z, 0-9, '.', '_', "
+	 "'-'), got \"Quick\""},
+	{"name: -t\n",
+	 "x.yaml:1: name: expected a name like quickstart (a-z, 0-9, '.', '_', "
+	 "'-'), got \"-t\""},
+	{"name: \"a\\0b\"\n",
+	 "x.yaml:1: name: expected a name like quickstart (a-z, 0-9, '.', '_', "
+	 "'-'), got \"a\\x00b\""},
+	{"name: t\nimages: [{ name: my/py, size: 1MB }]\n" TAIL,
+	 "x.yaml:2: images[0].name: expected a name like py (a-z, 0-9, '.', "
+	 "'_', '-'), got \"my/py\""},
+	/* images: size or layout */
+	{"name: t\nimages: [{ name: py }]\n" TAIL,
+	 "x.yaml:2: images[0]: missing key 'size' (a synthetic image) or "
+	 "'layout' (an OCI layout folder)"},
+	{"name: t\nimages:\n  - name: py\n    size: 1MB\n    layout: l\n" TAIL,
+	 "x.yaml:5: images[0]: expected either size (a synthetic image) or "
+	 "layout (an OCI layout folder), got both"},
+	{"name: t\nimages: [{ name: py, layout: \"\" }]\n" TAIL,
+	 "x.yaml:2: images[0].layout: expected the path of an OCI layout "
+	 "folder, got \"\""},
+	/* strategies */
+	{BASE "strategies: [faasnet, kraken]\n",
+	 "x.yaml:8: strategies[1]: expected one of faasnet, ondemand, "
+	 "registry, bittorrent, got \"kraken\""},
+	{BASE "strategies: [faasnet, ondemand,\n  faasnet]\n",
+	 "x.yaml:9: strategies[2]: duplicate strategy 'faasnet' (first at "
+	 "line 8)"},
+	{BASE "strategies: []\n",
+	 "x.yaml:8: strategies: expected 1 or more strategies, got 0"},
+	{BASE "strategies: faasnet\n",
+	 "x.yaml:8: strategies: expected a sequence like [faasnet, ondemand], "
+	 "got \"faasnet\""},
+	/* sweep */
+	{BASE "sweep: { vms: [1, 2] }\n",
+	 "x.yaml:8: sweep: unknown key 'vms'; valid keys: containers"},
+	{BASE "sweep: {}\n", "x.yaml:8: sweep: missing key 'containers'"},
+	{BASE "sweep: [8, 16]\n",
+	 "x.yaml:8: sweep: expected a mapping like { containers: [8, 16, 32] "
+	 "}, got a sequence"},
+	{BASE "sweep: { containers: [8, 0] }\n",
+	 "x.yaml:8: sweep.containers[1]: expected a whole number from 1 to "
+	 "100000, got \"0\""},
+	{BASE "sweep: { containers: [8, 16, 8] }\n",
+	 "x.yaml:8: sweep.containers[2]: duplicate value 8 (first at line 8)"},
+	{BASE "sweep: { containers: [] }\n",
+	 "x.yaml:8: sweep.containers: expected 1 to 32 values, got 0"},
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }]\n"
+	 "functions: [{ name: f1, image: py }]\n"
+	 "workload: [{ from: 0s, to: 1s, invoke: f1, rate: 1 }]\n"
+	 "sweep: { containers: [8, 16] }\n",
+	 "x.yaml:5: sweep.containers: expected a workload with at least one "
+	 "at step (the sweep sets its containers), got none"},
+	/* steps */
+	{BASE "  - { invoke: f1, containers: 2 }\n",
+	 "x.yaml:8: workload[1]: expected at (an invocation), from/to/rate (a "
+	 "ramp) or trace (a CSV file), got none of them"},
+	{BASE "  - { at: 0s, trace: t.csv }\n",
+	 "x.yaml:8: workload[1]: expected one of at (an invocation), "
+	 "from/to/rate (a ramp) or trace (a CSV file), got both 'at' and "
+	 "'trace'"},
+	{BASE "  - { at: 0s, to: 1s, invoke: f1 }\n",
+	 "x.yaml:8: workload[1]: expected one of at (an invocation), "
+	 "from/to/rate (a ramp) or trace (a CSV file), got both 'at' and "
+	 "'to'"},
+	{BASE "  - { from: 0s, to: 1s, rate: 2, invoke: f1, containers: 3 }\n",
+	 "x.yaml:8: workload[1]: unexpected key 'containers' in a ramp step; "
+	 "valid keys: from, to, rate, invoke"},
+	{BASE "  - { trace: t.csv, invoke: f1 }\n",
+	 "x.yaml:8: workload[1]: unexpected key 'invoke' in a trace step; "
+	 "valid keys: trace"},
+	{BASE "  - { from: 0s, to: 1s, invoke: f1 }\n",
+	 "x.yaml:8: workload[1]: missing key 'rate'"},
+	{BASE "  - { at: 0s }\n",
+	 "x.yaml:8: workload[1]: missing key 'invoke'"},
+	{BASE "  - { from: 2s, to: 1s, invoke: f1, rate: 1 }\n",
+	 "x.yaml:8: workload[1].to: expected a time after from, got \"1s\""},
+	{BASE "  - { from: 1s, to: 1s, invoke: f1, rate: 1 }\n",
+	 "x.yaml:8: workload[1].to: expected a time after from, got \"1s\""},
+	/* an inline topology: its keys read as the scenario spells them */
+	{BASE "topology: { vms: 0 }\n",
+	 "x.yaml:8: topology.vms: expected 1 to 4096 VMs, got 0"},
+	{BASE "topology:\n  vm_link: { rate: 100mbps }\n",
+	 "x.yaml:9: topology.vm_link.rate: expected a rate like 100mbit, got "
+	 "\"100mbps\" (bytes per second are not accepted: write bits, e.g. "
+	 "800mbit for 100MB/s)"},
+	{BASE "topology: { vm_count: 3 }\n",
+	 "x.yaml:8: topology: unknown key 'vm_count'; valid keys: vms, "
+	 "rack_size, vm_link, registry_link, rack_uplink, delay"},
+	{BASE "topology:\n  vms: 4\n  vms: 5\n",
+	 "x.yaml:10: topology: duplicate key 'vms' (first at line 9)"},
+	{BASE "topology: [1]\n",
+	 "x.yaml:8: topology: expected a mapping like { vms: 16 } or the path "
+	 "of a topology file, got a sequence"},
+	/* the document */
+	{"- name: t\n",
+	 "x.yaml:1: expected a mapping of scenario keys like \"name: "
+	 "quickstart\", got a sequence"},
+	{BASE "---\nname: u\n",
+	 "x.yaml:9: expected one YAML document, got another"},
+	{BASE "  - { at: 0s, invoke: f1\n",
+	 "x.yaml:9: invalid YAML: did not find expected ',' or '}' (while "
+	 "parsing a flow mapping at line 8)"},
+	{BASE "description: \"a\nb\"\n", NULL}, /* multi-line text is fine */
+};
+
+static void test_rejections(void **state)
+{
+	struct scenario s;
+	struct err e;
+	size_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		poison(&s);
+		memset(&e, 0, sizeof(e));
+		ret = parse(bad[i].text, &s, &e);
+		if (!bad[i].msg) {
+			if (ret)
+				fail_msg("case %zu: %s", i, e.msg);
+			scenario_free(&s);
+			continue;
+		}
+		if (ret != -EINVAL || strcmp(e.msg, bad[i].msg))
+			fail_msg("case %zu: ret %d\n  got:  %s\n  want: %s", i,
+				 ret, e.msg, bad[i].msg);
+		/* s is written only on success */
+		assert_true(is_poisoned(&s));
+	}
+}
+
+static void test_too_many(void **state)
+{
+	char text[8192];
+	size_t o;
+	struct scenario s;
+	struct err e = {""};
+	int i;
+
+	(void)state;
+	o = (size_t)snprintf(text, sizeof(text), "name: t\nimages:\n");
+	for (i = 0; i <= SCENARIO_MAX_IMAGES; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "  - { name: i%d, size: 1MB }\n", i);
+	o += (size_t)snprintf(text + o, sizeof(text) - o, TAIL);
+	assert_true(o < sizeof(text));
+	assert_int_equal(parse(text, &s, &e), -EINVAL);
+	assert_string_equal(
+		e.msg, "x.yaml:2: images: expected 1 to 16 images, got 17");
+
+	o = (size_t)snprintf(text, sizeof(text),
+			     BASE "sweep:\n"
+				  "  containers: [");
+	for (i = 1; i <= SCENARIO_MAX_SWEEP + 1; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%d",
+				      i > 1 ? ", " : "", i);
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "]\n");
+	assert_true(o < sizeof(text));
+	assert_int_equal(parse(text, &s, &e), -EINVAL);
+	assert_string_equal(
+		e.msg, "x.yaml:9: sweep.containers: expected 1 to 32 values, "
+		       "got 33");
+}
+
+static void test_null_err(void **state)
+{
+	static const char topo[] = BASE "topology: { vms: 0 }\n";
+	struct scenario s;
+
+	(void)state;
+	assert_int_equal(scenario_parse("name: T\n", 8, "x", &s, NULL),
+			 -EINVAL);
+	assert_int_equal(scenario_parse(topo, sizeof(topo) - 1, "x", &s, NULL),
+			 -EINVAL);
+}
+
+static void test_load_errors(void **state)
+{
+	char *dir = make_dir();
+	char path[PATH_MAX], want[PATH_MAX + 128];
+	struct scenario s;
+	struct err e = {""};
+	char *big;
+	size_t len = 512 * 1024 + 1;
+
+	(void)state;
+	assert_int_equal(scenario_load("/nonexistent/s.yaml", &s, &e), -ENOENT);
+	assert_string_equal(e.msg,
+			    "/nonexistent/s.yaml: No such file or directory");
+
+	write_file(dir, "s.yaml", BASE "scale: 3\n", path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:8: scale: expected a number above 0 and at most 1, like "
+		 "0.1, got \"3\"",
+		 path);
+	assert_string_equal(e.msg, want);
+
+	big = malloc(len + 1);
+	assert_non_null(big);
+	memset(big, '\n', len);
+	big[len] = '\0';
+	write_file(dir, "big.yaml", big, path, sizeof(path));
+	free(big);
+	assert_int_equal(scenario_load(path, &s, &e), -EFBIG);
+	assert_non_null(strstr(e.msg, "too large for a scenario file"));
+	remove_dir(dir);
+}
+
+static void test_strategy_names(void **state)
+{
+	enum scenario_strategy st;
+	int i;
+
+	(void)state;
+	for (i = 0; i < SCENARIO_NSTRATEGIES; i++) {
+		assert_int_equal(scenario_strategy_parse(
+					 scenario_strategy_name(
+						 (enum scenario_strategy)i),
+					 &st),
+				 0);
+		assert_int_equal(st, i);
+	}
+	assert_string_equal(scenario_strategy_name(SCENARIO_BITTORRENT),
+			    "bittorrent");
+	assert_int_equal(scenario_strategy_parse("FaaSNet", &st), -EINVAL);
+	assert_int_equal(scenario_strategy_parse("", &st), -EINVAL);
+	assert_string_equal(scenario_strategy_name(SCENARIO_NSTRATEGIES),
+			    "unknown");
+}
+
+/* ---- the schedule ---- */
+
+static void schedule_ok(const char *text, int sweep_index,
+			struct scenario_invocation **v, size_t *n)
+{
+	struct scenario s;
+	struct err e = {""};
+
+	if (parse(text, &s, &e))
+		fail_msg("parse: %s", e.msg);
+	if (scenario_schedule(&s, sweep_index, v, n, &e))
+		fail_msg("schedule: %s", e.msg);
+	scenario_free(&s);
+}
+
+static void test_schedule_at_order(void **state)
+{
+	static const char text[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions:\n"
+		"  - { name: f1, image: py }\n"
+		"  - { name: f2, image: py }\n"
+		"workload:\n"
+		"  - { at: 2s, invoke: f1, containers: 1 }\n"
+		"  - { at: 1s, invoke: f2, containers: 2 }\n"
+		"  - { at: 1s, invoke: f1, containers: 3 }\n"
+		"  - { at: 0s, invoke: f2, containers: 4 }\n"
+		"  - { at: 1s, invoke: f2, containers: 5 }\n";
+	static const struct {
+		uint64_t t;
+		unsigned function, containers;
+	} want[] = {
+		{0, 1, 4},   {SEC, 1, 2},     {SEC, 0, 3},
+		{SEC, 1, 5}, {2 * SEC, 0, 1},
+	};
+	struct scenario_invocation *v;
+	size_t n, i;
+
+	(void)state;
+	schedule_ok(text, -1, &v, &n);
+	assert_int_equal(n, ARRAY_SIZE(want));
+	for (i = 0; i < n; i++) {
+		assert_true(v[i].t_ns == want[i].t);
+		assert_int_equal(v[i].function, want[i].function);
+		/* the count tells the equal-time steps apart: stable */
+		assert_int_equal(v[i].containers, want[i].containers);
+	}
+	free(v);
+}
+
+/* Long enough that the merge sort runs several passes over equal times. */
+static void test_schedule_stable_many(void **state)
+{
+	char text[16384];
+	struct scenario_invocation *v;
+	size_t o, n, i;
+	int k;
+
+	(void)state;
+	o = (size_t)snprintf(text, sizeof(text),
+			     "name: t\nimages: [{ name: py, size: 1MB }]\n"
+			     "functions: [{ name: f1, image: py }]\n"
+			     "workload:\n");
+	/* times 3, 2, 1, 0, 3, 2, ... with the step number as count */
+	for (k = 1; k <= 100; k++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+				      "  - { at: %ds, invoke: f1, containers: "
+				      "%d }\n",
+				      3 - (k - 1) % 4, k);
+	assert_true(o < sizeof(text));
+	schedule_ok(text, -1, &v, &n);
+	assert_int_equal(n, 100);
+	for (i = 1; i < n; i++) {
+		assert_true(v[i - 1].t_ns <= v[i].t_ns);
+		if (v[i - 1].t_ns == v[i].t_ns)
+			assert_true(v[i - 1].containers < v[i].containers);
+	}
+	assert_true(v[0].t_ns == 0);
+	assert_int_equal(v[0].containers, 4);
+	assert_true(v[99].t_ns == 3 * SEC);
+	assert_int_equal(v[99].containers, 97);
+	free(v);
+}
+
+static void test_schedule_sweep(void **state)
+{
+	static const char text[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions: [{ name: f1, image: py }]\n"
+		"workload:\n"
+		"  - { at: 0s, invoke: f1, containers: 2 }\n"
+		"  - { from: 1s, to: 2s, invoke: f1, rate: 2 }\n"
+		"  - { at: 5s, invoke: f1 }\n"
+		"sweep: { containers: [8, 128] }\n";
+	struct scenario_invocation *v;
+	struct scenario s;
+	struct err e = {""};
+	size_t n;
+
+	(void)state;
+	schedule_ok(text, 1, &v, &n);
+	assert_int_equal(n, 4);
+	assert_int_equal(v[0].containers, 128); /* at steps take the value */
+	assert_int_equal(v[1].containers, 1);	/* ramps keep 1 */
+	assert_int_equal(v[2].containers, 1);
+	assert_int_equal(v[3].containers, 128);
+	free(v);
+
+	schedule_ok(text, 0, &v, &n);
+	assert_int_equal(v[0].containers, 8);
+	assert_int_equal(v[3].containers, 8);
+	free(v);
+
+	/* no sweep value: as written */
+	schedule_ok(text, -1, &v, &n);
+	assert_int_equal(v[0].containers, 2);
+	assert_int_equal(v[3].containers, 1);
+	free(v);
+
+	assert_int_equal(parse(text, &s, &e), 0);
+	v = NULL;
+	assert_int_equal(scenario_schedule(&s, 2, &v, &n, &e), -EINVAL);
+	assert_string_equal(e.msg, "x.yaml: sweep value 2 asked for, but the "
+				   "sweep has 2");
+	assert_null(v);
+	scenario_free(&s);
+}
+
+static void test_schedule_ramp(void **state)
+{
+	static const char text[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions: [{ name: f1, image: py }, { name: f2, image: py "
+		"}]\n"
+		"workload:\n"
+		"  - { from: 10s, to: 20s, invoke: f2, rate: 5 }\n";
+	static const char thirds[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions: [{ name: f1, image: py }]\n"
+		"workload:\n"
+		"  - { from: 0s, to: 1s, invoke: f1, rate: 3 }\n"
+		"  - { from: 0s, to: 3s, invoke: f1, rate: 0.5 }\n"
+		"  - { from: 0s, to: 1ns, invoke: f1, rate: 1 }\n";
+	struct scenario_invocation *v;
+	size_t n, i;
+
+	(void)state;
+	schedule_ok(text, -1, &v, &n);
+	/* [10s, 20s) at 5/s: 10.0, 10.2, ..., 19.8 */
+	assert_int_equal(n, 50);
+	for (i = 0; i < n; i++) {
+		assert_true(v[i].t_ns == 10 * SEC + i * 200 * MS);
+		assert_int_equal(v[i].function, 1);
+		assert_int_equal(v[i].containers, 1);
+	}
+	free(v);
+
+	schedule_ok(thirds, -1, &v, &n);
+	/* 0, 1/3 s, 2/3 s (rounded to the ns); 0, 2s; 0 */
+	assert_int_equal(n, 6);
+	assert_true(v[0].t_ns == 0 && v[1].t_ns == 0 && v[2].t_ns == 0);
+	assert_true(v[3].t_ns == 333333333);
+	assert_true(v[4].t_ns == 666666667);
+	assert_true(v[5].t_ns == 2 * SEC);
+	free(v);
+}
+
+/* A scenario in a temp folder with its trace beside it. */
+static char *trace_dir(const char *csv, const char *steps, char *path,
+		       size_t len)
+{
+	char *dir = make_dir();
+	char text[4096], csvpath[PATH_MAX];
+
+	write_file(dir, "traces/t.csv", csv, csvpath, sizeof(csvpath));
+	snprintf(text, sizeof(text),
+		 "name: t\n"
+		 "images: [{ name: py, size: 1MB }]\n"
+		 "functions: [{ name: f1, image: py }, { name: f2, image: py "
+		 "}]\n"
+		 "workload:\n"
+		 "%s",
+		 steps);
+	write_file(dir, "s.yaml", text, path, len);
+	return dir;
+}
+
+static void test_schedule_trace(void **state)
+{
+	static const char csv[] = "# an IoT-like burst\n"
+				  "time,function,containers\n"
+				  "\n"
+				  "1.5s,f2,3\n"
+				  "  500ms , f1 \r\n"
+				  "2,f1,1\n"
+				  "  # an indented comment\n"
+				  "0.25,f2\n"
+				  "1.5s,f1,2\n";
+	static const struct {
+		uint64_t t;
+		unsigned function, containers;
+	} want[] = {
+		{0, 0, 7},	   /* the at step, written before the trace */
+		{250 * MS, 1, 1},  /* bare seconds */
+		{500 * MS, 0, 1},  /* blanks and CRLF */
+		{1500 * MS, 1, 3}, /* equal times in file order */
+		{1500 * MS, 0, 2}, {2 * SEC, 0, 1},
+		{2 * SEC, 1, 1}, /* the at step after the trace */
+	};
+	struct scenario_invocation *v;
+	struct scenario s;
+	struct err e = {""};
+	char path[PATH_MAX];
+	char *dir;
+	size_t n, i;
+
+	(void)state;
+	dir = trace_dir(csv,
+			"  - { at: 0s, invoke: f1, containers: 7 }\n"
+			"  - { trace: traces/t.csv }\n"
+			"  - { at: 2s, invoke: f2 }\n",
+			path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), 0);
+	assert_int_equal(n, ARRAY_SIZE(want));
+	for (i = 0; i < n; i++) {
+		assert_true(v[i].t_ns == want[i].t);
+		assert_int_equal(v[i].function, want[i].function);
+		assert_int_equal(v[i].containers, want[i].containers);
+	}
+	free(v);
+	scenario_free(&s);
+	remove_dir(dir);
+}
+
+static void test_schedule_trace_errors(void **state)
+{
+	static const struct {
+		const char *csv, *msg; /* msg after "DIR/traces/t.csv:" */
+	} cases[] = {
+		{"time,function\n0s,f1\n1s,f9\n",
+		 "3: function: expected the name of a function (f1, f2), got "
+		 "\"f9\""},
+		{"0s,f1\nsoon,f1\n",
+		 "2: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
+		 "1.5, got \"soon\""},
+		{"1 s,f1\n",
+		 "1: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
+		 "1.5, got \"1 s\""},
+		{"-1,f1\n",
+		 "1: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
+		 "1.5, got \"-1\""},
+		{"0s,f1,0\n",
+		 "1: containers: expected a whole number from 1 to 100000, got "
+		 "\"0\""},
+		{"0s,f1,2x\n",
+		 "1: containers: expected a whole number from 1 to 100000, got "
+		 "\"2x\""},
+		{"0s,f1,1,extra\n",
+		 "1: expected time,function[,containers], got 4 fields"},
+		{"# c\n0s\n",
+		 "2: expected time,function[,containers], got 1 field"},
+		/* the header only as the first line */
+		{"0s,f1\ntime,function\n",
+		 "2: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
+		 "1.5, got \"time\""},
+		{"# nothing\n\n", "2: expected lines like 1.5s,f1,1, got none"},
+		{"time,function,containers\n",
+		 "1: expected lines like 1.5s,f1,1, got none"},
+	};
+	struct scenario_invocation *v;
+	struct scenario s;
+	struct err e = {""};
+	char path[PATH_MAX], want[PATH_MAX + 256];
+	char *dir;
+	size_t n, i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		dir = trace_dir(cases[i].csv, "  - { trace: traces/t.csv }\n",
+				path, sizeof(path));
+		assert_int_equal(scenario_load(path, &s, &e), 0);
+		v = NULL;
+		assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e),
+				 -EINVAL);
+		assert_null(v);
+		snprintf(want, sizeof(want), "%s/traces/t.csv:%s", dir,
+			 cases[i].msg);
+		if (strcmp(e.msg, want))
+			fail_msg("case %zu\n  got:  %s\n  want: %s", i, e.msg,
+				 want);
+		scenario_free(&s);
+		remove_dir(dir);
+	}
+
+	/* a missing trace is told from the step that names it */
+	dir = trace_dir("0s,f1\n",
+			"  - { at: 0s, invoke: f1 }\n"
+			"  - { trace: traces/none.csv }\n",
+			path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "%s:6: workload[1].trace: %s/traces/none.csv: No such file or "
+		 "directory",
+		 path, dir);
+	assert_string_equal(e.msg, want);
+	scenario_free(&s);
+	remove_dir(dir);
+}
+
+static void test_schedule_cap(void **state)
+{
+	/* one ramp of 1.1 million */
+	static const char one[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions: [{ name: f1, image: py }]\n"
+		"workload:\n"
+		"  - { from: 0s, to: 11s, invoke: f1, rate: 100000 }\n";
+	/* two that fit alone but not together */
+	static const char two[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions: [{ name: f1, image: py }]\n"
+		"workload:\n"
+		"  - { from: 0s, to: 6s, invoke: f1, rate: 100000 }\n"
+		"  - { at: 0s, invoke: f1 }\n"
+		"  - { from: 0s, to: 5s, invoke: f1, rate: 100000 }\n";
+	/* exactly the cap */
+	static const char exact[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions: [{ name: f1, image: py }]\n"
+		"workload:\n"
+		"  - { from: 0s, to: 9999990us, invoke: f1, rate: 100000 }\n"
+		"  - { at: 0s, invoke: f1 }\n";
+	struct scenario_invocation *v = NULL;
+	struct scenario s;
+	struct err e = {""};
+	size_t n;
+
+	(void)state;
+	assert_int_equal(parse(one, &s, &e), 0);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), -E2BIG);
+	assert_string_equal(e.msg, "x.yaml:5: workload[0]: expected at most "
+				   "1000000 invocations in all, got more");
+	assert_null(v);
+	scenario_free(&s);
+
+	assert_int_equal(parse(two, &s, &e), 0);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), -E2BIG);
+	assert_string_equal(e.msg, "x.yaml:7: workload[2]: expected at most "
+				   "1000000 invocations in all, got more");
+	assert_null(v);
+	scenario_free(&s);
+
+	assert_int_equal(parse(exact, &s, &e), 0);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), 0);
+	assert_int_equal(n, SCENARIO_MAX_INVOCATIONS);
+	/* among the zeros the ramp's (written first), then the at step's */
+	assert_true(v[0].t_ns == 0 && v[1].t_ns == 0 && v[2].t_ns == 10000);
+	assert_true(v[n - 1].t_ns == 9999980000);
+	free(v);
+	scenario_free(&s);
+}
+
+static void test_schedule_trace_cap(void **state)
+{
+	char *dir = make_dir();
+	char csvpath[PATH_MAX], path[PATH_MAX], want[PATH_MAX + 128];
+	struct scenario_invocation *v = NULL;
+	struct scenario s;
+	struct err e = {""};
+	size_t n, i;
+	FILE *f;
+
+	(void)state;
+	write_file(dir, "t.csv", "", csvpath, sizeof(csvpath));
+	f = fopen(csvpath, "w");
+	assert_non_null(f);
+	for (i = 0; i < 11; i++)
+		fprintf(f, "%zus,f1\n", i);
+	assert_int_equal(fclose(f), 0);
+	write_file(dir, "s.yaml",
+		   "name: t\n"
+		   "images: [{ name: py, size: 1MB }]\n"
+		   "functions: [{ name: f1, image: py }]\n"
+		   "workload:\n"
+		   "  - { from: 0s, to: 9999990us, invoke: f1, rate: 100000 }\n"
+		   "  - { trace: t.csv }\n",
+		   path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), -E2BIG);
+	/* 999999 from the ramp: the trace's second line is one too many */
+	snprintf(want, sizeof(want),
+		 "%s:2: expected at most 1000000 invocations in all, got more",
+		 csvpath);
+	assert_string_equal(e.msg, want);
+	assert_null(v);
+	scenario_free(&s);
+	remove_dir(dir);
+}
+
+/* ---- scaling ---- */
+
+static void test_scaled_topology(void **state)
+{
+	static const char text[] = BASE "scale: 0.05\n"
+					"topology:\n"
+					"  vms: 16\n"
+					"  rack_size: 8\n"
+					"  vm_link: { rate: 1gbit }\n"
+					"  registry_link: { rate: 2.5gbit }\n"
+					"  rack_uplink: { rate: 10gbit }\n"
+					"  delay: 1ms\n";
+	struct topo_spec t;
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(parse(text, &s, &e), 0);
+	memset(&t, 0xa5, sizeof(t));
+	scenario_scaled_topology(&s, &t);
+	assert_true(t.vm_rate_bps == 50 * MBIT);
+	assert_true(t.registry_rate_bps == 125 * MBIT);
+	assert_true(t.uplink_rate_bps == 500 * MBIT);
+	/* counts and delays are not bandwidths */
+	assert_int_equal(t.vms, 16);
+	assert_int_equal(t.rack_size, 8);
+	assert_true(t.delay_ns == MS);
+	assert_string_equal(t.source, "x.yaml");
+	/* the spec as written is left alone */
+	assert_true(s.topo.vm_rate_bps == GBIT);
+
+	/* an unshaped uplink stays unshaped; tiny rates stop at 1kbit */
+	s.topo.uplink_rate_bps = 0;
+	s.topo.vm_rate_bps = 2 * MBIT;
+	s.scale = 0.0001;
+	scenario_scaled_topology(&s, &t);
+	assert_true(t.uplink_rate_bps == 0);
+	assert_true(t.vm_rate_bps == 1000);
+	assert_true(t.registry_rate_bps == 250000);
+
+	s.scale = 1;
+	scenario_scaled_topology(&s, &t);
+	assert_true(t.vm_rate_bps == 2 * MBIT);
+	assert_true(t.registry_rate_bps == 2500 * MBIT);
+	scenario_free(&s);
+}
+
+static void test_scaled_size(void **state)
+{
+	static const char text[] =
+		"name: t\n"
+		"scale: 0.05\n"
+		"images:\n"
+		"  - { name: py, size: 758MB }\n"
+		"  - { name: small, size: 10MB }\n"
+		"  - { name: tiny, size: 100KB }\n"
+		"  - { name: real, layout: images/real }\n"
+		"  - { name: big-blocks, size: 1GiB, block_size: 64MiB }\n"
+		"functions: [{ name: f1, image: py }]\n"
+		"workload: [{ at: 0s, invoke: f1 }]\n";
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(parse(text, &s, &e), 0);
+	assert_true(scenario_scaled_size(&s, 0) == 37900000);
+	/* 500 KB would be under one 512 KiB block */
+	assert_true(scenario_scaled_size(&s, 1) == 512 * 1024);
+	/* ... but never more than was written */
+	assert_true(scenario_scaled_size(&s, 2) == 100000);
+	/* a converted image is what it is */
+	assert_true(scenario_scaled_size(&s, 3) == 0);
+	assert_true(scenario_scaled_size(&s, 4) == UINT64_C(64) << 20);
+	assert_true(scenario_scaled_size(&s, 5) == 0); /* no such image */
+	s.scale = 1;
+	assert_true(scenario_scaled_size(&s, 0) == 758000000);
+	s.scale = 0.1;
+	assert_true(scenario_scaled_size(&s, 0) == 75800000);
+	s.scale = 0.333;
+	assert_true(scenario_scaled_size(&s, 0) == 252414000);
+	scenario_free(&s);
+}
+
+/* The shipped quickstart parses, and says what the docs say it does. */
+static void test_quickstart(void **state)
+{
+	struct scenario s;
+	struct err e = {""};
+	int ret;
+
+	(void)state;
+	ret = scenario_load("scenarios/quickstart.yaml", &s, &e);
+	if (ret == -ENOENT)
+		skip(); /* run from elsewhere than the repository's root */
+	if (ret)
+		fail_msg("%s", e.msg);
+	assert_string_equal(s.name, "quickstart");
+	assert_int_equal(s.topo.vms, 16);
+	assert_int_equal(s.nstrategies, 4);
+	assert_true(s.scale > 0 && s.scale < 1);
+	scenario_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_any_order),
+		cmocka_unit_test(test_limits_accepted),
+		cmocka_unit_test(test_topology_path),
+		cmocka_unit_test(test_topology_path_errors),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_null_err),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_strategy_names),
+		cmocka_unit_test(test_schedule_at_order),
+		cmocka_unit_test(test_schedule_stable_many),
+		cmocka_unit_test(test_schedule_sweep),
+		cmocka_unit_test(test_schedule_ramp),
+		cmocka_unit_test(test_schedule_trace),
+		cmocka_unit_test(test_schedule_trace_errors),
+		cmocka_unit_test(test_schedule_cap),
+		cmocka_unit_test(test_schedule_trace_cap),
+		cmocka_unit_test(test_scaled_topology),
+		cmocka_unit_test(test_scaled_size),
+		cmocka_unit_test(test_quickstart),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
