@@ -101,9 +101,13 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
-build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h build/asan/libfaasnet.a
+# An integration test may use testbed/ modules too (itest_run reads results
+# with summary.c).
+ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o
+
+build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h $$(ITEST_EXTRA_itest_$$*) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(ITEST_EXTRA_itest_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS)

@@ -151,7 +151,7 @@ static void bounds(FILE *f, const struct scenario *s,
 	scenario_scaled_topology(s, &t);
 	B = (double)t.vm_rate_bps / 8;
 	R = (double)t.registry_rate_bps / 8;
-	b = s->nimages ? (double)s->images[0].block_size : 524288;
+	b = s->nimages ? (double)scenario_scaled_block_size(s, 0) : 524288;
 	fprintf(f, "\n## Measured against the bounds\n\n"
 		   "Per container S = bytes moved / containers started; B = "
 		   "VM link, R = registry link (both scaled);\nh = "

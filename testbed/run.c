@@ -107,6 +107,7 @@ static int prepare_images(struct run *r)
 	const struct scenario *s = r->s;
 	char img[PATH_MAX + 64], log[PATH_MAX + 32], layout[PATH_MAX + 300];
 	char size[32], bs[32], frac[32], seed[32], name[300];
+	char src[2 * PATH_MAX];
 	unsigned i;
 	int ret;
 
@@ -118,20 +119,31 @@ static int prepare_images(struct run *r)
 		uint64_t sz = scenario_scaled_size(s, i);
 
 		snprintf(size, sizeof(size), "%llu", (unsigned long long)sz);
-		snprintf(bs, sizeof(bs), "%u", im->block_size);
+		snprintf(bs, sizeof(bs), "%u",
+			 scenario_scaled_block_size(s, i));
 		snprintf(frac, sizeof(frac), "%g", im->startup_fraction);
 		snprintf(seed, sizeof(seed), "%llu",
 			 (unsigned long long)im->seed);
 		snprintf(layout, sizeof(layout), "%s/%s-%s-%s-%s-%s%s",
 			 r->cache, im->name, im->layout[0] ? "oci" : size, bs,
 			 frac, seed, "");
+		/* A relative layout is the scenario file's neighbour. */
+		if (im->layout[0] == '/' || !im->layout[0]) {
+			snprintf(src, sizeof(src), "%s", im->layout);
+		} else {
+			char tmp[PATH_MAX];
+
+			snprintf(tmp, sizeof(tmp), "%s", s->source);
+			snprintf(src, sizeof(src), "%s/%s", dirname(tmp),
+				 im->layout);
+		}
 		if (access(layout, F_OK)) {
 			fprintf(stderr, "run: image %s: %s\n", im->name,
 				im->layout[0] ? "converting" : "synthesizing");
 			if (im->layout[0]) {
 				char *argv[] = {img,
 						"convert",
-						(char *)im->layout,
+						src,
 						"--out",
 						layout,
 						"--block-size",
@@ -613,7 +625,13 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	if (n <= 0)
 		return err_set(e, -errno, "cannot find my own binary");
 	r.bindir[n] = '\0';
-	snprintf(r.bindir, sizeof(r.bindir), "%s", dirname(r.bindir));
+	{
+		/* dirname works in place: copy out before writing back. */
+		char tmp[PATH_MAX];
+
+		snprintf(tmp, sizeof(tmp), "%s", r.bindir);
+		snprintf(r.bindir, sizeof(r.bindir), "%s", dirname(tmp));
+	}
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
 	if (o->out)
 		snprintf(r.dir, sizeof(r.dir), "%s", o->out);

@@ -746,7 +746,14 @@ static int check_sequence(const struct ctx *c, const yaml_node_t *v,
 	if (!*n && max == SIZE_MAX)
 		return fail(c, line_of(v), -EINVAL,
 			    "%s: expected 1 or more %s, got 0", path, items);
-	if (*n < 1 || *n > max)
+	/* Too many: point at the first one too many. */
+	if (*n > max)
+		return fail(c,
+			    line_of(yaml_document_get_node(
+				    c->doc, v->data.sequence.items.start[max])),
+			    -EINVAL, "%s: expected 1 to %zu %s, got %zu", path,
+			    max, items, *n);
+	if (*n < 1)
 		return fail(c, line_of(v), -EINVAL,
 			    "%s: expected 1 to %zu %s, got %zu", path, max,
 			    items, *n);
@@ -1528,6 +1535,24 @@ uint64_t scenario_scaled_size(const struct scenario *s, unsigned i)
 	return v > img->size ? img->size : v;
 }
 
+uint32_t scenario_scaled_block_size(const struct scenario *s, unsigned i)
+{
+	uint64_t v;
+
+	if (i >= s->nimages)
+		return 0;
+	/* Blocks shrink with everything else, so an image keeps its number
+	 * of blocks and a tree its pipeline depth: a 512 KiB block at a
+	 * twentieth of the rate would otherwise take twenty times as long
+	 * per hop. Whole 4 KiB pages, at least one. */
+	v = round_u64((double)s->images[i].block_size * s->scale);
+	v = (v + 2048) / 4096 * 4096;
+	if (v < 4096)
+		v = 4096;
+	return (uint32_t)(v > s->images[i].block_size ? s->images[i].block_size
+						      : v);
+}
+
 /* ---- the schedule ---- */
 
 struct sched {
@@ -1653,7 +1678,7 @@ static int expand_trace(const struct scenario *s,
 			const struct scenario_step *st, unsigned i,
 			struct sched *q, struct err *e)
 {
-	char path[PATH_MAX], names[256], *line = NULL, *p, *f[4], *save;
+	char path[PATH_MAX], names[256], *line = NULL, *p, *f[3], *save;
 	struct name_index *ix = NULL, key, *hit;
 	size_t cap = 0, lineno = 0, nf, before = q->n;
 	bool first = true;
@@ -1709,12 +1734,8 @@ static int expand_trace(const struct scenario *s,
 		p = trim(line);
 		if (!*p || *p == '#')
 			continue;
-		for (nf = 0, save = p; nf < 4; nf++) {
-			f[nf] = strsep(&save, ",");
-			if (!f[nf])
-				break;
-			f[nf] = trim(f[nf]);
-		}
+		for (nf = 1, save = p; *save; save++)
+			nf += *save == ',';
 		if (nf < 2 || nf > 3) {
 			ret = err_set(e, -EINVAL,
 				      "%s:%zu: expected time,function[,"
@@ -1722,6 +1743,8 @@ static int expand_trace(const struct scenario *s,
 				      path, lineno, nf, nf == 1 ? "" : "s");
 			goto out;
 		}
+		for (j = 0, save = p; j < nf; j++)
+			f[j] = trim(strsep(&save, ","));
 		if (first && !strcmp(f[0], "time") &&
 		    !strcmp(f[1], "function") &&
 		    (nf == 2 || !strcmp(f[2], "containers"))) {

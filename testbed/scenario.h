@@ -67,7 +67,8 @@ struct scenario {
 	char description[512];
 	char paper[256]; /* which figure it reproduces, and the paper's numbers */
 	struct topo_spec topo; /* as written, before scale */
-	double scale;          /* every size and bandwidth times this */
+	double scale; /* synthetic image sizes and link rates times this;
+		       * block sizes, delays and counts are not scaled */
 	unsigned nimages;
 	struct scenario_image images[SCENARIO_MAX_IMAGES];
 	unsigned nfunctions;
@@ -84,9 +85,16 @@ struct scenario {
 	unsigned sweep[SCENARIO_MAX_SWEEP];
 };
 
+/* name is what messages call the input and becomes s->source; relative
+ * paths in the scenario are taken from its folder. s is written only on
+ * success, and then owns functions and steps (scenario_free). On error
+ * returns -EINVAL (or -ENOMEM, -ENAMETOOLONG, or a topology file's -errno)
+ * with one line "name:line: key: expected ..., got ..." in e. */
 int scenario_parse(const char *text, size_t len, const char *name,
 		   struct scenario *s, struct err *e);
+/* Reads and parses a file of at most 512 KiB (-EFBIG when larger). */
 int scenario_load(const char *path, struct scenario *s, struct err *e);
+/* Frees what a successful parse allocated; safe to call twice. */
 void scenario_free(struct scenario *s);
 
 const char *scenario_strategy_name(enum scenario_strategy st);
@@ -96,8 +104,13 @@ int scenario_strategy_parse(const char *name, enum scenario_strategy *st);
 /* The topology with every rate times scale (never below 1kbit). */
 void scenario_scaled_topology(const struct scenario *s,
 			      struct topo_spec *out);
-/* Image i's size times scale, rounded to whole bytes, at least 1 block. */
+/* Image i's size times scale, rounded to whole bytes, at least 1 block
+ * (but never above the size written). 0 for a converted (layout) image,
+ * whose size is what it is, and for i out of range. */
 uint64_t scenario_scaled_size(const struct scenario *s, unsigned i);
+
+/* Image i's block size times scale, in whole 4 KiB pages, at least one. */
+uint32_t scenario_scaled_block_size(const struct scenario *s, unsigned i);
 
 struct scenario_invocation {
 	uint64_t t_ns; /* from the start of the run */
@@ -106,8 +119,10 @@ struct scenario_invocation {
 };
 
 /* The workload in time order (stable for equal times). sweep_index picks a
- * sweep value (-1: none or no sweep). Trace files are read here, errors as
- * trace.csv:line. Returns a malloc'd array. */
+ * sweep value (-1: none or no sweep; past the last value is -EINVAL). Trace
+ * files are read here, errors as trace.csv:line. More than
+ * SCENARIO_MAX_INVOCATIONS is -E2BIG. Returns a malloc'd array in *out
+ * (written only on success). */
 int scenario_schedule(const struct scenario *s, int sweep_index,
 		      struct scenario_invocation **out, size_t *n,
 		      struct err *e);

@@ -621,7 +621,7 @@ static const struct bad_case bad[] = {
 	 "x.yaml:1: expected a mapping of scenario keys like \"name: "
 	 "quickstart\", got a sequence"},
 	{BASE "---\nname: u\n",
-	 "x.yaml:9: expected one YAML document, got another"},
+	 "x.yaml:8: expected one YAML document, got another"},
 	{BASE "  - { at: 0s, invoke: f1\n",
 	 "x.yaml:9: invalid YAML: did not find expected ',' or '}' (while "
 	 "parsing a flow mapping at line 8)"},
@@ -671,7 +671,7 @@ static void test_too_many(void **state)
 	assert_true(o < sizeof(text));
 	assert_int_equal(parse(text, &s, &e), -EINVAL);
 	assert_string_equal(
-		e.msg, "x.yaml:2: images: expected 1 to 16 images, got 17");
+		e.msg, "x.yaml:19: images: expected 1 to 16 images, got 17");
 
 	o = (size_t)snprintf(text, sizeof(text),
 			     BASE "sweep:\n"
@@ -1018,6 +1018,11 @@ static void test_schedule_trace_errors(void **state)
 		 "\"2x\""},
 		{"0s,f1,1,extra\n",
 		 "1: expected time,function[,containers], got 4 fields"},
+		{"0s,f1,1,a,b,c\n",
+		 "1: expected time,function[,containers], got 6 fields"},
+		{"0s,,1\n",
+		 "1: function: expected the name of a function (f1, f2), got "
+		 "\"\""},
 		{"# c\n0s\n",
 		 "2: expected time,function[,containers], got 1 field"},
 		/* the header only as the first line */
