@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -16,7 +17,9 @@
 
 struct outbuf {
 	uint8_t *buf;
-	size_t len, off;
+	size_t len, off;    /* off counts over buf, then ext */
+	const uint8_t *ext; /* not ours: the caller keeps it alive */
+	size_t ext_len;
 	struct outbuf *next;
 };
 
@@ -89,11 +92,27 @@ static void update_events(struct conn *c)
 static int flush(struct conn *c)
 {
 	struct outbuf *o;
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov};
 	ssize_t n;
 
 	while ((o = c->out)) {
-		n = send(c->fd, o->buf + o->off, o->len - o->off,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		size_t total = o->len + o->ext_len;
+
+		/* The frame's head from our buffer, a block's bytes from
+		 * where the cache holds them: one system call, no copy. */
+		mh.msg_iovlen = 0;
+		if (o->off < o->len) {
+			iov[mh.msg_iovlen].iov_base = o->buf + o->off;
+			iov[mh.msg_iovlen++].iov_len = o->len - o->off;
+		}
+		if (o->ext_len) {
+			size_t eoff = o->off > o->len ? o->off - o->len : 0;
+
+			iov[mh.msg_iovlen].iov_base = (void *)(o->ext + eoff);
+			iov[mh.msg_iovlen++].iov_len = o->ext_len - eoff;
+		}
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -101,7 +120,7 @@ static int flush(struct conn *c)
 		}
 		o->off += (size_t)n;
 		c->backlog -= (size_t)n;
-		if (o->off < o->len)
+		if (o->off < total)
 			break;
 		c->out = o->next;
 		if (!c->out)
@@ -279,7 +298,8 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 	return 0;
 }
 
-int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
+static int queue(struct conn *c, const struct proto_msg *m, int by_ref,
+		 struct err *e)
 {
 	struct outbuf *o;
 	uint8_t *buf;
@@ -293,7 +313,8 @@ int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
 			       "peer is not reading (%zu bytes "
 			       "queued)",
 			       c->backlog);
-	ret = proto_encode(m, &buf, &len, e);
+	ret = by_ref ? proto_encode_head(m, &buf, &len, e)
+		     : proto_encode(m, &buf, &len, e);
 	if (ret)
 		return ret;
 	o = calloc(1, sizeof(*o));
@@ -303,18 +324,32 @@ int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
 	}
 	o->buf = buf;
 	o->len = len;
+	if (by_ref && m->data_len) {
+		o->ext = m->data;
+		o->ext_len = m->data_len;
+	}
 	if (c->out_tail)
 		c->out_tail->next = o;
 	else
 		c->out = o;
 	c->out_tail = o;
-	c->backlog += len;
+	c->backlog += o->len + o->ext_len;
 	/* Write what the socket takes now; a failure shows again, and is
 	 * handled, when the loop next polls the socket. */
 	if (!c->connecting)
 		flush(c);
 	update_events(c);
 	return 0;
+}
+
+int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
+{
+	return queue(c, m, 0, e);
+}
+
+int conn_send_ref(struct conn *c, const struct proto_msg *m, struct err *e)
+{
+	return queue(c, m, 1, e);
 }
 
 size_t conn_backlog(const struct conn *c)

@@ -38,6 +38,11 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
  * (a peer that stopped reading). */
 int conn_send(struct conn *c, const struct proto_msg *m, struct err *e);
 
+/* As conn_send, but m's data bytes are written from where they lie rather
+ * than copied into the queue: the caller keeps them unchanged until the
+ * connection is closed (the agent's verified blocks never change). */
+int conn_send_ref(struct conn *c, const struct proto_msg *m, struct err *e);
+
 /* Closes now, dropping what is queued; no close callback. Safe from within
  * this connection's own callbacks. */
 void conn_close(struct conn *c);

@@ -449,12 +449,15 @@ static bool given(const struct proto_msg *m, enum tag tag)
 	return true;
 }
 
-int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
-		 struct err *e)
+/* With head_only, the data field's bytes are left out of the buffer (its
+ * tag and length stay): they are the frame's last bytes, and the caller
+ * sends them from where they lie. */
+static int encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
+		  int head_only, struct err *e)
 {
 	const struct rule *r;
 	uint32_t present = 0;
-	uint64_t plen = 0;
+	uint64_t plen = 0, tail;
 	uint8_t *out, *p;
 	int tag, ret;
 
@@ -483,7 +486,8 @@ int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 			       "%s: payload of %" PRIu64 " bytes, at most %u",
 			       r->name, plen, PROTO_MAX_PAYLOAD);
 
-	out = malloc(PROTO_HDR_LEN + plen);
+	tail = head_only && (present & BIT(TAG_DATA)) ? m->data_len : 0;
+	out = malloc(PROTO_HDR_LEN + plen - tail);
 	if (!out)
 		return err_set(e, -ENOMEM,
 			       "%s: out of memory for %" PRIu64 " bytes",
@@ -496,12 +500,31 @@ int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 	/* Ascending tags: one canonical encoding per message, so frames can
 	 * be compared byte for byte. */
 	p = out + PROTO_HDR_LEN;
-	for (tag = TAG_VM; tag < TAG_MAX; tag++)
-		if (present & BIT(tag))
-			p = put_field(p, m, tag);
+	for (tag = TAG_VM; tag < TAG_MAX; tag++) {
+		if (!(present & BIT(tag)))
+			continue;
+		if (tag == TAG_DATA && tail) {
+			p = put_be16(p, tag);
+			p = put_be32(p, m->data_len);
+			continue;
+		}
+		p = put_field(p, m, tag);
+	}
 	*buf = out;
-	*len = PROTO_HDR_LEN + plen;
+	*len = PROTO_HDR_LEN + plen - tail;
 	return 0;
+}
+
+int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
+		 struct err *e)
+{
+	return encode(m, buf, len, 0, e);
+}
+
+int proto_encode_head(const struct proto_msg *m, uint8_t **buf, size_t *len,
+		      struct err *e)
+{
+	return encode(m, buf, len, 1, e);
 }
 
 struct proto_str proto_str(const char *s)

@@ -108,6 +108,13 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
 int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 		 struct err *e);
 
+/* As proto_encode, but the data field's bytes (always the frame's last:
+ * fields go in ascending tag order and data's is the highest) are left out;
+ * the caller writes them after the buffer, straight from where they lie,
+ * e.g. a block in the agent's cache with writev. */
+int proto_encode_head(const struct proto_msg *m, uint8_t **buf, size_t *len,
+		      struct err *e);
+
 /* Convenience for the common case of a string field from C. */
 struct proto_str proto_str(const char *s);
 

@@ -83,6 +83,26 @@ static inline int itest_count2(const char *fmt, ...)
 	return itest_count(cmd);
 }
 
+/* The number a shell command prints (first line), or -1. */
+static inline long itest_number(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline long itest_number(const char *fmt, ...)
+{
+	char cmd[4096], *out = NULL, *end;
+	va_list ap;
+	long v;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	itest_run(&out, "%s", cmd);
+	v = out ? strtol(out, &end, 10) : -1;
+	if (!out || end == out)
+		v = -1;
+	free(out);
+	return v;
+}
+
 static inline int itest_leftover_netns(void)
 {
 	return itest_count("ip netns list | grep '^fnet-'");

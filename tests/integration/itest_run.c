@@ -26,7 +26,7 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 {
 	struct summary_row *rows = NULL;
 	struct summary_run run;
-	struct err e = { "" };
+	struct err e = {""};
 	json_t *j, *runs, *r;
 	char path[160];
 	size_t n, i;
@@ -38,8 +38,8 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 		skip();
 	}
 	snprintf(dir, sizeof(dir), "/tmp/fnet-itest-results-%d", (int)getpid());
-	assert_int_equal(itest_run(NULL, ITEST_BIN " run " SCENARIO
-						 " --out %s >&2",
+	assert_int_equal(itest_run(NULL,
+				   ITEST_BIN " run " SCENARIO " --out %s >&2",
 				   dir),
 			 0);
 	/* Nothing of the run is left: no namespace, no link, no process. */
@@ -49,10 +49,9 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 				     "docker-registry -o pid="),
 			 0);
 	for (i = 0; i < 4; i++) {
-		static const char *const files[] = { "containers.csv",
-						     "summary.json",
-						     "events.jsonl",
-						     "report.md" };
+		static const char *const files[] = {
+			"containers.csv", "summary.json", "events.jsonl",
+			"report.md"};
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
 		assert_int_equal(access(path, F_OK), 0);
@@ -67,15 +66,18 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 	assert_int_equal(json_array_size(runs), 2);
 	json_array_foreach(runs, i, r)
 	{
-		const char *st = json_string_value(json_object_get(r, "strategy"));
+		const char *st =
+			json_string_value(json_object_get(r, "strategy"));
 
 		assert_int_equal(summary_compute(rows, n, st, -1, 0, &run), 0);
 		assert_int_equal(run.requested, 4);
 		assert_int_equal(run.started, 4);
-		assert_int_equal(json_integer_value(json_object_get(r, "started")),
-				 run.started);
-		assert_int_equal(json_integer_value(json_object_get(r, "failed")),
-				 run.failed);
+		assert_int_equal(
+			json_integer_value(json_object_get(r, "started")),
+			run.started);
+		assert_int_equal(
+			json_integer_value(json_object_get(r, "failed")),
+			run.failed);
 		assert_true(fabs(json_real_value(json_object_get(r, "p50_s")) -
 				 run.p50_s) < 1e-6);
 		assert_true(fabs(json_real_value(json_object_get(r, "max_s")) -
@@ -83,15 +85,15 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 		assert_int_equal(json_integer_value(
 					 json_object_get(r, "registry_bytes")),
 				 run.registry_bytes);
-		assert_int_equal(json_integer_value(
-					 json_object_get(r, "peer_bytes")),
-				 run.peer_bytes);
+		assert_int_equal(
+			json_integer_value(json_object_get(r, "peer_bytes")),
+			run.peer_bytes);
 	}
 	/* faasnet read the registry once (one VM), ondemand four times. */
 	assert_true(json_integer_value(json_object_get(json_array_get(runs, 1),
 						       "registry_bytes")) >
 		    3 * json_integer_value(json_object_get(
-			    json_array_get(runs, 0), "registry_bytes")));
+				json_array_get(runs, 0), "registry_bytes")));
 	json_decref(j);
 	free(rows);
 }
@@ -100,7 +102,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(
-			test_run_writes_a_recomputable_results_folder, teardown),
+			test_run_writes_a_recomputable_results_folder,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

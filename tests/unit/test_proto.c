@@ -1166,9 +1166,41 @@ static void test_null_err(void **state)
 	assert_int_equal(proto_encode(&m, &buf, &len, NULL), -EINVAL);
 }
 
+/* The head alone, then the data bytes, is the whole frame byte for byte:
+ * what conn_send_ref writes with two iovecs. */
+static void test_encode_head_plus_data_is_the_frame(void **state)
+{
+	static const uint8_t data[] = "0123456789abcdef";
+	struct proto_msg m = {.type = PROTO_BLOCK, .id = 9, .block = 4};
+	uint8_t *whole, *head;
+	size_t wlen, hlen;
+	struct err e = {""};
+
+	(void)state;
+	m.digest = proto_str("sha256:00");
+	m.data = data;
+	m.data_len = sizeof(data) - 1;
+	assert_int_equal(proto_encode(&m, &whole, &wlen, &e), 0);
+	assert_int_equal(proto_encode_head(&m, &head, &hlen, &e), 0);
+	assert_int_equal(hlen + m.data_len, wlen);
+	assert_memory_equal(head, whole, hlen);
+	assert_memory_equal(whole + hlen, data, m.data_len);
+	free(whole);
+	free(head);
+	/* Without a data field it is the same as proto_encode. */
+	m.type = PROTO_GET_BLOCK;
+	assert_int_equal(proto_encode(&m, &whole, &wlen, &e), 0);
+	assert_int_equal(proto_encode_head(&m, &head, &hlen, &e), 0);
+	assert_int_equal(hlen, wlen);
+	assert_memory_equal(head, whole, wlen);
+	free(whole);
+	free(head);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_encode_head_plus_data_is_the_frame),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_proto_str),
 		cmocka_unit_test(test_roundtrip_every_type),
