@@ -96,7 +96,7 @@ static const struct key top_keys[] = {
 		.name = "paper",
 		.type = KEY_TEXT,
 		FIELD(struct scenario, paper),
-		.what = "a text of at most 255 bytes",
+		.what = "a text of at most 1023 bytes",
 	},
 	{.name = "topology", .type = KEY_NODE},
 	{

@@ -65,7 +65,7 @@ struct scenario {
 	char name[128];
 	char source[PATH_MAX]; /* the file */
 	char description[512];
-	char paper[256]; /* which figure it reproduces, and the paper's numbers */
+	char paper[1024]; /* which figure it reproduces, and the paper's numbers */
 	struct topo_spec topo; /* as written, before scale */
 	double scale; /* synthetic image sizes and link rates times this;
 		       * block sizes, delays and counts are not scaled */
