@@ -104,6 +104,8 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 # An integration test may use testbed/ modules too (itest_run reads results
 # with summary.c).
 ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o
+ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
+	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o
 
 build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h $$(ITEST_EXTRA_itest_$$*) build/asan/libfaasnet.a
 	@mkdir -p $(@D)

@@ -20,9 +20,15 @@
  * placed on VMs in order, one per VM), image layouts per scenario image
  * (layout_dirs[i] is image i's OCI layout), work folder raw (logs, the
  * torrent, the seeder's copy). Fills r as the driver would (requested and
- * started times, CLOCK_MONOTONIC; vm_of[i] the VM index of container i;
- * bytes_of[i] the bytes it downloaded). Ends every process it started on
- * every path. */
+ * started times, CLOCK_MONOTONIC; first_id 0; containers beyond the VM
+ * count go to r->unplaced, not r->c; c[i].failed marks a layer that did not
+ * unpack to its diff_id or an aria2c that died; r->failed counts every
+ * container that did not start). On success only, malloc'd: vm_of[i] the
+ * VM index of container i, bytes_of[i] the bytes it downloaded (the
+ * layer's size once complete). Returns 0, -EINTR when *stop was set (stop
+ * may be NULL), or a negative errno with e; r is left for
+ * driver_result_free on every path. Ends every process it started on every
+ * path. docs/bittorrent.md tells how. */
 int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 		   const char *const *layout_dirs, const char *raw,
 		   const struct scenario_invocation *inv, size_t ninv,

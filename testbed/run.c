@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bittorrent.h"
 #include "build.h"
 #include "driver.h"
 #include "evloop.h"
@@ -35,6 +36,7 @@ struct run {
 	char dir[PATH_MAX], bindir[PATH_MAX], cache[PATH_MAX];
 	struct topo_plan plan;
 	char refs[SCENARIO_MAX_IMAGES][400];
+	char layouts[SCENARIO_MAX_IMAGES][PATH_MAX + 300];
 	struct summary_row *rows;
 	size_t nrows, caprows;
 	struct summary_run *runs;
@@ -141,18 +143,12 @@ static int prepare_images(struct run *r)
 			fprintf(stderr, "run: image %s: %s\n", im->name,
 				im->layout[0] ? "converting" : "synthesizing");
 			if (im->layout[0]) {
-				char *argv[] = {img,
-						"convert",
-						src,
-						"--out",
-						layout,
-						"--block-size",
-						bs,
-						"--startup-fraction",
-						frac,
-						"--seed",
-						seed,
-						NULL};
+				char *argv[] = {img,	"convert",
+						src,	"--out",
+						layout, "--block-size",
+						bs,	"--startup-fraction",
+						frac,	"--seed",
+						seed,	NULL};
 
 				ret = run_tool(argv, log, r->e);
 			} else {
@@ -193,6 +189,7 @@ static int prepare_images(struct run *r)
 		}
 		snprintf(r->refs[i], sizeof(r->refs[i]), "%s/%s",
 			 REGISTRY_HOSTPORT, name);
+		snprintf(r->layouts[i], sizeof(r->layouts[i]), "%s", layout);
 	}
 	return 0;
 }
@@ -333,6 +330,92 @@ static void read_logs(const char *raw, struct driver_result *dr,
 	closedir(d);
 }
 
+/* Notes a (strategy, sweep) pair the first time it runs, and adds its
+ * corrupt blocks: repetitions pool into one summary run. */
+static void add_key(struct run *r, const char *strategy, long sweep,
+		    unsigned corrupt)
+{
+	size_t i;
+
+	for (i = 0; i < r->nkeys; i++)
+		if (!strcmp(r->keys[i].strategy, strategy) &&
+		    r->keys[i].sweep == sweep)
+			break;
+	if (i == r->nkeys) {
+		if (r->nkeys == sizeof(r->keys) / sizeof(r->keys[0]))
+			return;
+		snprintf(r->keys[i].strategy, sizeof(r->keys[i].strategy), "%s",
+			 strategy);
+		r->keys[i].sweep = sweep;
+		r->keys[i].corrupt = 0;
+		r->nkeys++;
+	}
+	r->keys[i].corrupt += corrupt;
+}
+
+/* The BitTorrent baseline has no manager and no agents: bittorrent.c runs
+ * the tracker, the origin seeder and a download per container, and says
+ * when each was up. Every byte a container fetched came from the swarm (the
+ * origin seeder included): peer bytes. */
+static int run_bittorrent(struct run *r, const char *raw, const char *label,
+			  const struct scenario_invocation *inv, size_t ninv,
+			  long sweep)
+{
+	const struct scenario *s = r->s;
+	const char *layouts[SCENARIO_MAX_IMAGES];
+	struct driver_result dr = {0};
+	unsigned *vm_of = NULL;
+	uint64_t *bytes_of = NULL;
+	size_t i, k;
+	int ret;
+
+	for (i = 0; i < s->nimages; i++)
+		layouts[i] = r->layouts[i];
+	fprintf(stderr, "%s: tracker, seeder and swarm\n", label);
+	ret = bittorrent_run(s, &r->plan, layouts, raw, inv, ninv,
+			     s->timeout_ns, r->o->stop, &dr, &vm_of, &bytes_of,
+			     r->e);
+	for (i = 0; !ret && i < dr.n; i++) {
+		const struct driver_container *c = &dr.c[i];
+		struct summary_row row = {.sweep = sweep};
+
+		snprintf(row.strategy, sizeof(row.strategy), "bittorrent");
+		snprintf(row.function, sizeof(row.function), "%s",
+			 s->functions[c->function].name);
+		if (vm_of && vm_of[i] < s->topo.vms)
+			snprintf(row.vm, sizeof(row.vm), "%s",
+				 r->plan.hosts[2 + vm_of[i]].name);
+		row.requested_s = (double)(c->requested_ns - dr.t0_ns) / 1e9;
+		if (c->started_ns) {
+			row.started = 1;
+			row.started_s =
+				(double)(c->started_ns - dr.t0_ns) / 1e9;
+			row.seconds = row.started_s - row.requested_s;
+		}
+		row.peer_bytes = bytes_of ? bytes_of[i] : 0;
+		ret = add_row(r, &row);
+	}
+	for (i = 0; !ret && i < dr.nunplaced; i++)
+		for (k = 0; !ret && k < dr.unplaced[i].count; k++) {
+			struct summary_row row = {.sweep = sweep};
+
+			snprintf(row.strategy, sizeof(row.strategy),
+				 "bittorrent");
+			snprintf(row.function, sizeof(row.function), "%s",
+				 s->functions[dr.unplaced[i].function].name);
+			row.requested_s = (double)(dr.unplaced[i].requested_ns -
+						   dr.t0_ns) /
+					  1e9;
+			ret = add_row(r, &row);
+		}
+	if (!ret)
+		add_key(r, "bittorrent", sweep, 0);
+	free(vm_of);
+	free(bytes_of);
+	driver_result_free(&dr);
+	return ret;
+}
+
 /* Starts the manager and an agent per VM, drives the workload, ends them,
  * and turns what happened into rows and one summary run. */
 static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
@@ -377,6 +460,10 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		per_vm = 1;
 	snprintf(maxc, sizeof(maxc), "%u", per_vm);
 
+	if (st == SCENARIO_BITTORRENT) {
+		ret = run_bittorrent(r, raw, label, inv, ninv, sweep);
+		goto out;
+	}
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
@@ -512,19 +599,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 			if (ret)
 				goto out;
 		}
-	for (i = 0; i < r->nkeys; i++)
-		if (!strcmp(r->keys[i].strategy, stname) &&
-		    r->keys[i].sweep == sweep)
-			break;
-	if (i == r->nkeys && r->nkeys < sizeof(r->keys) / sizeof(r->keys[0])) {
-		snprintf(r->keys[i].strategy, sizeof(r->keys[i].strategy), "%s",
-			 stname);
-		r->keys[i].sweep = sweep;
-		r->keys[i].corrupt = 0;
-		r->nkeys++;
-	}
-	if (i < r->nkeys)
-		r->keys[i].corrupt += corrupt;
+	add_key(r, stname, sweep, corrupt);
 out:
 	if (pr) {
 		procs_stop_all(pr, 3000);
@@ -670,12 +745,6 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	for (sw = 0; !ret && sw < nsw; sw++)
 		for (rep = 0; !ret && rep < s->repetitions; rep++)
 			for (k = 0; !ret && k < nst; k++) {
-				if (sts[k] == SCENARIO_BITTORRENT) {
-					fprintf(stderr,
-						"run: bittorrent: not built "
-						"yet (issue 5); skipped\n");
-					continue;
-				}
 				ret = run_one(&r, sts[k], s->nsweep ? sw : -1,
 					      rep);
 			}
