@@ -10,16 +10,64 @@
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
+#include "units.h"
 #include "util.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: faasnet-testbed run SCENARIO.yaml [--out DIR] "
-		   "[--strategies a,b] [--json]\n"
+		   "[--strategies a,b] [--json] [--check]\n"
 		   "  Builds the scenario's network, starts the registry, "
 		   "the manager and an\n  agent per VM for each strategy, "
 		   "drives the workload, tears everything\n  down and writes "
-		   "the results folder (default results/NAME-TIME).\n");
+		   "the results folder (default results/NAME-TIME).\n"
+		   "  --check  read the scenario, show what it would run, "
+		   "and stop.\n");
+}
+
+/* --check: the scenario as it would run, without running it. */
+static int show(const struct scenario *s, struct err *e)
+{
+	struct scenario_invocation *inv = NULL;
+	struct topo_spec t;
+	char r1[32], r2[32], sz[32], bs[32];
+	size_t n, total = 0, i;
+	int sw, nsw = s->nsweep ? (int)s->nsweep : 1, ret;
+	unsigned k;
+
+	scenario_scaled_topology(s, &t);
+	printf("%s: %u VMs, VM links %s, registry link %s (scale %g)\n",
+	       s->name, t.vms, units_format_rate(r1, sizeof(r1), t.vm_rate_bps),
+	       units_format_rate(r2, sizeof(r2), t.registry_rate_bps),
+	       s->scale);
+	for (k = 0; k < s->nimages; k++)
+		printf("  image %s: %s in blocks of %s, start-up %.0f%%\n",
+		       s->images[k].name,
+		       s->images[k].layout[0]
+			       ? s->images[k].layout
+			       : units_format_size(sz, sizeof(sz),
+						   scenario_scaled_size(s, k)),
+		       units_format_size(bs, sizeof(bs),
+					 scenario_scaled_block_size(s, k)),
+		       100 * s->images[k].startup_fraction);
+	printf("  %u functions; strategies:", s->nfunctions);
+	for (k = 0; k < s->nstrategies; k++)
+		printf(" %s", scenario_strategy_name(s->strategies[k]));
+	printf("; %u repetition(s)\n", s->repetitions);
+	for (sw = 0; sw < nsw; sw++) {
+		ret = scenario_schedule(s, s->nsweep ? sw : -1, &inv, &n, e);
+		if (ret)
+			return ret;
+		for (i = 0, total = 0; i < n; i++)
+			total += inv[i].containers;
+		printf("  run%s%s: %zu invocations, %zu containers, last at "
+		       "%.1f s\n",
+		       s->nsweep ? " with " : "", s->nsweep ? s->sweep_param : "",
+		       n, total, n ? (double)inv[n - 1].t_ns / 1e9 : 0.0);
+		free(inv);
+		inv = NULL;
+	}
+	return 0;
 }
 
 static int parse_strategies(char *list, struct run_opts *o)
@@ -43,7 +91,7 @@ int run_main(int argc, char **argv)
 	struct err e = {""};
 	char dir[PATH_MAX] = "";
 	const char *file = NULL;
-	int i, ret;
+	int i, ret, check = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--out") && i + 1 < argc) {
@@ -57,6 +105,8 @@ int run_main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--json")) {
 			o.json = 1;
+		} else if (!strcmp(argv[i], "--check")) {
+			check = 1;
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -75,6 +125,13 @@ int run_main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "%s\n", e.msg);
 		return TESTBED_EXIT_USAGE;
+	}
+	if (check) {
+		ret = show(&s, &e);
+		if (ret)
+			fprintf(stderr, "%s\n", e.msg);
+		scenario_free(&s);
+		return ret ? TESTBED_EXIT_USAGE : 0;
 	}
 	ret = util_need_root("run");
 	if (!ret)
