@@ -62,8 +62,9 @@ static int show(const struct scenario *s, struct err *e)
 			total += inv[i].containers;
 		printf("  run%s%s: %zu invocations, %zu containers, last at "
 		       "%.1f s\n",
-		       s->nsweep ? " with " : "", s->nsweep ? s->sweep_param : "",
-		       n, total, n ? (double)inv[n - 1].t_ns / 1e9 : 0.0);
+		       s->nsweep ? " with " : "",
+		       s->nsweep ? s->sweep_param : "", n, total,
+		       n ? (double)inv[n - 1].t_ns / 1e9 : 0.0);
 		free(inv);
 		inv = NULL;
 	}

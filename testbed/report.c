@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,132 @@ static int cmp_double(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
+}
+
+struct series {
+	char link[32];
+	double *t;
+	uint64_t *in, *out;
+	size_t n, cap;
+};
+
+static struct series *series_of(struct series **v, size_t *n, const char *l)
+{
+	struct series *nv;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (!strcmp((*v)[i].link, l))
+			return &(*v)[i];
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(nv[*n]));
+	snprintf(nv[*n].link, sizeof(nv[*n].link), "%s", l);
+	return &nv[(*n)++];
+}
+
+/* One run's netdev.csv into plot-thr-RUN.dat (MB/s per interval: the
+ * registry's egress; inbound and outbound of the VM that sent the most, an
+ * inner node of the tree, and of one that sent little, a leaf) and a
+ * gnuplot block: the paper's Fig. 16. Returns whether it wrote one. */
+static int throughput(const char *dir, const char *run, FILE *gp)
+{
+	char path[PATH_MAX + 300], line[256], link[32];
+	struct series *v = NULL, *reg = NULL, *hi = NULL, *lo = NULL, *x;
+	unsigned long long in, out;
+	double t;
+	size_t n = 0, i, k;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/raw/%s/netdev.csv", dir, run);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lf,%31[^,],%llu,%llu", &t, link, &in,
+			   &out) != 4)
+			continue;
+		x = series_of(&v, &n, link);
+		if (!x)
+			break;
+		if (x->n == x->cap) {
+			x->cap = x->cap ? 2 * x->cap : 256;
+			x->t = realloc(x->t, x->cap * sizeof(*x->t));
+			x->in = realloc(x->in, x->cap * sizeof(*x->in));
+			x->out = realloc(x->out, x->cap * sizeof(*x->out));
+			if (!x->t || !x->in || !x->out)
+				break;
+		}
+		x->t[x->n] = t;
+		x->in[x->n] = in;
+		x->out[x->n++] = out;
+	}
+	fclose(f);
+	for (i = 0; i < n; i++) {
+		x = &v[i];
+		if (!x->n)
+			continue;
+		if (!strcmp(x->link, "registry"))
+			reg = x;
+		else if (!hi || x->out[x->n - 1] > hi->out[hi->n - 1])
+			hi = x;
+	}
+	for (i = 0; i < n; i++) {
+		x = &v[i];
+		if (x == reg || x == hi || !x->n || !x->in[x->n - 1])
+			continue;
+		if (!lo || x->out[x->n - 1] < lo->out[lo->n - 1])
+			lo = x;
+	}
+	if (reg && hi && lo && reg->n == hi->n && hi->n == lo->n) {
+		snprintf(path, sizeof(path), "%s/plot-thr-%s.dat", dir, run);
+		f = fopen(path, "we");
+		if (f) {
+			fprintf(f,
+				"# t_s registry_out %s_in %s_out %s_in "
+				"%s_out (MB/s)\n",
+				hi->link, hi->link, lo->link, lo->link);
+			for (k = 1; k < reg->n; k++) {
+				double dt = reg->t[k] - reg->t[k - 1];
+
+				if (dt <= 0)
+					continue;
+#define RATE(s, f) ((double)((s)->f[k] - (s)->f[k - 1]) / dt / 1e6)
+				fprintf(f, "%.3f %.3f %.3f %.3f %.3f %.3f\n",
+					reg->t[k], RATE(reg, out), RATE(hi, in),
+					RATE(hi, out), RATE(lo, in),
+					RATE(lo, out));
+#undef RATE
+			}
+			fclose(f);
+			for (int fmt = 0; fmt < 2; fmt++)
+				fprintf(gp,
+					"set terminal %s size 800,500\nset "
+					"output 'throughput-%s.%s'\nset title "
+					"'%s: throughput over time'\nset "
+					"xlabel 'seconds'\nset ylabel "
+					"'MB/s'\nset key top right\nplot "
+					"'plot-thr-%s.dat' using 1:2 with "
+					"lines lw 2 title 'registry out', '' "
+					"using 1:3 with lines title '%s in', "
+					"'' using 1:4 with lines title '%s "
+					"out', '' using 1:5 with lines title "
+					"'%s in', '' using 1:6 with lines "
+					"title '%s out'\n",
+					fmt ? "svg" : "pngcairo", run,
+					fmt ? "svg" : "png", run, run, hi->link,
+					hi->link, lo->link, lo->link);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		free(v[i].t);
+		free(v[i].in);
+		free(v[i].out);
+	}
+	free(v);
+	return reg && hi && lo;
 }
 
 /* One .dat per strategy (and sweep value): the CDF of provisioning time
@@ -126,6 +253,20 @@ int report_plots(const char *dir, struct err *e)
 					j ? ", " : "", what, keys[j], keys[j]);
 			fprintf(f, "\n");
 		}
+	{
+		/* Per run, from raw/RUN/netdev.csv. */
+		char rawdir[PATH_MAX + 16];
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(rawdir, sizeof(rawdir), "%s/raw", dir);
+		d = opendir(rawdir);
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.')
+				throughput(dir, de->d_name, f);
+		if (d)
+			closedir(d);
+	}
 	fclose(f);
 	snprintf(path, sizeof(path), "cd %s && gnuplot plots.gp 2>&1", dir);
 	gp = popen(path, "r");
@@ -272,6 +413,11 @@ int report_write(const char *dir, const struct scenario *s,
 	bounds(f, s, runs, n);
 	fprintf(f, "\n## Plots\n\n![provisioning time CDF](cdf.png)\n\n"
 		   "![containers up over time](ready.png)\n\n"
+		   "Per run, `throughput-RUN.png` (the paper's Fig. 16): the "
+		   "registry's egress, and inbound and outbound of the VM "
+		   "that sent the most (an inner node of a tree: about twice "
+		   "its inbound, for two children) and of one that sent "
+		   "little (a leaf), from `raw/RUN/netdev.csv`.\n\n"
 		   "Data: `containers.csv` (one row per container), "
 		   "`summary.json`, `events.jsonl` (every process's "
 		   "timeline), `raw/` (per run: logs, `trees.dot`).\n");

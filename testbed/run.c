@@ -15,6 +15,7 @@
 #include "build.h"
 #include "driver.h"
 #include "evloop.h"
+#include "netmon.h"
 #include "plan.h"
 #include "procs.h"
 #include "regproc.h"
@@ -29,6 +30,8 @@
 /* A busier host than this during a run was the bottleneck, not the
  * emulated network: the numbers are then marked degraded. */
 #define FIDELITY_CPU_BUSY 0.90
+/* Throughput samples: fine enough to see a 1 s start-up's shape. */
+#define NETMON_MS 100
 
 struct run {
 	const struct scenario *s;
@@ -371,10 +374,17 @@ static int run_bittorrent(struct run *r, const char *raw, const char *label,
 
 	for (i = 0; i < s->nimages; i++)
 		layouts[i] = r->layouts[i];
+	char csv[PATH_MAX + 32];
+	struct netmon *mon = NULL;
+
 	fprintf(stderr, "%s: tracker, seeder and swarm\n", label);
+	snprintf(csv, sizeof(csv), "%s/netdev.csv", raw);
+	if (netmon_start(csv, NETMON_MS, &mon, r->e))
+		r->e->msg[0] = '\0';
 	ret = bittorrent_run(s, &r->plan, layouts, raw, inv, ninv,
 			     s->timeout_ns, r->o->stop, &dr, &vm_of, &bytes_of,
 			     r->e);
+	netmon_stop(mon);
 	for (i = 0; !ret && i < dr.n; i++) {
 		const struct driver_container *c = &dr.c[i];
 		struct summary_row row = {.sweep = sweep};
@@ -430,6 +440,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
 	struct procs *pr = NULL;
+	struct netmon *mon = NULL;
 	unsigned long long b0, t0, b1, t1;
 	size_t ninv = 0, i, total = 0;
 	char **argv = NULL;
@@ -542,10 +553,17 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		goto out;
 	}
 
+	snprintf(tmp, sizeof(tmp), "%s/netdev.csv", raw);
+	/* A dump of every link per sample: slower for larger networks. */
+	if (netmon_start(tmp, vms > NETMON_MS ? vms : NETMON_MS, &mon, r->e))
+		fprintf(stderr, "%s: no throughput samples: %s\n", label,
+			r->e->msg);
+	r->e->msg[0] = '\0';
 	cpu_sample(&b0, &t0);
 	ret = driver_run(TOPO_MANAGER_ADDR, MANAGER_PORT, inv, ninv, s,
 			 s->timeout_ns, r->o->stop, label, &dr, r->e);
 	cpu_sample(&b1, &t1);
+	netmon_stop(mon);
 	procs_stop_all(pr, 3000);
 	if (ret)
 		goto out;

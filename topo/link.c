@@ -445,3 +445,37 @@ void link_list_free(char **names, size_t n)
 		free(names[i]);
 	free(names);
 }
+
+struct stats_ctx {
+	const char *prefix;
+	link_stats_fn fn;
+	void *arg;
+};
+
+static void stats_one(struct nl_object *obj, void *arg)
+{
+	struct stats_ctx *c = arg;
+	struct rtnl_link *l = (struct rtnl_link *)obj;
+	const char *name = rtnl_link_get_name(l);
+
+	if (!name || strncmp(name, c->prefix, strlen(c->prefix)))
+		return;
+	c->fn(c->arg, name, rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES),
+	      rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES));
+}
+
+int link_stats(struct nl_sock *sk, const char *prefix, link_stats_fn fn,
+	       void *arg, struct err *e)
+{
+	struct stats_ctx c = {.prefix = prefix, .fn = fn, .arg = arg};
+	struct nl_cache *cache = NULL;
+	int ret;
+
+	ret = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (ret < 0)
+		return nl_fail(e, ret, "netlink: %s",
+			       "cannot read link counters");
+	nl_cache_foreach(cache, stats_one, &c);
+	nl_cache_free(cache);
+	return 0;
+}

@@ -86,6 +86,13 @@ int link_list(struct nl_sock *sk, const char *prefix, char ***names, size_t *n,
 	      struct err *e);
 void link_list_free(char **names, size_t n);
 
+/* Byte counters of every link whose name starts with prefix, from one
+ * dump: fn(arg, name, rx_bytes, tx_bytes) for each. */
+typedef void (*link_stats_fn)(void *arg, const char *name, uint64_t rx,
+			      uint64_t tx);
+int link_stats(struct nl_sock *sk, const char *prefix, link_stats_fn fn,
+	       void *arg, struct err *e);
+
 /* Converts a libnl error (-NLE_*) to the nearest negative errno. */
 int link_errno(int nlerr);
 

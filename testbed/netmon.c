@@ -1,0 +1,130 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "link.h"
+#include "netmon.h"
+#include "topo.h"
+
+#define MAX_LINKS 8192
+
+struct base {
+	char name[16];
+	uint64_t rx, tx;
+};
+
+struct netmon {
+	pthread_t thread;
+	atomic_int stop;
+	FILE *f;
+	unsigned interval_ms;
+	struct nl_sock *sk;
+	uint64_t t0;
+	struct base *base;
+	size_t nbase;
+	double t_s;
+};
+
+static struct base *find(struct netmon *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nbase; i++)
+		if (!strcmp(m->base[i].name, name))
+			return &m->base[i];
+	return NULL;
+}
+
+/* Only the hosts' cables: VMs and the registry; bridges and uplinks are
+ * the fabric, not a host. */
+static void sample_one(void *arg, const char *name, uint64_t rx, uint64_t tx)
+{
+	struct netmon *m = arg;
+	struct base *b;
+
+	if (strncmp(name, TOPO_PREFIX "vm", 7) &&
+	    strcmp(name, TOPO_PREFIX "registry"))
+		return;
+	b = find(m, name);
+	if (!b) {
+		if (m->nbase == MAX_LINKS)
+			return;
+		b = &m->base[m->nbase++];
+		snprintf(b->name, sizeof(b->name), "%s", name);
+		b->rx = rx;
+		b->tx = tx;
+	}
+	fprintf(m->f, "%.3f,%s,%llu,%llu\n", m->t_s, name + strlen(TOPO_PREFIX),
+		(unsigned long long)(tx - b->tx),
+		(unsigned long long)(rx - b->rx));
+}
+
+static void *run(void *arg)
+{
+	struct netmon *m = arg;
+	struct err e;
+
+	while (!atomic_load(&m->stop)) {
+		m->t_s = (double)(evloop_now_ns() - m->t0) / 1e9;
+		link_stats(m->sk, TOPO_PREFIX, sample_one, m, &e);
+		fflush(m->f);
+		usleep(m->interval_ms * 1000);
+	}
+	return NULL;
+}
+
+int netmon_start(const char *csv, unsigned interval_ms, struct netmon **out,
+		 struct err *e)
+{
+	struct netmon *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return err_set(e, -ENOMEM, "out of memory");
+	m->base = calloc(MAX_LINKS, sizeof(*m->base));
+	m->f = fopen(csv, "we");
+	if (!m->base || !m->f) {
+		ret = err_set(e, m->base ? -errno : -ENOMEM, "%s: %s", csv,
+			      strerror(errno));
+		goto fail;
+	}
+	fprintf(m->f, "t_s,link,in_bytes,out_bytes\n");
+	m->sk = link_sock_open(e);
+	if (!m->sk) {
+		ret = -EIO;
+		goto fail;
+	}
+	m->interval_ms = interval_ms;
+	m->t0 = evloop_now_ns();
+	ret = -pthread_create(&m->thread, NULL, run, m);
+	if (ret) {
+		err_set(e, ret, "netmon thread: %s", strerror(-ret));
+		goto fail;
+	}
+	*out = m;
+	return 0;
+fail:
+	link_sock_close(m->sk);
+	if (m->f)
+		fclose(m->f);
+	free(m->base);
+	free(m);
+	return ret;
+}
+
+void netmon_stop(struct netmon *m)
+{
+	if (!m)
+		return;
+	atomic_store(&m->stop, 1);
+	pthread_join(m->thread, NULL);
+	link_sock_close(m->sk);
+	fclose(m->f);
+	free(m->base);
+	free(m);
+}
