@@ -227,10 +227,11 @@ int evloop_run(struct evloop *l, volatile int *stop)
 			uint64_t now = evloop_now_ns();
 			uint64_t due = l->timers->due_ns;
 
-			wait_ms = due <= now ? 0
-					     : (int)((due - now) / 1000000 + 1);
-			if (wait_ms > TICK_MS)
-				wait_ms = TICK_MS;
+			/* Clamped in 64 bits: a far timer must not wrap
+			 * into a negative, endless wait. */
+			uint64_t ms = due <= now ? 0 : (due - now) / 1000000 + 1;
+
+			wait_ms = ms > TICK_MS ? TICK_MS : (int)ms;
 		}
 		n = epoll_wait(l->ep, ev, MAX_EVENTS, wait_ms);
 		if (n < 0 && errno != EINTR)

@@ -201,6 +201,8 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 	if (!v->alive)
 		return;
 	v->alive = 0;
+	/* Its containers went with it: when it comes back, it is empty. */
+	v->ncontainers = v->nfunctions = 0;
 	eventlog_write(m->log, "vm_lost",
 		       json_pack("{s:s, s:s}", "vm", v->name, "why", why));
 	for (i = 0; i < m->o->nfunctions; i++) {
@@ -226,13 +228,28 @@ static void hello(struct manager *m, struct peer *p,
 	struct vm *v = NULL;
 	unsigned i;
 
+	/* One connection is one VM: a second HELLO with another name would
+	 * leave the first VM holding a connection it does not own. */
+	if (p->vm || msg->vm.len >= sizeof(v->name)) {
+		eventlog_write(m->log, "hello_refused",
+			       json_pack("{s:s%, s:s}", "vm", msg->vm.s,
+					 (size_t)msg->vm.len, "why",
+					 p->vm ? "second HELLO on a connection"
+					       : "name too long"));
+		return;
+	}
 	for (i = 0; i < m->nvms; i++)
 		if (strlen(m->vms[i].name) == msg->vm.len &&
 		    !memcmp(m->vms[i].name, msg->vm.s, msg->vm.len))
 			v = &m->vms[i];
 	if (!v) {
-		if (m->nvms == MAX_VMS)
+		if (m->nvms == MAX_VMS) {
+			eventlog_write(m->log, "hello_refused",
+				       json_pack("{s:s%, s:s}", "vm", msg->vm.s,
+						 (size_t)msg->vm.len, "why",
+						 "the VM pool is full"));
 			return;
+		}
 		v = &m->vms[m->nvms];
 		memset(v, 0, sizeof(*v));
 		v->id = m->nvms++;
@@ -241,7 +258,6 @@ static void hello(struct manager *m, struct peer *p,
 	} else if (v->alive && v->c && v->c != p->c) {
 		/* The agent restarted: its old connection is stale. */
 		vm_lost(m, v, "registered again");
-		v->ncontainers = v->nfunctions = 0;
 	}
 	v->addr = msg->addr;
 	v->port = msg->port;

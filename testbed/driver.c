@@ -60,6 +60,17 @@ static void unplaced(struct driver_result *r, const struct pending *p,
 	r->nunplaced++;
 }
 
+/* Containers the manager will never start: no point waiting for them. */
+static size_t unplaced_count(const struct driver_result *r)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < r->nunplaced; i++)
+		n += r->unplaced[i].count;
+	return n;
+}
+
 static void on_msg(struct drv *d, const struct proto_msg *m)
 {
 	struct driver_result *r = d->r;
@@ -173,7 +184,7 @@ int driver_run(uint32_t addr, uint16_t port,
 			last_sent = now;
 			next++;
 		}
-		if (next == ninv && (r->started + r->failed >= asked ||
+		if (next == ninv && (r->started + unplaced_count(r) >= asked ||
 				     now - last_sent > timeout_ns))
 			break;
 		if (stop && *stop) {

@@ -76,11 +76,13 @@ int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 	pid_t pid;
 
 	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 64;
-		nv = realloc(p->v, p->cap * sizeof(*nv));
+		size_t cap = p->cap ? 2 * p->cap : 64;
+
+		nv = realloc(p->v, cap * sizeof(*nv));
 		if (!nv)
 			return err_set(e, -ENOMEM, "out of memory");
 		p->v = nv;
+		p->cap = cap;
 	}
 	nsfd = netns_open(netns);
 	if (nsfd < 0)
@@ -106,9 +108,13 @@ int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 			dup2(null, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
-		if (setns(nsfd, CLONE_NEWNET))
+		if (setns(nsfd, CLONE_NEWNET)) {
+			dprintf(2, "%s: cannot enter %s: %s\n", argv[0], netns,
+				strerror(errno));
 			_exit(126);
+		}
 		execv(argv[0], argv);
+		dprintf(2, "%s: cannot run it: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	p->v[p->n].pid = pid;

@@ -218,9 +218,13 @@ int regproc_start(const char *dir, struct regproc *rp, struct err *e)
 		      (char *)NULL);
 		_exit(127);
 	}
-	ret = wait_ready(rp, e);
+	/* Recorded before the wait, so a harness killed meanwhile leaves a
+	 * registry that clean can still find. */
+	ret = record(rp, e);
 	if (!ret)
-		ret = record(rp, e);
+		ret = wait_ready(rp, e);
+	if (ret)
+		unlink(PIDFILE);
 	if (ret && rp->pid > 0) {
 		kill(rp->pid, SIGKILL);
 		waitpid(rp->pid, NULL, 0);

@@ -272,6 +272,14 @@ int report_plots(const char *dir, struct err *e)
 	gp = popen(path, "r");
 	if (!gp)
 		return err_set(e, -errno, "gnuplot: %s", strerror(errno));
+	/* Read what it says, or a chatty gnuplot fills the pipe and waits
+	 * forever; its warnings go to our stderr. */
+	{
+		char buf[512];
+
+		while (fgets(buf, sizeof(buf), gp))
+			fputs(buf, stderr);
+	}
 	ret = pclose(gp);
 	if (ret)
 		return err_set(e, -EIO, "gnuplot failed on %s/plots.gp", dir);

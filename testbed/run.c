@@ -284,11 +284,14 @@ static void read_logs(const char *raw, struct driver_result *dr,
 			if (idx >= 0 && (unsigned)idx < dr->n) {
 				if (!strcmp(who, "manager") &&
 				    !strcmp(ev, "provision"))
+				{
+					const char *vm = json_string_value(
+						json_object_get(j, "vm"));
+
 					snprintf(seen[idx].vm,
 						 sizeof(seen[idx].vm), "%s",
-						 json_string_value(
-							 json_object_get(
-								 j, "vm")));
+						 vm ? vm : "");
+				}
 				if (strcmp(who, "manager") &&
 				    !strcmp(ev, "started")) {
 					uint64_t reg =
@@ -710,6 +713,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	unsigned nst = o->nstrategies ? o->nstrategies : s->nstrategies;
 	unsigned rep, k;
 	int sw, nsw = s->nsweep ? (int)s->nsweep : 1, ret, built = 0;
+	int reg_started = 0;
 	ssize_t n;
 	time_t now = time(NULL);
 
@@ -758,6 +762,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	built = 1;
 	snprintf(regdir, sizeof(regdir), "%s/registry", r.dir);
 	ret = regproc_start(regdir, &rp, e);
+	reg_started = !ret;
 	if (!ret)
 		ret = prepare_images(&r);
 	for (sw = 0; !ret && sw < nsw; sw++)
@@ -768,8 +773,12 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 			}
 out:
 	/* Down on every path, the registry first: it holds its namespace. */
-	regproc_stop_recorded(&ce);
-	if (built || ret)
+	/* Only what this run made: a refused build (an earlier run's
+	 * leftovers) or a registry that was already running belong to
+	 * someone else. */
+	if (reg_started)
+		regproc_stop_recorded(&ce);
+	if (built)
 		topo_clean(NULL, &ce);
 	r.runs = calloc(r.nkeys ? r.nkeys : 1, sizeof(*r.runs));
 	for (k = 0; r.runs && k < r.nkeys; k++)
