@@ -43,8 +43,17 @@ struct waiter {
 	uint32_t id;
 	enum proto_type what; /* GET_MANIFEST, GET_BLOB or GET_BLOCK */
 	char digest[SHA256_OCI_LEN];
+	char ref[REF_MAX]; /* GET_MANIFEST */
 	uint32_t block;
 	struct waiter *next;
+};
+
+/* A STARTED the manager has not heard yet (its connection was down). */
+struct started_msg {
+	char function[FN_MAX];
+	uint32_t container;
+	uint64_t t_ns;
+	struct started_msg *next;
 };
 
 struct container {
@@ -86,7 +95,8 @@ struct image {
 	struct conn *up;
 	int up_step; /* meta from a parent: 1 manifest, 2 blobs asked */
 
-	struct waiter *meta_waiters;
+	uint8_t *bad;	  /* per block: times it failed verification */
+	unsigned retries; /* upstream failures in a row, for back-off */
 	struct container *cts;
 	uint64_t from_parent, from_registry, served;
 	unsigned refetches, corrupt;
@@ -102,7 +112,20 @@ struct agent {
 	struct conn *mgr;
 	struct image *images;
 	struct child *children;
+	/* Children's requests for meta or blocks of an image this agent does
+	 * not hold the meta of yet (its own PROVISION or fetch may still be
+	 * on the way): answered when the meta arrives. */
+	struct waiter *pending;
+	unsigned npending;
+	struct started_msg *unsent;
 };
+
+/* A child may ask before this agent knows the image; this many requests
+ * wait at most, beyond that they are refused. */
+#define MAX_PENDING 65536
+/* Upstream failures are retried after a pause that doubles, up to this. */
+#define RETRY_MAX_MS 2000
+#define RETRY_LIMIT  30
 
 static void log_ev(struct image *im, const char *ev, json_t *f)
 {
@@ -202,6 +225,8 @@ static int add_waiter(struct waiter **list, struct child *ch,
 	w->block = m->block;
 	if (m->digest.s)
 		copy_str(w->digest, sizeof(w->digest), &m->digest);
+	if (m->image.s)
+		copy_str(w->ref, sizeof(w->ref), &m->image);
 	w->next = *list;
 	*list = w;
 	return 0;
@@ -338,10 +363,111 @@ static int connect_up(struct image *im)
 
 static void container_check(struct image *im);
 
+static int str_eq(const char *a, const char *b)
+{
+	return a[0] && !strcmp(a, b);
+}
+
+/* Answers the children's requests that waited for this image's meta: the
+ * manifest, config and index now, and blocks as they are or as they come
+ * (asking upstream for those it lacks). */
+static void dispatch_pending(struct image *im)
+{
+	struct agent *a = im->a;
+	struct waiter **pw = &a->pending, *w;
+	const char *data = im->img.layers[im->layer].data.digest;
+	const char *index = im->img.layers[im->layer].index.digest;
+
+	while ((w = *pw)) {
+		int mine =
+			(w->what == PROTO_GET_MANIFEST &&
+			 str_eq(w->ref, im->ref)) ||
+			(w->what == PROTO_GET_BLOB &&
+			 (str_eq(w->digest, im->config_digest) ||
+			  str_eq(w->digest, index))) ||
+			(w->what == PROTO_GET_BLOCK && str_eq(w->digest, data));
+
+		if (!mine) {
+			pw = &w->next;
+			continue;
+		}
+		*pw = w->next;
+		a->npending--;
+		if (!w->ch->c) {
+			free(w);
+			continue;
+		}
+		if (w->what != PROTO_GET_BLOCK) {
+			serve_meta(im, w->ch->c, w->id, w->what, w->digest);
+			free(w);
+		} else if (w->block >= im->ix.nblocks) {
+			reply_error(a, w->ch->c, w->id, -ENOENT,
+				    "no such block");
+			free(w);
+		} else if (im->state[w->block] == B_PRESENT) {
+			serve_block(im, w->ch->c, w->id, w->block);
+			free(w);
+		} else {
+			want(im, w->block);
+			w->next = im->bwait[w->block];
+			im->bwait[w->block] = w;
+		}
+	}
+	request_wanted(im);
+}
+
+static void retry_upstream(struct evloop *l, void *arg);
+
+/* Something asked upstream failed (an error answer, a registry error, a
+ * connection that could not be made): what is missing is asked again after
+ * a pause that doubles, so a parent still fetching or a registry busy for a
+ * moment is waited for rather than given up on. */
+static void retry_later(struct image *im, const char *why)
+{
+	unsigned ms;
+
+	if (im->retries >= RETRY_LIMIT) {
+		if (im->retries++ == RETRY_LIMIT)
+			log_ev(im, "gave_up", json_pack("{s:s}", "why", why));
+		return;
+	}
+	ms = 100u << (im->retries < 5 ? im->retries : 5);
+	if (ms > RETRY_MAX_MS)
+		ms = RETRY_MAX_MS;
+	im->retries++;
+	log_ev(im, "retry", json_pack("{s:s, s:i}", "why", why, "ms", (int)ms));
+	evloop_timer(im->a->l, ms, retry_upstream, im);
+}
+
+static void retry_upstream(struct evloop *l, void *arg)
+{
+	struct image *im = arg;
+	uint32_t b;
+
+	(void)l;
+	if (im->strategy == PROTO_STRATEGY_REGISTRY) {
+		regworker_submit(im->a->rw, REGJOB_LAYER, im->ref, NULL, 0, im);
+		return;
+	}
+	if (im->parent.addr && !im->up && connect_up(im)) {
+		retry_later(im, "cannot connect to the parent");
+		return;
+	}
+	if (im->meta == 0) {
+		request_meta(im);
+		return;
+	}
+	if (im->meta == 1)
+		return; /* on its way */
+	for (b = 0; b < im->ix.nblocks; b++)
+		if (im->state[b] == B_REQUESTED)
+			im->state[b] = B_WANTED;
+	request_wanted(im);
+}
+
 static int meta_ready(struct image *im)
 {
 	struct err e = {""};
-	struct waiter *w, *wn;
 	unsigned i;
 	int ret;
 
@@ -372,20 +498,15 @@ static int meta_ready(struct image *im)
 	im->is_startup = calloc(im->ix.nblocks + 1, 1);
 	im->bwait = calloc(im->ix.nblocks + 1, sizeof(*im->bwait));
 	im->scratch = malloc(im->ix.block_size);
+	im->bad = calloc(im->ix.nblocks + 1, 1);
 	if (!im->blk || !im->state || !im->is_startup || !im->bwait ||
-	    !im->scratch)
+	    !im->scratch || !im->bad)
 		return -ENOMEM;
 	im->meta = 2;
 	log_ev(im, "manifest",
 	       json_pack("{s:i, s:i}", "blocks", (int)im->ix.nblocks,
 			 "startup_blocks", (int)im->ix.nstartup));
-	for (w = im->meta_waiters; w; w = wn) {
-		wn = w->next;
-		if (w->ch->c)
-			serve_meta(im, w->ch->c, w->id, w->what, w->digest);
-		free(w);
-	}
-	im->meta_waiters = NULL;
+	dispatch_pending(im);
 	for (i = 0; i < im->ix.nstartup; i++)
 		im->is_startup[im->ix.startup[i]] = 1;
 	/* faasnet and ondemand: the start-up set, on demand (paper: later
@@ -414,10 +535,20 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 		       json_pack("{s:i, s:s, s:s}", "block", (int)b, "source",
 				 from_registry ? "registry" : "parent", "error",
 				 e.msg));
-		/* Refetched from the registry, which the index vouches for. */
+		/* Asked again, of the parent first; a parent that sends it
+		 * bad twice is passed over for the registry, which the index
+		 * vouches for. */
 		im->refetches++;
-		im->state[b] = B_REQUESTED;
-		regworker_submit(im->a->rw, REGJOB_BLOCKS, im->ref, &b, 1, im);
+		if (im->bad[b] < 255)
+			im->bad[b]++;
+		if (!from_registry && im->bad[b] < 2 && im->up) {
+			im->state[b] = B_WANTED;
+			request_wanted(im);
+		} else {
+			im->state[b] = B_REQUESTED;
+			regworker_submit(im->a->rw, REGJOB_BLOCKS, im->ref, &b,
+					 1, im);
+		}
 		return;
 	}
 	im->blk[b] = malloc(clen);
@@ -426,6 +557,7 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 	memcpy(im->blk[b], cdata, clen);
 	im->state[b] = B_PRESENT;
 	im->npresent++;
+	im->retries = 0;
 	if (from_registry)
 		im->from_registry += clen;
 	else
@@ -469,7 +601,22 @@ static void container_started(struct image *im, struct container *ct)
 			 "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
 			 "registry_bytes", (json_int_t)im->from_registry,
 			 "parent_bytes", (json_int_t)im->from_parent));
-	send_or_log(im->a, im->a->mgr, &m);
+	if (im->a->mgr) {
+		send_or_log(im->a, im->a->mgr, &m);
+	} else {
+		/* The manager is away (reconnecting): it hears of this
+		 * start as soon as this agent is back. */
+		struct started_msg *u = calloc(1, sizeof(*u));
+
+		if (u) {
+			snprintf(u->function, sizeof(u->function), "%s",
+				 im->function);
+			u->container = ct->id;
+			u->t_ns = m.t_ns;
+			u->next = im->a->unsent;
+			im->a->unsent = u;
+		}
+	}
 }
 
 static void container_check(struct image *im)
@@ -594,6 +741,14 @@ static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		       json_pack("{s:i, s:s%}", "error", (int)m->error,
 				 "message", m->message.s ? m->message.s : "",
 				 (size_t)m->message.len));
+		if (im->meta == 1) {
+			free(im->manifest);
+			free(im->config);
+			free(im->index);
+			im->manifest = im->config = im->index = NULL;
+			im->meta = 0;
+		}
+		retry_later(im, "the parent answered with an error");
 		break;
 	default:
 		break;
@@ -622,6 +777,10 @@ static void up_closed(struct conn *c, int error, const char *why, void *arg)
 		im->manifest = im->config = im->index = NULL;
 		im->meta = 0;
 	}
+	/* The parent may be alive and only the connection lost: try it again
+	 * until the manager, which watches the parent, names another. */
+	if (c)
+		retry_later(im, why);
 }
 
 static void set_parent(struct image *im, struct proto_peer p)
@@ -652,6 +811,20 @@ static void set_parent(struct image *im, struct proto_peer p)
 
 /* --- children --------------------------------------------------------- */
 
+/* A child asked for something of an image whose meta this agent does not
+ * hold yet (its PROVISION or its own fetch may still be on the way, or it
+ * just got this child from the manager): it waits rather than fails. */
+static void wait_for_meta(struct agent *a, struct child *ch,
+			  const struct proto_msg *m)
+{
+	if (a->npending >= MAX_PENDING || add_waiter(&a->pending, ch, m)) {
+		reply_error(a, ch->c, m->id, -ENOBUFS,
+			    "too many requests waiting");
+		return;
+	}
+	a->npending++;
+}
+
 static void child_frame(struct conn *c, const struct proto_msg *m, void *arg)
 {
 	struct child *ch = arg;
@@ -662,12 +835,10 @@ static void child_frame(struct conn *c, const struct proto_msg *m, void *arg)
 	switch (m->type) {
 	case PROTO_GET_MANIFEST:
 		im = find_ref(a, &m->image);
-		if (!im)
-			reply_error(a, c, m->id, -ENOENT, "no such image here");
-		else if (im->meta == 2)
+		if (im && im->meta == 2)
 			serve_meta(im, c, m->id, m->type, "");
 		else
-			add_waiter(&im->meta_waiters, ch, m);
+			wait_for_meta(a, ch, m);
 		break;
 	case PROTO_GET_BLOB:
 		im = find_digest(a, &m->digest, &which);
@@ -677,20 +848,14 @@ static void child_frame(struct conn *c, const struct proto_msg *m, void *arg)
 			copy_str(d, sizeof(d), &m->digest);
 			serve_meta(im, c, m->id, m->type, d);
 		} else {
-			/* Meta still on its way: wait with any image being
-			 * fetched (the child asks after its manifest). */
-			for (im = a->images; im && im->meta == 2; im = im->next)
-				;
-			if (im)
-				add_waiter(&im->meta_waiters, ch, m);
-			else
-				reply_error(a, c, m->id, -ENOENT,
-					    "no such blob");
+			wait_for_meta(a, ch, m);
 		}
 		break;
 	case PROTO_GET_BLOCK:
 		im = find_digest(a, &m->digest, &which);
-		if (!im || which != 3 || m->block >= im->ix.nblocks) {
+		if (!im || which != 3) {
+			wait_for_meta(a, ch, m);
+		} else if (m->block >= im->ix.nblocks) {
 			reply_error(a, c, m->id, -ENOENT, "no such block");
 		} else if (im->state[m->block] == B_PRESENT) {
 			serve_block(im, c, m->id, m->block);
@@ -838,6 +1003,17 @@ static void connect_manager(struct evloop *l, void *arg)
 	m.addr = a->o->addr;
 	m.port = a->o->port;
 	send_or_log(a, a->mgr, &m);
+	while (a->unsent) {
+		struct started_msg *u = a->unsent;
+		struct proto_msg st = {.type = PROTO_STARTED};
+
+		st.function = proto_str(u->function);
+		st.container = u->container;
+		st.t_ns = u->t_ns;
+		send_or_log(a, a->mgr, &st);
+		a->unsent = u->next;
+		free(u);
+	}
 }
 
 /* --- the registry worker's results -------------------------------------- */
@@ -878,6 +1054,9 @@ static void on_results(struct evloop *l, int fd, unsigned events, void *arg)
 			log_ev(im, "registry_error",
 			       json_pack("{s:i, s:s}", "error", r->error,
 					 "message", r->msg));
+			if (im->meta == 1)
+				im->meta = 0;
+			retry_later(im, "the registry failed");
 			break;
 		}
 		regres_free(r);
@@ -915,10 +1094,6 @@ static void free_image(struct image *im)
 
 	if (im->up)
 		conn_close(im->up);
-	for (w = im->meta_waiters; w; w = wn) {
-		wn = w->next;
-		free(w);
-	}
 	if (im->blk)
 		for (b = 0; b < im->ix.nblocks; b++) {
 			free(im->blk[b]);
@@ -936,6 +1111,7 @@ static void free_image(struct image *im)
 	free(im->is_startup);
 	free(im->bwait);
 	free(im->scratch);
+	free(im->bad);
 	free(im->manifest);
 	free(im->config);
 	free(im->index);
@@ -992,6 +1168,18 @@ out:
 	for (im = a.images; im; im = in) {
 		in = im->next;
 		free_image(im);
+	}
+	while (a.pending) {
+		struct waiter *w = a.pending;
+
+		a.pending = w->next;
+		free(w);
+	}
+	while (a.unsent) {
+		struct started_msg *u = a.unsent;
+
+		a.unsent = u->next;
+		free(u);
 	}
 	for (ch = a.children; ch; ch = cn) {
 		cn = ch->next;
