@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"faasnet|ondemand|registry]\n"
 		"         [--max-functions N] [--max-containers N] "
 		"[--heartbeat-ms N]\n"
-		"         [--dead-ms N] [--events FILE] [--dot FILE]\n"
+		"         [--dead-ms N] [--reclaim-ms N] [--events FILE] "
+		"[--dot FILE]\n"
 		"  REF is the image in the registry, e.g. "
 		"198.18.0.2:5000/fn/py:v1.\n");
 }
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
 		{"max-containers", required_argument, NULL, 'C'},
 		{"heartbeat-ms", required_argument, NULL, 'H'},
 		{"dead-ms", required_argument, NULL, 'D'},
+		{"reclaim-ms", required_argument, NULL, 'R'},
 		{"events", required_argument, NULL, 'e'},
 		{"dot", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
@@ -111,6 +113,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			bad = parse_uint(optarg, &o.dead_ms);
+			break;
+		case 'R':
+			bad = parse_uint(optarg, &o.reclaim_ms);
 			break;
 		case 'e':
 			o.events = optarg;

@@ -33,6 +33,14 @@ struct function {
 	unsigned containers;
 };
 
+/* A container the manager placed: where, and since when it has been up
+ * (and so idle: the workload here only starts containers). */
+struct mcontainer {
+	unsigned vm, fn;
+	uint64_t started_ns; /* 0: not up yet */
+	int active;
+};
+
 /* A connection before HELLO (the driver never says it) or an agent's. */
 struct peer {
 	struct manager *m;
@@ -51,6 +59,8 @@ struct manager {
 	struct function *fns;
 	struct peer *peers;
 	uint32_t next_container;
+	struct mcontainer *cts; /* indexed by container id */
+	size_t capcts;
 };
 
 static struct function *find_fn(struct manager *m, const struct proto_str *s)
@@ -160,6 +170,21 @@ static void invoke(struct manager *m, struct conn *c,
 				break;
 			v->nfunctions++;
 		}
+		if (m->next_container >= m->capcts) {
+			size_t cap = m->capcts ? 2 * m->capcts : 1024;
+			struct mcontainer *nc =
+				realloc(m->cts, cap * sizeof(*nc));
+
+			if (!nc)
+				break;
+			memset(nc + m->capcts, 0,
+			       (cap - m->capcts) * sizeof(*nc));
+			m->cts = nc;
+			m->capcts = cap;
+		}
+		m->cts[m->next_container].vm = v->id;
+		m->cts[m->next_container].fn = (unsigned)(f - m->fns);
+		m->cts[m->next_container].active = 1;
 		ft_parent(f->ft, v->id, &parent);
 		v->ncontainers++;
 		f->containers++;
@@ -203,6 +228,11 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 	v->alive = 0;
 	/* Its containers went with it: when it comes back, it is empty. */
 	v->ncontainers = v->nfunctions = 0;
+	for (i = 0; i < m->next_container; i++)
+		if (m->cts[i].active && m->cts[i].vm == v->id) {
+			m->cts[i].active = 0;
+			m->fns[m->cts[i].fn].containers--;
+		}
 	eventlog_write(m->log, "vm_lost",
 		       json_pack("{s:s, s:s}", "vm", v->name, "why", why));
 	for (i = 0; i < m->o->nfunctions; i++) {
@@ -287,6 +317,9 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 	case PROTO_STARTED: {
 		struct peer *d;
 
+		if (msg->container < m->next_container &&
+		    !m->cts[msg->container].started_ns)
+			m->cts[msg->container].started_ns = evloop_now_ns();
 		eventlog_write(m->log, "started",
 			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
 					 msg->function.s,
@@ -342,6 +375,42 @@ static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
 	m->peers = p;
 }
 
+/* Containers idle for reclaim_ms are released; a VM left with no
+ * container of a function leaves that function's tree, and the VMs below
+ * it get new parents (the paper reclaims after 15 idle minutes). */
+static void reclaim(struct manager *m)
+{
+	uint64_t now = evloop_now_ns(),
+		 idle = (uint64_t)m->o->reclaim_ms * 1000000ull;
+	uint32_t i, j;
+
+	for (i = 0; i < m->next_container; i++) {
+		struct mcontainer *c = &m->cts[i];
+		struct function *f = &m->fns[c->fn];
+		struct vm *v = &m->vms[c->vm];
+		int more = 0;
+
+		if (!c->active || !c->started_ns || now - c->started_ns < idle)
+			continue;
+		c->active = 0;
+		v->ncontainers--;
+		f->containers--;
+		for (j = 0; j < m->next_container && !more; j++)
+			more = m->cts[j].active && m->cts[j].vm == c->vm &&
+			       m->cts[j].fn == c->fn;
+		eventlog_write(m->log, "reclaim",
+			       json_pack("{s:s, s:i, s:s, s:b}", "function",
+					 f->def->name, "container", (int)i,
+					 "vm", v->name, "leaves_tree", !more));
+		if (!more && ft_contains(f->ft, v->id)) {
+			struct change_ctx cc = {m, f};
+
+			ft_delete(f->ft, v->id, on_change, &cc);
+			v->nfunctions--;
+		}
+	}
+}
+
 static void heartbeat(struct evloop *l, void *arg)
 {
 	struct manager *m = arg;
@@ -361,6 +430,8 @@ static void heartbeat(struct evloop *l, void *arg)
 		hb.id = i;
 		send_to(m, v, &hb);
 	}
+	if (m->o->reclaim_ms)
+		reclaim(m);
 	evloop_timer(l, m->o->heartbeat_ms, heartbeat, m);
 }
 
@@ -485,6 +556,7 @@ out:
 			ft_free(m.fns[i].ft);
 	free(m.fns);
 	free(m.vms);
+	free(m.cts);
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);
 	evloop_free(m.l);

@@ -27,6 +27,7 @@ struct manager_opts {
 	unsigned max_functions_per_vm;	/* paper: 20 */
 	unsigned max_containers_per_vm; /* 1 but in the scale test */
 	unsigned heartbeat_ms, dead_ms;
+	unsigned reclaim_ms; /* idle containers released after it; 0: never */
 	const char *events; /* JSON Lines; NULL: stderr */
 	const char *dot;    /* trees written here at exit; NULL: not */
 };

@@ -438,7 +438,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], tmp[PATH_MAX + 64], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char maxc[16];
+	char maxc[16], reclaim[24];
 	struct scenario_invocation *inv = NULL;
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
@@ -473,6 +473,8 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	if (!per_vm)
 		per_vm = 1;
 	snprintf(maxc, sizeof(maxc), "%u", per_vm);
+	snprintf(reclaim, sizeof(reclaim), "%llu",
+		 (unsigned long long)(s->reclaim_ns / 1000000));
 
 	if (st == SCENARIO_BITTORRENT) {
 		ret = run_bittorrent(r, raw, label, inv, ninv, sweep);
@@ -502,6 +504,8 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	argv[k++] = (char *)stname;
 	argv[k++] = "--max-containers";
 	argv[k++] = maxc;
+	argv[k++] = "--reclaim-ms";
+	argv[k++] = reclaim;
 	argv[k++] = "--events";
 	argv[k++] = mgr_ev;
 	argv[k++] = "--dot";

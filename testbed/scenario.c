@@ -128,6 +128,17 @@ static const struct key top_keys[] = {
 		.min = NS_PER_S,
 		.max = MAX_TIME_NS,
 	},
+	{
+		/* Idle containers are released after this, and a VM left
+		 * without one leaves its function's tree (the paper: 15
+		 * minutes). 0, the default, keeps every container. */
+		.name = "reclaim",
+		.type = KEY_DURATION,
+		FIELD(struct scenario, reclaim_ns),
+		.what = "a duration up to 24h like 15m",
+		.min = 0,
+		.max = MAX_TIME_NS,
+	},
 	{.name = "sweep", .type = KEY_NODE},
 	{.name = NULL},
 };

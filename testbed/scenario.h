@@ -79,6 +79,7 @@ struct scenario {
 	enum scenario_strategy strategies[SCENARIO_NSTRATEGIES];
 	unsigned repetitions;
 	uint64_t timeout_ns; /* per run: waiting for containers */
+	uint64_t reclaim_ns; /* idle containers released after it; 0: never */
 	/* sweep: one parameter; "containers" replaces every AT step's count */
 	char sweep_param[32]; /* "" when no sweep */
 	unsigned nsweep;

@@ -80,8 +80,9 @@ static pid_t spawn_in(const char *ns, char *const argv[])
 	return pid;
 }
 
-static void stack_start_fetch(struct stack *s, int nvms, const char *rate,
-			      const char *strategy, const char *fetch)
+static void stack_start_opts(struct stack *s, int nvms, const char *rate,
+			     const char *strategy, const char *fetch,
+			     const char *reclaim_ms)
 {
 	char yaml[128], fn[160], ev[128], name[16], addr[32];
 	int i;
@@ -114,9 +115,17 @@ static void stack_start_fetch(struct stack *s, int nvms, const char *rate,
 	snprintf(ev, sizeof(ev), "%s/manager.jsonl", s->dir);
 	{
 		char dot[128];
-		char *argv[] = {MANAGER_BIN,  "--function",	fn,
-				"--strategy", (char *)strategy, "--events",
-				ev,	      "--dot",		dot,
+		char *argv[] = {MANAGER_BIN,
+				"--function",
+				fn,
+				"--strategy",
+				(char *)strategy,
+				"--events",
+				ev,
+				"--dot",
+				dot,
+				"--reclaim-ms",
+				(char *)reclaim_ms,
 				NULL};
 
 		snprintf(dot, sizeof(dot), "%s/trees.dot", s->dir);
@@ -143,6 +152,12 @@ static void stack_start_fetch(struct stack *s, int nvms, const char *rate,
 			break;
 		usleep(50000);
 	}
+}
+
+static void stack_start_fetch(struct stack *s, int nvms, const char *rate,
+			      const char *strategy, const char *fetch)
+{
+	stack_start_opts(s, nvms, rate, strategy, fetch, "0");
 }
 
 static void stack_start(struct stack *s, int nvms, const char *rate,
@@ -380,6 +395,33 @@ static void test_killing_an_interior_agent_spares_the_rest(void **state)
 	stack_free(&cur);
 }
 
+static void test_idle_containers_are_reclaimed_and_trees_shrink(void **state)
+{
+	int i;
+
+	(void)state;
+	NEED_STACK();
+	/* Reclaim after 1 s idle: the VMs leave the tree, and a second burst
+	 * finds them free again. */
+	stack_start_opts(&cur, 4, "1gbit", "faasnet", "none", "1000");
+	invoke(4);
+	assert_int_equal(wait_started(&cur, 4, 30), 4);
+	for (i = 0; i < 100 && itest_count2("grep -h '\"event\":\"reclaim\"' "
+					    "%s/manager.jsonl",
+					    cur.dir) < 4;
+	     i++)
+		usleep(100000);
+	assert_int_equal(itest_number("grep -h '\"event\":\"reclaim\"' "
+				      "%s/manager.jsonl | grep -c "
+				      "'\"leaves_tree\":true'",
+				      cur.dir),
+			 4);
+	/* Room again: all four VMs take the second burst. */
+	invoke(4);
+	assert_int_equal(wait_started(&cur, 8, 30), 8);
+	stack_free(&cur);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +437,9 @@ int main(void)
 			test_teardown),
 		cmocka_unit_test_teardown(
 			test_killing_an_interior_agent_spares_the_rest,
+			test_teardown),
+		cmocka_unit_test_teardown(
+			test_idle_containers_are_reclaimed_and_trees_shrink,
 			test_teardown),
 	};
 
