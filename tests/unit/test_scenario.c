@@ -398,7 +398,7 @@ static const struct bad_case bad[] = {
 	{BASE "colour: red\n",
 	 "x.yaml:8: unknown key 'colour'; valid keys: name, description, "
 	 "paper, topology, scale, images, functions, workload, strategies, "
-	 "repetitions, timeout, sweep"},
+	 "repetitions, timeout, reclaim, sweep"},
 	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
 	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
 	 "block_size, startup_fraction, seed, layout"},
