@@ -48,18 +48,12 @@ struct waiter {
 	struct waiter *next;
 };
 
-/* A STARTED the manager has not heard yet (its connection was down). */
-struct started_msg {
-	char function[FN_MAX];
-	uint32_t container;
-	uint64_t t_ns;
-	struct started_msg *next;
-};
-
 struct container {
 	uint32_t id;
 	uint8_t strategy;
 	uint64_t t_cmd;
+	uint64_t t_started; /* when it was up: resent to a reconnecting manager
+			     */
 	int started;
 	struct container *next;
 };
@@ -117,7 +111,6 @@ struct agent {
 	 * on the way): answered when the meta arrives. */
 	struct waiter *pending;
 	unsigned npending;
-	struct started_msg *unsent;
 };
 
 /* A child may ask before this agent knows the image; this many requests
@@ -601,22 +594,11 @@ static void container_started(struct image *im, struct container *ct)
 			 "seconds", (double)(m.t_ns - ct->t_cmd) / 1e9,
 			 "registry_bytes", (json_int_t)im->from_registry,
 			 "parent_bytes", (json_int_t)im->from_parent));
-	if (im->a->mgr) {
+	ct->t_started = m.t_ns;
+	/* With no manager connection now, connect_manager sends it on
+	 * reconnecting. */
+	if (im->a->mgr)
 		send_or_log(im->a, im->a->mgr, &m);
-	} else {
-		/* The manager is away (reconnecting): it hears of this
-		 * start as soon as this agent is back. */
-		struct started_msg *u = calloc(1, sizeof(*u));
-
-		if (u) {
-			snprintf(u->function, sizeof(u->function), "%s",
-				 im->function);
-			u->container = ct->id;
-			u->t_ns = m.t_ns;
-			u->next = im->a->unsent;
-			im->a->unsent = u;
-		}
-	}
 }
 
 static void container_check(struct image *im)
@@ -993,6 +975,8 @@ static void connect_manager(struct evloop *l, void *arg)
 	struct agent *a = arg;
 	struct proto_msg m = {.type = PROTO_HELLO};
 	struct err e = {""};
+	struct image *im;
+	struct container *ct;
 
 	if (conn_connect(l, a->o->manager_addr, a->o->manager_port, mgr_frame,
 			 mgr_closed, a, &a->mgr, &e)) {
@@ -1003,17 +987,20 @@ static void connect_manager(struct evloop *l, void *arg)
 	m.addr = a->o->addr;
 	m.port = a->o->port;
 	send_or_log(a, a->mgr, &m);
-	while (a->unsent) {
-		struct started_msg *u = a->unsent;
-		struct proto_msg st = {.type = PROTO_STARTED};
+	/* Everything that started, again: a STARTED in flight when the old
+	 * connection broke is lost with it, and the manager (and the driver
+	 * behind it) ignore repeats. */
+	for (im = a->images; im; im = im->next)
+		for (ct = im->cts; ct; ct = ct->next) {
+			struct proto_msg st = {.type = PROTO_STARTED};
 
-		st.function = proto_str(u->function);
-		st.container = u->container;
-		st.t_ns = u->t_ns;
-		send_or_log(a, a->mgr, &st);
-		a->unsent = u->next;
-		free(u);
-	}
+			if (!ct->started)
+				continue;
+			st.function = proto_str(im->function);
+			st.container = ct->id;
+			st.t_ns = ct->t_started;
+			send_or_log(a, a->mgr, &st);
+		}
 }
 
 /* --- the registry worker's results -------------------------------------- */
@@ -1174,12 +1161,6 @@ out:
 
 		a.pending = w->next;
 		free(w);
-	}
-	while (a.unsent) {
-		struct started_msg *u = a.unsent;
-
-		a.unsent = u->next;
-		free(u);
 	}
 	for (ch = a.children; ch; ch = cn) {
 		cn = ch->next;

@@ -61,6 +61,7 @@ struct manager {
 	uint32_t next_container;
 	struct mcontainer *cts; /* indexed by container id */
 	size_t capcts;
+	uint64_t last_tick; /* of the heartbeat timer */
 };
 
 static struct function *find_fn(struct manager *m, const struct proto_str *s)
@@ -317,9 +318,12 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 	case PROTO_STARTED: {
 		struct peer *d;
 
-		if (msg->container < m->next_container &&
-		    !m->cts[msg->container].started_ns)
-			m->cts[msg->container].started_ns = evloop_now_ns();
+		/* A reconnecting agent repeats its STARTED messages: log
+		 * and forward each container once. */
+		if (msg->container >= m->next_container ||
+		    m->cts[msg->container].started_ns)
+			break;
+		m->cts[msg->container].started_ns = evloop_now_ns();
 		eventlog_write(m->log, "started",
 			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
 					 msg->function.s,
@@ -418,6 +422,14 @@ static void heartbeat(struct evloop *l, void *arg)
 	uint64_t now = evloop_now_ns();
 	unsigned i;
 
+	/* When the manager itself was held up (placing thousands of
+	 * containers on a busy host), silence it could not hear is not the
+	 * agents' fault: give them a fresh deadline. */
+	if (m->last_tick &&
+	    now - m->last_tick > (uint64_t)m->o->dead_ms * 500000ull)
+		for (i = 0; i < m->nvms; i++)
+			m->vms[i].last_seen = now;
+	m->last_tick = now;
 	for (i = 0; i < m->nvms; i++) {
 		struct vm *v = &m->vms[i];
 

@@ -283,8 +283,7 @@ static void read_logs(const char *raw, struct driver_result *dr,
 				(*corrupt)++;
 			if (idx >= 0 && (unsigned)idx < dr->n) {
 				if (!strcmp(who, "manager") &&
-				    !strcmp(ev, "provision"))
-				{
+				    !strcmp(ev, "provision")) {
 					const char *vm = json_string_value(
 						json_object_get(j, "vm"));
 
@@ -438,7 +437,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], tmp[PATH_MAX + 64], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char maxc[16], reclaim[24];
+	char maxc[16], reclaim[24], dead[16];
 	struct scenario_invocation *inv = NULL;
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
@@ -473,6 +472,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	if (!per_vm)
 		per_vm = 1;
 	snprintf(maxc, sizeof(maxc), "%u", per_vm);
+	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * vms);
 	snprintf(reclaim, sizeof(reclaim), "%llu",
 		 (unsigned long long)(s->reclaim_ns / 1000000));
 
@@ -506,6 +506,9 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	argv[k++] = maxc;
 	argv[k++] = "--reclaim-ms";
 	argv[k++] = reclaim;
+	/* A busy host answers heartbeats late: more agents, more patience. */
+	argv[k++] = "--dead-ms";
+	argv[k++] = dead;
 	argv[k++] = "--events";
 	argv[k++] = mgr_ev;
 	argv[k++] = "--dot";
