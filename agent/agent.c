@@ -1052,27 +1052,6 @@ static void on_results(struct evloop *l, int fd, unsigned events, void *arg)
 
 /* --- setup and teardown ------------------------------------------------- */
 
-static int listen_on(uint32_t addr, uint16_t port, struct err *e)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(addr)};
-	int fd, one = 1;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_set(e, -errno, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64)) {
-		int ret = -errno;
-
-		close(fd);
-		return err_set(e, ret, "listen on port %u: %s", port,
-			       strerror(-ret));
-	}
-	return fd;
-}
-
 static void free_image(struct image *im)
 {
 	struct waiter *w, *wn;
@@ -1122,7 +1101,7 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 		err_set(e, ret, "event loop: %s", strerror(-ret));
 		goto out;
 	}
-	a.listen_fd = listen_on(o->addr, o->port, e);
+	a.listen_fd = conn_listen(o->addr, o->port, 64, e);
 	if (a.listen_fd < 0) {
 		ret = a.listen_fd;
 		goto out;

@@ -371,3 +371,26 @@ void *conn_arg(const struct conn *c)
 {
 	return c->arg;
 }
+
+int conn_listen(uint32_t addr, uint16_t port, int backlog, struct err *e)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(addr)};
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, -errno, "socket: %s", strerror(errno));
+	/* A daemon restarted right away finds its port in TIME_WAIT. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, backlog)) {
+		int ret = -errno;
+
+		close(fd);
+		return err_set(e, ret, "listen on port %u: %s", port,
+			       strerror(-ret));
+	}
+	return fd;
+}

@@ -43,6 +43,10 @@ int conn_send(struct conn *c, const struct proto_msg *m, struct err *e);
  * connection is closed (the agent's verified blocks never change). */
 int conn_send_ref(struct conn *c, const struct proto_msg *m, struct err *e);
 
+/* A non-blocking listening TCP socket on addr:port (host order), or a
+ * negative errno with e saying which port. */
+int conn_listen(uint32_t addr, uint16_t port, int backlog, struct err *e);
+
 /* Closes now, dropping what is queued; no close callback. Safe from within
  * this connection's own callbacks. */
 void conn_close(struct conn *c);

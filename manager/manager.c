@@ -447,27 +447,6 @@ static void heartbeat(struct evloop *l, void *arg)
 	evloop_timer(l, m->o->heartbeat_ms, heartbeat, m);
 }
 
-static int listen_on(uint32_t addr, uint16_t port, struct err *e)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(addr)};
-	int fd, one = 1;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_set(e, -errno, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024)) {
-		int ret = -errno;
-
-		close(fd);
-		return err_set(e, ret, "listen on port %u: %s", port,
-			       strerror(-ret));
-	}
-	return fd;
-}
-
 static void dot_subtree(struct manager *m, const struct ft *ft, uint32_t vm,
 			FILE *f)
 {
@@ -544,7 +523,7 @@ int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 		err_set(e, ret, "event loop: %s", strerror(-ret));
 		goto out;
 	}
-	m.listen_fd = listen_on(o->addr, o->port, e);
+	m.listen_fd = conn_listen(o->addr, o->port, 1024, e);
 	if (m.listen_fd < 0) {
 		ret = m.listen_fd;
 		goto out;

@@ -12,38 +12,13 @@
 
 #include "netns.h"
 #include "plan.h"
+#include "procs.h"
 #include "regproc.h"
 #include "registry.h"
 
 #define PIDFILE	      TOPO_STATE_DIR "/registry.pid"
 #define START_WAIT_MS 15000
 #define STOP_WAIT_MS  5000
-
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
- * since boot. With the PID it names one process for the machine's uptime,
- * so a recycled PID is never mistaken for our registry. */
-static unsigned long long start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	/* The command name may hold spaces; fields count after its ')'. */
-	p = strrchr(buf, ')');
-	for (i = 2; p && i < 22; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		t = strtoull(p + 1, NULL, 10);
-	return t;
-}
 
 static void set_url(struct regproc *rp)
 {
@@ -94,7 +69,7 @@ static int record(const struct regproc *rp, struct err *e)
 	f = fopen(PIDFILE, "we");
 	if (!f)
 		return err_set(e, -errno, "%s: %s", PIDFILE, strerror(errno));
-	fprintf(f, "%d %llu %s\n", (int)rp->pid, start_time(rp->pid),
+	fprintf(f, "%d %llu %s\n", (int)rp->pid, procs_start_time(rp->pid),
 		rp->storage);
 	if (fclose(f))
 		return err_set(e, -errno, "%s: %s", PIDFILE, strerror(errno));
@@ -114,7 +89,7 @@ int regproc_recorded(struct regproc *rp)
 		return -ENOENT;
 	ok = fscanf(f, "%d %llu %4095s", &pid, &t, rp->storage) == 3;
 	fclose(f);
-	if (!ok || pid <= 1 || start_time(pid) != t)
+	if (!ok || pid <= 1 || procs_start_time(pid) != t)
 		return -ENOENT;
 	rp->pid = pid;
 	set_url(rp);
@@ -250,11 +225,11 @@ int regproc_stop_recorded(struct err *e)
 			       strerror(errno));
 	deadline = now_ms() + STOP_WAIT_MS;
 	/* Reap it when it is our child; otherwise watch it go. */
-	while (start_time(rp.pid) && now_ms() < deadline) {
+	while (procs_start_time(rp.pid) && now_ms() < deadline) {
 		waitpid(rp.pid, NULL, WNOHANG);
 		usleep(20000);
 	}
-	if (start_time(rp.pid)) {
+	if (procs_start_time(rp.pid)) {
 		kill(rp.pid, SIGKILL);
 		waitpid(rp.pid, NULL, 0);
 	}
