@@ -11,6 +11,7 @@
 
 #include <yaml.h>
 
+#include "yamlmsg.h"
 #include "blockimg.h"
 #include "config.h"
 #include "scenario.h"
@@ -22,9 +23,6 @@
  * bytes fit); the cap also bounds libyaml's scanner, which is quadratic in
  * flow nesting depth. Long workloads belong in a trace file. */
 #define SCENARIO_MAX_BYTES (512 * 1024)
-
-/* Longest user text quoted back in a message, so it stays one short line. */
-#define QUOTE_MAX 48
 
 /* The largest container count anywhere (an at step, a trace line, a sweep
  * value): far above what one machine hosts, low enough to catch a typo. */
@@ -315,11 +313,6 @@ struct ctx {
 	struct err *e;
 };
 
-static size_t line_of(const yaml_node_t *n)
-{
-	return n->start_mark.line + 1;
-}
-
 static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
 		...) __attribute__((format(printf, 4, 5)));
 
@@ -334,86 +327,6 @@ static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return err_set(c->e, code, "%s:%zu: %s", c->name, line, msg);
-}
-
-/* Writes s[0..n) between quote characters q, with anything that is not
- * printable ASCII escaped, so that a value holding a newline or an invisible
- * Unicode space still gives a visible, one-line message. Long text is cut
- * with "...". (As topo/config.c does, so both files read alike.) */
-static const char *quote(char *buf, size_t len, const char *s, size_t n, char q)
-{
-	size_t o = 0, i;
-
-	if (len < sizeof("'...'"))
-		return "";
-	buf[o++] = q;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		char tmp[5];
-		size_t tl;
-
-		if (ch == '\n')
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\n");
-		else if (ch == '\t')
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\t");
-		else if (ch == '\\' || ch == (unsigned char)q)
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
-		else
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "%c", ch);
-		/* Keep room for "..." + quote + NUL. */
-		if (i >= QUOTE_MAX || o + tl + 5 > len) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(buf + o, tmp, tl);
-		o += tl;
-	}
-	buf[o++] = q;
-	buf[o] = '\0';
-	return buf;
-}
-
-static bool is_empty_scalar(const yaml_node_t *n)
-{
-	return n->type == YAML_SCALAR_NODE &&
-	       n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       n->data.scalar.length == 0;
-}
-
-/* YAML 1.1's plain nulls: a root that is one of these is an empty file. */
-static bool is_null(const yaml_node_t *n)
-{
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	size_t i;
-
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
-		if (!strcmp((const char *)n->data.scalar.value, nulls[i]))
-			return true;
-	return false;
-}
-
-/* What a node is, for "got ...". */
-static const char *describe(char *buf, size_t len, const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a sequence";
-	case YAML_SCALAR_NODE:
-		if (is_empty_scalar(n))
-			return "an empty value";
-		return quote(buf, len, (const char *)n->data.scalar.value,
-			     n->data.scalar.length, '"');
-	default:
-		return "nothing";
-	}
 }
 
 /* "images[0]" + "size" -> "images[0].size"; "" + "name" -> "name". */
@@ -581,24 +494,24 @@ static int store_scalar(const struct key *key, const char *text, size_t len,
 static int parse_scalar(const struct ctx *c, const struct key *key,
 			const char *path, const yaml_node_t *v, void *base)
 {
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	const char *text;
 
 	/* A quoted "\0" would otherwise cut the value short unnoticed. */
-	if (v->type == YAML_SCALAR_NODE && !is_empty_scalar(v)) {
+	if (v->type == YAML_SCALAR_NODE && !yamlmsg_is_empty(v)) {
 		text = (const char *)v->data.scalar.value;
 		if (strlen(text) == v->data.scalar.length &&
 		    !store_scalar(key, text, v->data.scalar.length, base))
 			return 0;
 	}
-	return fail(c, line_of(v), -EINVAL, "%s: expected %s, got %s", path,
-		    key->what, describe(got, sizeof(got), v));
+	return fail(c, yamlmsg_line(v), -EINVAL, "%s: expected %s, got %s",
+		    path, key->what, yamlmsg_describe(got, sizeof(got), v));
 }
 
 static int unknown_key(const struct ctx *c, const yaml_node_t *k,
 		       const struct key *keys, const char *prefix)
 {
-	char name[QUOTE_MAX * 4 + 8], valid[256];
+	char name[YAMLMSG_QUOTE_MAX * 4 + 8], valid[256];
 	const struct key *key;
 	size_t o = 0;
 	int n;
@@ -611,14 +524,14 @@ static int unknown_key(const struct ctx *c, const yaml_node_t *k,
 			break;
 		o += (size_t)n;
 	}
-	quote(name, sizeof(name), (const char *)k->data.scalar.value,
-	      k->data.scalar.length, '\'');
+	yamlmsg_quote(name, sizeof(name), (const char *)k->data.scalar.value,
+		      k->data.scalar.length, '\'');
 	if (*prefix)
-		return fail(c, line_of(k), -EINVAL,
+		return fail(c, yamlmsg_line(k), -EINVAL,
 			    "%s: unknown key %s; valid keys: %s", prefix, name,
 			    valid);
-	return fail(c, line_of(k), -EINVAL, "unknown key %s; valid keys: %s",
-		    name, valid);
+	return fail(c, yamlmsg_line(k), -EINVAL,
+		    "unknown key %s; valid keys: %s", name, valid);
 }
 
 static int find_key(const struct key *keys, const yaml_node_t *k)
@@ -642,36 +555,37 @@ static int parse_mapping(const struct ctx *c, const yaml_node_t *map,
 			 const struct key *keys, const char *prefix,
 			 const char *what, void *base, struct seen *sn)
 {
-	char got[QUOTE_MAX * 4 + 8], path[PATH_LEN];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8], path[PATH_LEN];
 	yaml_node_pair_t *p;
 	int i, ret;
 
 	memset(sn, 0, sizeof(*sn));
 	if (map->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(map), -EINVAL, "%s: expected %s, got %s",
-			    prefix, what, describe(got, sizeof(got), map));
+		return fail(c, yamlmsg_line(map), -EINVAL,
+			    "%s: expected %s, got %s", prefix, what,
+			    yamlmsg_describe(got, sizeof(got), map));
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
 
 		if (!k || !v)
-			return fail(c, line_of(map), -EINVAL,
+			return fail(c, yamlmsg_line(map), -EINVAL,
 				    "malformed YAML mapping");
 		if (k->type != YAML_SCALAR_NODE)
-			return fail(c, line_of(k), -EINVAL,
+			return fail(c, yamlmsg_line(k), -EINVAL,
 				    "%s%sexpected a key name, got %s", prefix,
 				    *prefix ? ": " : "",
-				    describe(got, sizeof(got), k));
+				    yamlmsg_describe(got, sizeof(got), k));
 		i = find_key(keys, k);
 		if (i < 0)
 			return unknown_key(c, k, keys, prefix);
 		key_path(path, sizeof(path), prefix, keys[i].name);
 		if (sn->line[i])
-			return fail(c, line_of(k), -EINVAL,
+			return fail(c, yamlmsg_line(k), -EINVAL,
 				    "duplicate key '%s' (first at line %zu)",
 				    path, sn->line[i]);
-		sn->line[i] = line_of(k);
+		sn->line[i] = yamlmsg_line(k);
 		sn->node[i] = v;
 		if (keys[i].type == KEY_NODE)
 			continue;
@@ -681,7 +595,7 @@ static int parse_mapping(const struct ctx *c, const yaml_node_t *map,
 	}
 	for (i = 0; keys[i].name; i++)
 		if (keys[i].required && !sn->line[i])
-			return fail(c, line_of(map), -EINVAL,
+			return fail(c, yamlmsg_line(map), -EINVAL,
 				    "%s: missing key '%s'",
 				    *prefix ? prefix : "top level",
 				    keys[i].name);
@@ -747,25 +661,26 @@ static int check_sequence(const struct ctx *c, const yaml_node_t *v,
 			  const char *path, const char *what, const char *items,
 			  size_t max, size_t *n)
 {
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(v), -EINVAL, "%s: expected %s, got %s",
-			    path, what, describe(got, sizeof(got), v));
+		return fail(c, yamlmsg_line(v), -EINVAL,
+			    "%s: expected %s, got %s", path, what,
+			    yamlmsg_describe(got, sizeof(got), v));
 	*n = (size_t)(v->data.sequence.items.top -
 		      v->data.sequence.items.start);
 	if (!*n && max == SIZE_MAX)
-		return fail(c, line_of(v), -EINVAL,
+		return fail(c, yamlmsg_line(v), -EINVAL,
 			    "%s: expected 1 or more %s, got 0", path, items);
 	/* Too many: point at the first one too many. */
 	if (*n > max)
 		return fail(c,
-			    line_of(yaml_document_get_node(
+			    yamlmsg_line(yaml_document_get_node(
 				    c->doc, v->data.sequence.items.start[max])),
 			    -EINVAL, "%s: expected 1 to %zu %s, got %zu", path,
 			    max, items, *n);
 	if (*n < 1)
-		return fail(c, line_of(v), -EINVAL,
+		return fail(c, yamlmsg_line(v), -EINVAL,
 			    "%s: expected 1 to %zu %s, got %zu", path, max,
 			    items, *n);
 	return 0;
@@ -822,7 +737,7 @@ static int resolve(char *out, size_t len, const char *file, const char *rel)
 static int parse_topology(const struct ctx *c, const yaml_node_t *v,
 			  struct scenario *s)
 {
-	char got[QUOTE_MAX * 4 + 8], path[PATH_MAX];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8], path[PATH_MAX];
 	struct err te;
 	int ret;
 
@@ -833,17 +748,17 @@ static int parse_topology(const struct ctx *c, const yaml_node_t *v,
 			prefix_topology(c->e, c->name);
 		return ret;
 	}
-	if (v->type != YAML_SCALAR_NODE || is_empty_scalar(v) ||
+	if (v->type != YAML_SCALAR_NODE || yamlmsg_is_empty(v) ||
 	    strlen((const char *)v->data.scalar.value) != v->data.scalar.length)
-		return fail(c, line_of(v), -EINVAL,
+		return fail(c, yamlmsg_line(v), -EINVAL,
 			    "topology: expected a mapping like { vms: 16 } or "
 			    "the path of a topology file, got %s",
-			    describe(got, sizeof(got), v));
+			    yamlmsg_describe(got, sizeof(got), v));
 	if (resolve(path, sizeof(path), c->name,
 		    (const char *)v->data.scalar.value))
-		return fail(c, line_of(v), -ENAMETOOLONG,
+		return fail(c, yamlmsg_line(v), -ENAMETOOLONG,
 			    "topology: path too long, got %s",
-			    describe(got, sizeof(got), v));
+			    yamlmsg_describe(got, sizeof(got), v));
 	ret = topo_config_load(path, &s->topo, &te);
 	if (!ret)
 		return 0;
@@ -851,13 +766,13 @@ static int parse_topology(const struct ctx *c, const yaml_node_t *v,
 	 * unreadable one is better told from the line that names it. */
 	if (ret == -EINVAL)
 		return err_set(c->e, ret, "%s", te.msg);
-	return fail(c, line_of(v), ret, "topology: %s", te.msg);
+	return fail(c, yamlmsg_line(v), ret, "topology: %s", te.msg);
 }
 
 static int parse_images(const struct ctx *c, const yaml_node_t *v,
 			struct scenario *s)
 {
-	char path[PATH_LEN], got[QUOTE_MAX * 4 + 8], sz[32];
+	char path[PATH_LEN], got[YAMLMSG_QUOTE_MAX * 4 + 8], sz[32];
 	const yaml_node_t *node;
 	struct scenario_image *img;
 	struct seen sn;
@@ -878,7 +793,7 @@ static int parse_images(const struct ctx *c, const yaml_node_t *v,
 		img->block_size = BLOCKIMG_DEFAULT_BLOCK_SIZE;
 		img->startup_fraction = 0.16;
 		img->seed = 1;
-		img->line = (unsigned)line_of(node);
+		img->line = (unsigned)yamlmsg_line(node);
 		snprintf(path, sizeof(path), "images[%zu]", i);
 		ret = parse_mapping(c, node, image_keys, path,
 				    "a mapping like { name: py, size: 758MB }",
@@ -888,7 +803,7 @@ static int parse_images(const struct ctx *c, const yaml_node_t *v,
 		ls = seen_line(&sn, image_keys, "size");
 		ll = seen_line(&sn, image_keys, "layout");
 		if (!ls && !ll)
-			return fail(c, line_of(node), -EINVAL,
+			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s: missing key 'size' (a synthetic "
 				    "image) or 'layout' (an OCI layout folder)",
 				    path);
@@ -902,18 +817,18 @@ static int parse_images(const struct ctx *c, const yaml_node_t *v,
 			  (img->size % img->block_size != 0);
 		if (ls && nblocks > BLOCKIMG_MAX_BLOCKS) {
 			node = seen_node(&sn, image_keys, "size");
-			return fail(c, line_of(node), -EINVAL,
+			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s.size: expected at most %u blocks of "
 				    "%s, got %s",
 				    path, BLOCKIMG_MAX_BLOCKS,
 				    units_format_size(sz, sizeof(sz),
 						      img->block_size),
-				    describe(got, sizeof(got), node));
+				    yamlmsg_describe(got, sizeof(got), node));
 		}
 		for (j = 0; j < i; j++)
 			if (!strcmp(s->images[j].name, img->name)) {
 				node = seen_node(&sn, image_keys, "name");
-				return fail(c, line_of(node), -EINVAL,
+				return fail(c, yamlmsg_line(node), -EINVAL,
 					    "%s.name: duplicate name '%s' "
 					    "(first at line %u)",
 					    path, img->name, s->images[j].line);
@@ -926,7 +841,7 @@ static int parse_images(const struct ctx *c, const yaml_node_t *v,
 static int parse_functions(const struct ctx *c, const yaml_node_t *v,
 			   struct scenario *s)
 {
-	char path[PATH_LEN], got[QUOTE_MAX * 4 + 8], names[256];
+	char path[PATH_LEN], got[YAMLMSG_QUOTE_MAX * 4 + 8], names[256];
 	const yaml_node_t *node;
 	struct function_raw raw;
 	struct seen sn;
@@ -953,17 +868,17 @@ static int parse_functions(const struct ctx *c, const yaml_node_t *v,
 			return ret;
 		idx = find_function(s, raw.name);
 		if (idx >= 0)
-			return fail(
-				c,
-				line_of(seen_node(&sn, function_keys, "name")),
-				-EINVAL,
-				"%s.name: duplicate name '%s' (first at "
-				"line %u)",
-				path, raw.name, s->functions[idx].line);
+			return fail(c,
+				    yamlmsg_line(seen_node(&sn, function_keys,
+							   "name")),
+				    -EINVAL,
+				    "%s.name: duplicate name '%s' (first at "
+				    "line %u)",
+				    path, raw.name, s->functions[idx].line);
 		idx = find_image(s, raw.image);
 		if (idx < 0) {
 			node = seen_node(&sn, function_keys, "image");
-			return fail(c, line_of(node), -EINVAL,
+			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s.image: expected the name of an image "
 				    "(%s), got %s",
 				    path,
@@ -971,11 +886,11 @@ static int parse_functions(const struct ctx *c, const yaml_node_t *v,
 					       s->images[0].name,
 					       sizeof(s->images[0]),
 					       s->nimages),
-				    describe(got, sizeof(got), node));
+				    yamlmsg_describe(got, sizeof(got), node));
 		}
 		memcpy(s->functions[i].name, raw.name, sizeof(raw.name));
 		s->functions[i].image = (unsigned)idx;
-		s->functions[i].line = (unsigned)line_of(node);
+		s->functions[i].line = (unsigned)yamlmsg_line(node);
 		/* Counted as it goes, so find_function sees earlier ones. */
 		s->nfunctions = (unsigned)i + 1;
 	}
@@ -1042,7 +957,7 @@ static int step_kind(const struct ctx *c, const yaml_node_t *node,
 		}
 	}
 	if (found < 0)
-		return fail(c, line_of(node), -EINVAL,
+		return fail(c, yamlmsg_line(node), -EINVAL,
 			    "%s: expected at (an invocation), from/to/rate (a "
 			    "ramp) or trace (a CSV file), got none of them",
 			    path);
@@ -1061,7 +976,7 @@ static int step_kind(const struct ctx *c, const yaml_node_t *node,
 		if (!strcmp(kinds[found].keys[i], "containers"))
 			continue;
 		if (!seen_line(sn, step_keys, kinds[found].keys[i]))
-			return fail(c, line_of(node), -EINVAL,
+			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s: missing key '%s'", path,
 				    kinds[found].keys[i]);
 	}
@@ -1072,7 +987,7 @@ static int step_kind(const struct ctx *c, const yaml_node_t *node,
 static int parse_workload(const struct ctx *c, const yaml_node_t *v,
 			  struct scenario *s)
 {
-	char path[PATH_LEN], got[QUOTE_MAX * 4 + 8], names[256];
+	char path[PATH_LEN], got[YAMLMSG_QUOTE_MAX * 4 + 8], names[256];
 	const yaml_node_t *node, *fn;
 	struct scenario_step *st;
 	struct step_raw *raw;
@@ -1107,7 +1022,7 @@ static int parse_workload(const struct ctx *c, const yaml_node_t *v,
 		ret = step_kind(c, node, path, &sn, &st->kind);
 		if (ret)
 			goto out;
-		st->line = (unsigned)line_of(node);
+		st->line = (unsigned)yamlmsg_line(node);
 		st->containers = raw->containers;
 		if (st->kind == SCENARIO_STEP_TRACE) {
 			memcpy(st->trace, raw->trace, sizeof(st->trace));
@@ -1117,11 +1032,12 @@ static int parse_workload(const struct ctx *c, const yaml_node_t *v,
 		if (st->kind == SCENARIO_STEP_RAMP) {
 			if (raw->to <= raw->from) {
 				node = seen_node(&sn, step_keys, "to");
-				ret = fail(c, line_of(node), -EINVAL,
+				ret = fail(c, yamlmsg_line(node), -EINVAL,
 					   "%s.to: expected a time after "
 					   "from, got %s",
 					   path,
-					   describe(got, sizeof(got), node));
+					   yamlmsg_describe(got, sizeof(got),
+							    node));
 				goto out;
 			}
 			st->at_ns = raw->from;
@@ -1134,12 +1050,12 @@ static int parse_workload(const struct ctx *c, const yaml_node_t *v,
 		idx = find_function(s, raw->invoke);
 		if (idx < 0) {
 			fn = seen_node(&sn, step_keys, "invoke");
-			ret = fail(c, line_of(fn), -EINVAL,
+			ret = fail(c, yamlmsg_line(fn), -EINVAL,
 				   "%s.invoke: expected the name of a "
 				   "function (%s), got %s",
 				   path,
 				   function_names(names, sizeof(names), s),
-				   describe(got, sizeof(got), fn));
+				   yamlmsg_describe(got, sizeof(got), fn));
 			goto out;
 		}
 		st->function = (unsigned)idx;
@@ -1154,7 +1070,7 @@ out:
 static int parse_strategies(const struct ctx *c, const yaml_node_t *v,
 			    struct scenario *s)
 {
-	char path[PATH_LEN], got[QUOTE_MAX * 4 + 8];
+	char path[PATH_LEN], got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	size_t first[SCENARIO_NSTRATEGIES] = {0};
 	enum scenario_strategy st;
 	const yaml_node_t *node;
@@ -1176,16 +1092,17 @@ static int parse_strategies(const struct ctx *c, const yaml_node_t *v,
 			    node->data.scalar.length ||
 		    scenario_strategy_parse(
 			    (const char *)node->data.scalar.value, &st))
-			return fail(c, line_of(node), -EINVAL,
+			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s: expected one of faasnet, ondemand, "
 				    "registry, bittorrent, got %s",
-				    path, describe(got, sizeof(got), node));
+				    path,
+				    yamlmsg_describe(got, sizeof(got), node));
 		if (first[st])
-			return fail(c, line_of(node), -EINVAL,
+			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s: duplicate strategy '%s' (first at "
 				    "line %zu)",
 				    path, strategy_names[st], first[st]);
-		first[st] = line_of(node);
+		first[st] = yamlmsg_line(node);
 		/* i < SCENARIO_NSTRATEGIES: every earlier name was unique. */
 		s->strategies[i] = st;
 	}
@@ -1222,10 +1139,10 @@ static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 				   &s->sweep[i]);
 		if (ret)
 			return ret;
-		first[i] = line_of(node);
+		first[i] = yamlmsg_line(node);
 		for (j = 0; j < i; j++)
 			if (s->sweep[j] == s->sweep[i])
-				return fail(c, line_of(node), -EINVAL,
+				return fail(c, yamlmsg_line(node), -EINVAL,
 					    "%s: duplicate value %u (first at "
 					    "line %zu)",
 					    path, s->sweep[i], first[j]);
@@ -1235,7 +1152,7 @@ static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 			at_steps++;
 	/* The sweep would change nothing: every run would be the same. */
 	if (!at_steps)
-		return fail(c, line_of(v), -EINVAL,
+		return fail(c, yamlmsg_line(v), -EINVAL,
 			    "sweep.containers: expected a workload with at "
 			    "least one at step (the sweep sets its "
 			    "containers), got none");
@@ -1262,17 +1179,17 @@ static const struct {
 static int parse_top(const struct ctx *c, const yaml_node_t *root,
 		     struct scenario *s)
 {
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	const yaml_node_t *v;
 	struct seen sn;
 	size_t i;
 	int ret;
 
 	if (root->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(root), -EINVAL,
+		return fail(c, yamlmsg_line(root), -EINVAL,
 			    "expected a mapping of scenario keys like \"name: "
 			    "quickstart\", got %s",
-			    describe(got, sizeof(got), root));
+			    yamlmsg_describe(got, sizeof(got), root));
 	ret = parse_mapping(c, root, top_keys, "", NULL, s, &sn);
 	if (ret)
 		return ret;
@@ -1285,39 +1202,6 @@ static int parse_top(const struct ctx *c, const yaml_node_t *root,
 			return ret;
 	}
 	return 0;
-}
-
-static int yaml_error(const yaml_parser_t *parser, const char *name,
-		      struct err *e)
-{
-	const char *problem =
-		parser->problem ? parser->problem : "syntax error";
-
-	switch (parser->error) {
-	case YAML_MEMORY_ERROR:
-		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
-			       name);
-	case YAML_READER_ERROR:
-		/* The reader has no line yet, only a byte offset. */
-		if (parser->problem_value != -1)
-			return err_set(e, -EINVAL,
-				       "%s: invalid YAML: %s (byte 0x%02x at "
-				       "offset %zu)",
-				       name, problem,
-				       (unsigned)parser->problem_value,
-				       parser->problem_offset);
-		return err_set(e, -EINVAL, "%s: invalid YAML: %s at offset %zu",
-			       name, problem, parser->problem_offset);
-	default:
-		if (parser->context)
-			return err_set(
-				e, -EINVAL,
-				"%s:%zu: invalid YAML: %s (%s at line %zu)",
-				name, parser->problem_mark.line + 1, problem,
-				parser->context, parser->context_mark.line + 1);
-		return err_set(e, -EINVAL, "%s:%zu: invalid YAML: %s", name,
-			       parser->problem_mark.line + 1, problem);
-	}
 }
 
 static void scenario_default(struct scenario *s)
@@ -1371,14 +1255,14 @@ int scenario_parse(const char *text, size_t len, const char *name,
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		ret = yaml_error(&parser, name, e);
+		ret = yamlmsg_parse_error(&parser, name, e);
 		goto out;
 	}
 	have_doc = true;
 	c.doc = &doc;
 
 	root = yaml_document_get_root_node(&doc);
-	if (!root || is_null(root)) {
+	if (!root || yamlmsg_is_null(root)) {
 		/* An empty file lacks the first required key. */
 		ret = err_set(e, -EINVAL, "%s:1: top level: missing key 'name'",
 			      name);
@@ -1390,7 +1274,7 @@ int scenario_parse(const char *text, size_t len, const char *name,
 
 	/* A second document would be silently ignored otherwise. */
 	if (!yaml_parser_load(&parser, &next)) {
-		ret = yaml_error(&parser, name, e);
+		ret = yamlmsg_parse_error(&parser, name, e);
 		goto out;
 	}
 	more = yaml_document_get_root_node(&next) != NULL;
@@ -1676,11 +1560,11 @@ static int parse_trace_time(const char *text, uint64_t *ns)
 static int trace_fail(struct err *e, const char *path, size_t line,
 		      const char *field, const char *what, const char *got)
 {
-	char q[QUOTE_MAX * 4 + 8];
+	char q[YAMLMSG_QUOTE_MAX * 4 + 8];
 
 	return err_set(e, -EINVAL, "%s:%zu: %s: expected %s, got %s", path,
 		       line, field, what,
-		       quote(q, sizeof(q), got, strlen(got), '"'));
+		       yamlmsg_quote(q, sizeof(q), got, strlen(got), '"'));
 }
 
 /* Reads one trace file (docs/scenario-format.md) into q. Errors name the

@@ -12,6 +12,7 @@
 
 #include <yaml.h>
 
+#include "yamlmsg.h"
 #include "config.h"
 #include "units.h"
 
@@ -19,9 +20,6 @@
  * The cap also bounds libyaml's scanner, which is quadratic in flow nesting
  * depth ("[[[[...": 50k deep takes seconds). */
 #define CONFIG_MAX_BYTES (64 * 1024)
-
-/* Longest user text quoted back in a message, so it stays one short line. */
-#define QUOTE_MAX 48
 
 enum key_type {
 	KEY_COUNT,    /* unsigned, plain decimal digits */
@@ -155,11 +153,6 @@ struct ctx {
 	size_t nseen;
 };
 
-static size_t line_of(const yaml_node_t *n)
-{
-	return n->start_mark.line + 1;
-}
-
 static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
 		...) __attribute__((format(printf, 4, 5)));
 
@@ -174,86 +167,6 @@ static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return err_set(c->e, code, "%s:%zu: %s", c->name, line, msg);
-}
-
-/* Writes s[0..n) between quote characters q, with anything that is not
- * printable ASCII escaped, so that a value holding a newline or an invisible
- * Unicode space still gives a visible, one-line message. Long text is cut
- * with "...". */
-static const char *quote(char *buf, size_t len, const char *s, size_t n, char q)
-{
-	size_t o = 0, i;
-
-	if (len < sizeof("'...'"))
-		return "";
-	buf[o++] = q;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		char tmp[5];
-		size_t tl;
-
-		if (ch == '\n')
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\n");
-		else if (ch == '\t')
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\t");
-		else if (ch == '\\' || ch == (unsigned char)q)
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
-		else
-			tl = (size_t)snprintf(tmp, sizeof(tmp), "%c", ch);
-		/* Keep room for "..." + quote + NUL. */
-		if (i >= QUOTE_MAX || o + tl + 5 > len) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(buf + o, tmp, tl);
-		o += tl;
-	}
-	buf[o++] = q;
-	buf[o] = '\0';
-	return buf;
-}
-
-static bool is_empty_scalar(const yaml_node_t *n)
-{
-	return n->type == YAML_SCALAR_NODE &&
-	       n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       n->data.scalar.length == 0;
-}
-
-/* YAML 1.1's plain nulls: a root that is one of these is an empty file. */
-static bool is_null(const yaml_node_t *n)
-{
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	size_t i;
-
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	for (i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
-		if (!strcmp((const char *)n->data.scalar.value, nulls[i]))
-			return true;
-	return false;
-}
-
-/* What a node is, for "got ...". */
-static const char *describe(char *buf, size_t len, const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a sequence";
-	case YAML_SCALAR_NODE:
-		if (is_empty_scalar(n))
-			return "an empty value";
-		return quote(buf, len, (const char *)n->data.scalar.value,
-			     n->data.scalar.length, '"');
-	default:
-		return "nothing";
-	}
 }
 
 static size_t seen_line(const struct ctx *c, const struct key *key)
@@ -314,7 +227,7 @@ static int parse_scalar(struct ctx *c, const struct key *key,
 			const yaml_node_t *v, struct topo_spec *spec)
 {
 	const char *text = (const char *)v->data.scalar.value;
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	const char *hint = "";
 	void *field = (char *)spec + key->off;
 	int ret;
@@ -345,8 +258,9 @@ static int parse_scalar(struct ctx *c, const struct key *key,
 bad:
 	if (ret == -ERANGE)
 		hint = " (too large)";
-	return fail(c, line_of(v), -EINVAL, "%s: expected %s, got %s%s",
-		    key->path, key->what, describe(got, sizeof(got), v), hint);
+	return fail(c, yamlmsg_line(v), -EINVAL, "%s: expected %s, got %s%s",
+		    key->path, key->what, yamlmsg_describe(got, sizeof(got), v),
+		    hint);
 }
 
 static int parse_mapping(struct ctx *c, const yaml_node_t *map,
@@ -356,17 +270,17 @@ static int parse_mapping(struct ctx *c, const yaml_node_t *map,
 static int parse_value(struct ctx *c, const struct key *key,
 		       const yaml_node_t *v, struct topo_spec *spec)
 {
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	bool fits;
 
 	if (key->type == KEY_MAP)
 		fits = v->type == YAML_MAPPING_NODE;
 	else
-		fits = v->type == YAML_SCALAR_NODE && !is_empty_scalar(v);
+		fits = v->type == YAML_SCALAR_NODE && !yamlmsg_is_empty(v);
 	if (!fits)
-		return fail(c, line_of(v), -EINVAL, "%s: expected %s, got %s",
-			    key->path, key->what,
-			    describe(got, sizeof(got), v));
+		return fail(c, yamlmsg_line(v), -EINVAL,
+			    "%s: expected %s, got %s", key->path, key->what,
+			    yamlmsg_describe(got, sizeof(got), v));
 	if (key->type == KEY_MAP)
 		return parse_mapping(c, v, key->sub, key, spec);
 	return parse_scalar(c, key, v, spec);
@@ -375,7 +289,7 @@ static int parse_value(struct ctx *c, const struct key *key,
 static int unknown_key(const struct ctx *c, const yaml_node_t *k,
 		       const struct key *keys, const struct key *parent)
 {
-	char name[QUOTE_MAX * 4 + 8], valid[256];
+	char name[YAMLMSG_QUOTE_MAX * 4 + 8], valid[256];
 	const struct key *key;
 	size_t o = 0;
 	int n;
@@ -388,14 +302,14 @@ static int unknown_key(const struct ctx *c, const yaml_node_t *k,
 			break;
 		o += (size_t)n;
 	}
-	quote(name, sizeof(name), (const char *)k->data.scalar.value,
-	      k->data.scalar.length, '\'');
+	yamlmsg_quote(name, sizeof(name), (const char *)k->data.scalar.value,
+		      k->data.scalar.length, '\'');
 	if (parent)
-		return fail(c, line_of(k), -EINVAL,
+		return fail(c, yamlmsg_line(k), -EINVAL,
 			    "%s: unknown key %s; valid keys: %s", parent->path,
 			    name, valid);
-	return fail(c, line_of(k), -EINVAL, "unknown key %s; valid keys: %s",
-		    name, valid);
+	return fail(c, yamlmsg_line(k), -EINVAL,
+		    "unknown key %s; valid keys: %s", name, valid);
 }
 
 static const struct key *find_key(const struct key *keys, const yaml_node_t *k)
@@ -414,7 +328,7 @@ static int parse_mapping(struct ctx *c, const yaml_node_t *map,
 			 const struct key *keys, const struct key *parent,
 			 struct topo_spec *spec)
 {
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	const struct key *key;
 	yaml_node_pair_t *p;
 	size_t first;
@@ -426,30 +340,30 @@ static int parse_mapping(struct ctx *c, const yaml_node_t *map,
 		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
 
 		if (!k || !v)
-			return fail(c, line_of(map), -EINVAL,
+			return fail(c, yamlmsg_line(map), -EINVAL,
 				    "malformed YAML mapping");
 		if (k->type != YAML_SCALAR_NODE)
-			return fail(c, line_of(k), -EINVAL,
+			return fail(c, yamlmsg_line(k), -EINVAL,
 				    "%s%sexpected a key name, got %s",
 				    parent ? parent->path : "",
 				    parent ? ": " : "",
-				    describe(got, sizeof(got), k));
+				    yamlmsg_describe(got, sizeof(got), k));
 		key = find_key(keys, k);
 		if (!key)
 			return unknown_key(c, k, keys, parent);
 		first = seen_line(c, key);
 		if (first)
-			return fail(c, line_of(k), -EINVAL,
+			return fail(c, yamlmsg_line(k), -EINVAL,
 				    "duplicate key '%s' (first at line %zu)",
 				    key->path, first);
-		remember(c, key, line_of(k));
+		remember(c, key, yamlmsg_line(k));
 		ret = parse_value(c, key, v, spec);
 		if (ret)
 			return ret;
 	}
 	for (key = keys; key->name; key++)
 		if (key->required && !seen_line(c, key))
-			return fail(c, line_of(map), -EINVAL,
+			return fail(c, yamlmsg_line(map), -EINVAL,
 				    "%s: missing key '%s'",
 				    parent ? parent->path : "top level",
 				    key->name);
@@ -464,16 +378,16 @@ static int parse_topology(yaml_document_t *doc, const yaml_node_t *map,
 			  struct err *e)
 {
 	struct ctx c = {.doc = doc, .name = name, .e = e};
-	char got[QUOTE_MAX * 4 + 8];
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	struct err ce;
 	size_t i, n;
 	int ret;
 
 	if (map->type != YAML_MAPPING_NODE)
-		return fail(&c, line_of(map), -EINVAL,
+		return fail(&c, yamlmsg_line(map), -EINVAL,
 			    "expected a mapping of topology keys like "
 			    "\"vms: 16\", got %s",
-			    describe(got, sizeof(got), map));
+			    yamlmsg_describe(got, sizeof(got), map));
 	ret = parse_mapping(&c, map, topo_keys, NULL, spec);
 	if (ret)
 		return ret;
@@ -515,39 +429,6 @@ int topo_config_parse_node(yaml_document_t *doc, const yaml_node_t *map,
 	return ret;
 }
 
-static int yaml_error(const yaml_parser_t *parser, const char *name,
-		      struct err *e)
-{
-	const char *problem =
-		parser->problem ? parser->problem : "syntax error";
-
-	switch (parser->error) {
-	case YAML_MEMORY_ERROR:
-		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
-			       name);
-	case YAML_READER_ERROR:
-		/* The reader has no line yet, only a byte offset. */
-		if (parser->problem_value != -1)
-			return err_set(e, -EINVAL,
-				       "%s: invalid YAML: %s (byte 0x%02x at "
-				       "offset %zu)",
-				       name, problem,
-				       (unsigned)parser->problem_value,
-				       parser->problem_offset);
-		return err_set(e, -EINVAL, "%s: invalid YAML: %s at offset %zu",
-			       name, problem, parser->problem_offset);
-	default:
-		if (parser->context)
-			return err_set(
-				e, -EINVAL,
-				"%s:%zu: invalid YAML: %s (%s at line %zu)",
-				name, parser->problem_mark.line + 1, problem,
-				parser->context, parser->context_mark.line + 1);
-		return err_set(e, -EINVAL, "%s:%zu: invalid YAML: %s", name,
-			       parser->problem_mark.line + 1, problem);
-	}
-}
-
 int topo_config_parse(const char *text, size_t len, const char *name,
 		      struct topo_spec *spec, struct err *e)
 {
@@ -575,7 +456,7 @@ int topo_config_parse(const char *text, size_t len, const char *name,
 			       name);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		ret = yaml_error(&parser, name, e);
+		ret = yamlmsg_parse_error(&parser, name, e);
 		goto out;
 	}
 	have_doc = true;
@@ -583,7 +464,7 @@ int topo_config_parse(const char *text, size_t len, const char *name,
 	/* No document at all (empty, or only comments) or a null one ("---"
 	 * alone, "~") means every default. */
 	root = yaml_document_get_root_node(&doc);
-	if (root && !is_null(root)) {
+	if (root && !yamlmsg_is_null(root)) {
 		ret = parse_topology(&doc, root, name, &tmp, e);
 		if (ret)
 			goto out;
@@ -591,7 +472,7 @@ int topo_config_parse(const char *text, size_t len, const char *name,
 
 	/* A second document would be silently ignored otherwise. */
 	if (!yaml_parser_load(&parser, &next)) {
-		ret = yaml_error(&parser, name, e);
+		ret = yamlmsg_parse_error(&parser, name, e);
 		goto out;
 	}
 	more = yaml_document_get_root_node(&next) != NULL;

@@ -1,0 +1,33 @@
+/* yamlmsg: what every YAML reader here needs to say where and what was
+ * wrong: a node's line, a value quoted visibly on one line, what kind of
+ * node was found, YAML's nulls, and libyaml's own parse errors as
+ * "file:line: invalid YAML: ...". Shared by the topology and scenario
+ * parsers; it reads nothing itself. */
+#ifndef FAASNET_YAMLMSG_H
+#define FAASNET_YAMLMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+#include "err.h"
+
+/* Longest user text quoted back in a message, so it stays one short line. */
+#define YAMLMSG_QUOTE_MAX 48
+
+size_t yamlmsg_line(const yaml_node_t *n);
+/* s[0..n) between quote characters q, non-printable bytes escaped, cut
+ * with "..." past YAMLMSG_QUOTE_MAX. Returns buf. */
+const char *yamlmsg_quote(char *buf, size_t len, const char *s, size_t n,
+			  char q);
+bool yamlmsg_is_empty(const yaml_node_t *n);
+/* YAML 1.1's plain nulls ("", ~, null, Null, NULL). */
+bool yamlmsg_is_null(const yaml_node_t *n);
+/* "a mapping", "a sequence", "an empty value" or the quoted scalar. */
+const char *yamlmsg_describe(char *buf, size_t len, const yaml_node_t *n);
+/* libyaml's error, as one line naming the input. Returns -EINVAL or
+ * -ENOMEM. */
+int yamlmsg_parse_error(const yaml_parser_t *parser, const char *name,
+			struct err *e);
+
+#endif
