@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,26 @@ static int throughput(const char *dir, const char *run, FILE *gp)
 	return reg && hi && lo;
 }
 
+/* The manager's function trees as a picture, when Graphviz is installed
+ * (it is optional: the .dot file is in raw/RUN/ either way). Only small
+ * trees: a thousand-node picture teaches nothing. */
+static void tree_picture(const char *dir, const char *run)
+{
+	char cmd[3 * PATH_MAX];
+	struct stat st;
+
+	snprintf(cmd, sizeof(cmd), "%s/raw/%s/trees.dot", dir, run);
+	if (access("/usr/bin/dot", X_OK) || stat(cmd, &st) ||
+	    st.st_size > 64 * 1024)
+		return;
+	snprintf(cmd, sizeof(cmd),
+		 "dot -Tpng '%s/raw/%s/trees.dot' -o '%s/tree-%s.png' "
+		 ">/dev/null 2>&1",
+		 dir, run, dir, run);
+	if (system(cmd))
+		fprintf(stderr, "report: dot could not draw %s's tree\n", run);
+}
+
 /* One .dat per strategy (and sweep value): the CDF of provisioning time
  * and containers up over time, then one gnuplot script for both. */
 int report_plots(const char *dir, struct err *e)
@@ -262,8 +283,10 @@ int report_plots(const char *dir, struct err *e)
 		snprintf(rawdir, sizeof(rawdir), "%s/raw", dir);
 		d = opendir(rawdir);
 		while (d && (de = readdir(d)))
-			if (de->d_name[0] != '.')
+			if (de->d_name[0] != '.') {
 				throughput(dir, de->d_name, f);
+				tree_picture(dir, de->d_name);
+			}
 		if (d)
 			closedir(d);
 	}
@@ -425,7 +448,9 @@ int report_write(const char *dir, const struct scenario *s,
 		   "registry's egress, and inbound and outbound of the VM "
 		   "that sent the most (an inner node of a tree: about twice "
 		   "its inbound, for two children) and of one that sent "
-		   "little (a leaf), from `raw/RUN/netdev.csv`.\n\n"
+		   "little (a leaf), from `raw/RUN/netdev.csv`. With "
+		   "Graphviz installed, `tree-RUN.png` draws each function's "
+		   "tree (`raw/RUN/trees.dot`).\n\n"
 		   "Data: `containers.csv` (one row per container), "
 		   "`summary.json`, `events.jsonl` (every process's "
 		   "timeline), `raw/` (per run: logs, `trees.dot`).\n");
