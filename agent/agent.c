@@ -644,6 +644,47 @@ static uint8_t *dup_data(const struct proto_msg *m)
 	return d;
 }
 
+static int digest_is(const void *buf, size_t len, const char *want)
+{
+	uint8_t d[SHA256_LEN];
+	char got[SHA256_OCI_LEN];
+
+	return !sha256_buf(buf, len, d) && !strcmp(sha256_oci(d, got), want);
+}
+
+/* The config and the index a parent sent must be the ones its manifest
+ * names: the index decides what every block must hash to, so it is checked
+ * before anything is verified against it. */
+static int meta_from_parent_ok(struct image *im)
+{
+	struct oci_image tmp;
+	struct err e = {""};
+	unsigned i;
+	int ok;
+
+	if (oci_manifest_parse((const char *)im->manifest, im->manifest_len,
+			       &tmp, &e))
+		return 0;
+	ok = digest_is(im->config, im->config_len, tmp.config.digest);
+	for (i = 0; ok && i < tmp.nlayers; i++)
+		if (tmp.layers[i].has_blocks) {
+			ok = digest_is(im->index, im->index_len,
+				       tmp.layers[i].index.digest);
+			break; /* the first block layer is the one served */
+		}
+	oci_image_free(&tmp);
+	return ok;
+}
+
+static void drop_meta(struct image *im)
+{
+	free(im->manifest);
+	free(im->config);
+	free(im->index);
+	im->manifest = im->config = im->index = NULL;
+	im->meta = 0;
+}
+
 static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 {
 	struct image *im = arg;
@@ -693,26 +734,13 @@ static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		/* The index decides what every block must hash to: check it
 		 * against the manifest's digest first. */
 		if (im->config && im->index) {
-			uint8_t d[SHA256_LEN];
-			char got[SHA256_OCI_LEN];
-
-			oci_manifest_parse((const char *)im->manifest,
-					   im->manifest_len, &tmp, &e);
-			sha256_buf(im->index, im->index_len, d);
-			sha256_oci(d, got);
-			for (unsigned i = 0; i < tmp.nlayers; i++)
-				if (tmp.layers[i].has_blocks &&
-				    strcmp(tmp.layers[i].index.digest, got)) {
-					log_ev(im, "error",
-					       json_pack("{s:s}", "error",
-							 "index from parent "
-							 "does not match its "
-							 "digest"));
-					oci_image_free(&tmp);
-					return;
-				}
-			oci_image_free(&tmp);
-			meta_ready(im);
+			if (meta_from_parent_ok(im)) {
+				meta_ready(im);
+			} else {
+				drop_meta(im);
+				retry_later(im, "meta from the parent does "
+						"not match its digests");
+			}
 		}
 		break;
 	case PROTO_BLOCK:
@@ -723,13 +751,8 @@ static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		       json_pack("{s:i, s:s%}", "error", (int)m->error,
 				 "message", m->message.s ? m->message.s : "",
 				 (size_t)m->message.len));
-		if (im->meta == 1) {
-			free(im->manifest);
-			free(im->config);
-			free(im->index);
-			im->manifest = im->config = im->index = NULL;
-			im->meta = 0;
-		}
+		if (im->meta == 1)
+			drop_meta(im);
 		retry_later(im, "the parent answered with an error");
 		break;
 	default:
@@ -752,13 +775,8 @@ static void up_closed(struct conn *c, int error, const char *why, void *arg)
 		for (b = 0; b < im->ix.nblocks; b++)
 			if (im->state[b] == B_REQUESTED)
 				im->state[b] = B_WANTED;
-	if (im->meta == 1) {
-		free(im->manifest);
-		free(im->config);
-		free(im->index);
-		im->manifest = im->config = im->index = NULL;
-		im->meta = 0;
-	}
+	if (im->meta == 1)
+		drop_meta(im);
 	/* The parent may be alive and only the connection lost: try it again
 	 * until the manager, which watches the parent, names another. */
 	if (c)
@@ -895,6 +913,15 @@ static void provision(struct agent *a, const struct proto_msg *m)
 
 	if (!ct)
 		return;
+	/* A name cut to fit would never match again: refuse it whole. */
+	if (m->function.len >= FN_MAX || m->image.len >= REF_MAX) {
+		eventlog_write(a->log, "provision_refused",
+			       json_pack("{s:i, s:s}", "container",
+					 (int)m->container, "why",
+					 "function or image name too long"));
+		free(ct);
+		return;
+	}
 	ct->id = m->container;
 	ct->strategy = m->strategy;
 	ct->t_cmd = evloop_now_ns();

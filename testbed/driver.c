@@ -87,7 +87,10 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 			r->first_id = m->container;
 			d->have_first = 1;
 		}
-		if (m->container < r->first_id ||
+		/* Never more than was asked: a bad answer must not make the
+		 * record grow without bound. */
+		if (!m->count || m->count > p->containers ||
+		    m->container < r->first_id ||
 		    grow(r, m->container + m->count - 1))
 			return;
 		for (i = 0; i < m->count; i++) {
