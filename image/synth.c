@@ -355,3 +355,48 @@ int synth_startup_set(uint32_t nblocks, double fraction, uint64_t seed,
 	*n = have;
 	return 0;
 }
+
+int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
+			uint64_t seed, uint32_t **out, uint32_t *n,
+			struct err *e)
+{
+	uint32_t page = block_size < SYNTH_PAGE ? block_size : SYNTH_PAGE;
+	uint64_t npages, nblocks;
+	uint32_t *pages = NULL, np = 0, i, *set;
+	uint8_t *taken;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (!block_size)
+		return err_set(e, -EINVAL, "start-up set: block size 0");
+	npages = (size + page - 1) / page;
+	nblocks = (size + block_size - 1) / block_size;
+	if (npages > UINT32_MAX)
+		return err_set(e, -EFBIG, "start-up set: layer too large");
+	ret = synth_startup_set((uint32_t)npages, fraction, seed, &pages, &np,
+				e);
+	if (ret || !np)
+		return ret;
+	set = malloc(np * sizeof(*set));
+	taken = calloc(nblocks ? nblocks : 1, 1);
+	if (!set || !taken) {
+		free(set);
+		free(taken);
+		free(pages);
+		return err_set(e, -ENOMEM, "start-up set: out of memory");
+	}
+	/* In the order the pages are read; each block once. */
+	for (i = 0; i < np; i++) {
+		uint64_t b = (uint64_t)pages[i] * page / block_size;
+
+		if (!taken[b]) {
+			taken[b] = 1;
+			set[(*n)++] = (uint32_t)b;
+		}
+	}
+	free(taken);
+	free(pages);
+	*out = set;
+	return 0;
+}

@@ -27,4 +27,15 @@ int synth_layer(uint64_t size, uint64_t seed, synth_sink_fn sink, void *arg,
 int synth_startup_set(uint32_t nblocks, double fraction, uint64_t seed,
 		      uint32_t **out, uint32_t *n, struct err *e);
 
+/* The start-up set as a start-up reads it: `fraction` of the layer's
+ * bytes, in pages of SYNTH_PAGE bytes (or of block_size, when smaller)
+ * drawn as synth_startup_set draws blocks, mapped onto blocks of
+ * block_size: a block holding any page read is fetched whole, so larger
+ * blocks fetch more than is read (the paper's Fig. 20). With blocks no
+ * larger than a page it is synth_startup_set over the blocks. */
+#define SYNTH_PAGE (64u << 10)
+int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
+			uint64_t seed, uint32_t **out, uint32_t *n,
+			struct err *e);
+
 #endif

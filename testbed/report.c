@@ -386,6 +386,47 @@ static void ratios(FILE *f, const struct summary_run *runs, size_t n)
 	}
 }
 
+/* With several functions, bytes moved per strategy and function, from
+ * containers.csv: how Fig. 20 (block size against bytes moved) is read,
+ * with one function per block size. */
+static void per_function(FILE *f, const char *dir)
+{
+	struct summary_row *rows = NULL;
+	char path[PATH_MAX + 32];
+	struct err e = {""};
+	size_t n, i, j;
+
+	snprintf(path, sizeof(path), "%s/containers.csv", dir);
+	if (summary_read_rows(path, &rows, &n, &e))
+		return;
+	fprintf(f, "\n## Bytes per function\n\n| strategy | function | "
+		   "containers | registry MB | peers MB | MB per container "
+		   "|\n|---|---|---|---|---|---|\n");
+	for (i = 0; i < n; i++) {
+		uint64_t reg = 0, peer = 0;
+		unsigned c = 0;
+
+		for (j = 0; j < i; j++)
+			if (!strcmp(rows[j].strategy, rows[i].strategy) &&
+			    !strcmp(rows[j].function, rows[i].function))
+				break;
+		if (j < i)
+			continue; /* counted with its first row */
+		for (j = i; j < n; j++)
+			if (!strcmp(rows[j].strategy, rows[i].strategy) &&
+			    !strcmp(rows[j].function, rows[i].function)) {
+				reg += rows[j].registry_bytes;
+				peer += rows[j].peer_bytes;
+				c++;
+			}
+		fprintf(f, "| %s | %s | %u | %.2f | %.2f | %.2f |\n",
+			rows[i].strategy, rows[i].function, c,
+			(double)reg / 1e6, (double)peer / 1e6,
+			(double)(reg + peer) / 1e6 / c);
+	}
+	free(rows);
+}
+
 int report_write(const char *dir, const struct scenario *s,
 		 const struct summary_run *runs, size_t n, const char *fidelity,
 		 const char *note, struct err *e)
@@ -441,6 +482,8 @@ int report_write(const char *dir, const struct scenario *s,
 			(double)r->peer_bytes / 1e6);
 	}
 	ratios(f, runs, n);
+	if (s->nfunctions > 1)
+		per_function(f, dir);
 	bounds(f, s, runs, n);
 	fprintf(f, "\n## Plots\n\n![provisioning time CDF](cdf.png)\n\n"
 		   "![containers up over time](ready.png)\n\n"

@@ -473,9 +473,58 @@ static void test_startup_clustered(void **state)
 	}
 }
 
+/* Blocks no larger than a page: the same set as drawing blocks. Larger
+ * blocks: each block once, every page read inside a fetched block, and
+ * more bytes fetched the larger the blocks (Fig. 20's effect). */
+static void test_startup_bytes_maps_pages_onto_blocks(void **state)
+{
+	const uint64_t size = 64ull << 20;
+	uint32_t *a = NULL, *b = NULL, na, nb, i;
+	uint64_t prev = 0;
+	struct err e = {""};
+	unsigned bs;
+
+	(void)state;
+	assert_int_equal(synth_startup_bytes(size, 16384, 0.1, 7, &a, &na, &e),
+			 0);
+	assert_int_equal(synth_startup_set((uint32_t)(size / 16384), 0.1, 7, &b,
+					   &nb, &e),
+			 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na * sizeof(*a));
+	free(a);
+	free(b);
+	for (bs = 64u << 10; bs <= 4u << 20; bs *= 2) {
+		uint32_t nblocks = (uint32_t)(size / bs);
+		uint8_t *seen = calloc(nblocks, 1);
+		uint64_t fetched;
+
+		assert_non_null(seen);
+		assert_int_equal(
+			synth_startup_bytes(size, bs, 0.1, 7, &a, &na, &e), 0);
+		for (i = 0; i < na; i++) {
+			assert_true(a[i] < nblocks);
+			assert_int_equal(seen[a[i]], 0);
+			seen[a[i]] = 1;
+		}
+		fetched = (uint64_t)na * bs;
+		/* At least what is read, and more with larger blocks. */
+		assert_true(fetched >= size / 10 - (64u << 10));
+		assert_true(fetched >= prev);
+		if (bs > (64u << 10))
+			assert_true(fetched > prev || na == nblocks);
+		prev = fetched;
+		free(seen);
+		free(a);
+	}
+	assert_int_equal(synth_startup_bytes(size, 0, 0.1, 7, &a, &na, &e),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_bytes_maps_pages_onto_blocks),
 		cmocka_unit_test(test_layer_length),
 		cmocka_unit_test(test_layer_deterministic),
 		cmocka_unit_test(test_layer_is_ustar),
