@@ -194,20 +194,36 @@ void procs_free(struct procs *p)
 
 int procs_clean_recorded(void)
 {
+	struct {
+		int pid;
+		unsigned long long t;
+	} v[8192];
 	unsigned long long t;
-	int pid, ended = 0;
+	int pid, ended = 0, i, left;
+	long deadline;
 	FILE *f;
 
 	f = fopen(RECORD, "re");
 	if (!f)
 		return 0;
-	while (fscanf(f, "%d %llu", &pid, &t) == 2) {
+	while (ended < 8192 && fscanf(f, "%d %llu", &pid, &t) == 2) {
 		if (pid <= 1 || !t || procs_start_time(pid) != t)
 			continue; /* gone, or the PID is someone else's now */
 		kill(pid, SIGKILL);
+		v[ended].pid = pid;
+		v[ended].t = t;
 		ended++;
 	}
 	fclose(f);
 	unlink(RECORD);
+	/* They are not ours to reap (the run that started them is gone);
+	 * wait a little for init to, so that clean leaves nothing running. */
+	deadline = now_ms() + 3000;
+	do {
+		for (i = 0, left = 0; i < ended; i++)
+			left += procs_start_time(v[i].pid) == v[i].t;
+		if (left)
+			usleep(20000);
+	} while (left && now_ms() < deadline);
 	return ended;
 }
