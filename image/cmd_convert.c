@@ -36,8 +36,8 @@ static int draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
 {
 	struct startup *s = arg;
 
-	return synth_startup_bytes(ix->size, ix->block_size, s->fraction, s->seed,
-				 &ix->startup, &ix->nstartup, e);
+	return synth_startup_bytes(ix->size, ix->block_size, s->fraction,
+				   s->seed, &ix->startup, &ix->nstartup, e);
 }
 
 /* Streams a layer blob's uncompressed tar into the builder: gzip (either

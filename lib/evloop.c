@@ -229,7 +229,8 @@ int evloop_run(struct evloop *l, volatile int *stop)
 
 			/* Clamped in 64 bits: a far timer must not wrap
 			 * into a negative, endless wait. */
-			uint64_t ms = due <= now ? 0 : (due - now) / 1000000 + 1;
+			uint64_t ms =
+				due <= now ? 0 : (due - now) / 1000000 + 1;
 
 			wait_ms = ms > TICK_MS ? TICK_MS : (int)ms;
 		}

@@ -194,8 +194,8 @@ static int run_sink(void *arg, const void *p, size_t len)
 						c->have, c->ubuf,
 						c->ix->block_size, c->e);
 		if (!ret)
-			ret = c->fn(c->arg, c->block, c->cbuf, c->have,
-				    c->ubuf, b->ulen);
+			ret = c->fn(c->arg, c->block, c->cbuf, c->have, c->ubuf,
+				    b->ulen);
 		if (ret)
 			return ret;
 		c->st->blocks++;

@@ -17,25 +17,25 @@
  * at most this much payload, which bounds what a peer can make us buffer.
  * 512 KiB blocks compress to less than that. */
 #define PROTO_MAX_PAYLOAD (4u << 20)
-#define PROTO_MAX_STR 1024
+#define PROTO_MAX_STR	  1024
 
 enum proto_type {
 	/* control */
-	PROTO_HELLO = 1,     /* agent -> manager: who I am */
-	PROTO_HEARTBEAT,     /* manager -> agent, echoed back */
-	PROTO_INVOKE,        /* driver -> manager: start n containers of f */
-	PROTO_INVOKED,       /* manager -> driver: accepted, container ids */
-	PROTO_PROVISION,     /* manager -> agent: run a container */
-	PROTO_PARENT,        /* manager -> agent: your parent for f is now p */
-	PROTO_STARTED,       /* agent -> manager: container is up */
+	PROTO_HELLO = 1, /* agent -> manager: who I am */
+	PROTO_HEARTBEAT, /* manager -> agent, echoed back */
+	PROTO_INVOKE,	 /* driver -> manager: start n containers of f */
+	PROTO_INVOKED,	 /* manager -> driver: accepted, container ids */
+	PROTO_PROVISION, /* manager -> agent: run a container */
+	PROTO_PARENT,	 /* manager -> agent: your parent for f is now p */
+	PROTO_STARTED,	 /* agent -> manager: container is up */
 	/* blocks */
-	PROTO_GET_MANIFEST,  /* child -> parent: manifest of an image ref */
+	PROTO_GET_MANIFEST, /* child -> parent: manifest of an image ref */
 	PROTO_MANIFEST,
-	PROTO_GET_BLOB,      /* child -> parent: a small blob (config, index) */
+	PROTO_GET_BLOB, /* child -> parent: a small blob (config, index) */
 	PROTO_BLOB,
-	PROTO_GET_BLOCK,     /* child -> parent: one block of a layer */
+	PROTO_GET_BLOCK, /* child -> parent: one block of a layer */
 	PROTO_BLOCK,
-	PROTO_ERROR,         /* either way: a request failed */
+	PROTO_ERROR, /* either way: a request failed */
 	PROTO_TYPE_MAX,
 };
 
@@ -63,22 +63,22 @@ struct proto_str {
 
 struct proto_msg {
 	enum proto_type type;
-	uint32_t id;                /* request id, echoed in the reply */
-	struct proto_str vm;        /* HELLO: VM name */
-	uint32_t addr;              /* HELLO: agent's address */
-	uint16_t port;              /* HELLO: agent's block port */
-	struct proto_str function;  /* INVOKE, PROVISION, PARENT, STARTED */
-	struct proto_str image;     /* PROVISION, GET_MANIFEST: a reference */
-	uint32_t count;             /* INVOKE: containers; INVOKED: ids */
-	uint32_t container;         /* PROVISION, STARTED; INVOKED: first id */
-	uint8_t strategy;           /* PROVISION: enum proto_strategy */
-	struct proto_peer parent;   /* PROVISION, PARENT */
-	struct proto_str digest;    /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
-	uint32_t block;             /* GET_BLOCK, BLOCK */
-	uint64_t t_ns;              /* STARTED: CLOCK_MONOTONIC */
-	int32_t error;              /* ERROR: negative errno */
-	struct proto_str message;   /* ERROR */
-	const uint8_t *data;        /* MANIFEST, BLOB, BLOCK */
+	uint32_t id;		   /* request id, echoed in the reply */
+	struct proto_str vm;	   /* HELLO: VM name */
+	uint32_t addr;		   /* HELLO: agent's address */
+	uint16_t port;		   /* HELLO: agent's block port */
+	struct proto_str function; /* INVOKE, PROVISION, PARENT, STARTED */
+	struct proto_str image;	   /* PROVISION, GET_MANIFEST: a reference */
+	uint32_t count;		   /* INVOKE: containers; INVOKED: ids */
+	uint32_t container;	   /* PROVISION, STARTED; INVOKED: first id */
+	uint8_t strategy;	   /* PROVISION: enum proto_strategy */
+	struct proto_peer parent;  /* PROVISION, PARENT */
+	struct proto_str digest;   /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
+	uint32_t block;		   /* GET_BLOCK, BLOCK */
+	uint64_t t_ns;		   /* STARTED: CLOCK_MONOTONIC */
+	int32_t error;		   /* ERROR: negative errno */
+	struct proto_str message;  /* ERROR */
+	const uint8_t *data;	   /* MANIFEST, BLOB, BLOCK */
 	uint32_t data_len;
 };
 

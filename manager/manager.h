@@ -28,8 +28,8 @@ struct manager_opts {
 	unsigned max_containers_per_vm; /* 1 but in the scale test */
 	unsigned heartbeat_ms, dead_ms;
 	unsigned reclaim_ms; /* idle containers released after it; 0: never */
-	const char *events; /* JSON Lines; NULL: stderr */
-	const char *dot;    /* trees written here at exit; NULL: not */
+	const char *events;  /* JSON Lines; NULL: stderr */
+	const char *dot;     /* trees written here at exit; NULL: not */
 };
 
 int manager_run(const struct manager_opts *o, volatile int *stop,

@@ -228,7 +228,8 @@ int driver_run(uint32_t addr, uint16_t port,
 			rlen -= off;
 		}
 		/* Twice a second on a terminal, every five seconds in a log. */
-		if (now - last_progress > (tty ? 500000000ull : 5000000000ull)) {
+		if (now - last_progress >
+		    (tty ? 500000000ull : 5000000000ull)) {
 			last_progress = now;
 			fprintf(stderr,
 				tty ? "\r%s: %u/%zu containers up, "

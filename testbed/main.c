@@ -18,7 +18,8 @@ static const struct {
 	{"calibrate", calibrate_main,
 	 "measure how much shaped bandwidth this host carries faithfully"},
 	{"registry", registry_main, "start or stop the OCI registry by hand"},
-	{"run", run_main, "run a scenario, all strategies, into a results folder"},
+	{"run", run_main,
+	 "run a scenario, all strategies, into a results folder"},
 	{"report", report_main, "draw a results folder's plots again"},
 };
 

@@ -13,10 +13,10 @@
 #include "err.h"
 #include "topo.h"
 
-#define SCENARIO_MAX_IMAGES     16
-#define SCENARIO_MAX_FUNCTIONS  1024
-#define SCENARIO_MAX_STEPS      4096
-#define SCENARIO_MAX_SWEEP      32
+#define SCENARIO_MAX_IMAGES	 16
+#define SCENARIO_MAX_FUNCTIONS	 1024
+#define SCENARIO_MAX_STEPS	 4096
+#define SCENARIO_MAX_SWEEP	 32
 #define SCENARIO_MAX_INVOCATIONS 1000000
 
 enum scenario_strategy {
@@ -31,7 +31,7 @@ struct scenario_image {
 	char name[64];
 	/* synthetic: size etc.; converted: layout is an OCI layout path
 	 * (relative paths are taken from the scenario file's folder) */
-	uint64_t size;      /* as written, before scale */
+	uint64_t size; /* as written, before scale */
 	uint32_t block_size;
 	double startup_fraction;
 	uint64_t seed;
@@ -65,7 +65,8 @@ struct scenario {
 	char name[128];
 	char source[PATH_MAX]; /* the file */
 	char description[512];
-	char paper[1024]; /* which figure it reproduces, and the paper's numbers */
+	char paper[1024]; /* which figure it reproduces, and the paper's numbers
+			   */
 	struct topo_spec topo; /* as written, before scale */
 	double scale; /* synthetic image sizes and link rates times this;
 		       * block sizes, delays and counts are not scaled */
@@ -103,8 +104,7 @@ const char *scenario_strategy_name(enum scenario_strategy st);
 int scenario_strategy_parse(const char *name, enum scenario_strategy *st);
 
 /* The topology with every rate times scale (never below 1kbit). */
-void scenario_scaled_topology(const struct scenario *s,
-			      struct topo_spec *out);
+void scenario_scaled_topology(const struct scenario *s, struct topo_spec *out);
 /* Image i's size times scale, rounded to whole bytes, at least 1 block
  * (but never above the size written). 0 for a converted (layout) image,
  * whose size is what it is, and for i out of range. */

@@ -15,12 +15,12 @@
 struct summary_row {
 	char strategy[16];
 	char function[64];
-	char vm[16];       /* "" when never placed */
-	long sweep;        /* the sweep value, -1 without a sweep */
-	int started;       /* 0: failed or timed out */
+	char vm[16];	    /* "" when never placed */
+	long sweep;	    /* the sweep value, -1 without a sweep */
+	int started;	    /* 0: failed or timed out */
 	double requested_s; /* from the start of the run */
 	double started_s;   /* when it was up; 0 when not started */
-	double seconds;     /* started_s - requested_s */
+	double seconds;	    /* started_s - requested_s */
 	uint64_t registry_bytes, peer_bytes;
 };
 
@@ -63,7 +63,6 @@ int summary_write_json(FILE *f, const char *scenario, const char *fidelity,
 		       const char *sweep_param, const struct summary_run *runs,
 		       size_t n, struct err *e);
 int summary_write_csv(FILE *f, const char *sweep_param,
-		      const struct summary_run *runs, size_t n,
-		      struct err *e);
+		      const struct summary_run *runs, size_t n, struct err *e);
 
 #endif
