@@ -358,6 +358,21 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 	r->keys[i].corrupt += corrupt;
 }
 
+/* Lines of a log that contain needle (0 when it cannot be read). */
+static unsigned count_lines_with(const char *path, const char *needle)
+{
+	char line[8192];
+	unsigned n = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
 /* The BitTorrent baseline has no manager and no agents: bittorrent.c runs
  * the tracker, the origin seeder and a download per container, and says
  * when each was up. Every byte a container fetched came from the swarm (the
@@ -537,16 +552,8 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	}
 	/* Every agent registered before the clock starts. */
 	for (i = 0; i < 600; i++) {
-		snprintf(tmp, sizeof(tmp), "grep -c vm_up %s 2>/dev/null",
-			 mgr_ev);
-		FILE *p = popen(tmp, "r");
-		unsigned up = 0;
+		unsigned up = count_lines_with(mgr_ev, "\"event\":\"vm_up\"");
 
-		if (p) {
-			if (fscanf(p, "%u", &up) != 1)
-				up = 0;
-			pclose(p);
-		}
 		if (up >= vms)
 			break;
 		if (r->o->stop && *r->o->stop) {
