@@ -253,7 +253,7 @@ int report_plots(const char *dir, struct err *e)
 
 			fprintf(f,
 				"set terminal %s size 800,500\nset output "
-				"'%s.%s'\nset key bottom right\nset grid\n",
+				"'%s.%s'\nset key bottom right\nset grid\nset xrange [0:*]\n",
 				fmt ? "svg" : "pngcairo", what,
 				fmt ? "svg" : "png");
 			if (pass)
