@@ -242,7 +242,16 @@ int link_add_veth(struct nl_sock *sk, const struct link_veth *v, struct err *e)
 		if (ret)
 			return ret;
 	}
-	return link_attach(sk, ifindex, v->master, v->name, e);
+	if (v->peer_nsfd < 0)
+		return link_attach(sk, ifindex, v->master, v->name, e);
+	/* The peer, in its namespace, is still down, so this end comes up
+	 * without a carrier and IPv6 waits for one: generation can be turned
+	 * off, the end enslaved and brought up in one request (a round trip
+	 * saved per host) before the peer's up gives it a carrier. */
+	ret = setlink(sk, ifindex, 1, 1, v->master);
+	if (ret < 0)
+		return nl_fail(e, ret, "%s: cannot attach it", v->name);
+	return 0;
 }
 
 int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
