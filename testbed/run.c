@@ -256,7 +256,7 @@ static void read_logs(const char *raw, struct driver_result *dr,
 		struct {
 			char fn[64];
 			uint64_t reg, peer;
-		} prev[32];
+		} prev[32] = {0};
 		unsigned nprev = 0, pi;
 
 		if (!strstr(de->d_name, ".jsonl"))
