@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,7 +115,10 @@ static void usage(FILE *f)
 		   "  Reads blocks by range requests, verifies each against "
 		   "its digest and writes\n  them at their offsets in FILE "
 		   "(the uncompressed layer; with --all, checked\n  against "
-		   "the layer's diff_id). LIST is like 0,5,7-9.\n");
+		   "the layer's diff_id). LIST is like 0,5,7-9.\n"
+		   "  FILE appears only once complete; a device such as "
+		   "/dev/null is written\n  in place (to time the fetch "
+		   "without the disk).\n");
 }
 
 int fetch_main(int argc, char **argv)
@@ -126,6 +130,8 @@ int fetch_main(int argc, char **argv)
 	const char *ref = NULL, *out = NULL, *list = NULL;
 	uint32_t *blocks = NULL, n = 0, i;
 	char tmp[4096], got[SHA256_OCI_LEN];
+	struct stat sb;
+	int device = 0;
 	uint8_t d[SHA256_LEN];
 	unsigned layer = 0;
 	int all = 0, startup = 0, json = 0, ret, opened = 0;
@@ -184,14 +190,32 @@ int fetch_main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			blocks[i] = all ? i : o.ix->startup[i];
 	}
-	/* Written aside and renamed at the end: a failed fetch leaves no
-	 * file that looks like a layer. */
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", out) >= sizeof(tmp)) {
+	/* A file is written aside and renamed at the end: a failed fetch
+	 * leaves no file that looks like a layer. A character device (say
+	 * /dev/null, to measure the fetch without the disk) is written in
+	 * place: renaming over it would replace the device with a file. */
+	if (!stat(out, &sb) && !S_ISREG(sb.st_mode)) {
+		if (!S_ISCHR(sb.st_mode)) {
+			ret = err_set(&e, -EINVAL,
+				      "%s: not a regular file or a "
+				      "character device",
+				      out);
+			goto out;
+		}
+		device = 1;
+		snprintf(tmp, sizeof(tmp), "%s", out);
+		o.fd = open(out, O_WRONLY | O_CLOEXEC);
+	} else if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", out) >=
+		   sizeof(tmp)) {
 		ret = err_set(&e, -ENAMETOOLONG, "%s: path too long", out);
 		goto out;
+	} else {
+		o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0644);
+		if (o.fd >= 0 && ftruncate(o.fd, (off_t)o.ix->size))
+			ret = -errno;
 	}
-	o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (o.fd < 0 || ftruncate(o.fd, (off_t)o.ix->size)) {
+	if (o.fd < 0 || ret) {
 		ret = err_set(&e, -errno, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -220,7 +244,7 @@ int fetch_main(int argc, char **argv)
 				      strerror(errno));
 		o.fd = -1;
 	}
-	if (!ret && rename(tmp, out))
+	if (!ret && !device && rename(tmp, out))
 		ret = err_set(&e, -errno, "%s: %s", out, strerror(errno));
 	if (ret)
 		goto out;
@@ -241,7 +265,8 @@ int fetch_main(int argc, char **argv)
 out:
 	if (o.fd >= 0) {
 		close(o.fd);
-		unlink(tmp);
+		if (!device)
+			unlink(tmp);
 	}
 	if (ret)
 		fprintf(stderr, "fetch: %s\n",

@@ -126,6 +126,40 @@ static void test_fetch_all_gives_the_layer(void **state)
 		itest_run(NULL, "tar tf %s/all.tar >/dev/null", fx.dir), 0);
 }
 
+/* A device is written in place: `--out /dev/null` measures the fetch
+ * without the disk, and once replaced /dev/null with a file (the layer was
+ * written aside and renamed over it). A node of our own stands in for it. */
+static void test_fetch_into_a_device_keeps_the_device(void **state)
+{
+	char *out = NULL;
+	int rc;
+
+	(void)state;
+	NEED_FIXTURE();
+	assert_int_equal(itest_run(NULL, "mknod %s/null c 1 3", fx.dir), 0);
+	assert_int_equal(itest_run(NULL,
+				   IMG_BIN " fetch " REF " --all --out "
+					   "%s/null >&2",
+				   fx.dir),
+			 0);
+	assert_int_equal(itest_run(NULL,
+				   "test -c %s/null && ! test -e "
+				   "%s/null.part",
+				   fx.dir, fx.dir),
+			 0);
+	/* Any other kind of file is refused, by name, before any fetching. */
+	assert_int_equal(itest_run(NULL, "mkfifo %s/fifo", fx.dir), 0);
+	rc = itest_run(&out, IMG_BIN " fetch " REF " --all --out %s/fifo 2>&1",
+		       fx.dir);
+	fprintf(stderr, "%s", out);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "not a regular file or a character "
+				    "device"));
+	free(out);
+	assert_int_equal(
+		itest_run(NULL, "rm -f %s/null %s/fifo", fx.dir, fx.dir), 0);
+}
+
 static void test_fetch_subset_gives_exactly_those_blocks(void **state)
 {
 	(void)state;
@@ -291,6 +325,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fetch_all_gives_the_layer),
 		cmocka_unit_test(test_fetch_subset_gives_exactly_those_blocks),
+		cmocka_unit_test(test_fetch_into_a_device_keeps_the_device),
 		cmocka_unit_test(test_inspect_and_skopeo_read_the_manifest),
 		cmocka_unit_test(test_push_again_skips_what_is_there),
 		cmocka_unit_test(test_convert_a_real_layout),
