@@ -187,10 +187,12 @@ static void do_blocks(struct regworker *w, struct regjob *j)
 		post_error(w, j->tag, ret, e.msg);
 }
 
-/* The `docker pull` baseline: the whole gzip layer, inflated and checked
- * against its diff_id, as a container runtime unpacks it. */
+/* The `docker pull` baseline: every layer whole, unpacked (gzip, or a
+ * plain tar) and checked against its diff_id, as a container runtime
+ * unpacks it. */
 struct layer_ctx {
 	z_stream z;
+	int gzip; /* inflate first; a plain tar is hashed as it comes */
 	struct sha256_ctx sha;
 	uint8_t out[1 << 16];
 	uint64_t bytes;
@@ -202,6 +204,8 @@ static int inflate_sink(void *arg, const void *p, size_t len)
 	int zr;
 
 	c->bytes += len;
+	if (!c->gzip)
+		return sha256_update(&c->sha, p, len) ? -EIO : 0;
 	c->z.next_in = (Bytef *)(uintptr_t)p;
 	c->z.avail_in = (uInt)len;
 	do {
@@ -217,38 +221,55 @@ static int inflate_sink(void *arg, const void *p, size_t len)
 	return 0;
 }
 
+/* One layer into c (its byte count adds up across layers). */
+static int pull_layer(struct fetch_image *fi, unsigned i, struct layer_ctx *c,
+		      struct err *e)
+{
+	const struct oci_layer *l = &fi->img.layers[i];
+	uint8_t d[SHA256_LEN];
+	char got[SHA256_OCI_LEN];
+	int ret;
+
+	c->gzip = strcmp(l->blob.media_type, OCI_LAYER_TAR_MEDIA_TYPE) != 0;
+	memset(&c->z, 0, sizeof(c->z));
+	if (c->gzip && inflateInit2(&c->z, 15 + 32) != Z_OK)
+		return err_set(e, -ENOMEM, "layer %u: zlib: out of memory", i);
+	if (sha256_init(&c->sha)) {
+		ret = err_set(e, -ENOMEM, "sha256: out of memory");
+		goto out;
+	}
+	ret = registry_blob_get(fi->r, fi->ref.repo, l->blob.digest, 0, 0,
+				inflate_sink, c, e);
+	if (sha256_final(&c->sha, d) && !ret)
+		ret = err_set(e, -EIO, "sha256 failed");
+	if (!ret && strcmp(sha256_oci(d, got), l->diff_id))
+		ret = err_set(e, -EBADMSG, "layer %u unpacks to %s, not %s", i,
+			      got, l->diff_id);
+out:
+	if (c->gzip)
+		inflateEnd(&c->z);
+	return ret;
+}
+
 static void do_layer(struct regworker *w, struct regjob *j)
 {
 	struct layer_ctx *c;
 	struct fetch_image *fi;
 	struct err e = {""};
-	uint8_t d[SHA256_LEN];
-	char got[SHA256_OCI_LEN];
 	struct regres *r;
+	unsigned i;
 	int ret = 0;
 
 	fi = get_open(w, j->ref, &e, &ret);
 	c = fi ? calloc(1, sizeof(*c)) : NULL;
 	if (fi && !c)
 		ret = err_set(&e, -ENOMEM, "out of memory");
-	if (!c || inflateInit2(&c->z, 15 + 32) != Z_OK) {
-		free(c);
-		post_error(w, j->tag, ret ? ret : -ENOMEM, e.msg);
-		return;
-	}
-	sha256_init(&c->sha);
-	ret = registry_blob_get(fi->r, fi->ref.repo,
-				fi->img.layers[0].blob.digest, 0, 0,
-				inflate_sink, c, &e);
-	sha256_final(&c->sha, d);
-	inflateEnd(&c->z);
-	if (!ret && strcmp(sha256_oci(d, got), fi->img.layers[0].diff_id))
-		ret = err_set(&e, -EBADMSG, "layer 0 unpacks to %s, not %s",
-			      got, fi->img.layers[0].diff_id);
-	if (ret) {
+	for (i = 0; c && !ret && i < fi->img.nlayers; i++)
+		ret = pull_layer(fi, i, c, &e);
+	if (!c || ret) {
 		if (!e.msg[0])
 			err_set(&e, ret, "layer: %s", strerror(-ret));
-		post_error(w, j->tag, ret, e.msg);
+		post_error(w, j->tag, ret ? ret : -ENOMEM, e.msg);
 	} else if ((r = calloc(1, sizeof(*r)))) {
 		r->kind = REGRES_LAYER_DONE;
 		r->tag = j->tag;

@@ -354,6 +354,37 @@ static void test_registry_strategy_pulls_whole_layers(void **state)
 	stack_free(&cur);
 }
 
+/* `docker pull` reads every layer, not the first: an image of a tiny gzip
+ * layer and a 3 MB plain tar layer costs each VM the 3 MB too, and both
+ * layers are checked against their diff_ids before the container starts. */
+static void test_registry_strategy_pulls_every_layer(void **state)
+{
+	long long reg;
+	int nreg;
+
+	(void)state;
+	NEED_STACK();
+	stack_start(&cur, 2, "1gbit", "registry");
+	/* Same name, another image: the agents read the tag on invoke. */
+	assert_int_equal(itest_run(NULL,
+				   "d=%s && mkdir -p $d/a $d/b && echo hi > "
+				   "$d/a/x && head -c 3000000 /dev/urandom > "
+				   "$d/b/big && tests/integration/"
+				   "make-oci-layout.sh $d/a $d/two t $d/b "
+				   ">/dev/null && " IMG_BIN " convert $d/two "
+				   "--tag t --out $d/conv >&2 && " IMG_BIN
+				   " push $d/conv --registry 198.18.0.2:5000 "
+				   "--name fn/one:v1 >&2",
+				   cur.dir),
+			 0);
+	invoke(2);
+	assert_int_equal(wait_started(&cur, 2, 60), 2);
+	reg = sum_started(&cur, "registry_bytes", &nreg);
+	assert_int_equal(nreg, 2);
+	assert_true(reg / 2 > 3000000);
+	stack_free(&cur);
+}
+
 static void test_killing_an_interior_agent_spares_the_rest(void **state)
 {
 	int i, lost, victim;
@@ -434,6 +465,9 @@ int main(void)
 			test_teardown),
 		cmocka_unit_test_teardown(
 			test_registry_strategy_pulls_whole_layers,
+			test_teardown),
+		cmocka_unit_test_teardown(
+			test_registry_strategy_pulls_every_layer,
 			test_teardown),
 		cmocka_unit_test_teardown(
 			test_killing_an_interior_agent_spares_the_rest,
