@@ -1,6 +1,9 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "yamlmsg.h"
 
@@ -122,4 +125,94 @@ int yamlmsg_parse_error(const yaml_parser_t *parser, const char *name,
 		return err_set(e, -EINVAL, "%s:%zu: invalid YAML: %s", name,
 			       parser->problem_mark.line + 1, problem);
 	}
+}
+
+int yamlmsg_read_file(const char *path, size_t max, const char *what,
+		      char **text, size_t *len, struct err *e)
+{
+	size_t n = 0, cap = 0;
+	char *buf = NULL, *nbuf;
+	ssize_t r;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		return err_set(e, ret, "%s: %s", path, strerror(-ret));
+	}
+	for (;;) {
+		if (n + 1 >= cap) {
+			cap = cap ? cap * 2 : 4096;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				ret = err_set(e, -ENOMEM, "%s: %s", path,
+					      strerror(ENOMEM));
+				goto out;
+			}
+			buf = nbuf;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			err_set(e, ret, "%s: %s", path, strerror(-ret));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			ret = err_set(e, -EFBIG,
+				      "%s: over %zu bytes, too large for %s",
+				      path, max, what);
+			goto out;
+		}
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int yamlmsg_load_one(const char *text, size_t len, const char *name,
+		     yaml_document_t *doc, struct err *e)
+{
+	yaml_parser_t parser;
+	yaml_document_t next;
+	size_t line;
+	bool more;
+	int ret;
+
+	if (!yaml_parser_initialize(&parser))
+		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
+			       name);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, doc)) {
+		ret = yamlmsg_parse_error(&parser, name, e);
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &next)) {
+		ret = yamlmsg_parse_error(&parser, name, e);
+		yaml_document_delete(doc);
+		goto out;
+	}
+	more = yaml_document_get_root_node(&next) != NULL;
+	line = next.start_mark.line + 1;
+	yaml_document_delete(&next);
+	if (more) {
+		yaml_document_delete(doc);
+		ret = err_set(e, -EINVAL,
+			      "%s:%zu: expected one YAML document, got another",
+			      name, line);
+		goto out;
+	}
+	ret = 0;
+out:
+	yaml_parser_delete(&parser);
+	return ret;
 }

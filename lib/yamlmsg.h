@@ -1,8 +1,9 @@
 /* yamlmsg: what every YAML reader here needs to say where and what was
  * wrong: a node's line, a value quoted visibly on one line, what kind of
  * node was found, YAML's nulls, and libyaml's own parse errors as
- * "file:line: invalid YAML: ...". Shared by the topology and scenario
- * parsers; it reads nothing itself. */
+ * "file:line: invalid YAML: ...". Also the two steps both readers take
+ * before they look at a key: a small file read whole, and exactly one
+ * document loaded from it. Shared by the topology and scenario parsers. */
 #ifndef FAASNET_YAMLMSG_H
 #define FAASNET_YAMLMSG_H
 
@@ -29,5 +30,17 @@ const char *yamlmsg_describe(char *buf, size_t len, const yaml_node_t *n);
  * -ENOMEM. */
 int yamlmsg_parse_error(const yaml_parser_t *parser, const char *name,
 			struct err *e);
+
+/* The whole of the file at path into *text (malloc'd, NUL-terminated,
+ * *len bytes before the NUL). Over max bytes it fails with -EFBIG and
+ * "PATH: over MAX bytes, too large for WHAT". */
+int yamlmsg_read_file(const char *path, size_t max, const char *what,
+		      char **text, size_t *len, struct err *e);
+/* Exactly one YAML document from text into *doc, which the caller then
+ * deletes (yaml_document_delete). Empty text gives a document with no root
+ * node. A second document is an error naming the line it starts on: it
+ * would be ignored otherwise. */
+int yamlmsg_load_one(const char *text, size_t len, const char *name,
+		     yaml_document_t *doc, struct err *e);
 
 #endif

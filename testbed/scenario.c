@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -7,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
@@ -1222,12 +1220,9 @@ int scenario_parse(const char *text, size_t len, const char *name,
 		   struct scenario *s, struct err *e)
 {
 	struct ctx c = {.e = e};
-	yaml_parser_t parser;
-	yaml_document_t doc, next;
-	bool have_doc = false, more;
+	yaml_document_t doc;
 	struct scenario *tmp;
 	const yaml_node_t *root;
-	size_t line;
 	int ret, n;
 
 	if (!name)
@@ -1248,17 +1243,12 @@ int scenario_parse(const char *text, size_t len, const char *name,
 		return err_set(e, -ENAMETOOLONG, "%.64s...: name too long",
 			       name);
 	}
-	if (!yaml_parser_initialize(&parser)) {
+	ret = yamlmsg_load_one(text, len, name, &doc, e);
+	if (ret) {
+		scenario_free(tmp);
 		free(tmp);
-		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
-			       name);
+		return ret;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		ret = yamlmsg_parse_error(&parser, name, e);
-		goto out;
-	}
-	have_doc = true;
 	c.doc = &doc;
 
 	root = yaml_document_get_root_node(&doc);
@@ -1272,20 +1262,6 @@ int scenario_parse(const char *text, size_t len, const char *name,
 	if (ret)
 		goto out;
 
-	/* A second document would be silently ignored otherwise. */
-	if (!yaml_parser_load(&parser, &next)) {
-		ret = yamlmsg_parse_error(&parser, name, e);
-		goto out;
-	}
-	more = yaml_document_get_root_node(&next) != NULL;
-	line = next.start_mark.line + 1;
-	yaml_document_delete(&next);
-	if (more) {
-		ret = err_set(e, -EINVAL,
-			      "%s:%zu: expected one YAML document, got another",
-			      name, line);
-		goto out;
-	}
 	memcpy(s, tmp, sizeof(*s));
 	/* s owns the arrays now. */
 	tmp->functions = NULL;
@@ -1294,59 +1270,24 @@ int scenario_parse(const char *text, size_t len, const char *name,
 out:
 	scenario_free(tmp);
 	free(tmp);
-	if (have_doc)
-		yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	yaml_document_delete(&doc);
 	return ret;
 }
 
 int scenario_load(const char *path, struct scenario *s, struct err *e)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nbuf;
-	ssize_t n;
-	int fd, ret;
+	size_t len;
+	char *buf;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		return err_set(e, ret, "%s: %s", path, strerror(-ret));
-	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			nbuf = realloc(buf, cap);
-			if (!nbuf) {
-				ret = err_set(e, -ENOMEM, "%s: %s", path,
-					      strerror(ENOMEM));
-				goto out;
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			err_set(e, ret, "%s: %s", path, strerror(-ret));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SCENARIO_MAX_BYTES) {
-			ret = err_set(e, -EFBIG,
-				      "%s: over %d bytes, too large for a "
-				      "scenario file (put long workloads in a "
-				      "trace)",
-				      path, SCENARIO_MAX_BYTES);
-			goto out;
-		}
-	}
+	ret = yamlmsg_read_file(path, SCENARIO_MAX_BYTES,
+				"a scenario file (put long workloads in a "
+				"trace)",
+				&buf, &len, e);
+	if (ret)
+		return ret;
 	ret = scenario_parse(buf, len, path, s, e);
-out:
 	free(buf);
-	close(fd);
 	return ret;
 }
 

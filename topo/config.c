@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
@@ -432,12 +430,9 @@ int topo_config_parse_node(yaml_document_t *doc, const yaml_node_t *map,
 int topo_config_parse(const char *text, size_t len, const char *name,
 		      struct topo_spec *spec, struct err *e)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc, next;
-	bool have_doc = false, more;
+	yaml_document_t doc;
 	struct topo_spec tmp;
 	yaml_node_t *root;
-	size_t line;
 	int ret, n;
 
 	if (!name)
@@ -451,94 +446,31 @@ int topo_config_parse(const char *text, size_t len, const char *name,
 	if (n < 0 || (size_t)n >= sizeof(tmp.source))
 		return err_set(e, -ENAMETOOLONG, "%.64s...: name too long",
 			       name);
-	if (!yaml_parser_initialize(&parser))
-		return err_set(e, -ENOMEM, "%s: out of memory reading YAML",
-			       name);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		ret = yamlmsg_parse_error(&parser, name, e);
-		goto out;
-	}
-	have_doc = true;
-
+	ret = yamlmsg_load_one(text, len, name, &doc, e);
+	if (ret)
+		return ret;
 	/* No document at all (empty, or only comments) or a null one ("---"
 	 * alone, "~") means every default. */
 	root = yaml_document_get_root_node(&doc);
-	if (root && !yamlmsg_is_null(root)) {
+	if (root && !yamlmsg_is_null(root))
 		ret = parse_topology(&doc, root, name, &tmp, e);
-		if (ret)
-			goto out;
-	}
-
-	/* A second document would be silently ignored otherwise. */
-	if (!yaml_parser_load(&parser, &next)) {
-		ret = yamlmsg_parse_error(&parser, name, e);
-		goto out;
-	}
-	more = yaml_document_get_root_node(&next) != NULL;
-	line = next.start_mark.line + 1;
-	yaml_document_delete(&next);
-	if (more) {
-		ret = err_set(e, -EINVAL,
-			      "%s:%zu: expected one YAML document, got another",
-			      name, line);
-		goto out;
-	}
-
-	memcpy(spec, &tmp, sizeof(*spec));
-	ret = 0;
-out:
-	if (have_doc)
-		yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	if (!ret)
+		memcpy(spec, &tmp, sizeof(*spec));
+	yaml_document_delete(&doc);
 	return ret;
 }
 
 int topo_config_load(const char *path, struct topo_spec *spec, struct err *e)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nbuf;
-	ssize_t n;
-	int fd, ret;
+	size_t len;
+	char *buf;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		return err_set(e, ret, "%s: %s", path, strerror(-ret));
-	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			nbuf = realloc(buf, cap);
-			if (!nbuf) {
-				ret = err_set(e, -ENOMEM, "%s: %s", path,
-					      strerror(ENOMEM));
-				goto out;
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			err_set(e, ret, "%s: %s", path, strerror(-ret));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > CONFIG_MAX_BYTES) {
-			ret = err_set(e, -EFBIG,
-				      "%s: over %d bytes, too large for a "
-				      "topology file",
-				      path, CONFIG_MAX_BYTES);
-			goto out;
-		}
-	}
+	ret = yamlmsg_read_file(path, CONFIG_MAX_BYTES, "a topology file", &buf,
+				&len, e);
+	if (ret)
+		return ret;
 	ret = topo_config_parse(buf, len, path, spec, e);
-out:
 	free(buf);
-	close(fd);
 	return ret;
 }
