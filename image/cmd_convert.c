@@ -27,19 +27,6 @@ struct conv_args {
 	int json;
 };
 
-struct startup {
-	double fraction;
-	uint64_t seed;
-};
-
-static int draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
-{
-	struct startup *s = arg;
-
-	return synth_startup_bytes(ix->size, ix->block_size, s->fraction,
-				   s->seed, &ix->startup, &ix->nstartup, e);
-}
-
 /* Streams a layer blob's uncompressed tar into the builder: gzip (either
  * media type) is inflated, a plain tar passed through. */
 static int feed_layer(const char *path, const char *media_type,
@@ -157,7 +144,7 @@ int convert_main(int argc, char **argv)
 	struct oci_image img = {0};
 	struct layer_builder *lb;
 	struct oci_layer nl;
-	struct startup su;
+	struct synth_startup su;
 	struct err e = {""};
 	char *man = NULL, *cfg = NULL, *nman = NULL, path[4096];
 	size_t len, clen, nlen;
@@ -232,8 +219,8 @@ int convert_main(int argc, char **argv)
 			break;
 		}
 		su.seed = a.seed + l;
-		ret = layer_builder_finish(lb, draw_startup, &su, &nl, NULL,
-					   &e);
+		ret = layer_builder_finish(lb, synth_draw_startup, &su, &nl,
+					   NULL, &e);
 		/* The blocks joined must be the layer the config names. */
 		if (!ret && strcmp(nl.diff_id, ol->diff_id))
 			ret = err_set(&e, -EBADMSG,

@@ -43,19 +43,6 @@ static int feed(void *arg, const void *buf, size_t len)
 	return layer_builder_add(f->lb, buf, len, f->e);
 }
 
-struct startup {
-	double fraction;
-	uint64_t seed;
-};
-
-static int draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
-{
-	struct startup *s = arg;
-
-	return synth_startup_bytes(ix->size, ix->block_size, s->fraction,
-				   s->seed, &ix->startup, &ix->nstartup, e);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -173,7 +160,7 @@ int synth_main(int argc, char **argv)
 	struct oci_image img = {0};
 	struct oci_layer layer;
 	struct blockimg_index ix = {0};
-	struct startup su;
+	struct synth_startup su;
 	struct feed f = {0};
 	struct err e = {""};
 	char *cfg = NULL, *man = NULL, sz[32], bs[32];
@@ -200,7 +187,8 @@ int synth_main(int argc, char **argv)
 	}
 	su.fraction = a.fraction;
 	su.seed = a.seed;
-	ret = layer_builder_finish(f.lb, draw_startup, &su, &layer, &ix, &e);
+	ret = layer_builder_finish(f.lb, synth_draw_startup, &su, &layer, &ix,
+				   &e);
 	if (ret)
 		goto out;
 	img.nlayers = 1;

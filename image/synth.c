@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockimg.h"
 #include "synth.h"
 
 #define TAR_RECORD 512
@@ -399,4 +400,12 @@ int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 	free(pages);
 	*out = set;
 	return 0;
+}
+
+int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
+{
+	struct synth_startup *s = arg;
+
+	return synth_startup_bytes(ix->size, ix->block_size, s->fraction,
+				   s->seed, &ix->startup, &ix->nstartup, e);
 }

@@ -38,4 +38,14 @@ int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 			uint64_t seed, uint32_t **out, uint32_t *n,
 			struct err *e);
 
+/* synth_startup_bytes as the start-up callback of layer_builder_finish
+ * (arg: a struct synth_startup), which sets the index's start-up set once
+ * the layer's size is known: synth and convert both draw it so. */
+struct blockimg_index;
+struct synth_startup {
+	double fraction;
+	uint64_t seed;
+};
+int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e);
+
 #endif

@@ -574,6 +574,22 @@ static int check_part(const char *what, const char *s, struct err *e)
 	return 0;
 }
 
+/* r->url/v2/REPO/KIND/REF, once REPO and REF (a digest or a tag, what_ref)
+ * are known to be safe in a URL. */
+static int api_url(const struct registry *r, const char *repo, const char *kind,
+		   const char *what_ref, const char *ref, char url[URL_MAX],
+		   struct err *e)
+{
+	int ret = check_part("repository", repo, e);
+
+	if (!ret)
+		ret = check_part(what_ref, ref, e);
+	if (!ret)
+		snprintf(url, URL_MAX, "%s/v2/%s/%s/%s", r->url, repo, kind,
+			 ref);
+	return ret;
+}
+
 static void url_encode(const char *s, char *out, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -729,12 +745,9 @@ int registry_blob_exists(struct registry *r, const char *repo,
 	int ret;
 
 	*exists = 0;
-	ret = check_part("repository", repo, e);
-	if (!ret)
-		ret = check_part("digest", digest, e);
+	ret = api_url(r, repo, "blobs", "digest", digest, url, e);
 	if (ret)
 		return ret;
-	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", r->url, repo, digest);
 	req_init(&q, "HEAD", url, 200);
 	q.also_ok = 404;
 	ret = perform(r, &q, url, e);
@@ -752,9 +765,7 @@ int registry_manifest_push(struct registry *r, const char *repo,
 	struct req q;
 	int ret;
 
-	ret = check_part("repository", repo, e);
-	if (!ret)
-		ret = check_part("tag", tag, e);
+	ret = api_url(r, repo, "manifests", "tag", tag, url, e);
 	if (ret)
 		return ret;
 	if (!media_type || !*media_type || strlen(media_type) > 200 ||
@@ -762,7 +773,6 @@ int registry_manifest_push(struct registry *r, const char *repo,
 		return err_set(e, -EINVAL, "manifest push: bad media type");
 	if (!buf || !len)
 		return err_set(e, -EINVAL, "manifest push: empty manifest");
-	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", r->url, repo, tag);
 	req_init(&q, "PUT", url, 201);
 	q.content_type = media_type;
 	q.ubuf = buf;
@@ -781,12 +791,9 @@ int registry_manifest_get(struct registry *r, const char *repo, const char *tag,
 
 	*buf = NULL;
 	*len = 0;
-	ret = check_part("repository", repo, e);
-	if (!ret)
-		ret = check_part("tag", tag, e);
+	ret = api_url(r, repo, "manifests", "tag", tag, url, e);
 	if (ret)
 		return ret;
-	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", r->url, repo, tag);
 	req_init(&q, "GET", url, 200);
 	q.accept_manifests = 1;
 	q.body_max = MANIFEST_MAX;
@@ -814,9 +821,7 @@ int registry_blob_get(struct registry *r, const char *repo, const char *digest,
 	size_t wl;
 	int ret;
 
-	ret = check_part("repository", repo, e);
-	if (!ret)
-		ret = check_part("digest", digest, e);
+	ret = api_url(r, repo, "blobs", "digest", digest, url, e);
 	if (ret)
 		return ret;
 	if (!sink)
@@ -828,7 +833,6 @@ int registry_blob_get(struct registry *r, const char *repo, const char *digest,
 			       "blob get: range %" PRIu64 "+%" PRIu64
 			       " out of bounds",
 			       off, len);
-	snprintf(url, sizeof(url), "%s/v2/%s/blobs/%s", r->url, repo, digest);
 	req_init(&q, "GET", url, off || len ? 206 : 200);
 	if (len)
 		snprintf(q.range, sizeof(q.range), "%" PRIu64 "-%" PRIu64, off,

@@ -236,29 +236,6 @@ out:
 	return ret;
 }
 
-/* Runs a tool in the harness's own namespace (no network) and waits. */
-static int run_wait(char *const argv[], const char *log, struct err *e)
-{
-	pid_t pid;
-	int st, fd;
-
-	pid = fork();
-	if (pid < 0)
-		return err_set(e, -errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
-		return err_set(e, -EIO, "%s failed (see %s)", argv[0], log);
-	return 0;
-}
-
 /* Bencode: moves *pos past one value. Depth-limited: a torrent is at most
  * a few levels deep. */
 static int bskip(const uint8_t *b, size_t len, size_t *pos, int depth)
@@ -569,7 +546,7 @@ static int make_torrent(struct bt *b, unsigned i, const char *layout)
 				"-a",	   ANNOUNCE_URL, "-o", im->torrent,
 				im->seed,  NULL};
 
-		ret = run_wait(argv, b->plog, b->e);
+		ret = procs_run_wait(argv, b->plog, b->e);
 		if (ret)
 			return ret;
 	}

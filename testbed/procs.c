@@ -68,6 +68,32 @@ static void record(pid_t pid)
 	fclose(f);
 }
 
+int procs_run_wait(char *const argv[], const char *log, struct err *e)
+{
+	pid_t pid;
+	int st, fd;
+
+	pid = fork();
+	if (pid < 0)
+		return err_set(e, -errno, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (argv[1] && argv[1][0] != '-')
+			return err_set(e, -EIO, "%s %s failed (see %s)",
+				       argv[0], argv[1], log);
+		return err_set(e, -EIO, "%s failed (see %s)", argv[0], log);
+	}
+	return 0;
+}
+
 int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 		const char *log, pid_t *pidp, struct err *e)
 {

@@ -16,6 +16,12 @@ int procs_new(struct procs **p);
  * (appended). */
 int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 		const char *log, pid_t *pid, struct err *e);
+/* Runs argv[0] (a path) in the harness's own namespace, with no network
+ * of the testbed's, stdout and stderr appended to log, and waits for it: a
+ * preparation step (faasnet-image, mktorrent), not recorded for `clean`.
+ * Fails naming the tool (and its subcommand, when argv[1] is one) and the
+ * log. */
+int procs_run_wait(char *const argv[], const char *log, struct err *e);
 /* Whether pid is still running (not yet reaped). */
 int procs_alive(struct procs *p, pid_t pid);
 /* SIGTERM to all, up to grace_ms for them to go, then SIGKILL; reaps them

@@ -74,30 +74,6 @@ static int mkdirs(const char *path)
 	return mkdir(tmp, 0755) && errno != EEXIST ? -errno : 0;
 }
 
-/* Runs one of our tools (faasnet-image) and waits: 0 or its failure. */
-static int run_tool(char *const argv[], const char *log, struct err *e)
-{
-	pid_t pid;
-	int st, fd;
-
-	pid = fork();
-	if (pid < 0)
-		return err_set(e, -errno, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
-		return err_set(e, -EIO, "%s %s failed (see %s)", argv[0],
-			       argv[1], log);
-	return 0;
-}
-
 static int bin_path(struct run *r, const char *name, char *buf, size_t len)
 {
 	return (size_t)snprintf(buf, len, "%s/%s", r->bindir, name) >= len
@@ -153,7 +129,7 @@ static int prepare_images(struct run *r)
 						frac,	"--seed",
 						seed,	NULL};
 
-				ret = run_tool(argv, log, r->e);
+				ret = procs_run_wait(argv, log, r->e);
 			} else {
 				char *argv[] = {img,
 						"synth",
@@ -170,7 +146,7 @@ static int prepare_images(struct run *r)
 						layout,
 						NULL};
 
-				ret = run_tool(argv, log, r->e);
+				ret = procs_run_wait(argv, log, r->e);
 			}
 			if (ret)
 				return ret;
@@ -186,7 +162,7 @@ static int prepare_images(struct run *r)
 					name,
 					NULL};
 
-			ret = run_tool(argv, log, r->e);
+			ret = procs_run_wait(argv, log, r->e);
 			if (ret)
 				return ret;
 		}
