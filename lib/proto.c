@@ -99,6 +99,7 @@ static const struct rule {
 	[PROTO_BLOCK] = {"BLOCK",
 			 BIT(TAG_DIGEST) | BIT(TAG_BLOCK) | BIT(TAG_DATA), 0},
 	[PROTO_ERROR] = {"ERROR", BIT(TAG_ERROR), BIT(TAG_MESSAGE)},
+	[PROTO_RELEASE] = {"RELEASE", BIT(TAG_CONTAINER), 0},
 };
 
 static uint16_t get_be16(const uint8_t *p)

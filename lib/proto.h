@@ -36,6 +36,7 @@ enum proto_type {
 	PROTO_GET_BLOCK, /* child -> parent: one block of a layer */
 	PROTO_BLOCK,
 	PROTO_ERROR, /* either way: a request failed */
+	PROTO_RELEASE, /* driver -> manager: this container went idle */
 	PROTO_TYPE_MAX,
 };
 
@@ -70,7 +71,7 @@ struct proto_msg {
 	struct proto_str function; /* INVOKE, PROVISION, PARENT, STARTED */
 	struct proto_str image;	   /* PROVISION, GET_MANIFEST: a reference */
 	uint32_t count;		   /* INVOKE: containers; INVOKED: ids */
-	uint32_t container;	   /* PROVISION, STARTED; INVOKED: first id */
+	uint32_t container;	   /* PROVISION, STARTED, RELEASE; INVOKED: first id */
 	uint8_t strategy;	   /* PROVISION: enum proto_strategy */
 	struct proto_peer parent;  /* PROVISION, PARENT */
 	struct proto_str digest;   /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */

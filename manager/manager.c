@@ -301,6 +301,38 @@ static void hello(struct manager *m, struct peer *p,
 		json_pack("{s:s, s:i}", "vm", v->name, "vms", (int)m->nvms));
 }
 
+/* Container i is gone: its place is free, and a VM left with no container
+ * of its function leaves that function's tree, the VMs below it getting
+ * new parents. why says who decided ("idle" here, "released" by a
+ * driver that serves requests). */
+static void release(struct manager *m, uint32_t i, const char *why)
+{
+	struct mcontainer *c = &m->cts[i];
+	struct function *f = &m->fns[c->fn];
+	struct vm *v = &m->vms[c->vm];
+	uint32_t j;
+	int more = 0;
+
+	if (!c->active)
+		return;
+	c->active = 0;
+	v->ncontainers--;
+	f->containers--;
+	for (j = 0; j < m->next_container && !more; j++)
+		more = m->cts[j].active && m->cts[j].vm == c->vm &&
+		       m->cts[j].fn == c->fn;
+	eventlog_write(m->log, "reclaim",
+		       json_pack("{s:s, s:i, s:s, s:b, s:s}", "function",
+				 f->def->name, "container", (int)i, "vm",
+				 v->name, "leaves_tree", !more, "why", why));
+	if (!more && ft_contains(f->ft, v->id)) {
+		struct change_ctx cc = {m, f};
+
+		ft_delete(f->ft, v->id, on_change, &cc);
+		v->nfunctions--;
+	}
+}
+
 static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 {
 	struct peer *p = arg;
@@ -338,6 +370,11 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 				conn_send(d->c, msg, NULL);
 		break;
 	}
+	case PROTO_RELEASE:
+		/* Only a driver decides a container is idle. */
+		if (!p->vm && msg->container < m->next_container)
+			release(m, msg->container, "released");
+		break;
 	case PROTO_HEARTBEAT:
 		break;
 	default:
@@ -379,39 +416,19 @@ static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
 	m->peers = p;
 }
 
-/* Containers idle for reclaim_ms are released; a VM left with no
- * container of a function leaves that function's tree, and the VMs below
- * it get new parents (the paper reclaims after 15 idle minutes). */
+/* Containers up for reclaim_ms are released (the paper reclaims after 15
+ * idle minutes; with no requests to serve, up is idle). */
 static void reclaim(struct manager *m)
 {
 	uint64_t now = evloop_now_ns(),
 		 idle = (uint64_t)m->o->reclaim_ms * 1000000ull;
-	uint32_t i, j;
+	uint32_t i;
 
 	for (i = 0; i < m->next_container; i++) {
 		struct mcontainer *c = &m->cts[i];
-		struct function *f = &m->fns[c->fn];
-		struct vm *v = &m->vms[c->vm];
-		int more = 0;
 
-		if (!c->active || !c->started_ns || now - c->started_ns < idle)
-			continue;
-		c->active = 0;
-		v->ncontainers--;
-		f->containers--;
-		for (j = 0; j < m->next_container && !more; j++)
-			more = m->cts[j].active && m->cts[j].vm == c->vm &&
-			       m->cts[j].fn == c->fn;
-		eventlog_write(m->log, "reclaim",
-			       json_pack("{s:s, s:i, s:s, s:b}", "function",
-					 f->def->name, "container", (int)i,
-					 "vm", v->name, "leaves_tree", !more));
-		if (!more && ft_contains(f->ft, v->id)) {
-			struct change_ctx cc = {m, f};
-
-			ft_delete(f->ft, v->id, on_change, &cc);
-			v->nfunctions--;
-		}
+		if (c->active && c->started_ns && now - c->started_ns >= idle)
+			release(m, i, "idle");
 	}
 }
 
