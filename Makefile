@@ -96,6 +96,7 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
 UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o
 UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o
+UNIT_EXTRA_test_serve := build/asan/obj/testbed/serve.o
 
 build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
 	@mkdir -p $(@D)
@@ -105,7 +106,8 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 # with summary.c).
 ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o
 ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
-	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o
+	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o \
+	build/asan/obj/testbed/serve.o
 
 build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h $$(ITEST_EXTRA_itest_$$*) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
