@@ -136,6 +136,47 @@ static const struct key top_keys[] = {
 		.max = MAX_TIME_NS,
 	},
 	{.name = "sweep", .type = KEY_NODE},
+	{.name = "serve", .type = KEY_NODE},
+	{.name = NULL},
+};
+
+/* serve: requests instead of containers. The defaults are the paper's
+ * function (about 2 s a run, one request per container at a time) and a
+ * common autoscaler target (Knative keeps 70% of the slots busy). */
+static const struct key serve_keys[] = {
+	{
+		.name = "service",
+		.type = KEY_DURATION,
+		FIELD(struct scenario_serve, service_ns),
+		.what = "a duration from 1ms to 1h like 2s",
+		.min = NS_PER_S / 1000,
+		.max = 3600 * NS_PER_S,
+	},
+	{
+		.name = "concurrency",
+		.type = KEY_COUNT,
+		FIELD(struct scenario_serve, concurrency),
+		.what = "a whole number from 1 to 1000",
+		.min = 1,
+		.max = 1000,
+	},
+	{
+		.name = "utilization",
+		.type = KEY_NUMBER,
+		FIELD(struct scenario_serve, utilization),
+		.what = "a number above 0 and at most 1, like 0.7",
+		.fmin = 0,
+		.fmax = 1,
+		.fmin_open = true,
+	},
+	{
+		.name = "window",
+		.type = KEY_DURATION,
+		FIELD(struct scenario_serve, window_ns),
+		.what = "a duration from 100ms to 1h like 1s",
+		.min = NS_PER_S / 10,
+		.max = 3600 * NS_PER_S,
+	},
 	{.name = NULL},
 };
 
@@ -252,6 +293,15 @@ static const struct key step_keys[] = {
 	},
 	{
 		.name = "containers",
+		.type = KEY_COUNT,
+		FIELD(struct step_raw, containers),
+		.what = "a whole number from 1 to 100000",
+		.min = 1,
+		.max = MAX_CONTAINERS,
+	},
+	{
+		/* containers' twin for a scenario with serve */
+		.name = "requests",
 		.type = KEY_COUNT,
 		FIELD(struct step_raw, containers),
 		.what = "a whole number from 1 to 100000",
@@ -896,7 +946,8 @@ static int parse_functions(const struct ctx *c, const yaml_node_t *v,
 }
 
 /* Which keys each kind of step takes; the first one names the kind. */
-static const char *const at_keys[] = {"at", "invoke", "containers", NULL};
+static const char *const at_keys[] = {"at", "invoke", "containers",
+				      "requests", NULL};
 static const char *const ramp_keys[] = {"from", "to", "rate", "invoke", NULL};
 static const char *const trace_keys[] = {"trace", NULL};
 
@@ -920,7 +971,7 @@ static int step_kind(const struct ctx *c, const yaml_node_t *node,
 		const char *valid;
 	} kinds[] = {
 		[SCENARIO_STEP_AT] = {at_keys, "an at step",
-				      "at, invoke, containers"},
+				      "at, invoke, containers (or requests)"},
 		[SCENARIO_STEP_RAMP] = {ramp_keys, "a ramp step",
 					"from, to, rate, invoke"},
 		[SCENARIO_STEP_TRACE] = {trace_keys, "a trace step", "trace"},
@@ -970,8 +1021,10 @@ static int step_kind(const struct ctx *c, const yaml_node_t *node,
 				    kinds[found].valid);
 	}
 	for (i = 0; kinds[found].keys[i]; i++) {
-		/* containers defaults to 1; everything else is needed. */
-		if (!strcmp(kinds[found].keys[i], "containers"))
+		/* containers (requests) defaults to 1; everything else is
+		 * needed. */
+		if (!strcmp(kinds[found].keys[i], "containers") ||
+		    !strcmp(kinds[found].keys[i], "requests"))
 			continue;
 		if (!seen_line(sn, step_keys, kinds[found].keys[i]))
 			return fail(c, yamlmsg_line(node), -EINVAL,
@@ -1022,6 +1075,22 @@ static int parse_workload(const struct ctx *c, const yaml_node_t *v,
 			goto out;
 		st->line = (unsigned)yamlmsg_line(node);
 		st->containers = raw->containers;
+		if (seen_line(&sn, step_keys, "containers") &&
+		    seen_line(&sn, step_keys, "requests")) {
+			ret = fail(c, seen_line(&sn, step_keys, "requests"),
+				   -EINVAL,
+				   "%s: expected containers or requests, got "
+				   "both",
+				   path);
+			goto out;
+		}
+		st->count_line =
+			(unsigned)seen_line(&sn, step_keys, "containers");
+		if (!st->count_line) {
+			st->count_line =
+				(unsigned)seen_line(&sn, step_keys, "requests");
+			st->count_is_requests = st->count_line != 0;
+		}
 		if (st->kind == SCENARIO_STEP_TRACE) {
 			memcpy(st->trace, raw->trace, sizeof(st->trace));
 			s->nsteps = (unsigned)i + 1;
@@ -1159,6 +1228,75 @@ static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 	return 0;
 }
 
+static int parse_serve(const struct ctx *c, const yaml_node_t *v,
+		       struct scenario *s)
+{
+	struct scenario_serve *sv = &s->serve;
+	struct seen sn;
+	int ret;
+
+	sv->service_ns = 2 * NS_PER_S;
+	sv->concurrency = 1;
+	sv->utilization = 0.7;
+	sv->window_ns = NS_PER_S;
+	ret = parse_mapping(c, v, serve_keys, "serve",
+			    "a mapping like { service: 2s, concurrency: 1 }",
+			    sv, &sn);
+	if (ret)
+		return ret;
+	sv->on = 1;
+	sv->line = (unsigned)yamlmsg_line(v);
+	return 0;
+}
+
+/* What serve changes elsewhere: the workload counts requests, a sweep of
+ * containers means nothing, and BitTorrent has no scheduler to serve
+ * requests with. Without serve, requests: is a slip for containers:. */
+static int check_serve(const struct ctx *c, const struct seen *sn,
+		       struct scenario *s)
+{
+	const yaml_node_t *strat = seen_node(sn, top_keys, "strategies");
+	unsigned i, j;
+
+	for (i = 0; i < s->nsteps; i++) {
+		const struct scenario_step *st = &s->steps[i];
+
+		if (!st->count_line || st->count_is_requests == s->serve.on)
+			continue;
+		return fail(c, st->count_line, -EINVAL,
+			    s->serve.on
+				    ? "workload[%u].containers: a scenario "
+				      "with serve invokes requests (the "
+				      "autoscaler decides the containers): "
+				      "expected requests: N"
+				    : "workload[%u].requests: expected "
+				      "containers (requests need a top-level "
+				      "serve mapping)",
+			    i);
+	}
+	if (!s->serve.on)
+		return 0;
+	if (s->nsweep)
+		return fail(c, yamlmsg_line(seen_node(sn, top_keys, "sweep")),
+			    -EINVAL,
+			    "sweep: expected no sweep in a scenario with "
+			    "serve (the autoscaler decides the containers)");
+	for (i = j = 0; i < s->nstrategies; i++) {
+		if (s->strategies[i] != SCENARIO_BITTORRENT) {
+			s->strategies[j++] = s->strategies[i];
+			continue;
+		}
+		if (strat)
+			return fail(c, yamlmsg_line(strat), -EINVAL,
+				    "strategies: bittorrent cannot serve "
+				    "requests (it has no scheduler); expected "
+				    "faasnet, ondemand or registry");
+	}
+	/* Not named: the default list, less bittorrent. */
+	s->nstrategies = j;
+	return 0;
+}
+
 typedef int (*node_fn)(const struct ctx *c, const yaml_node_t *v,
 		       struct scenario *s);
 
@@ -1172,6 +1310,7 @@ static const struct {
 	{"topology", parse_topology},	  {"images", parse_images},
 	{"functions", parse_functions},	  {"workload", parse_workload},
 	{"strategies", parse_strategies}, {"sweep", parse_sweep},
+	{"serve", parse_serve},
 };
 
 static int parse_top(const struct ctx *c, const yaml_node_t *root,
@@ -1199,7 +1338,7 @@ static int parse_top(const struct ctx *c, const yaml_node_t *root,
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return check_serve(c, &sn, s);
 }
 
 static void scenario_default(struct scenario *s)
@@ -1515,6 +1654,8 @@ static int expand_trace(const struct scenario *s,
 			struct sched *q, struct err *e)
 {
 	char path[PATH_MAX], names[256], *line = NULL, *p, *f[3], *save;
+	/* The third column counts what an invocation asks for. */
+	const char *count = s->serve.on ? "requests" : "containers";
 	struct name_index *ix = NULL, key, *hit;
 	size_t cap = 0, lineno = 0, nf, before = q->n;
 	bool first = true;
@@ -1574,16 +1715,17 @@ static int expand_trace(const struct scenario *s,
 			nf += *save == ',';
 		if (nf < 2 || nf > 3) {
 			ret = err_set(e, -EINVAL,
-				      "%s:%zu: expected time,function[,"
-				      "containers], got %zu field%s",
-				      path, lineno, nf, nf == 1 ? "" : "s");
+				      "%s:%zu: expected time,function[,%s], "
+				      "got %zu field%s",
+				      path, lineno, count, nf,
+				      nf == 1 ? "" : "s");
 			goto out;
 		}
 		for (j = 0, save = p; j < nf; j++)
 			f[j] = trim(strsep(&save, ","));
 		if (first && !strcmp(f[0], "time") &&
 		    !strcmp(f[1], "function") &&
-		    (nf == 2 || !strcmp(f[2], "containers"))) {
+		    (nf == 2 || !strcmp(f[2], count))) {
 			first = false;
 			continue;
 		}
@@ -1611,7 +1753,7 @@ static int expand_trace(const struct scenario *s,
 		containers = 1;
 		if (nf == 3 && (parse_u64(f[2], &containers) || !containers ||
 				containers > MAX_CONTAINERS)) {
-			ret = trace_fail(e, path, lineno, "containers",
+			ret = trace_fail(e, path, lineno, count,
 					 "a whole number from 1 to 100000",
 					 f[2]);
 			goto out;

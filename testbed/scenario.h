@@ -55,9 +55,23 @@ struct scenario_step {
 	enum scenario_step_kind kind;
 	uint64_t at_ns, until_ns;
 	unsigned function;
-	unsigned containers;
+	unsigned containers; /* with serve: requests */
+	unsigned count_line; /* where containers: or requests: was; 0 none */
+	int count_is_requests;
 	double rate; /* invocations per second, RAMP */
 	char trace[PATH_MAX];
+	unsigned line;
+};
+
+/* A scenario that serves requests: each invocation of the workload is a
+ * request, served by warm containers that an autoscaler adds and the
+ * reclaim time removes (testbed/serve.h has the model). */
+struct scenario_serve {
+	int on;
+	uint64_t service_ns;
+	unsigned concurrency;
+	double utilization;
+	uint64_t window_ns;
 	unsigned line;
 };
 
@@ -81,6 +95,7 @@ struct scenario {
 	unsigned repetitions;
 	uint64_t timeout_ns; /* per run: waiting for containers */
 	uint64_t reclaim_ns; /* idle containers released after it; 0: never */
+	struct scenario_serve serve;
 	/* sweep: one parameter; "containers" replaces every AT step's count */
 	char sweep_param[32]; /* "" when no sweep */
 	unsigned nsweep;

@@ -398,13 +398,46 @@ static const struct bad_case bad[] = {
 	{BASE "colour: red\n",
 	 "x.yaml:8: unknown key 'colour'; valid keys: name, description, "
 	 "paper, topology, scale, images, functions, workload, strategies, "
-	 "repetitions, timeout, reclaim, sweep"},
+	 "repetitions, timeout, reclaim, sweep, serve"},
 	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
 	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
 	 "block_size, startup_fraction, seed, layout"},
 	{BASE "  - { at: 1s, invoke: f1, count: 2 }\n",
 	 "x.yaml:8: workload[1]: unknown key 'count'; valid keys: at, from, "
-	 "to, invoke, containers, rate, trace"},
+	 "to, invoke, containers, requests, rate, trace"},
+	/* serve: requests, not containers, and nothing BitTorrent */
+	{BASE "serve: { service: 2s }\n",
+	 "x.yaml:7: workload[0].containers: a scenario with serve invokes "
+	 "requests (the autoscaler decides the containers): expected "
+	 "requests: N"},
+	{BASE "  - { at: 1s, invoke: f1, requests: 2 }\n",
+	 "x.yaml:8: workload[1].requests: expected containers (requests need "
+	 "a top-level serve mapping)"},
+	{BASE "  - { at: 1s, invoke: f1, requests: 2, containers: 1 }\n",
+	 "x.yaml:8: workload[1]: expected containers or requests, got both"},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
+	 "serve: { service: 2s }\nsweep: { containers: [1, 2] }\n",
+	 "x.yaml:6: sweep: expected no sweep in a scenario with serve (the "
+	 "autoscaler decides the containers)"},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
+	 "strategies: [faasnet, bittorrent]\nserve: {}\n",
+	 "x.yaml:5: strategies: bittorrent cannot serve requests (it has no "
+	 "scheduler); expected faasnet, ondemand or registry"},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
+	 "serve: { utilization: 0 }\n",
+	 "x.yaml:5: serve.utilization: expected a number above 0 and at most "
+	 "1, like 0.7, got \"0\""},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
+	 "serve: { service: 2h }\n",
+	 "x.yaml:5: serve.service: expected a duration from 1ms to 1h like "
+	 "2s, got \"2h\""},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
+	 "serve: { slots: 2 }\n",
+	 "x.yaml:5: serve: unknown key 'slots'; valid keys: service, "
+	 "concurrency, utilization, window"},
+	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL "serve: 2s\n",
+	 "x.yaml:5: serve: expected a mapping like { service: 2s, "
+	 "concurrency: 1 }, got \"2s\""},
 	/* duplicate keys */
 	{BASE "name: u\n", "x.yaml:8: duplicate key 'name' (first at line 1)"},
 	{BASE "  - { at: 0s, invoke: f1, at: 1s }\n",
@@ -697,6 +730,64 @@ static void test_null_err(void **state)
 			 -EINVAL);
 	assert_int_equal(scenario_parse(topo, sizeof(topo) - 1, "x", &s, NULL),
 			 -EINVAL);
+}
+
+/* serve: its defaults, its keys, and what it does to the strategies and
+ * the workload (requests, counted as the containers field carries them). */
+static void test_serve(void **state)
+{
+	struct scenario_invocation *v;
+	struct scenario s;
+	struct err e = {""};
+	size_t n;
+
+	(void)state;
+	assert_int_equal(parse("name: t\n"
+			       "images: [{ name: py, size: 1MB }]\n"
+			       "functions: [{ name: f1, image: py }]\n"
+			       "workload:\n"
+			       "  - { at: 0s, invoke: f1, requests: 3 }\n"
+			       "  - { from: 1s, to: 2s, invoke: f1, rate: 10 }\n"
+			       "serve: {}\n",
+			       &s, &e),
+			 0);
+	assert_true(s.serve.on);
+	assert_int_equal(s.serve.line, 7);
+	assert_true(s.serve.service_ns == 2 * SEC);
+	assert_int_equal(s.serve.concurrency, 1);
+	assert_true(s.serve.utilization == 0.7);
+	assert_true(s.serve.window_ns == SEC);
+	/* The default strategies, less bittorrent. */
+	assert_int_equal(s.nstrategies, 3);
+	assert_int_equal(s.strategies[0], SCENARIO_FAASNET);
+	assert_int_equal(s.strategies[2], SCENARIO_REGISTRY);
+	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), 0);
+	assert_int_equal(n, 11);
+	assert_int_equal(v[0].containers, 3);
+	free(v);
+	scenario_free(&s);
+
+	assert_int_equal(parse("name: t\n"
+			       "images: [{ name: py, size: 1MB }]\n"
+			       "functions: [{ name: f1, image: py }]\n"
+			       "workload: [{ at: 0s, invoke: f1 }]\n"
+			       "serve: { service: 500ms, concurrency: 3, "
+			       "utilization: 0.8, window: 2s }\n"
+			       "strategies: [ondemand]\n",
+			       &s, &e),
+			 0);
+	assert_true(s.serve.service_ns == 500 * MS);
+	assert_int_equal(s.serve.concurrency, 3);
+	assert_true(s.serve.utilization == 0.8);
+	assert_true(s.serve.window_ns == 2 * SEC);
+	assert_int_equal(s.nstrategies, 1);
+	scenario_free(&s);
+
+	/* Without serve there is none. */
+	assert_int_equal(parse(BASE, &s, &e), 0);
+	assert_false(s.serve.on);
+	assert_int_equal(s.nstrategies, 4);
+	scenario_free(&s);
 }
 
 static void test_load_errors(void **state)
@@ -1282,6 +1373,7 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_null_err),
+		cmocka_unit_test(test_serve),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_strategy_names),
 		cmocka_unit_test(test_schedule_at_order),
