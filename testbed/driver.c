@@ -23,11 +23,63 @@ struct pending {
 
 struct drv {
 	struct driver_result *r;
-	struct pending *p;
-	size_t np;
-	uint32_t next_expected; /* ids arrive in order: the manager counts */
+	struct pending *p; /* indexed by INVOKE id */
+	size_t np, capp;
 	int have_first;
+	int fd;
+	struct serve *sv; /* serve only */
+	uint64_t now;
 };
+
+/* Sends INVOKE for count containers of function fn, id = its index. */
+static int send_invoke(struct drv *d, const struct scenario *s, unsigned fn,
+		       unsigned count, struct err *e)
+{
+	struct proto_msg m = {.type = PROTO_INVOKE, .id = (uint32_t)d->np};
+	uint8_t *buf;
+	size_t len;
+	ssize_t n;
+
+	if (d->np == d->capp) {
+		size_t cap = d->capp ? 2 * d->capp : 64;
+		struct pending *np = realloc(d->p, cap * sizeof(*np));
+
+		if (!np)
+			return err_set(e, -ENOMEM, "out of memory");
+		d->p = np;
+		d->capp = cap;
+	}
+	m.function = proto_str(s->functions[fn].name);
+	m.count = count;
+	if (proto_encode(&m, &buf, &len, e))
+		return -EIO;
+	n = write(d->fd, buf, len);
+	free(buf);
+	if (n != (ssize_t)len)
+		return err_set(e, -EIO, "manager: write failed");
+	memset(&d->p[d->np], 0, sizeof(d->p[d->np]));
+	d->p[d->np].function = fn;
+	d->p[d->np].containers = count;
+	d->p[d->np].sent_ns = d->now;
+	d->np++;
+	return 0;
+}
+
+static int send_release(struct drv *d, uint32_t container, struct err *e)
+{
+	struct proto_msg m = {.type = PROTO_RELEASE, .container = container};
+	uint8_t *buf;
+	size_t len;
+	ssize_t n;
+
+	if (proto_encode(&m, &buf, &len, e))
+		return -EIO;
+	n = write(d->fd, buf, len);
+	free(buf);
+	if (n != (ssize_t)len)
+		return err_set(e, -EIO, "manager: write failed");
+	return 0;
+}
 
 static int grow(struct driver_result *r, uint32_t upto)
 {
@@ -45,11 +97,13 @@ static int grow(struct driver_result *r, uint32_t upto)
 	return 0;
 }
 
-static void unplaced(struct driver_result *r, const struct pending *p,
-		     unsigned count)
+static void unplaced(struct drv *d, const struct pending *p, unsigned count)
 {
+	struct driver_result *r = d->r;
 	struct driver_unplaced *nu;
 
+	if (d->sv)
+		serve_refused(d->sv, p->function, count, d->now);
 	nu = realloc(r->unplaced, (r->nunplaced + 1) * sizeof(*nu));
 	if (!nu)
 		return;
@@ -103,12 +157,12 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 		/* Asked for more than the manager could place: the rest
 		 * failed for want of room. */
 		if (p->containers > m->count)
-			unplaced(r, p, p->containers - m->count);
+			unplaced(d, p, p->containers - m->count);
 		break;
 	case PROTO_ERROR:
 		if (m->id < d->np && !d->p[m->id].answered) {
 			d->p[m->id].answered = 1;
-			unplaced(r, &d->p[m->id], d->p[m->id].containers);
+			unplaced(d, &d->p[m->id], d->p[m->id].containers);
 		}
 		break;
 	case PROTO_STARTED:
@@ -116,13 +170,142 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 		    m->container - r->first_id >= r->n)
 			return;
 		if (!r->c[m->container - r->first_id].started_ns) {
-			r->c[m->container - r->first_id].started_ns = m->t_ns;
+			struct driver_container *c =
+				&r->c[m->container - r->first_id];
+
+			c->started_ns = m->t_ns;
 			r->started++;
+			/* Requests can use it from when the driver knows of
+			 * it, as a real front end would. */
+			if (d->sv &&
+			    serve_up(d->sv, m->container, c->function, d->now))
+				return;
 		}
 		break;
 	default:
 		break;
 	}
+}
+
+/* serve: the model's asks and releases, sent; and once a second a sample
+ * of every function's pool. */
+static int serve_step(struct drv *d, const struct scenario *s,
+		      unsigned *asks, uint64_t *next_sample, struct err *e)
+{
+	struct driver_result *r = d->r;
+	uint32_t *rel;
+	size_t nrel, i;
+	unsigned fn;
+	int ret;
+
+	if (serve_tick(d->sv, d->now, asks, &rel, &nrel))
+		return err_set(e, -ENOMEM, "out of memory");
+	for (i = 0, ret = 0; i < nrel && !ret; i++) {
+		ret = send_release(d, rel[i], e);
+		if (!ret && rel[i] >= r->first_id &&
+		    rel[i] - r->first_id < r->n)
+			r->c[rel[i] - r->first_id].released_ns = d->now;
+	}
+	free(rel);
+	for (fn = 0; fn < s->nfunctions && !ret; fn++)
+		if (asks[fn])
+			ret = send_invoke(d, s, fn, asks[fn], e);
+	if (ret || d->now < *next_sample)
+		return ret;
+	*next_sample = d->now + 1000000000ull;
+	for (fn = 0; fn < s->nfunctions; fn++) {
+		struct driver_sample *ns;
+
+		ns = realloc(r->samples, (r->nsamples + 1) * sizeof(*ns));
+		if (!ns)
+			return err_set(e, -ENOMEM, "out of memory");
+		r->samples = ns;
+		ns[r->nsamples].t_ns = d->now;
+		ns[r->nsamples].function = fn;
+		serve_pool(d->sv, fn, d->now, &ns[r->nsamples].pool);
+		r->nsamples++;
+	}
+	return 0;
+}
+
+static int serve_open(struct drv *d, const struct scenario *s,
+		      unsigned **asks, struct err *e)
+{
+	struct serve_opts o = {.service_ns = s->serve.service_ns,
+			       .concurrency = s->serve.concurrency,
+			       .utilization = s->serve.utilization,
+			       .window_ns = s->serve.window_ns,
+			       .reclaim_ns = s->reclaim_ns};
+
+	*asks = calloc(s->nfunctions, sizeof(**asks));
+	if (!*asks || serve_new(&o, s->nfunctions, &d->sv)) {
+		free(*asks);
+		*asks = NULL;
+		return err_set(e, -EINVAL,
+			       "serve: bad options or out of memory");
+	}
+	return 0;
+}
+
+/* Reads what the manager sent; -errno when the connection is unusable. */
+static int read_frames(struct drv *d, uint8_t *rbuf, size_t *rlen,
+		       struct err *e)
+{
+	ssize_t n = read(d->fd, rbuf + *rlen, RBUF - *rlen);
+	size_t off = 0, total;
+
+	if (n <= 0)
+		return err_set(e, -ECONNRESET,
+			       "the manager closed the connection");
+	*rlen += (size_t)n;
+	while (*rlen - off >= PROTO_HDR_LEN) {
+		struct proto_msg m;
+
+		if (proto_frame_len(rbuf + off, &total, e))
+			return -EBADMSG;
+		if (*rlen - off < total)
+			break;
+		if (!proto_decode(rbuf + off, total, &m, e))
+			on_msg(d, &m);
+		off += total;
+	}
+	memmove(rbuf, rbuf + off, *rlen - off);
+	*rlen -= off;
+	return 0;
+}
+
+static void progress(const struct drv *d, const char *label, size_t asked,
+		     int tty, int last)
+{
+	const struct driver_result *r = d->r;
+	double t = (double)(d->now - r->t0_ns) / 1e9;
+	char reqs[64] = "";
+
+	if (d->sv) {
+		const struct serve_request *q;
+		size_t n, i, done = 0;
+
+		q = serve_requests(d->sv, &n);
+		for (i = 0; i < n; i++)
+			done += q[i].served && q[i].done_ns <= d->now;
+		snprintf(reqs, sizeof(reqs), "%zu/%zu requests done, ", done,
+			 n);
+		/* Containers are asked for as the model decides. */
+		asked = 0;
+		for (i = 0; i < d->np; i++)
+			asked += d->p[i].containers;
+	}
+	if (last) {
+		fprintf(stderr, "%s%s: %s%u/%zu containers up, %zu failed, "
+				"%.1f s\n",
+			tty ? "\r\033[K" : "", label, reqs, r->started, asked,
+			asked - r->started, t);
+		return;
+	}
+	fprintf(stderr,
+		tty ? "\r%s: %s%u/%zu containers up, %.1f s \033[K"
+		    : "%s: %s%u/%zu containers up, %.1f s\n",
+		label, reqs, r->started, asked, t);
 }
 
 int driver_run(uint32_t addr, uint16_t port,
@@ -134,61 +317,64 @@ int driver_run(uint32_t addr, uint16_t port,
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(addr)};
-	struct drv d = {.r = r};
+	struct drv d = {.r = r, .fd = -1};
 	uint8_t *rbuf = NULL;
+	unsigned *asks = NULL;
 	size_t rlen = 0, next = 0, asked = 0, i;
-	uint64_t last_sent = 0, now, last_progress = 0;
-	int fd, ret = 0, tty = isatty(2);
+	uint64_t last_sent = 0, last_progress = 0, next_sample = 0;
+	int ret = 0, tty = isatty(2);
 
 	memset(r, 0, sizeof(*r));
-	d.np = ninv;
-	d.p = calloc(ninv ? ninv : 1, sizeof(*d.p));
 	rbuf = malloc(RBUF);
-	if (!d.p || !rbuf) {
-		free(d.p);
-		free(rbuf);
+	if (!rbuf)
 		return err_set(e, -ENOMEM, "out of memory");
-	}
+	if (s->serve.on && (ret = serve_open(&d, s, &asks, e)))
+		goto out;
 	for (i = 0; i < ninv; i++)
 		asked += inv[i].containers;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	d.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d.fd < 0 || connect(d.fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		ret = err_set(e, -errno, "manager: %s", strerror(errno));
 		goto out;
 	}
 	r->t0_ns = evloop_now_ns();
 	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int wait_ms = 100;
+		struct pollfd pfd = {.fd = d.fd, .events = POLLIN};
+		int wait_ms = 100, done;
 
-		now = evloop_now_ns();
-		/* Open loop: every invocation whose time has come goes now. */
-		while (next < ninv && r->t0_ns + inv[next].t_ns <= now) {
-			struct proto_msg m = {.type = PROTO_INVOKE,
-					      .id = (uint32_t)next};
-			uint8_t *buf;
-			size_t len;
-
-			m.function = proto_str(
-				s->functions[inv[next].function].name);
-			m.count = inv[next].containers;
-			d.p[next].function = inv[next].function;
-			d.p[next].containers = inv[next].containers;
-			d.p[next].sent_ns = now;
-			if (proto_encode(&m, &buf, &len, e) ||
-			    write(fd, buf, len) != (ssize_t)len) {
-				ret = e->msg[0] ? -EIO
-						: err_set(e, -EIO,
-							  "manager: write "
-							  "failed");
+		d.now = evloop_now_ns();
+		/* Open loop: every invocation whose time has come goes now;
+		 * with serve, it is a request, and arrives at its time. */
+		while (next < ninv && r->t0_ns + inv[next].t_ns <= d.now) {
+			if (d.sv) {
+				for (i = 0; i < inv[next].containers; i++)
+					if (serve_arrive(d.sv,
+							 inv[next].function,
+							 r->t0_ns +
+								 inv[next].t_ns)) {
+						ret = err_set(e, -ENOMEM,
+							      "out of memory");
+						goto out;
+					}
+			} else if ((ret = send_invoke(&d, s,
+						      inv[next].function,
+						      inv[next].containers,
+						      e))) {
 				goto out;
 			}
-			free(buf);
-			last_sent = now;
+			last_sent = d.now;
 			next++;
 		}
-		if (next == ninv && (r->started + unplaced_count(r) >= asked ||
-				     now - last_sent > timeout_ns))
+		if (d.sv && (ret = serve_step(&d, s, asks, &next_sample, e)))
+			goto out;
+		if (d.sv) {
+			asked = 0;
+			for (i = 0; i < d.np; i++)
+				asked += d.p[i].containers;
+		}
+		done = r->started + unplaced_count(r) >= asked &&
+		       (!d.sv || serve_all_done(d.sv, d.now));
+		if (next == ninv && (done || d.now - last_sent > timeout_ns))
 			break;
 		if (stop && *stop) {
 			ret = err_set(e, -EINTR, "interrupted");
@@ -197,59 +383,40 @@ int driver_run(uint32_t addr, uint16_t port,
 		if (next < ninv) {
 			uint64_t due = r->t0_ns + inv[next].t_ns;
 
-			if (due > now && (due - now) / 1000000 < 100)
-				wait_ms = (int)((due - now) / 1000000);
+			if (due > d.now && (due - d.now) / 1000000 < 100)
+				wait_ms = (int)((due - d.now) / 1000000);
 		}
-		if (poll(&pfd, 1, wait_ms) > 0) {
-			ssize_t n = read(fd, rbuf + rlen, RBUF - rlen);
-			size_t off = 0, total;
-
-			if (n <= 0) {
-				ret = err_set(e, -ECONNRESET,
-					      "the manager closed the "
-					      "connection");
-				break;
-			}
-			rlen += (size_t)n;
-			while (rlen - off >= PROTO_HDR_LEN) {
-				struct proto_msg m;
-
-				if (proto_frame_len(rbuf + off, &total, e)) {
-					ret = -EBADMSG;
-					goto out;
-				}
-				if (rlen - off < total)
-					break;
-				if (!proto_decode(rbuf + off, total, &m, e))
-					on_msg(&d, &m);
-				off += total;
-			}
-			memmove(rbuf, rbuf + off, rlen - off);
-			rlen -= off;
-		}
+		if (poll(&pfd, 1, wait_ms) > 0 &&
+		    (ret = read_frames(&d, rbuf, &rlen, e)))
+			break;
 		/* Twice a second on a terminal, every five seconds in a log. */
-		if (now - last_progress >
+		if (d.now - last_progress >
 		    (tty ? 500000000ull : 5000000000ull)) {
-			last_progress = now;
-			fprintf(stderr,
-				tty ? "\r%s: %u/%zu containers up, "
-				      "%.1f s \033[K"
-				    : "%s: %u/%zu containers up, "
-				      "%.1f s\n",
-				label, r->started, asked,
-				(double)(now - r->t0_ns) / 1e9);
+			last_progress = d.now;
+			progress(&d, label, asked, tty, 0);
 		}
 	}
-	if (tty)
-		fprintf(stderr, "\r\033[K");
-	fprintf(stderr, "%s: %u/%zu containers up, %u failed, %.1f s\n", label,
-		r->started, asked, (unsigned)(asked - r->started),
-		(double)(evloop_now_ns() - r->t0_ns) / 1e9);
+	d.now = evloop_now_ns();
+	r->end_ns = d.now;
+	progress(&d, label, asked, tty, 1);
 	/* Whatever never started counts as failed. */
 	r->failed = (unsigned)(asked - r->started);
+	if (d.sv) {
+		const struct serve_request *q = serve_requests(d.sv, &r->nreq);
+
+		r->req = malloc((r->nreq ? r->nreq : 1) * sizeof(*r->req));
+		if (!r->req) {
+			r->nreq = 0;
+			ret = ret ? ret : err_set(e, -ENOMEM, "out of memory");
+		} else {
+			memcpy(r->req, q, r->nreq * sizeof(*r->req));
+		}
+	}
 out:
-	if (fd >= 0)
-		close(fd);
+	if (d.fd >= 0)
+		close(d.fd);
+	serve_free(d.sv);
+	free(asks);
 	free(d.p);
 	free(rbuf);
 	return ret;
@@ -259,5 +426,7 @@ void driver_result_free(struct driver_result *r)
 {
 	free(r->c);
 	free(r->unplaced);
+	free(r->req);
+	free(r->samples);
 	memset(r, 0, sizeof(*r));
 }

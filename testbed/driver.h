@@ -2,7 +2,13 @@
  * the initial namespace, sends each invocation at its time (open loop: it
  * never waits for one to finish before sending the next), and records when
  * every container was asked for and when the manager reported it up. It
- * owns that connection and the per-container record. */
+ * owns that connection and the per-container record.
+ *
+ * In a scenario with serve, the invocations are requests: the driver is
+ * the platform's front end and autoscaler. It feeds arrivals and container
+ * starts to the request model (serve.h), sends the INVOKEs and RELEASEs
+ * the model asks for, and records every request and, once a second, every
+ * function's pool. */
 #ifndef FAASNET_TESTBED_DRIVER_H
 #define FAASNET_TESTBED_DRIVER_H
 
@@ -11,12 +17,21 @@
 
 #include "err.h"
 #include "scenario.h"
+#include "serve.h"
 
 struct driver_container {
 	unsigned function;
 	uint64_t requested_ns; /* CLOCK_MONOTONIC */
 	uint64_t started_ns;   /* 0: not (yet) */
+	uint64_t released_ns;  /* serve: when it was released; 0 never */
 	int failed;	       /* the manager refused it (no room) */
+};
+
+/* serve: one function's pool at one moment. */
+struct driver_sample {
+	uint64_t t_ns;
+	unsigned function;
+	struct serve_pool pool;
 };
 
 /* Containers the manager could not place (no VM had room). */
@@ -28,17 +43,26 @@ struct driver_unplaced {
 
 struct driver_result {
 	uint64_t t0_ns;		    /* the run's start */
+	uint64_t end_ns;	    /* when the driver stopped waiting */
 	struct driver_container *c; /* indexed by container id - first id */
 	uint32_t first_id;
 	unsigned n, started, failed;
 	struct driver_unplaced *unplaced;
 	unsigned nunplaced;
+	/* serve only: every request in arrival order, and the pools once a
+	 * second */
+	struct serve_request *req;
+	size_t nreq;
+	struct driver_sample *samples;
+	size_t nsamples;
 };
 
 /* Runs the schedule against the manager at addr:port. Returns when every
- * container asked for has started or failed, when timeout_ns has passed
- * since the last invocation, or when *stop is set (then -EINTR). Shows a
- * progress line on stderr, labelled label. */
+ * container asked for has started or failed (with serve: and every request
+ * is done), when timeout_ns has passed since the last invocation, or when
+ * *stop is set (then -EINTR). Shows a progress line on stderr, labelled
+ * label. With serve, a container idle for the scenario's reclaim time is
+ * released. */
 int driver_run(uint32_t addr, uint16_t port,
 	       const struct scenario_invocation *inv, size_t ninv,
 	       const struct scenario *s, uint64_t timeout_ns,

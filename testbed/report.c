@@ -9,18 +9,12 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "requests.h"
 #include "units.h"
 
 static int have_gnuplot(void)
 {
 	return !access("/usr/bin/gnuplot", X_OK);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 struct series {
@@ -169,6 +163,113 @@ static void tree_picture(const char *dir, const char *run)
 		fprintf(stderr, "report: dot could not draw %s's tree\n", run);
 }
 
+/* A run that served requests: per strategy, every request's response time
+ * against its arrival (the paper's Fig. 11) and the pool over time, live
+ * containers and waiting requests (Fig. 12), from requests.csv and
+ * pool.csv; then their gnuplot blocks. Nothing without requests.csv. */
+static void serve_plots(const char *dir, FILE *gp)
+{
+	char path[PATH_MAX + 64], keys[SCENARIO_NSTRATEGIES][16], line[256];
+	struct requests_row *rows = NULL;
+	struct err e = {""};
+	size_t n, i, j, nk = 0;
+	FILE *f, *pool;
+
+	snprintf(path, sizeof(path), "%s/requests.csv", dir);
+	if (access(path, F_OK) || requests_read_rows(path, &rows, &n, &e)) {
+		if (e.msg[0])
+			fprintf(stderr, "report: %s\n", e.msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nk && strcmp(keys[j], rows[i].strategy); j++)
+			;
+		if (j == nk && nk < SCENARIO_NSTRATEGIES)
+			snprintf(keys[nk++], sizeof(keys[0]), "%s",
+				 rows[i].strategy);
+	}
+	for (j = 0; j < nk; j++) {
+		snprintf(path, sizeof(path), "%s/plot-resp-%s.dat", dir,
+			 keys[j]);
+		f = fopen(path, "we");
+		if (!f)
+			continue;
+		fprintf(f, "# %s arrival_s response_s\n", keys[j]);
+		for (i = 0; i < n; i++)
+			if (rows[i].served && !strcmp(rows[i].strategy, keys[j]))
+				fprintf(f, "%.6f %.6f\n", rows[i].arrival_s,
+					rows[i].done_s - rows[i].arrival_s);
+		fclose(f);
+	}
+	free(rows);
+	/* pool.csv: one line per function and sample; the functions of one
+	 * sample share its time, and add up. */
+	snprintf(path, sizeof(path), "%s/pool.csv", dir);
+	pool = fopen(path, "re");
+	for (j = 0; pool && j < nk; j++) {
+		double t, last = -1;
+		unsigned live, pend, busy, q, sl = 0, sq = 0;
+		char st[16];
+
+		snprintf(path, sizeof(path), "%s/plot-pool-%s.dat", dir,
+			 keys[j]);
+		f = fopen(path, "we");
+		if (!f)
+			continue;
+		fprintf(f, "# %s t_s live queued\n", keys[j]);
+		rewind(pool);
+		while (fgets(line, sizeof(line), pool))
+			if (sscanf(line, "%15[^,],%*[^,],%lf,%u,%u,%u,%u", st,
+				   &t, &live, &pend, &busy, &q) == 6 &&
+			    !strcmp(st, keys[j])) {
+				if (last >= 0 && t != last)
+					fprintf(f, "%.3f %u %u\n", last, sl,
+						sq);
+				if (t != last)
+					sl = sq = 0;
+				sl += live;
+				sq += q;
+				last = t;
+			}
+		if (last >= 0)
+			fprintf(f, "%.3f %u %u\n", last, sl, sq);
+		fclose(f);
+	}
+	if (pool)
+		fclose(pool);
+	for (int fmt = 0; gp && nk && fmt < 2; fmt++) {
+		const char *term = fmt ? "svg" : "pngcairo",
+			   *ext = fmt ? "svg" : "png";
+
+		fprintf(gp,
+			"set terminal %s size 800,500\nset output "
+			"'response.%s'\nset key top right\nset grid\nset "
+			"xrange [0:*]\nset title 'Response time of every "
+			"request'\nset xlabel 'arrival, seconds since the run "
+			"started'\nset ylabel 'response time, s'\nplot ",
+			term, ext);
+		for (j = 0; j < nk; j++)
+			fprintf(gp,
+				"%s'plot-resp-%s.dat' using 1:2 with points "
+				"pt 7 ps 0.3 title '%s'",
+				j ? ", " : "", keys[j], keys[j]);
+		fprintf(gp,
+			"\nset terminal %s size 800,500\nset output "
+			"'pool.%s'\nset title 'Containers live (solid) and "
+			"requests waiting (dashed)'\nset xlabel 'seconds "
+			"since the run started'\nset ylabel 'count'\nplot ",
+			term, ext);
+		for (j = 0; j < nk; j++)
+			fprintf(gp,
+				"%s'plot-pool-%s.dat' using 1:2 with steps lw "
+				"2 lc %zu title '%s', 'plot-pool-%s.dat' using "
+				"1:3 with steps dt 2 lc %zu notitle",
+				j ? ", " : "", keys[j], j + 1, keys[j],
+				keys[j], j + 1);
+		fprintf(gp, "\n");
+	}
+}
+
 /* One .dat per strategy (and sweep value): the CDF of provisioning time
  * and containers up over time, then one gnuplot script for both. */
 int report_plots(const char *dir, struct err *e)
@@ -220,7 +321,7 @@ int report_plots(const char *dir, struct err *e)
 				v[m++] = pass ? rows[i].started_s
 					      : rows[i].seconds;
 			}
-			qsort(v, m, sizeof(*v), cmp_double);
+			qsort(v, m, sizeof(*v), summary_cmp_double);
 			snprintf(path, sizeof(path), "%s/plot-%s-%s.dat", dir,
 				 pass ? "ready" : "cdf", keys[j]);
 			f = fopen(path, "we");
@@ -290,6 +391,7 @@ int report_plots(const char *dir, struct err *e)
 		if (d)
 			closedir(d);
 	}
+	serve_plots(dir, f);
 	fclose(f);
 	snprintf(path, sizeof(path), "cd %s && gnuplot plots.gp 2>&1", dir);
 	gp = popen(path, "r");
@@ -427,6 +529,103 @@ static void per_function(FILE *f, const char *dir)
 	free(rows);
 }
 
+/* The tallest function tree and how many VMs joined one, from the manager's
+ * provision events of the strategy's (first) run. */
+static void tree_peak(const char *dir, const char *strategy, unsigned *height,
+		      unsigned *vms)
+{
+	char path[PATH_MAX + 64], line[1024], seen[1024][16];
+	unsigned nseen = 0, h, i;
+	FILE *f;
+
+	*height = *vms = 0;
+	snprintf(path, sizeof(path), "%s/raw/%s/manager.jsonl", dir, strategy);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(path, sizeof(path), "%s/raw/%s-r1/manager.jsonl", dir,
+			 strategy);
+		f = fopen(path, "re");
+	}
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "\"tree_height\":"),
+			   *v = strstr(line, "\"vm\":\"");
+		char name[16];
+
+		if (!strstr(line, "\"event\":\"provision\"") || !p || !v ||
+		    sscanf(p, "\"tree_height\":%u", &h) != 1 ||
+		    sscanf(v, "\"vm\":\"%15[^\"]", name) != 1)
+			continue;
+		if (h > *height)
+			*height = h;
+		for (i = 0; i < nseen && strcmp(seen[i], name); i++)
+			;
+		if (i == nseen && nseen < 1024)
+			snprintf(seen[nseen++], sizeof(seen[0]), "%s", name);
+	}
+	if (f)
+		fclose(f);
+	*vms = nseen;
+}
+
+/* A run that served requests: response times, how long each burst took to
+ * absorb, and the trees it grew (Figs. 11 and 12). */
+static void requests_table(FILE *f, const char *dir, const struct scenario *s,
+			   const struct summary_run *runs, size_t n)
+{
+	size_t i;
+	unsigned k, height, vms;
+
+	fprintf(f,
+		"\n## Requests\n\nEach request holds a slot for %.3f s; a "
+		"request is *slow* when it waited more than half that for "
+		"a slot. Slow requests at most %.3f s (two service times) "
+		"apart form an episode; *recovery* is an episode's length, from its first "
+		"slow arrival to its last (the paper's \"back to normal "
+		"after\").\n\n"
+		"| strategy | requests | served | p50 s | p99 s | max s | "
+		"slow | episodes | longest recovery s | tallest tree | VMs "
+		"used |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+		(double)s->serve.service_ns / 1e9,
+		2 * (double)s->serve.service_ns / 1e9);
+	fprintf(stderr, "\n%-11s %8s %8s %7s %7s %7s %8s %10s\n", "requests",
+		"served", "slow", "p50 s", "p99 s", "max s", "episodes",
+		"recovery s");
+	for (i = 0; i < n; i++) {
+		const struct requests_stats *q = runs[i].requests;
+
+		if (!q)
+			continue;
+		tree_peak(dir, q->strategy, &height, &vms);
+		fprintf(f,
+			"| %s | %u | %u | %.2f | %.2f | %.2f | %u | %u | "
+			"%.1f | %u | %u |\n",
+			q->strategy, q->requests, q->served, q->p50_s,
+			q->p99_s, q->max_s, q->slow, q->nepisodes,
+			q->recovery_s, height, vms);
+		fprintf(stderr, "%-11s %8u %8u %7.2f %7.2f %7.2f %8u %10.1f\n",
+			q->strategy, q->served, q->slow, q->p50_s, q->p99_s,
+			q->max_s, q->nepisodes, q->recovery_s);
+	}
+	fprintf(f, "\nEpisodes (at most %d per strategy):\n\n| strategy | "
+		   "from s | to s | recovery s | slow requests | peak "
+		   "response s |\n|---|---|---|---|---|---|\n",
+		REQUESTS_MAX_EPISODES);
+	for (i = 0; i < n; i++) {
+		const struct requests_stats *q = runs[i].requests;
+
+		for (k = 0; q && k < q->nepisodes && k < REQUESTS_MAX_EPISODES;
+		     k++)
+			fprintf(f, "| %s | %.1f | %.1f | %.1f | %u | %.2f |\n",
+				q->strategy, q->ep[k].start_s, q->ep[k].end_s,
+				q->ep[k].end_s - q->ep[k].start_s,
+				q->ep[k].slow, q->ep[k].peak_response_s);
+	}
+	fprintf(f, "\n![response time of every request](response.png)\n\n"
+		   "![containers live and requests waiting](pool.png)\n\n"
+		   "Data: `requests.csv` (one row per request), `pool.csv` "
+		   "(each function's pool once a second).\n");
+}
+
 int report_write(const char *dir, const struct scenario *s,
 		 const struct summary_run *runs, size_t n, const char *fidelity,
 		 const char *note, struct err *e)
@@ -481,6 +680,8 @@ int report_write(const char *dir, const struct scenario *s,
 			r->p90_s, r->max_s, (double)r->registry_bytes / 1e6,
 			(double)r->peer_bytes / 1e6);
 	}
+	if (s->serve.on)
+		requests_table(f, dir, s, runs, n);
 	ratios(f, runs, n);
 	if (s->nfunctions > 1)
 		per_function(f, dir);

@@ -20,6 +20,7 @@
 #include "procs.h"
 #include "regproc.h"
 #include "report.h"
+#include "requests.h"
 #include "run.h"
 #include "summary.h"
 #include "units.h"
@@ -44,6 +45,12 @@ struct run {
 	size_t nrows, caprows;
 	struct summary_run *runs;
 	size_t nruns;
+	/* serve only: every request, and the pools once a second */
+	struct requests_row *req;
+	size_t nreq;
+	struct requests_pool_row *pool;
+	size_t npool;
+	struct requests_stats *rstats; /* per summary run */
 	/* (strategy, sweep) pairs in the order run, with the corrupt blocks
 	 * their agents reported; repetitions pool into one summary run. */
 	struct {
@@ -313,6 +320,60 @@ static void read_logs(const char *raw, struct driver_result *dr,
 
 /* Notes a (strategy, sweep) pair the first time it runs, and adds its
  * corrupt blocks: repetitions pool into one summary run. */
+/* serve: the driver's requests and pool samples, in seconds from the
+ * run's start. */
+static int add_requests(struct run *r, const char *stname,
+			const struct driver_result *dr)
+{
+	struct requests_row *nq;
+	struct requests_pool_row *np;
+	size_t i;
+
+	if (!dr->nreq && !dr->nsamples)
+		return 0;
+	nq = reallocarray(r->req, r->nreq + dr->nreq + 1, sizeof(*nq));
+	if (!nq)
+		return -ENOMEM;
+	r->req = nq;
+	np = reallocarray(r->pool, r->npool + dr->nsamples + 1, sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	r->pool = np;
+	for (i = 0; i < dr->nreq; i++) {
+		const struct serve_request *q = &dr->req[i];
+		struct requests_row *w = &r->req[r->nreq++];
+
+		memset(w, 0, sizeof(*w));
+		snprintf(w->strategy, sizeof(w->strategy), "%s", stname);
+		snprintf(w->function, sizeof(w->function), "%s",
+			 r->s->functions[q->function].name);
+		w->arrival_s = (double)(q->arrival_ns - dr->t0_ns) / 1e9;
+		/* Served by the end of the run: a request still in service
+		 * when the driver stopped waiting was not answered. */
+		if (!q->served || q->done_ns > dr->end_ns)
+			continue;
+		w->served = 1;
+		w->start_s = (double)(q->start_ns - dr->t0_ns) / 1e9;
+		w->done_s = (double)(q->done_ns - dr->t0_ns) / 1e9;
+		w->container = q->container;
+	}
+	for (i = 0; i < dr->nsamples; i++) {
+		const struct driver_sample *sm = &dr->samples[i];
+		struct requests_pool_row *w = &r->pool[r->npool++];
+
+		memset(w, 0, sizeof(*w));
+		snprintf(w->strategy, sizeof(w->strategy), "%s", stname);
+		snprintf(w->function, sizeof(w->function), "%s",
+			 r->s->functions[sm->function].name);
+		w->t_s = (double)(sm->t_ns - dr->t0_ns) / 1e9;
+		w->live = sm->pool.live;
+		w->pending = sm->pool.pending;
+		w->busy = sm->pool.busy;
+		w->queued = sm->pool.queued;
+	}
+	return 0;
+}
+
 static void add_key(struct run *r, const char *strategy, long sweep,
 		    unsigned corrupt)
 {
@@ -460,12 +521,15 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	/* One container per VM unless there are more containers than VMs
 	 * (the paper's scale test runs 2-3 per VM). */
 	per_vm = (unsigned)((total + vms - 1) / vms);
-	if (!per_vm)
+	/* Serving requests, the autoscaler decides the containers: one per
+	 * VM, as in the paper, and it releases idle ones itself. */
+	if (!per_vm || s->serve.on)
 		per_vm = 1;
 	snprintf(maxc, sizeof(maxc), "%u", per_vm);
 	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * vms);
 	snprintf(reclaim, sizeof(reclaim), "%llu",
-		 (unsigned long long)(s->reclaim_ns / 1000000));
+		 s->serve.on ? 0ull
+			     : (unsigned long long)(s->reclaim_ns / 1000000));
 
 	if (st == SCENARIO_BITTORRENT) {
 		ret = run_bittorrent(r, raw, label, inv, ninv, sweep);
@@ -610,6 +674,9 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 			if (ret)
 				goto out;
 		}
+	ret = add_requests(r, stname, &dr);
+	if (ret)
+		goto out;
 	add_key(r, stname, sweep, corrupt);
 out:
 	if (pr) {
@@ -662,6 +729,28 @@ static int write_results(struct run *r)
 		ret = err_set(r->e, -EIO, "%s: write failed", path);
 	if (ret)
 		return ret;
+	if (r->s->serve.on) {
+		snprintf(path, sizeof(path), "%s/requests.csv", r->dir);
+		f = fopen(path, "we");
+		if (!f)
+			return err_set(r->e, -errno, "%s: %s", path,
+				       strerror(errno));
+		ret = requests_write_rows(f, r->req, r->nreq, r->e);
+		if (fclose(f) && !ret)
+			ret = err_set(r->e, -EIO, "%s: write failed", path);
+		if (ret)
+			return ret;
+		snprintf(path, sizeof(path), "%s/pool.csv", r->dir);
+		f = fopen(path, "we");
+		if (!f)
+			return err_set(r->e, -errno, "%s: %s", path,
+				       strerror(errno));
+		ret = requests_write_pool(f, r->pool, r->npool, r->e);
+		if (fclose(f) && !ret)
+			ret = err_set(r->e, -EIO, "%s: write failed", path);
+		if (ret)
+			return ret;
+	}
 	snprintf(path, sizeof(path), "%s/summary.json", r->dir);
 	f = fopen(path, "we");
 	if (!f)
@@ -771,11 +860,19 @@ out:
 	if (built)
 		topo_clean(NULL, &ce);
 	r.runs = calloc(r.nkeys ? r.nkeys : 1, sizeof(*r.runs));
-	for (k = 0; r.runs && k < r.nkeys; k++)
-		if (!summary_compute(r.rows, r.nrows, r.keys[k].strategy,
-				     r.keys[k].sweep, r.keys[k].corrupt,
-				     &r.runs[r.nruns]))
-			r.nruns++;
+	r.rstats = calloc(r.nkeys ? r.nkeys : 1, sizeof(*r.rstats));
+	for (k = 0; r.runs && r.rstats && k < r.nkeys; k++) {
+		if (summary_compute(r.rows, r.nrows, r.keys[k].strategy,
+				    r.keys[k].sweep, r.keys[k].corrupt,
+				    &r.runs[r.nruns]))
+			continue;
+		if (s->serve.on &&
+		    !requests_compute(r.req, r.nreq, r.keys[k].strategy,
+				      (double)s->serve.service_ns / 1e9,
+				      &r.rstats[r.nruns]))
+			r.runs[r.nruns].requests = &r.rstats[r.nruns];
+		r.nruns++;
+	}
 	if (r.nruns) {
 		int wret = write_results(&r);
 
@@ -784,6 +881,9 @@ out:
 	}
 	free(r.rows);
 	free(r.runs);
+	free(r.rstats);
+	free(r.req);
+	free(r.pool);
 	topo_plan_free(&r.plan);
 	return ret;
 }

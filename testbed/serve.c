@@ -152,8 +152,9 @@ int serve_arrive(struct serve *sv, unsigned fn, uint64_t t)
 	size_t k;
 	unsigned s;
 
-	if (fn >= sv->nfn || t < sv->now)
+	if (fn >= sv->nfn)
 		return -EINVAL;
+	t = t > sv->now ? t : sv->now;
 	sv->now = t;
 	f = &sv->fn[fn];
 	dispatch_queued(sv, f, t);
@@ -185,8 +186,9 @@ int serve_up(struct serve *sv, uint32_t id, unsigned fn, uint64_t t)
 	size_t i;
 	unsigned s;
 
-	if (fn >= sv->nfn || t < sv->now)
+	if (fn >= sv->nfn)
 		return -EINVAL;
+	t = t > sv->now ? t : sv->now;
 	for (i = 0; i < sv->nc; i++)
 		if (sv->c[i].id == id)
 			return 0;

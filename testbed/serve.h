@@ -6,8 +6,8 @@
  * container idle for the reclaim time is released.
  *
  * It owns that model and the record of every request; it does no I/O and
- * reads no clock. The driver feeds it times (CLOCK_MONOTONIC ns, never
- * decreasing), sends the INVOKEs and RELEASEs it asks for, and tells it
+ * reads no clock. The driver feeds it times (CLOCK_MONOTONIC ns; a time
+ * before the latest one it was given is taken as that one), sends the INVOKEs and RELEASEs it asks for, and tells it
  * when containers come up. The same calls with made-up times are how the
  * unit tests drive it. */
 #ifndef FAASNET_TESTBED_SERVE_H
@@ -49,7 +49,7 @@ int serve_new(const struct serve_opts *o, unsigned nfunctions,
 void serve_free(struct serve *sv);
 
 /* A request of function fn arrives at t. 0 or -ENOMEM (-EINVAL for fn out
- * of range or t before an earlier call's time). */
+ * of range). */
 int serve_arrive(struct serve *sv, unsigned fn, uint64_t t);
 
 /* Container id of function fn is up at t: its slots are free from t. An id

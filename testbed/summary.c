@@ -46,17 +46,16 @@ static const char *const col_names[NCOLS] = {
 
 /* ---- statistics ---- */
 
-static int cmp_double(const void *a, const void *b)
+int summary_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-/* Nearest rank over sorted v[0..n): rank = ceil(p/100 * n), in integers so
- * that it is exact for every p and n (in doubles 0.07 * 100 is a hair above
- * 7 and its ceiling 8). */
-static double nearest_rank(const double *v, size_t n, unsigned p)
+/* rank = ceil(p/100 * n), in integers so that it is exact for every p and n
+ * (in doubles 0.07 * 100 is a hair above 7 and its ceiling 8). */
+double summary_nearest_rank(const double *v, size_t n, unsigned p)
 {
 	size_t rank;
 
@@ -106,10 +105,10 @@ int summary_compute(const struct summary_row *rows, size_t n,
 	r.started = (unsigned)ns;
 	r.failed = r.requested - r.started;
 	if (ns) {
-		qsort(secs, ns, sizeof(*secs), cmp_double);
-		r.p50_s = nearest_rank(secs, ns, 50);
-		r.p90_s = nearest_rank(secs, ns, 90);
-		r.p99_s = nearest_rank(secs, ns, 99);
+		qsort(secs, ns, sizeof(*secs), summary_cmp_double);
+		r.p50_s = summary_nearest_rank(secs, ns, 50);
+		r.p90_s = summary_nearest_rank(secs, ns, 90);
+		r.p99_s = summary_nearest_rank(secs, ns, 99);
 		r.max_s = secs[ns - 1];
 	}
 	free(secs);
@@ -679,6 +678,31 @@ static int set_u64(json_t *obj, const char *key, uint64_t v, size_t i,
 }
 
 /* Appends run i to arr, its keys in the order the format gives. */
+/* A run's requests: counts, response-time percentiles, the slow episodes
+ * (at most REQUESTS_MAX_EPISODES of them listed) and the longest. */
+static json_t *requests_json(const struct requests_stats *q)
+{
+	json_t *eps = json_array();
+	unsigned i;
+
+	for (i = 0; eps && i < q->nepisodes && i < REQUESTS_MAX_EPISODES; i++)
+		json_array_append_new(
+			eps,
+			json_pack("{s:f, s:f, s:f, s:f, s:i}", "start_s",
+				  q->ep[i].start_s, "end_s", q->ep[i].end_s,
+				  "recovery_s",
+				  q->ep[i].end_s - q->ep[i].start_s,
+				  "peak_response_s", q->ep[i].peak_response_s,
+				  "slow", (int)q->ep[i].slow));
+	return json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:o?, "
+			 "s:f}",
+			 "requests", (int)q->requests, "served",
+			 (int)q->served, "p50_s", q->p50_s, "p90_s", q->p90_s,
+			 "p99_s", q->p99_s, "max_s", q->max_s, "slow",
+			 (int)q->slow, "episodes", (int)q->nepisodes,
+			 "slow_episodes", eps, "recovery_s", q->recovery_s);
+}
+
 static int append_run(json_t *arr, const struct summary_run *run, size_t i,
 		      const char *sweep_param, struct err *e)
 {
@@ -717,6 +741,8 @@ static int append_run(json_t *arr, const struct summary_run *run, size_t i,
 	if (ret)
 		return ret;
 	if (set_new(o, "corrupt_blocks", json_integer(run->corrupt_blocks)))
+		return err_set(e, -ENOMEM, "summary.json: out of memory");
+	if (run->requests && set_new(o, "requests", requests_json(run->requests)))
 		return err_set(e, -ENOMEM, "summary.json: out of memory");
 	return 0;
 }

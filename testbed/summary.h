@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "requests.h"
 
 struct summary_row {
 	char strategy[16];
@@ -32,7 +33,14 @@ struct summary_run {
 	double p50_s, p90_s, p99_s, max_s;
 	uint64_t registry_bytes, peer_bytes;
 	unsigned corrupt_blocks;
+	/* a scenario with serve: its requests (from requests.csv); else NULL */
+	const struct requests_stats *requests;
 };
+
+/* The nearest-rank p-th percentile of sorted v[0..n) (0 when n is 0), and
+ * the comparison to sort with; shared with requests.c. */
+double summary_nearest_rank(const double *v, size_t n, unsigned p);
+int summary_cmp_double(const void *a, const void *b);
 
 /* The statistics of the rows whose strategy and sweep match (none: a run
  * of zeros). 0, -EINVAL for a strategy that does not fit, or -ENOMEM. */
@@ -58,7 +66,8 @@ int summary_read_rows(const char *path, struct summary_row **rows, size_t *n,
 /* summary.json: {"scenario", "fidelity", "runs": [{"strategy", "params":
  * {sweep_param: value} or {}, "requested", "started", "failed", "p50_s",
  * "p90_s", "p99_s", "max_s", "registry_bytes", "peer_bytes",
- * "corrupt_blocks"}]}; summary.csv the same runs as a table. */
+ * "corrupt_blocks"[, "requests": {...}]}]} (requests: docs/results.md);
+ * summary.csv the same runs as a table, without the requests. */
 int summary_write_json(FILE *f, const char *scenario, const char *fidelity,
 		       const char *sweep_param, const struct summary_run *runs,
 		       size_t n, struct err *e);

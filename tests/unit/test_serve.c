@@ -62,9 +62,30 @@ static void test_bad_options(void **state)
 	assert_null(sv);
 	assert_int_equal(serve_new(&o, 1, &sv), 0);
 	assert_int_equal(serve_arrive(sv, 1, AT(0)), -EINVAL);
+	assert_int_equal(serve_up(sv, 1, 1, AT(0)), -EINVAL);
+	serve_free(sv);
+}
+
+/* Time does not run backwards: a late report is taken as happening at the
+ * latest time the model was given. */
+static void test_late_times(void **state)
+{
+	struct serve *sv = mk(S(2), 1, 1, 0, 1);
+	const struct serve_request *r;
+	unsigned asks[1];
+	uint32_t *rel;
+	size_t n, nrel;
+
+	(void)state;
 	assert_int_equal(serve_arrive(sv, 0, AT(5)), 0);
-	/* Time does not run backwards. */
-	assert_int_equal(serve_arrive(sv, 0, AT(4)), -EINVAL);
+	assert_int_equal(serve_up(sv, 3, 0, AT(4)), 0);
+	assert_int_equal(serve_arrive(sv, 0, AT(4.5)), 0);
+	/* The second waits for the slot; a tick later it has it. */
+	tick(sv, AT(8), asks, &rel, &nrel);
+	r = serve_requests(sv, &n);
+	assert_int_equal(r[0].start_ns, AT(5));
+	assert_int_equal(r[1].arrival_ns, AT(5));
+	assert_int_equal(r[1].start_ns, AT(7));
 	serve_free(sv);
 }
 
@@ -253,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_late_times),
 		cmocka_unit_test(test_desired),
 		cmocka_unit_test(test_fifo_one_container),
 		cmocka_unit_test(test_cold_start),
