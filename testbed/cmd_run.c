@@ -30,7 +30,7 @@ static int show(const struct scenario *s, struct err *e)
 {
 	struct scenario_invocation *inv = NULL;
 	struct topo_spec t;
-	char r1[32], r2[32], sz[32], bs[32];
+	char r1[32], r2[32], sz[32], bs[32], sweepv[24] = "";
 	size_t n, total = 0, i;
 	int sw, nsw = s->nsweep ? (int)s->nsweep : 1, ret;
 	unsigned k;
@@ -54,16 +54,31 @@ static int show(const struct scenario *s, struct err *e)
 	for (k = 0; k < s->nstrategies; k++)
 		printf(" %s", scenario_strategy_name(s->strategies[k]));
 	printf("; %u repetition(s)\n", s->repetitions);
+	if (s->serve.on) {
+		printf("  serve: a request holds a slot %g s, %u slot(s) per "
+		       "container, the autoscaler keeps %.0f%% busy (rate over "
+		       "%g s), ",
+		       (double)s->serve.service_ns / 1e9, s->serve.concurrency,
+		       100 * s->serve.utilization,
+		       (double)s->serve.window_ns / 1e9);
+		if (s->reclaim_ns)
+			printf("idle containers released after %g s\n",
+			       (double)s->reclaim_ns / 1e9);
+		else
+			printf("idle containers never released\n");
+	}
 	for (sw = 0; sw < nsw; sw++) {
 		ret = scenario_schedule(s, s->nsweep ? sw : -1, &inv, &n, e);
 		if (ret)
 			return ret;
 		for (i = 0, total = 0; i < n; i++)
 			total += inv[i].containers;
-		printf("  run%s%s: %zu invocations, %zu containers, last at "
-		       "%.1f s\n",
+		if (s->nsweep)
+			snprintf(sweepv, sizeof(sweepv), " = %u", s->sweep[sw]);
+		printf("  run%s%s%s: %zu invocations, %zu %s, last at %.1f s\n",
 		       s->nsweep ? " with " : "",
-		       s->nsweep ? s->sweep_param : "", n, total,
+		       s->nsweep ? s->sweep_param : "", sweepv, n, total,
+		       s->serve.on ? "requests" : "containers",
 		       n ? (double)inv[n - 1].t_ns / 1e9 : 0.0);
 		free(inv);
 		inv = NULL;
