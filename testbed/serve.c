@@ -255,9 +255,25 @@ int serve_tick(struct serve *sv, uint64_t t, unsigned *asks,
 		size_t k;
 
 		dispatch_queued(sv, f, t);
-		/* Released: idle (every slot free) for the reclaim time. The
-		 * queue is empty whenever a slot is free. */
-		for (k = 0; sv->o.reclaim_ns && k < f->nctr;) {
+		/* The rate over the window, and the pool it needs. */
+		while (f->winhead < f->nreq &&
+		       sv->r[f->req[f->winhead]].arrival_ns + sv->o.window_ns <=
+			       t)
+			f->winhead++;
+		desired = serve_desired(
+			&sv->o, (double)(f->nreq - f->winhead) /
+					((double)sv->o.window_ns / 1e9));
+		/* Requests waiting with nothing on its way for them (their
+		 * burst left the window while a refusal held us back): one. */
+		if (!desired && f->qhead < f->nreq)
+			desired = 1;
+		/* Released: idle (every slot free) for the reclaim time, while
+		 * the pool is larger than the rate needs. With slots to spare
+		 * (utilization below 1), packing leaves the youngest container
+		 * idle even in a steady burst; releasing it would only have
+		 * the autoscaler ask for it again. The queue is empty whenever
+		 * a slot is free. */
+		for (k = 0; sv->o.reclaim_ns && k < f->nctr && f->nctr > desired;) {
 			struct container *c = &sv->c[f->ctr[k]];
 
 			if (last_free(sv, c) + sv->o.reclaim_ns > t) {
@@ -274,18 +290,6 @@ int serve_tick(struct serve *sv, uint64_t t, unsigned *asks,
 			c->released_ns = t;
 			f->ctr[k] = f->ctr[--f->nctr];
 		}
-		/* The rate over the window, and the pool it needs. */
-		while (f->winhead < f->nreq &&
-		       sv->r[f->req[f->winhead]].arrival_ns + sv->o.window_ns <=
-			       t)
-			f->winhead++;
-		desired = serve_desired(
-			&sv->o, (double)(f->nreq - f->winhead) /
-					((double)sv->o.window_ns / 1e9));
-		/* Requests waiting with nothing on its way for them (their
-		 * burst left the window while a refusal held us back): one. */
-		if (!desired && f->qhead < f->nreq)
-			desired = 1;
 		have = (unsigned)f->nctr + f->pending;
 		asks[i] = 0;
 		if (desired > have && t >= f->hold_until) {

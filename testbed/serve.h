@@ -3,7 +3,8 @@
  * arrival order and go to a warm container of that function with a free
  * slot; a request holds its slot for the service time. An autoscaler sizes
  * each function's pool to its recent arrival rate (Little's law), and a
- * container idle for the reclaim time is released.
+ * container idle for the reclaim time is released when the pool is larger
+ * than that rate needs.
  *
  * It owns that model and the record of every request; it does no I/O and
  * reads no clock. The driver feeds it times (CLOCK_MONOTONIC ns; a time
@@ -66,8 +67,8 @@ void serve_refused(struct serve *sv, unsigned fn, unsigned n, uint64_t t);
  * autoscaler: asks[fn] (nfunctions entries, written) is how many containers
  * of fn to ask for now, already counted as pending; *release (malloc'd,
  * *nrelease ids, NULL when none; the caller frees it) are containers that
- * were idle for the reclaim time and are released from now. 0 or
- * -ENOMEM. */
+ * were idle for the reclaim time, beyond what the rate needs, and are
+ * released from now. 0 or -ENOMEM. */
 int serve_tick(struct serve *sv, uint64_t t, unsigned *asks,
 	       uint32_t **release, size_t *nrelease);
 

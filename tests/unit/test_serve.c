@@ -224,6 +224,43 @@ static void test_packing_and_reclaim(void **state)
 	serve_free(sv);
 }
 
+/* An idle container the arrival rate still needs is kept: with slots to
+ * spare, packing leaves the youngest idle even in a steady stream. Once
+ * the stream stops, both go. */
+static void test_reclaim_keeps_what_the_rate_needs(void **state)
+{
+	/* 1 request per second for 0.5 s at 25%: two containers' worth. */
+	struct serve *sv = mk(S(0.5), 1, 0.25, S(3), 1);
+	const struct serve_request *r;
+	unsigned asks[1];
+	uint32_t *rel;
+	size_t nrel, n;
+	int i;
+
+	(void)state;
+	assert_int_equal(serve_up(sv, 1, 0, AT(0)), 0);
+	assert_int_equal(serve_up(sv, 2, 0, AT(0)), 0);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(serve_arrive(sv, 0, AT(i)), 0);
+		tick(sv, AT(i + 0.5), asks, &rel, &nrel);
+		assert_int_equal(asks[0], 0);
+		assert_int_equal(nrel, 0);
+	}
+	r = serve_requests(sv, &n);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(r[i].container, 1);
+	/* Container 2 was idle all along, container 1 since 9.5 s. */
+	tick(sv, AT(11), asks, &rel, &nrel);
+	assert_int_equal(nrel, 1);
+	assert_int_equal(rel[0], 2);
+	free(rel);
+	tick(sv, AT(12.5), asks, &rel, &nrel);
+	assert_int_equal(nrel, 1);
+	assert_int_equal(rel[0], 1);
+	free(rel);
+	serve_free(sv);
+}
+
 /* Several slots per container: three requests at once on one container. */
 static void test_concurrency(void **state)
 {
@@ -279,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_fifo_one_container),
 		cmocka_unit_test(test_cold_start),
 		cmocka_unit_test(test_packing_and_reclaim),
+		cmocka_unit_test(test_reclaim_keeps_what_the_rate_needs),
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_refused),
 	};
