@@ -106,7 +106,8 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 
 # An integration test may use testbed/ modules too (itest_run reads results
 # with summary.c).
-ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o
+ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o \
+	build/asan/obj/testbed/requests.o
 ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
 	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o \
 	build/asan/obj/testbed/serve.o

@@ -671,13 +671,18 @@ static void requests_table(FILE *f, const char *dir, const struct scenario *s,
 
 		if (!q)
 			continue;
-		tree_peak(dir, q->strategy, &height, &vms);
-		fprintf(f,
-			"| %s | %u | %u | %.2f | %.2f | %.2f | %u | %u | "
-			"%.1f | %u | %u |\n",
+		fprintf(f, "| %s | %u | %u | %.2f | %.2f | %.2f | %u | %u | "
+			   "%.1f | ",
 			q->strategy, q->requests, q->served, q->p50_s,
 			q->p99_s, q->max_s, q->slow, q->nepisodes,
-			q->recovery_s, height, vms);
+			q->recovery_s);
+		/* Only faasnet moves data down its trees. */
+		if (strcmp(q->strategy, "faasnet"))
+			fprintf(f, "- | - |\n");
+		else {
+			tree_peak(dir, q->strategy, &height, &vms);
+			fprintf(f, "%u | %u |\n", height, vms);
+		}
 		fprintf(stderr, "%-11s %8u %8u %7.2f %7.2f %7.2f %8u %10.1f\n",
 			q->strategy, q->served, q->slow, q->p50_s, q->p99_s,
 			q->max_s, q->nepisodes, q->recovery_s);

@@ -1,15 +1,18 @@
 /* End-to-end: `faasnet-testbed run` on a tiny scenario, then the results
  * folder checked: every container of every strategy up, the files there,
- * and every number of summary.json recomputed from containers.csv. Needs
- * root. */
+ * and every number of summary.json recomputed from containers.csv. The
+ * same for a scenario that serves requests, whose request numbers are
+ * recomputed from requests.csv. Needs root. */
 #include "itest.h"
 
 #include <jansson.h>
 #include <math.h>
 
+#include "requests.h"
 #include "summary.h"
 
-#define SCENARIO "tests/integration/scenarios/tiny.yaml"
+#define SCENARIO       "tests/integration/scenarios/tiny.yaml"
+#define SERVE_SCENARIO "tests/integration/scenarios/serve.yaml"
 
 static char dir[96];
 
@@ -98,12 +101,82 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 	free(rows);
 }
 
+#define JNUM(o, k) json_number_value(json_object_get((o), (k)))
+
+/* Runs that serve requests: every request served in FIFO order by warm
+ * containers, an idle one released through the manager, and the requests
+ * object of summary.json recomputed from requests.csv. */
+static void test_serve_run_recomputable(void **state)
+{
+	struct requests_row *rows = NULL;
+	struct requests_stats st;
+	struct err e = {""};
+	json_t *j, *q;
+	char path[160];
+	size_t n, i;
+
+	(void)state;
+	ITEST_NEED_ROOT();
+	if (access("/usr/bin/docker-registry", X_OK)) {
+		fprintf(stderr, "SKIP: docker-registry missing\n");
+		skip();
+	}
+	snprintf(dir, sizeof(dir), "/tmp/fnet-itest-serve-%d", (int)getpid());
+	assert_int_equal(itest_run(NULL,
+				   ITEST_BIN " run " SERVE_SCENARIO
+					     " --out %s >&2",
+				   dir),
+			 0);
+	assert_int_equal(itest_leftover_netns(), 0);
+	assert_int_equal(itest_leftover_links(), 0);
+	snprintf(path, sizeof(path), "%s/pool.csv", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/requests.csv", dir);
+	assert_int_equal(requests_read_rows(path, &rows, &n, &e), 0);
+	/* 12 in the burst (4 a second for 3 s), 4 in the trickle. */
+	assert_int_equal(n, 16);
+	for (i = 0; i < n; i++) {
+		assert_true(rows[i].served);
+		assert_true(fabs(rows[i].done_s - rows[i].start_s - 0.5) <
+			    1e-5);
+		if (i)
+			assert_true(rows[i].arrival_s >= rows[i - 1].arrival_s);
+	}
+	/* The trickle needs one container of the burst's two: the other was
+	 * released, and the manager heard of it. */
+	assert_true(itest_number("grep -c '\"why\":\"released\"' "
+				 "%s/raw/faasnet/manager.jsonl",
+				 dir) >= 1);
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	j = json_load_file(path, 0, NULL);
+	assert_non_null(j);
+	q = json_object_get(json_array_get(json_object_get(j, "runs"), 0),
+			    "requests");
+	assert_non_null(q);
+	assert_int_equal(requests_compute(rows, n, "faasnet", 0.5, &st), 0);
+	assert_int_equal(JNUM(q, "requests"), st.requests);
+	assert_int_equal(JNUM(q, "served"), st.served);
+	assert_int_equal(JNUM(q, "slow"), st.slow);
+	assert_int_equal(JNUM(q, "episodes"), st.nepisodes);
+	assert_true(fabs(JNUM(q, "p50_s") - st.p50_s) < 1e-6);
+	assert_true(fabs(JNUM(q, "p99_s") - st.p99_s) < 1e-6);
+	assert_true(fabs(JNUM(q, "max_s") - st.max_s) < 1e-6);
+	assert_true(fabs(JNUM(q, "recovery_s") - st.recovery_s) < 1e-6);
+	/* The first request found nothing warm: it waited for a cold
+	 * start, so at least one was slow. */
+	assert_true(st.slow >= 1);
+	json_decref(j);
+	free(rows);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(
 			test_run_writes_a_recomputable_results_folder,
 			teardown),
+		cmocka_unit_test_teardown(test_serve_run_recomputable,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
