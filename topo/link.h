@@ -66,8 +66,10 @@ int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
 
 /* Shapes the egress of ifindex to rate_bps with HTB: root qdisc 1:, one class
  * 1:1 with rate = ceil = rate_bps and the given bucket, default class 1:1.
- * When delay_ns is not 0, a netem qdisc delays packets under that class (a
- * kernel without netem fails this with -ENODEV: probe first). */
+ * Under that class a bfifo of 12 ms at rate_bps (at least 128 KiB), so that
+ * queueing delays do not grow as a scenario scales rates down; when
+ * delay_ns is not 0, a netem qdisc there instead delays packets (a kernel
+ * without netem fails this with -ENODEV: probe first). */
 int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		   uint32_t burst_bytes, uint64_t delay_ns, const char *what,
 		   struct err *e);

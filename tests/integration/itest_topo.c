@@ -92,6 +92,15 @@ static void test_up_builds_what_the_file_says(void **state)
 	assert_int_equal(itest_run(&out, "tc class show dev fnet-registry"), 0);
 	assert_non_null(strstr(out, "rate 200Mbit"));
 	free(out);
+	/* Under each class a queue of 12 ms at the link's rate (never below
+	 * two 64 KiB GSO frames): 50 Mbit/s gives 75000 bytes, so the floor;
+	 * 200 Mbit/s gives 300000. */
+	assert_int_equal(itest_run(&out, "tc qdisc show dev fnet-vm0003"), 0);
+	assert_non_null(strstr(out, "bfifo a: parent 1:1 limit 128Kb"));
+	free(out);
+	assert_int_equal(itest_run(&out, "tc qdisc show dev fnet-registry"), 0);
+	assert_non_null(strstr(out, "bfifo a: parent 1:1 limit 300000b"));
+	free(out);
 	assert_int_equal(itest_run(&out, "tc class show dev fnet-up01r"), 0);
 	assert_non_null(strstr(out, "rate 1Gbit"));
 	free(out);
