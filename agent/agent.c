@@ -83,6 +83,7 @@ struct image {
 	uint8_t *is_startup;
 	int first_block_logged;
 	uint8_t *scratch; /* one decompressed block */
+	struct blockimg_decoder *dec; /* kept: small blocks decompress faster */
 
 	/* upstream */
 	struct proto_peer parent;
@@ -493,7 +494,7 @@ static int meta_ready(struct image *im)
 	im->scratch = malloc(im->ix.block_size);
 	im->bad = calloc(im->ix.nblocks + 1, 1);
 	if (!im->blk || !im->state || !im->is_startup || !im->bwait ||
-	    !im->scratch || !im->bad)
+	    !im->scratch || !im->bad || blockimg_decoder_new(&im->dec))
 		return -ENOMEM;
 	im->meta = 2;
 	log_ev(im, "manifest",
@@ -521,7 +522,8 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 	if (b >= im->ix.nblocks || im->state[b] == B_PRESENT)
 		return;
 	/* Verified and decompressed before anything else sees it. */
-	if (blockimg_block_decompress(&im->ix, b, cdata, clen, im->scratch,
+	if (blockimg_block_decompress(&im->ix, im->dec, b, cdata, clen,
+				      im->scratch,
 				      im->ix.block_size, &e)) {
 		im->corrupt++;
 		log_ev(im, "corrupt_block",
@@ -1104,6 +1106,7 @@ static void free_image(struct image *im)
 	free(im->is_startup);
 	free(im->bwait);
 	free(im->scratch);
+	blockimg_decoder_free(im->dec);
 	free(im->bad);
 	free(im->manifest);
 	free(im->config);

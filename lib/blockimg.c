@@ -358,7 +358,34 @@ int blockimg_block_verify(const struct blockimg_index *ix, uint32_t i,
 	return 0;
 }
 
-int blockimg_block_decompress(const struct blockimg_index *ix, uint32_t i,
+struct blockimg_decoder {
+	ZSTD_DCtx *z;
+};
+
+int blockimg_decoder_new(struct blockimg_decoder **d)
+{
+	*d = malloc(sizeof(**d));
+	if (!*d)
+		return -ENOMEM;
+	(*d)->z = ZSTD_createDCtx();
+	if (!(*d)->z) {
+		free(*d);
+		*d = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void blockimg_decoder_free(struct blockimg_decoder *d)
+{
+	if (!d)
+		return;
+	ZSTD_freeDCtx(d->z);
+	free(d);
+}
+
+int blockimg_block_decompress(const struct blockimg_index *ix,
+			      struct blockimg_decoder *d, uint32_t i,
 			      const void *cbuf, size_t clen, void *out,
 			      size_t outlen, struct err *e)
 {
@@ -375,7 +402,8 @@ int blockimg_block_decompress(const struct blockimg_index *ix, uint32_t i,
 			       i, outlen, ix->blocks[i].ulen);
 	/* Room for exactly ulen: a frame that holds more fails here instead
 	 * of writing past what the caller expects to be filled. */
-	n = ZSTD_decompress(out, ix->blocks[i].ulen, cbuf, clen);
+	n = d ? ZSTD_decompressDCtx(d->z, out, ix->blocks[i].ulen, cbuf, clen)
+	      : ZSTD_decompress(out, ix->blocks[i].ulen, cbuf, clen);
 	if (ZSTD_isError(n))
 		return err_set(e, -EBADMSG, "block %" PRIu32 ": zstd: %s", i,
 			       ZSTD_getErrorName(n));

@@ -77,10 +77,19 @@ int blockimg_range(const struct blockimg_index *ix, uint64_t off, uint64_t len,
 int blockimg_block_verify(const struct blockimg_index *ix, uint32_t i,
 			  const void *cbuf, size_t clen, struct err *e);
 
+/* A zstd context kept from block to block. Setting one up is most of the
+ * cost of decompressing a small block: with one kept, a 12 KiB block takes
+ * about 0.6x the time (a 512 KiB one 0.95x). One thread at a time. */
+struct blockimg_decoder;
+int blockimg_decoder_new(struct blockimg_decoder **d); /* 0 or -ENOMEM */
+void blockimg_decoder_free(struct blockimg_decoder *d);
+
 /* Verifies, then decompresses block i into out (at least ulen bytes, else
- * -EINVAL). A frame that does not decompress to exactly ulen bytes is
- * -EBADMSG naming the block. */
-int blockimg_block_decompress(const struct blockimg_index *ix, uint32_t i,
+ * -EINVAL), with d (NULL: a context of its own for this call). A frame that
+ * does not decompress to exactly ulen bytes is -EBADMSG naming the
+ * block. */
+int blockimg_block_decompress(const struct blockimg_index *ix,
+			      struct blockimg_decoder *d, uint32_t i,
 			      const void *cbuf, size_t clen, void *out,
 			      size_t outlen, struct err *e);
 

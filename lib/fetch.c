@@ -159,6 +159,7 @@ struct run_ctx {
 	uint8_t *cbuf;	      /* its compressed bytes */
 	size_t have;
 	uint8_t *ubuf; /* decompressed */
+	struct blockimg_decoder *dec;
 	fetch_block_fn fn;
 	void *arg;
 	struct fetch_stats *st;
@@ -190,7 +191,7 @@ static int run_sink(void *arg, const void *p, size_t len)
 		c->st->bytes += n;
 		if (c->have < b->clen)
 			continue;
-		ret = blockimg_block_decompress(c->ix, c->block, c->cbuf,
+		ret = blockimg_block_decompress(c->ix, c->dec, c->block, c->cbuf,
 						c->have, c->ubuf,
 						c->ix->block_size, c->e);
 		if (!ret)
@@ -233,7 +234,7 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	c.cbuf = malloc(ZSTD_compressBound(ix->block_size));
 	c.ubuf = malloc(ix->block_size);
-	if (!sorted || !c.cbuf || !c.ubuf) {
+	if (!sorted || !c.cbuf || !c.ubuf || blockimg_decoder_new(&c.dec)) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -284,5 +285,6 @@ out:
 	free(sorted);
 	free(c.cbuf);
 	free(c.ubuf);
+	blockimg_decoder_free(c.dec);
 	return ret;
 }

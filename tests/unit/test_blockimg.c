@@ -183,10 +183,13 @@ static void check_image(const struct image *im)
 	uint32_t want = (uint32_t)((im->size + BS - 1) / BS);
 	uint64_t off = 0, usum = 0;
 	uint8_t *out = malloc(BS);
+	struct blockimg_decoder *d = NULL;
 	struct err e = {""};
 	uint32_t i;
 
 	assert_non_null(out);
+	/* Every other block through a kept context, so both paths run. */
+	assert_int_equal(blockimg_decoder_new(&d), 0);
 	assert_int_equal(ix->block_size, BS);
 	assert_int_equal(ix->size, im->size);
 	assert_int_equal(ix->nblocks, want);
@@ -201,8 +204,9 @@ static void check_image(const struct image *im)
 		assert_int_equal(b->ulen, ulen);
 		assert_true(b->clen > 0);
 		memset(out, 0, BS);
-		if (blockimg_block_decompress(ix, i, im->data + b->offset,
-					      b->clen, out, BS, &e))
+		if (blockimg_block_decompress(ix, i % 2 ? d : NULL, i,
+					      im->data + b->offset, b->clen,
+					      out, BS, &e))
 			fail_msg("size %zu, block %u: %s", im->size, i, e.msg);
 		if (memcmp(out, im->layer + usum, ulen) != 0)
 			fail_msg("size %zu, block %u: bytes differ", im->size,
@@ -212,6 +216,7 @@ static void check_image(const struct image *im)
 	}
 	assert_int_equal(off, im->data_len);
 	assert_int_equal(usum, im->size);
+	blockimg_decoder_free(d);
 	free(out);
 }
 
@@ -729,8 +734,7 @@ static void test_verify_names_the_block(void **state)
 			-EBADMSG);
 		assert_non_null(strstr(e.msg, want));
 		assert_non_null(strstr(e.msg, "sha256:"));
-		assert_int_equal(blockimg_block_decompress(
-					 &im.ix, i, c, b->clen, out, BS, &e),
+		assert_int_equal(blockimg_block_decompress(&im.ix, NULL, i, c, b->clen, out, BS, &e),
 				 -EBADMSG);
 		assert_non_null(strstr(e.msg, want));
 		c[b->clen / 2] ^= 0x10;
@@ -784,7 +788,7 @@ static void test_decompress_exact_length(void **state)
 	assert_false(ZSTD_isError(n));
 	vouch(&im.ix, 1, frame, n);
 	assert_int_equal(
-		blockimg_block_decompress(&im.ix, 1, frame, n, out, BS + 1, &e),
+		blockimg_block_decompress(&im.ix, NULL, 1, frame, n, out, BS + 1, &e),
 		-EBADMSG);
 	assert_string_equal(
 		e.msg, "block 1: decompressed to 4095 bytes, expected 4096");
@@ -795,27 +799,25 @@ static void test_decompress_exact_length(void **state)
 	vouch(&im.ix, 1, frame, n);
 	memset(out, 0x5a, BS + 1);
 	assert_int_equal(
-		blockimg_block_decompress(&im.ix, 1, frame, n, out, BS + 1, &e),
+		blockimg_block_decompress(&im.ix, NULL, 1, frame, n, out, BS + 1, &e),
 		-EBADMSG);
 	assert_non_null(strstr(e.msg, "block 1: zstd: "));
 	assert_int_equal(out[BS], 0x5a);
 
 	/* not zstd at all */
 	vouch(&im.ix, 2, junk, sizeof(junk));
-	assert_int_equal(blockimg_block_decompress(&im.ix, 2, junk,
+	assert_int_equal(blockimg_block_decompress(&im.ix, NULL, 2, junk,
 						   sizeof(junk), out, BS, &e),
 			 -EBADMSG);
 	assert_non_null(strstr(e.msg, "block 2: zstd: "));
 
 	/* a good block into too small a buffer */
-	assert_int_equal(blockimg_block_decompress(
-				 &im.ix, 0, im.data + im.ix.blocks[0].offset,
+	assert_int_equal(blockimg_block_decompress(&im.ix, NULL, 0, im.data + im.ix.blocks[0].offset,
 				 im.ix.blocks[0].clen, out, BS - 1, &e),
 			 -EINVAL);
 	assert_non_null(strstr(e.msg, "block 0: output buffer 4095 bytes"));
 	/* the last block needs only its own 100 bytes */
-	assert_int_equal(blockimg_block_decompress(
-				 &im.ix, 3, im.data + im.ix.blocks[3].offset,
+	assert_int_equal(blockimg_block_decompress(&im.ix, NULL, 3, im.data + im.ix.blocks[3].offset,
 				 im.ix.blocks[3].clen, out, 100, &e),
 			 0);
 	assert_memory_equal(out, im.layer + 3 * BS, 100);
