@@ -80,6 +80,7 @@ struct image {
 	uint8_t *state;
 	struct waiter **bwait;
 	uint32_t npresent, startup_present;
+	int startup_wanted; /* the start-up set is asked for (or held) */
 	uint8_t *is_startup;
 	int first_block_logged;
 	uint8_t *scratch; /* one decompressed block */
@@ -508,6 +509,7 @@ static int meta_ready(struct image *im)
 	if (im->strategy != PROTO_STRATEGY_REGISTRY)
 		for (i = 0; i < im->ix.nstartup; i++)
 			want(im, im->ix.startup[i]);
+	im->startup_wanted = 1;
 	request_wanted(im);
 	container_check(im);
 	return 0;
@@ -949,16 +951,63 @@ static void provision(struct agent *a, const struct proto_msg *m)
 		regworker_submit(a->rw, REGJOB_LAYER, im->ref, NULL, 0, im);
 		return;
 	}
-	if (im->meta == 0) {
+	if (im->meta == 0 || (im->meta == 2 && im->ix.nstartup &&
+			      im->startup_present < im->ix.nstartup &&
+			      !im->startup_wanted)) {
 		/* ondemand ignores the tree: straight to the registry. */
 		struct proto_peer p = m->parent;
+		uint32_t i;
 
 		if (m->strategy == PROTO_STRATEGY_ONDEMAND)
 			p.addr = 0;
+		/* Back after an eviction: the start-up set again, from
+		 * wherever the VM sits in the tree now. */
+		for (i = 0; im->meta == 2 && i < im->ix.nstartup; i++)
+			want(im, im->ix.startup[i]);
+		im->startup_wanted = 1;
 		set_parent(im, p);
 	} else {
 		container_check(im);
 	}
+}
+
+/* The manager released this VM's last container of an image, and the VM
+ * left the function's tree: like a VM back in the free pool, it holds none
+ * of the image's blocks any more. The meta (manifest, config, index: tens
+ * of kilobytes) stays, and so do children's requests waiting for blocks:
+ * they are answered if the blocks come again. */
+static void evict(struct agent *a, uint32_t container)
+{
+	struct container *ct, *cn;
+	struct image *im;
+	uint32_t b, freed = 0;
+
+	for (im = a->images; im; im = im->next) {
+		for (ct = im->cts; ct && ct->id != container; ct = ct->next)
+			;
+		if (ct)
+			break;
+	}
+	if (!im || im->meta != 2)
+		return;
+	for (b = 0; b < im->ix.nblocks; b++) {
+		if (im->state[b] != B_PRESENT)
+			continue;
+		free(im->blk[b]);
+		im->blk[b] = NULL;
+		im->state[b] = B_ABSENT;
+		freed++;
+	}
+	im->npresent = im->startup_present = 0;
+	im->startup_wanted = 0;
+	for (ct = im->cts; ct; ct = cn) {
+		cn = ct->next;
+		free(ct);
+	}
+	im->cts = NULL;
+	log_ev(im, "evicted",
+	       json_pack("{s:i, s:i}", "container", (int)container, "blocks",
+			 (int)freed));
 }
 
 static void connect_manager(struct evloop *l, void *arg);
@@ -982,6 +1031,9 @@ static void mgr_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		im = find_fn(a, m->function.s, m->function.len);
 		if (im && im->strategy == PROTO_STRATEGY_FAASNET)
 			set_parent(im, m->parent);
+		break;
+	case PROTO_RELEASE:
+		evict(a, m->container);
 		break;
 	default:
 		break;

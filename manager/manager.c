@@ -303,7 +303,7 @@ static void hello(struct manager *m, struct peer *p,
 
 /* Container i is gone: its place is free, and a VM left with no container
  * of its function leaves that function's tree, the VMs below it getting
- * new parents. why says who decided ("idle" here, "released" by a
+ * new parents, and is told (RELEASE) so that it drops the image's blocks. why says who decided ("idle" here, "released" by a
  * driver that serves requests). */
 static void release(struct manager *m, uint32_t i, const char *why)
 {
@@ -327,9 +327,14 @@ static void release(struct manager *m, uint32_t i, const char *why)
 				 v->name, "leaves_tree", !more, "why", why));
 	if (!more && ft_contains(f->ft, v->id)) {
 		struct change_ctx cc = {m, f};
+		struct proto_msg r = {.type = PROTO_RELEASE, .container = i};
 
 		ft_delete(f->ft, v->id, on_change, &cc);
 		v->nfunctions--;
+		/* The VM goes back to the free pool: its agent lets go of
+		 * the image's blocks, as a recycled VM would have none. */
+		if (v->alive)
+			send_to(m, v, &r);
 	}
 }
 
