@@ -31,14 +31,27 @@ struct drv {
 	uint64_t now;
 };
 
+/* One frame to the manager; -EIO with e saying why. */
+static int send_msg(struct drv *d, const struct proto_msg *m, struct err *e)
+{
+	uint8_t *buf;
+	size_t len;
+	ssize_t n;
+
+	if (proto_encode(m, &buf, &len, e))
+		return -EIO;
+	n = write(d->fd, buf, len);
+	free(buf);
+	if (n != (ssize_t)len)
+		return err_set(e, -EIO, "manager: write failed");
+	return 0;
+}
+
 /* Sends INVOKE for count containers of function fn, id = its index. */
 static int send_invoke(struct drv *d, const struct scenario *s, unsigned fn,
 		       unsigned count, struct err *e)
 {
 	struct proto_msg m = {.type = PROTO_INVOKE, .id = (uint32_t)d->np};
-	uint8_t *buf;
-	size_t len;
-	ssize_t n;
 
 	if (d->np == d->capp) {
 		size_t cap = d->capp ? 2 * d->capp : 64;
@@ -51,12 +64,8 @@ static int send_invoke(struct drv *d, const struct scenario *s, unsigned fn,
 	}
 	m.function = proto_str(s->functions[fn].name);
 	m.count = count;
-	if (proto_encode(&m, &buf, &len, e))
+	if (send_msg(d, &m, e))
 		return -EIO;
-	n = write(d->fd, buf, len);
-	free(buf);
-	if (n != (ssize_t)len)
-		return err_set(e, -EIO, "manager: write failed");
 	memset(&d->p[d->np], 0, sizeof(d->p[d->np]));
 	d->p[d->np].function = fn;
 	d->p[d->np].containers = count;
@@ -68,17 +77,8 @@ static int send_invoke(struct drv *d, const struct scenario *s, unsigned fn,
 static int send_release(struct drv *d, uint32_t container, struct err *e)
 {
 	struct proto_msg m = {.type = PROTO_RELEASE, .container = container};
-	uint8_t *buf;
-	size_t len;
-	ssize_t n;
 
-	if (proto_encode(&m, &buf, &len, e))
-		return -EIO;
-	n = write(d->fd, buf, len);
-	free(buf);
-	if (n != (ssize_t)len)
-		return err_set(e, -EIO, "manager: write failed");
-	return 0;
+	return send_msg(d, &m, e);
 }
 
 static int grow(struct driver_result *r, uint32_t upto)

@@ -93,6 +93,15 @@ static int check_name(const char *s, size_t size, size_t i, const char *col,
 	return 0;
 }
 
+/* Both files' rows have a strategy and a function of these sizes. */
+static int check_names(const char strategy[16], const char function[64],
+		       size_t i, struct err *e)
+{
+	int ret = check_name(strategy, 16, i, "strategy", e);
+
+	return ret ? ret : check_name(function, 64, i, "function", e);
+}
+
 static int finish(FILE *f, const char *what, struct err *e)
 {
 	if (fflush(f) || ferror(f))
@@ -107,12 +116,8 @@ int requests_write_rows(FILE *f, const struct requests_row *rows, size_t n,
 	int ret;
 
 	for (i = 0; i < n; i++)
-		if ((ret = check_name(rows[i].strategy,
-				      sizeof(rows[i].strategy), i, "strategy",
-				      e)) ||
-		    (ret = check_name(rows[i].function,
-				      sizeof(rows[i].function), i, "function",
-				      e)))
+		if ((ret = check_names(rows[i].strategy, rows[i].function, i,
+				       e)))
 			return ret;
 	fprintf(f, HEADER "\n");
 	for (i = 0; i < n; i++) {
@@ -274,12 +279,8 @@ int requests_write_pool(FILE *f, const struct requests_pool_row *rows,
 	int ret;
 
 	for (i = 0; i < n; i++)
-		if ((ret = check_name(rows[i].strategy,
-				      sizeof(rows[i].strategy), i, "strategy",
-				      e)) ||
-		    (ret = check_name(rows[i].function,
-				      sizeof(rows[i].function), i, "function",
-				      e)))
+		if ((ret = check_names(rows[i].strategy, rows[i].function, i,
+				       e)))
 			return ret;
 	fprintf(f, "strategy,function,t_s,live,pending,busy,queued\n");
 	for (i = 0; i < n; i++)

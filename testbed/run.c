@@ -712,68 +712,78 @@ static int merge_events(struct run *r)
 	return ret ? -EIO : 0;
 }
 
-static int write_results(struct run *r)
+/* The files of the results folder, each written whole by one function. */
+static int write_rows(FILE *f, const struct run *r, struct err *e)
 {
-	const char *param = r->s->sweep_param[0] ? r->s->sweep_param : NULL;
-	const char *fidelity = r->degraded ? "degraded" : "ok";
+	return summary_write_rows(f, r->rows, r->nrows,
+				  r->s->sweep_param[0] ? r->s->sweep_param
+						       : NULL,
+				  e);
+}
+
+static int write_requests(FILE *f, const struct run *r, struct err *e)
+{
+	return requests_write_rows(f, r->req, r->nreq, e);
+}
+
+static int write_pool(FILE *f, const struct run *r, struct err *e)
+{
+	return requests_write_pool(f, r->pool, r->npool, e);
+}
+
+static int write_json(FILE *f, const struct run *r, struct err *e)
+{
+	return summary_write_json(
+		f, r->s->name, r->degraded ? "degraded" : "ok",
+		r->s->sweep_param[0] ? r->s->sweep_param : NULL, r->runs,
+		r->nruns, e);
+}
+
+static int write_csv(FILE *f, const struct run *r, struct err *e)
+{
+	return summary_write_csv(f,
+				 r->s->sweep_param[0] ? r->s->sweep_param
+						      : NULL,
+				 r->runs, r->nruns, e);
+}
+
+static int write_file(struct run *r, const char *name,
+		      int (*fn)(FILE *, const struct run *, struct err *))
+{
 	char path[PATH_MAX + 32];
 	FILE *f;
 	int ret;
 
-	snprintf(path, sizeof(path), "%s/containers.csv", r->dir);
+	snprintf(path, sizeof(path), "%s/%s", r->dir, name);
 	f = fopen(path, "we");
 	if (!f)
 		return err_set(r->e, -errno, "%s: %s", path, strerror(errno));
-	ret = summary_write_rows(f, r->rows, r->nrows, param, r->e);
+	ret = fn(f, r, r->e);
 	if (fclose(f) && !ret)
 		ret = err_set(r->e, -EIO, "%s: write failed", path);
-	if (ret)
-		return ret;
-	if (r->s->serve.on) {
-		snprintf(path, sizeof(path), "%s/requests.csv", r->dir);
-		f = fopen(path, "we");
-		if (!f)
-			return err_set(r->e, -errno, "%s: %s", path,
-				       strerror(errno));
-		ret = requests_write_rows(f, r->req, r->nreq, r->e);
-		if (fclose(f) && !ret)
-			ret = err_set(r->e, -EIO, "%s: write failed", path);
-		if (ret)
-			return ret;
-		snprintf(path, sizeof(path), "%s/pool.csv", r->dir);
-		f = fopen(path, "we");
-		if (!f)
-			return err_set(r->e, -errno, "%s: %s", path,
-				       strerror(errno));
-		ret = requests_write_pool(f, r->pool, r->npool, r->e);
-		if (fclose(f) && !ret)
-			ret = err_set(r->e, -EIO, "%s: write failed", path);
-		if (ret)
-			return ret;
-	}
-	snprintf(path, sizeof(path), "%s/summary.json", r->dir);
-	f = fopen(path, "we");
-	if (!f)
-		return err_set(r->e, -errno, "%s: %s", path, strerror(errno));
-	ret = summary_write_json(f, r->s->name, fidelity, param, r->runs,
-				 r->nruns, r->e);
-	if (fclose(f) && !ret)
-		ret = err_set(r->e, -EIO, "%s: write failed", path);
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "%s/summary.csv", r->dir);
-	f = fopen(path, "we");
-	if (!f)
-		return err_set(r->e, -errno, "%s: %s", path, strerror(errno));
-	ret = summary_write_csv(f, param, r->runs, r->nruns, r->e);
-	if (fclose(f) && !ret)
-		ret = err_set(r->e, -EIO, "%s: write failed", path);
+	return ret;
+}
+
+static int write_results(struct run *r)
+{
+	int ret;
+
+	ret = write_file(r, "containers.csv", write_rows);
+	if (!ret && r->s->serve.on)
+		ret = write_file(r, "requests.csv", write_requests);
+	if (!ret && r->s->serve.on)
+		ret = write_file(r, "pool.csv", write_pool);
+	if (!ret)
+		ret = write_file(r, "summary.json", write_json);
+	if (!ret)
+		ret = write_file(r, "summary.csv", write_csv);
 	if (ret)
 		return ret;
 	if (merge_events(r))
 		fprintf(stderr, "run: could not merge the event logs\n");
-	return report_write(r->dir, r->s, r->runs, r->nruns, fidelity,
-			    r->fidelity_note, r->e);
+	return report_write(r->dir, r->s, r->runs, r->nruns,
+			    r->degraded ? "degraded" : "ok", r->fidelity_note,
+			    r->e);
 }
 
 int run_scenario(const struct scenario *s, const struct run_opts *o,

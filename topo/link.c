@@ -375,22 +375,14 @@ int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 	ret = rtnl_class_add(sk, c, NLM_F_CREATE | NLM_F_EXCL);
 	if (ret < 0)
 		goto out;
-	if (delay_ns) {
-		ret = add_netem(sk, ifindex, delay_ns);
-		if (ret < 0) {
-			rtnl_qdisc_put(q);
-			rtnl_class_put(c);
-			return nl_fail(e, ret, "%s: cannot add netem delay",
-				       what);
-		}
-	} else {
-		ret = add_queue(sk, ifindex, rate_bps);
-		if (ret < 0) {
-			rtnl_qdisc_put(q);
-			rtnl_class_put(c);
-			return nl_fail(e, ret, "%s: cannot add its queue",
-				       what);
-		}
+	/* Under the class: a delay, or the queue of a link without one. */
+	ret = delay_ns ? add_netem(sk, ifindex, delay_ns)
+		       : add_queue(sk, ifindex, rate_bps);
+	if (ret < 0) {
+		rtnl_qdisc_put(q);
+		rtnl_class_put(c);
+		return nl_fail(e, ret, "%s: cannot add %s", what,
+			       delay_ns ? "netem delay" : "its queue");
 	}
 out:
 	rtnl_qdisc_put(q);

@@ -127,4 +127,14 @@ static inline int itest_leftover_links(void)
 		}                                                              \
 	} while (0)
 
+/* The same, for a test that also runs Debian's docker-registry. */
+#define ITEST_NEED_REGISTRY()                                                  \
+	do {                                                                   \
+		ITEST_NEED_ROOT();                                             \
+		if (access("/usr/bin/docker-registry", X_OK)) {                \
+			fprintf(stderr, "SKIP: docker-registry missing\n");    \
+			skip();                                                \
+		}                                                              \
+	} while (0)
+
 #endif

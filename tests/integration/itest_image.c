@@ -78,11 +78,7 @@ static int teardown(void **state)
 
 #define NEED_FIXTURE()                                                         \
 	do {                                                                   \
-		ITEST_NEED_ROOT();                                             \
-		if (access("/usr/bin/docker-registry", X_OK)) {                \
-			fprintf(stderr, "SKIP: docker-registry missing\n");    \
-			skip();                                                \
-		}                                                              \
+		ITEST_NEED_REGISTRY();                                         \
 		assert_int_equal(fx.ready, 1);                                 \
 	} while (0)
 

@@ -35,11 +35,7 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 	size_t n, i;
 
 	(void)state;
-	ITEST_NEED_ROOT();
-	if (access("/usr/bin/docker-registry", X_OK)) {
-		fprintf(stderr, "SKIP: docker-registry missing\n");
-		skip();
-	}
+	ITEST_NEED_REGISTRY();
 	snprintf(dir, sizeof(dir), "/tmp/fnet-itest-results-%d", (int)getpid());
 	assert_int_equal(itest_run(NULL,
 				   ITEST_BIN " run " SCENARIO " --out %s >&2",
@@ -116,11 +112,7 @@ static void test_serve_run_recomputable(void **state)
 	size_t n, i;
 
 	(void)state;
-	ITEST_NEED_ROOT();
-	if (access("/usr/bin/docker-registry", X_OK)) {
-		fprintf(stderr, "SKIP: docker-registry missing\n");
-		skip();
-	}
+	ITEST_NEED_REGISTRY();
 	snprintf(dir, sizeof(dir), "/tmp/fnet-itest-serve-%d", (int)getpid());
 	assert_int_equal(itest_run(NULL,
 				   ITEST_BIN " run " SERVE_SCENARIO

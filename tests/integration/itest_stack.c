@@ -246,11 +246,7 @@ static void invoke(int n)
 
 #define NEED_STACK()                                                           \
 	do {                                                                   \
-		ITEST_NEED_ROOT();                                             \
-		if (access("/usr/bin/docker-registry", X_OK)) {                \
-			fprintf(stderr, "SKIP: docker-registry missing\n");    \
-			skip();                                                \
-		}                                                              \
+		ITEST_NEED_REGISTRY();                                         \
 		assert_true(image_dir[0] != '\0');                             \
 	} while (0)
 
