@@ -951,9 +951,7 @@ static void provision(struct agent *a, const struct proto_msg *m)
 		regworker_submit(a->rw, REGJOB_LAYER, im->ref, NULL, 0, im);
 		return;
 	}
-	if (im->meta == 0 || (im->meta == 2 && im->ix.nstartup &&
-			      im->startup_present < im->ix.nstartup &&
-			      !im->startup_wanted)) {
+	if (im->meta == 0 || (im->meta == 2 && !im->startup_wanted)) {
 		/* ondemand ignores the tree: straight to the registry. */
 		struct proto_peer p = m->parent;
 		uint32_t i;
@@ -964,11 +962,10 @@ static void provision(struct agent *a, const struct proto_msg *m)
 		 * wherever the VM sits in the tree now. */
 		for (i = 0; im->meta == 2 && i < im->ix.nstartup; i++)
 			want(im, im->ix.startup[i]);
-		im->startup_wanted = 1;
+		im->startup_wanted = im->meta == 2;
 		set_parent(im, p);
-	} else {
-		container_check(im);
 	}
+	container_check(im);
 }
 
 /* The manager released this VM's last container of an image, and the VM

@@ -25,6 +25,7 @@ struct drv {
 	struct driver_result *r;
 	struct pending *p; /* indexed by INVOKE id */
 	size_t np, capp;
+	size_t asked; /* containers asked for so far, over every INVOKE */
 	int have_first;
 	int fd;
 	struct serve *sv; /* serve only */
@@ -71,6 +72,7 @@ static int send_invoke(struct drv *d, const struct scenario *s, unsigned fn,
 	d->p[d->np].containers = count;
 	d->p[d->np].sent_ns = d->now;
 	d->np++;
+	d->asked += count;
 	return 0;
 }
 
@@ -291,9 +293,7 @@ static void progress(const struct drv *d, const char *label, size_t asked,
 		snprintf(reqs, sizeof(reqs), "%zu/%zu requests done, ", done,
 			 n);
 		/* Containers are asked for as the model decides. */
-		asked = 0;
-		for (i = 0; i < d->np; i++)
-			asked += d->p[i].containers;
+		asked = d->asked;
 	}
 	if (last) {
 		fprintf(stderr, "%s%s: %s%u/%zu containers up, %zu failed, "
@@ -367,11 +367,8 @@ int driver_run(uint32_t addr, uint16_t port,
 		}
 		if (d.sv && (ret = serve_step(&d, s, asks, &next_sample, e)))
 			goto out;
-		if (d.sv) {
-			asked = 0;
-			for (i = 0; i < d.np; i++)
-				asked += d.p[i].containers;
-		}
+		if (d.sv)
+			asked = d.asked;
 		done = r->started + unplaced_count(r) >= asked &&
 		       (!d.sv || serve_all_done(d.sv, d.now));
 		if (next == ninv && (done || d.now - last_sent > timeout_ns))

@@ -713,12 +713,14 @@ static int merge_events(struct run *r)
 }
 
 /* The files of the results folder, each written whole by one function. */
+static const char *sweep_param(const struct run *r)
+{
+	return r->s->sweep_param[0] ? r->s->sweep_param : NULL;
+}
+
 static int write_rows(FILE *f, const struct run *r, struct err *e)
 {
-	return summary_write_rows(f, r->rows, r->nrows,
-				  r->s->sweep_param[0] ? r->s->sweep_param
-						       : NULL,
-				  e);
+	return summary_write_rows(f, r->rows, r->nrows, sweep_param(r), e);
 }
 
 static int write_requests(FILE *f, const struct run *r, struct err *e)
@@ -733,18 +735,14 @@ static int write_pool(FILE *f, const struct run *r, struct err *e)
 
 static int write_json(FILE *f, const struct run *r, struct err *e)
 {
-	return summary_write_json(
-		f, r->s->name, r->degraded ? "degraded" : "ok",
-		r->s->sweep_param[0] ? r->s->sweep_param : NULL, r->runs,
-		r->nruns, e);
+	return summary_write_json(f, r->s->name,
+				  r->degraded ? "degraded" : "ok",
+				  sweep_param(r), r->runs, r->nruns, e);
 }
 
 static int write_csv(FILE *f, const struct run *r, struct err *e)
 {
-	return summary_write_csv(f,
-				 r->s->sweep_param[0] ? r->s->sweep_param
-						      : NULL,
-				 r->runs, r->nruns, e);
+	return summary_write_csv(f, sweep_param(r), r->runs, r->nruns, e);
 }
 
 static int write_file(struct run *r, const char *name,

@@ -34,6 +34,8 @@ struct serve {
 	struct fn_state *fn;
 	struct serve_request *r;
 	size_t nr, capr;
+	size_t nserved;	  /* requests that have had a slot */
+	uint64_t last_done; /* the latest done_ns of those */
 	struct container *c;
 	size_t nc, capc;
 	uint64_t now;
@@ -117,6 +119,9 @@ static void start(struct serve *sv, struct fn_state *f, size_t ci,
 	r->done_ns = r->start_ns + sv->o.service_ns;
 	r->container = c->id;
 	r->served = 1;
+	sv->nserved++;
+	if (r->done_ns > sv->last_done)
+		sv->last_done = r->done_ns;
 	c->free_at[slot] = r->done_ns;
 }
 
@@ -304,12 +309,7 @@ int serve_tick(struct serve *sv, uint64_t t, unsigned *asks,
 
 int serve_all_done(const struct serve *sv, uint64_t t)
 {
-	size_t i;
-
-	for (i = 0; i < sv->nr; i++)
-		if (!sv->r[i].served || sv->r[i].done_ns > t)
-			return 0;
-	return 1;
+	return sv->nserved == sv->nr && sv->last_done <= t;
 }
 
 void serve_pool(const struct serve *sv, unsigned fn, uint64_t t,
