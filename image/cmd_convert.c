@@ -144,7 +144,7 @@ int convert_main(int argc, char **argv)
 	struct oci_image img = {0};
 	struct layer_builder *lb;
 	struct oci_layer nl;
-	struct synth_startup su;
+	struct synth_startup su = {0};
 	struct err e = {""};
 	char *man = NULL, *cfg = NULL, *nman = NULL, path[4096];
 	size_t len, clen, nlen;

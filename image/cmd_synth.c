@@ -15,8 +15,8 @@
 
 struct synth_args {
 	const char *name, *out;
-	uint64_t size, seed;
-	uint32_t block_size;
+	uint64_t size, seed, full_size;
+	uint32_t block_size, full_block_size;
 	double fraction;
 	int json;
 };
@@ -58,7 +58,13 @@ static void usage(FILE *f)
 		"  --block-size SIZE      default 512KiB (the paper's)\n"
 		"  --startup-fraction F   share of blocks a start-up reads, "
 		"default 0.16\n"
-		"  --seed N               default 1\n");
+		"  --seed N               default 1\n"
+		"  --full-size SIZE --full-block-size SIZE\n"
+		"                         a scaled image: draw the start-up "
+		"set as for this\n"
+		"                         full-size image (same block count), "
+		"so every scale\n"
+		"                         reads the same blocks\n");
 }
 
 static int parse(int argc, char **argv, struct synth_args *a)
@@ -68,6 +74,8 @@ static int parse(int argc, char **argv, struct synth_args *a)
 		{"block-size", required_argument, NULL, 'b'},
 		{"startup-fraction", required_argument, NULL, 'f'},
 		{"seed", required_argument, NULL, 'r'},
+		{"full-size", required_argument, NULL, 'F'},
+		{"full-block-size", required_argument, NULL, 'B'},
 		{"out", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
@@ -93,7 +101,7 @@ static int parse(int argc, char **argv, struct synth_args *a)
 			    v < BLOCKIMG_MIN_BLOCK_SIZE ||
 			    v > BLOCKIMG_MAX_BLOCK_SIZE) {
 				fprintf(stderr,
-					"synth: --block-size: expected 4KiB to "
+					"synth: --block-size: expected 1KiB to "
 					"64MiB, got \"%s\"\n",
 					optarg);
 				return IMAGE_EXIT_USAGE;
@@ -122,6 +130,27 @@ static int parse(int argc, char **argv, struct synth_args *a)
 				return IMAGE_EXIT_USAGE;
 			}
 			break;
+		case 'F':
+			if (units_parse_size(optarg, &a->full_size) ||
+			    !a->full_size) {
+				fprintf(stderr,
+					"synth: --full-size: expected a size "
+					"like 758MB, got \"%s\"\n",
+					optarg);
+				return IMAGE_EXIT_USAGE;
+			}
+			break;
+		case 'B':
+			if (units_parse_size(optarg, &v) || !v ||
+			    v > BLOCKIMG_MAX_BLOCK_SIZE) {
+				fprintf(stderr,
+					"synth: --full-block-size: expected "
+					"a size up to 64MiB, got \"%s\"\n",
+					optarg);
+				return IMAGE_EXIT_USAGE;
+			}
+			a->full_block_size = (uint32_t)v;
+			break;
 		case 'o':
 			a->out = optarg;
 			break;
@@ -135,6 +164,11 @@ static int parse(int argc, char **argv, struct synth_args *a)
 			usage(stderr);
 			return IMAGE_EXIT_USAGE;
 		}
+	}
+	if (!a->full_size != !a->full_block_size) {
+		fprintf(stderr, "synth: --full-size and --full-block-size go "
+				"together\n");
+		return IMAGE_EXIT_USAGE;
 	}
 	if (optind + 1 != argc || !a->size || !a->out) {
 		usage(stderr);
@@ -187,6 +221,8 @@ int synth_main(int argc, char **argv)
 	}
 	su.fraction = a.fraction;
 	su.seed = a.seed;
+	su.full_size = a.full_size;
+	su.full_block_size = a.full_block_size;
 	ret = layer_builder_finish(f.lb, synth_draw_startup, &su, &layer, &ix,
 				   &e);
 	if (ret)

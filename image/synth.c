@@ -405,7 +405,20 @@ int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
 {
 	struct synth_startup *s = arg;
+	uint64_t size = ix->size, nb;
+	uint32_t bs = ix->block_size;
 
-	return synth_startup_bytes(ix->size, ix->block_size, s->fraction,
-				   s->seed, &ix->startup, &ix->nstartup, e);
+	if (s->full_size && s->full_block_size) {
+		size = s->full_size;
+		bs = s->full_block_size;
+		nb = (size + bs - 1) / bs;
+		if (nb != ix->nblocks)
+			return err_set(e, -EINVAL,
+				       "start-up set: the full-size image has "
+				       "%llu blocks, this one %u: not the same "
+				       "image scaled",
+				       (unsigned long long)nb, ix->nblocks);
+	}
+	return synth_startup_bytes(size, bs, s->fraction, s->seed, &ix->startup,
+				   &ix->nstartup, e);
 }

@@ -40,11 +40,17 @@ int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 
 /* synth_startup_bytes as the start-up callback of layer_builder_finish
  * (arg: a struct synth_startup), which sets the index's start-up set once
- * the layer's size is known: synth and convert both draw it so. */
+ * the layer's size is known: synth and convert both draw it so. A scaled
+ * image names the full-size image it stands for (full_size and
+ * full_block_size, 0 for none): the set is drawn in that image's pages and
+ * blocks, so every scale reads the same blocks, and the two must have the
+ * same number of blocks (-EINVAL otherwise). */
 struct blockimg_index;
 struct synth_startup {
 	double fraction;
 	uint64_t seed;
+	uint64_t full_size;
+	uint32_t full_block_size;
 };
 int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e);
 

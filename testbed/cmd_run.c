@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockimg.h"
 #include "cmds.h"
 #include "jsonout.h"
 #include "report.h"
@@ -100,6 +101,24 @@ static int parse_strategies(char *list, struct run_opts *o)
 	return o->nstrategies ? 0 : -EINVAL;
 }
 
+/* A block held at the format's floor makes the image larger than scale
+ * says, and every transfer of it longer than at full size. */
+static void warn_sizes(const struct scenario *s)
+{
+	unsigned k;
+
+	for (k = 0; k < s->nimages; k++)
+		if (scenario_size_error(s, k) > SCENARIO_SIZE_ERROR_WARN)
+			fprintf(stderr,
+				"run: warning: image %s at scale %g: its block "
+				"would be under the format's %u bytes, so it "
+				"is %.0f%% larger than scale says and its "
+				"transfers take that much longer\n",
+				s->images[k].name, s->scale,
+				BLOCKIMG_MIN_BLOCK_SIZE,
+				100 * scenario_size_error(s, k));
+}
+
 int run_main(int argc, char **argv)
 {
 	struct run_opts o = {0};
@@ -142,6 +161,7 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "%s\n", e.msg);
 		return TESTBED_EXIT_USAGE;
 	}
+	warn_sizes(&s);
 	if (check) {
 		ret = show(&s, &e);
 		if (ret)

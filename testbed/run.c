@@ -95,6 +95,7 @@ static int prepare_images(struct run *r)
 	const struct scenario *s = r->s;
 	char img[PATH_MAX + 64], log[PATH_MAX + 32], layout[PATH_MAX + 300];
 	char size[32], bs[32], frac[32], seed[32], name[300];
+	char fsize[32], fbs[32];
 	char src[2 * PATH_MAX];
 	unsigned i;
 	int ret;
@@ -112,9 +113,14 @@ static int prepare_images(struct run *r)
 		snprintf(frac, sizeof(frac), "%g", im->startup_fraction);
 		snprintf(seed, sizeof(seed), "%llu",
 			 (unsigned long long)im->seed);
+		snprintf(fsize, sizeof(fsize), "%llu",
+			 (unsigned long long)im->size);
+		snprintf(fbs, sizeof(fbs), "%u", im->block_size);
+		/* "-s2": start-up sets drawn in the full-size image's terms
+		 * (older cached images drew them in the scaled one's). */
 		snprintf(layout, sizeof(layout), "%s/%s-%s-%s-%s-%s%s",
 			 r->cache, im->name, im->layout[0] ? "oci" : size, bs,
-			 frac, seed, "");
+			 frac, seed, im->layout[0] ? "" : "-s2");
 		/* A relative layout is the scenario file's neighbour. */
 		if (im->layout[0] == '/' || !im->layout[0]) {
 			snprintf(src, sizeof(src), "%s", im->layout);
@@ -149,6 +155,10 @@ static int prepare_images(struct run *r)
 						frac,
 						"--seed",
 						seed,
+						"--full-size",
+						fsize,
+						"--full-block-size",
+						fbs,
 						"--out",
 						layout,
 						NULL};

@@ -120,13 +120,20 @@ int scenario_strategy_parse(const char *name, enum scenario_strategy *st);
 
 /* The topology with every rate times scale (never below 1kbit). */
 void scenario_scaled_topology(const struct scenario *s, struct topo_spec *out);
-/* Image i's size times scale, rounded to whole bytes, at least 1 block
- * (but never above the size written). 0 for a converted (layout) image,
- * whose size is what it is, and for i out of range. */
+/* Image i's size scaled as its block is, so that it has exactly as many
+ * blocks as at full size (never above the size written). 0 for a converted
+ * (layout) image, whose size is what it is, and for i out of range. */
 uint64_t scenario_scaled_size(const struct scenario *s, unsigned i);
 
-/* Image i's block size times scale, in whole 4 KiB pages, at least one. */
+/* Image i's block size times scale, in whole bytes, at least the format's
+ * least block (BLOCKIMG_MIN_BLOCK_SIZE). */
 uint32_t scenario_scaled_block_size(const struct scenario *s, unsigned i);
+
+/* How far image i's scaled size is from size x scale, as a fraction (0.56
+ * is 56% larger): non-zero only where the block hit the format's floor.
+ * run and check say so when it is over a few percent. */
+#define SCENARIO_SIZE_ERROR_WARN 0.03
+double scenario_size_error(const struct scenario *s, unsigned i);
 
 struct scenario_invocation {
 	uint64_t t_ns; /* from the start of the run */

@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "sha256.h"
+#include "blockimg.h"
 #include "synth.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -521,9 +522,48 @@ static void test_startup_bytes_maps_pages_onto_blocks(void **state)
 			 -EINVAL);
 }
 
+/* A scaled image drawn in its full-size image's terms reads the same
+ * blocks at every scale; drawn in its own terms (pages of 64 KiB over
+ * blocks under 64 KiB) it would read a different share. */
+static void test_startup_full_size_terms(void **state)
+{
+	const uint64_t full = 758000000;
+	const uint32_t fbs = 512u << 10;
+	static const double scales[] = {0.05, 0.02, 0.005};
+	struct synth_startup su = {.fraction = 0.16, .seed = 3};
+	struct blockimg_index ref = {0}, ix = {0};
+	struct err e = {""};
+	unsigned k;
+
+	(void)state;
+	ref.size = full;
+	ref.block_size = fbs;
+	ref.nblocks = (uint32_t)((full + fbs - 1) / fbs);
+	assert_int_equal(synth_draw_startup(&su, &ref, &e), 0);
+	assert_true(ref.nstartup > ref.nblocks / 4); /* 64 KiB pages */
+	su.full_size = full;
+	su.full_block_size = fbs;
+	for (k = 0; k < 3; k++) {
+		ix.block_size = (uint32_t)(fbs * scales[k] + 0.5);
+		ix.nblocks = ref.nblocks;
+		ix.size = (uint64_t)(ix.nblocks - 1) * ix.block_size + 1000;
+		assert_int_equal(synth_draw_startup(&su, &ix, &e), 0);
+		assert_int_equal(ix.nstartup, ref.nstartup);
+		assert_memory_equal(ix.startup, ref.startup,
+				    ix.nstartup * sizeof(*ix.startup));
+		free(ix.startup);
+		ix.startup = NULL;
+	}
+	/* not the same image scaled: refused */
+	ix.nblocks = ref.nblocks + 1;
+	assert_int_equal(synth_draw_startup(&su, &ix, &e), -EINVAL);
+	free(ref.startup);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_full_size_terms),
 		cmocka_unit_test(test_startup_bytes_maps_pages_onto_blocks),
 		cmocka_unit_test(test_layer_length),
 		cmocka_unit_test(test_layer_deterministic),
