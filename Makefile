@@ -131,6 +131,7 @@ check: deps
 bench: all
 	@./bench/topo-updown.sh
 	@./bench/fetch-vs-curl.sh
+	@./bench/queue-delay.sh
 
 run: all
 	@./scripts/run-default.sh

@@ -17,7 +17,6 @@
 
 #define STATE_TOPOLOGY	   TOPO_STATE_DIR "/topology.yaml"
 #define LOOPBACK_IFINDEX   1
-#define VETH_MTU	   1500
 #define TOPO_BUILD_THREADS 2
 
 struct ns_init {
@@ -36,12 +35,21 @@ static int host_ns_init(void *arg)
 	return ni->sk ? 0 : -EIO;
 }
 
-static int shape(struct nl_sock *sk, int ifindex, uint64_t rate,
-		 uint64_t delay_ns, const char *what, struct err *e)
+/* The HTB class and its queue, and the super-frame cap on the same end:
+ * a host's own TCP is capped on eth0, what the initial namespace sends
+ * (the harness's pushes) on the host end. */
+static int shape(struct nl_sock *sk, const struct topo_plan *plan, int ifindex,
+		 uint64_t rate, uint64_t delay_ns, const char *what,
+		 struct err *e)
 {
-	return link_shape_htb(sk, ifindex, rate,
-			      topo_burst_bytes(rate, VETH_MTU), delay_ns, what,
-			      e);
+	int ret =
+		link_set_gso_max_segs(sk, ifindex, plan->gso_max_segs, what, e);
+
+	return ret
+		       ?: link_shape_htb(sk, ifindex, rate,
+					 topo_burst_bytes(rate, TOPO_MTU),
+					 topo_queue_bytes(rate, TOPO_MTU),
+					 delay_ns, what, e);
 }
 
 static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
@@ -80,7 +88,7 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		goto out;
 	/* Egress of the host end is the host's download direction. */
 	snprintf(what, sizeof(what), "%s (%s's download)", h->ifname, h->name);
-	ret = shape(sk, h->ifindex, h->rate_bps, delay, what, e);
+	ret = shape(sk, plan, h->ifindex, h->rate_bps, delay, what, e);
 	if (ret)
 		goto out;
 
@@ -100,7 +108,8 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		goto out;
 	snprintf(what, sizeof(what), "%s: " TOPO_HOST_IFNAME " (upload)",
 		 h->netns);
-	ret = shape(ni.sk, TOPO_HOST_IFINDEX, h->rate_bps, delay, what, e);
+	ret = shape(ni.sk, plan, TOPO_HOST_IFINDEX, h->rate_bps, delay, what,
+		    e);
 out:
 	link_sock_close(ni.sk);
 	close(v.peer_nsfd);
@@ -139,11 +148,11 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 			ret = link_attach(sk, r->uplink_c_ifindex,
 					  plan->core_ifindex, r->uplink_c, e);
 		if (!ret && up)
-			ret = shape(sk, r->uplink_r_ifindex, up, 0, r->uplink_r,
-				    e);
+			ret = shape(sk, plan, r->uplink_r_ifindex, up, 0,
+				    r->uplink_r, e);
 		if (!ret && up)
-			ret = shape(sk, r->uplink_c_ifindex, up, 0, r->uplink_c,
-				    e);
+			ret = shape(sk, plan, r->uplink_c_ifindex, up, 0,
+				    r->uplink_c, e);
 	}
 	return ret;
 }

@@ -28,15 +28,6 @@
 /* One class per qdisc: the quantum only matters between sibling classes,
  * and HTB complains in the kernel log when rate/r2q makes it huge. */
 #define LINK_HTB_QUANTUM 60000
-/* The queue behind a shaped link holds what the link sends in this long:
- * Linux's default 1000 full frames on a 1 Gbit/s NIC. A queue counted in
- * packets would not scale with the rate: 1000 frames wait 0.6 s at
- * 20 Mbit/s, and a VM's requests and ACKs would wait behind the blocks it
- * sends, which the paper's gigabit VMs never saw. */
-#define LINK_QUEUE_NS 12000000ull
-/* Never less than two of the 64 KiB frames a veth carries (GSO): a queue
- * that cannot hold one drops it every time, and TCP stalls for seconds. */
-#define LINK_QUEUE_MIN (2 * 65536)
 #ifndef IN6_ADDR_GEN_MODE_NONE
 #define IN6_ADDR_GEN_MODE_NONE 1
 #endif
@@ -156,6 +147,33 @@ static int setlink(struct nl_sock *sk, int ifindex, int v6off, int up,
 out:
 	nlmsg_free(m);
 	return ret;
+}
+
+int link_set_gso_max_segs(struct nl_sock *sk, int ifindex, uint32_t segs,
+			  const char *what, struct err *e)
+{
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC,
+		.ifi_index = ifindex,
+	};
+	struct nl_msg *m;
+	int ret = -NLE_NOMEM;
+
+	m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+	if (!m)
+		goto out;
+	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(m, IFLA_GSO_MAX_SEGS, segs) < 0) {
+		nlmsg_free(m);
+		goto out;
+	}
+	ret = nl_send_sync(sk, m); /* frees m */
+out:
+	return ret < 0 ? nl_fail(e, ret,
+				 "%s: cannot cap its super-frames at %u "
+				 "segments",
+				 what, segs)
+		       : 0;
 }
 
 int link_set_up(struct nl_sock *sk, int ifindex, const char *what,
@@ -290,17 +308,16 @@ int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
 		       : 0;
 }
 
-/* A byte-limited FIFO under the HTB class, sized by LINK_QUEUE_NS. */
-static int add_queue(struct nl_sock *sk, int ifindex, uint64_t rate_bps)
+/* A byte-limited FIFO under the HTB class. Bytes, not packets: 1000
+ * frames wait 0.6 s at 20 Mbit/s, and a VM's requests and ACKs would wait
+ * behind the blocks it sends, which the paper's gigabit VMs never saw. */
+static int add_queue(struct nl_sock *sk, int ifindex, uint32_t limit)
 {
 	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-	uint64_t limit = rate_bps / 8 * LINK_QUEUE_NS / 1000000000ull;
 	int ret;
 
 	if (!q)
 		return -NLE_NOMEM;
-	if (limit < LINK_QUEUE_MIN)
-		limit = LINK_QUEUE_MIN;
 	if (limit > INT32_MAX)
 		limit = INT32_MAX;
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
@@ -338,8 +355,8 @@ static int add_netem(struct nl_sock *sk, int ifindex, uint64_t delay_ns)
 }
 
 int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
-		   uint32_t burst_bytes, uint64_t delay_ns, const char *what,
-		   struct err *e)
+		   uint32_t burst_bytes, uint32_t queue_bytes,
+		   uint64_t delay_ns, const char *what, struct err *e)
 {
 	struct rtnl_qdisc *q = NULL;
 	struct rtnl_class *c = NULL;
@@ -377,7 +394,7 @@ int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		goto out;
 	/* Under the class: a delay, or the queue of a link without one. */
 	ret = delay_ns ? add_netem(sk, ifindex, delay_ns)
-		       : add_queue(sk, ifindex, rate_bps);
+		       : add_queue(sk, ifindex, queue_bytes);
 	if (ret < 0) {
 		rtnl_qdisc_put(q);
 		rtnl_class_put(c);

@@ -71,8 +71,13 @@ int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
  * delay_ns is not 0, a netem qdisc there instead delays packets (a kernel
  * without netem fails this with -ENODEV: probe first). */
 int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
-		   uint32_t burst_bytes, uint64_t delay_ns, const char *what,
-		   struct err *e);
+		   uint32_t burst_bytes, uint32_t queue_bytes,
+		   uint64_t delay_ns, const char *what, struct err *e);
+
+/* Caps the segments per GSO/TSO super-frame that the stack hands the link
+ * (IFLA_GSO_MAX_SEGS; 1 turns segmentation offload off in effect). */
+int link_set_gso_max_segs(struct nl_sock *sk, int ifindex, uint32_t segs,
+			  const char *what, struct err *e);
 
 /* Deletes a link by name (a veth takes its peer with it). -ENODEV if absent. */
 int link_del(struct nl_sock *sk, const char *name, struct err *e);

@@ -70,6 +70,15 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 	}
 	for (i = 0; i < plan->nhosts; i++)
 		plan->hosts[i].ifindex = TOPO_IFINDEX_HOSTS + (int)i;
+	{
+		uint64_t slow = spec->vm_rate_bps;
+
+		if (spec->registry_rate_bps && spec->registry_rate_bps < slow)
+			slow = spec->registry_rate_bps;
+		if (spec->uplink_rate_bps && spec->uplink_rate_bps < slow)
+			slow = spec->uplink_rate_bps;
+		plan->gso_max_segs = topo_gso_max_segs(slow, TOPO_MTU);
+	}
 	plan->core_ifindex = TOPO_IFINDEX_BASE;
 	for (i = 0; i < plan->nracks; i++) {
 		struct topo_rack *r = &plan->racks[i];
@@ -121,6 +130,28 @@ uint32_t topo_burst_bytes(uint64_t rate_bps, unsigned mtu)
 	if (burst > UINT32_MAX)
 		burst = UINT32_MAX;
 	return (uint32_t)burst;
+}
+
+uint32_t topo_queue_bytes(uint64_t rate_bps, unsigned mtu)
+{
+	uint64_t q = rate_bps / 8 * TOPO_QUEUE_MS / 1000;
+	uint64_t floor = 2ull * (mtu + 14);
+
+	if (q < floor)
+		q = floor;
+	return q > INT32_MAX ? INT32_MAX : (uint32_t)q;
+}
+
+uint32_t topo_gso_max_segs(uint64_t min_rate_bps, unsigned mtu)
+{
+	/* TCP payload per segment: the MTU less IPv4 and TCP with
+	 * timestamps. */
+	uint64_t mss = mtu > 52 ? mtu - 52 : 1;
+	uint64_t segs = topo_queue_bytes(min_rate_bps, mtu) / 4 / mss;
+
+	if (segs < 1)
+		segs = 1;
+	return segs > 65536 / mss ? (uint32_t)(65536 / mss) : (uint32_t)segs;
 }
 
 const char *topo_addr_str(uint32_t addr, char *buf, size_t len)

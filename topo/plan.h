@@ -32,7 +32,9 @@
 /* HTB wakes up late under load (timer latency of tens of ms was measured
  * here); a bucket this many milliseconds deep lets a link catch up after a
  * late wake-up instead of losing the time. */
-#define TOPO_BURST_MS  10
+#define TOPO_BURST_MS 10
+/* Every emulated link's MTU (veth's default). */
+#define TOPO_MTU       1500
 #define TOPO_RACK_CORE (-1)
 /* Every link made in the initial namespace carries this link group (a tag
  * `ip -d link` shows), so the testbed can find and delete all of them in one
@@ -79,6 +81,10 @@ struct topo_plan {
 	unsigned nracks;
 	struct topo_rack *racks;
 	int core_ifindex;
+	/* Most MTU-sized segments a host's TCP may put in one super-frame
+	 * (GSO/TSO on veth), the same on every shaped link: see
+	 * topo_gso_max_segs. */
+	uint32_t gso_max_segs;
 };
 
 /* Derives the plan; the spec is checked first. Returns 0, -EINVAL (with e)
@@ -95,6 +101,20 @@ const struct topo_host *topo_plan_host(const struct topo_plan *plan,
  * rate, never less than what a few full-size frames need (HTB cannot send a
  * packet bigger than its bucket) nor more than HTB's 32-bit field holds. */
 uint32_t topo_burst_bytes(uint64_t rate_bps, unsigned mtu);
+
+/* The queue under a shaped link: TOPO_QUEUE_MS of its rate in bytes (what
+ * Linux's default 1000 frames hold at 1 Gbit/s), so that queueing delay is
+ * the same at every scale; never under two full frames. */
+#define TOPO_QUEUE_MS 12
+uint32_t topo_queue_bytes(uint64_t rate_bps, unsigned mtu);
+
+/* The super-frame cap for a network whose slowest shaped link runs at
+ * min_rate_bps: a super-frame (up to 64 KiB on veth) must fit a queue
+ * several times over, or a 12 ms queue at a few Mbit/s drops it every time
+ * and TCP stalls. Sized from the slowest queue, because a frame sized by
+ * its sender's rate lands in its receiver's queue: at most a quarter of
+ * that queue, in whole segments, 1 (offloads off) to 44 (64 KiB). */
+uint32_t topo_gso_max_segs(uint64_t min_rate_bps, unsigned mtu);
 
 /* Dotted-quad text of a host-order address. */
 const char *topo_addr_str(uint32_t addr, char *buf, size_t len);

@@ -131,6 +131,33 @@ static void test_burst_sizing(void **state)
 	assert_int_equal(topo_burst_bytes(UINT64_MAX, 1500), UINT32_MAX);
 }
 
+/* 12 ms of the rate at every rate (the old 128 KiB floor held 210 ms at
+ * 5 Mbit/s), and super-frames that fit the slowest queue four times. */
+static void test_queue_and_gso(void **state)
+{
+	static const uint64_t rates[] = {1000000,	5000000,   20000000,
+					 50000000,	100000000, 1000000000,
+					 10000000000ull};
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(topo_queue_bytes(5000000, 1500), 7500);
+	assert_int_equal(topo_queue_bytes(1000000000, 1500), 1500000);
+	assert_int_equal(topo_queue_bytes(1000, 1500), 2 * 1514);
+	assert_int_equal(topo_queue_bytes(UINT64_MAX, 1500), INT32_MAX);
+	assert_int_equal(topo_gso_max_segs(5000000, 1500), 1);
+	assert_int_equal(topo_gso_max_segs(20000000, 1500), 5);
+	assert_int_equal(topo_gso_max_segs(1000000000, 1500), 65536 / 1448);
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		uint64_t segs = topo_gso_max_segs(rates[i], 1500);
+
+		assert_true(segs >= 1 && segs * 1448 <= 65536);
+		assert_true(segs == 1 ||
+			    4 * segs * 1500 <=
+				    topo_queue_bytes(rates[i], 1500));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_racks_for_the_core_bridge),
 		cmocka_unit_test(test_bad_spec_is_refused),
 		cmocka_unit_test(test_burst_sizing),
+		cmocka_unit_test(test_queue_and_gso),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
