@@ -83,7 +83,7 @@ struct image {
 	int startup_wanted; /* the start-up set is asked for (or held) */
 	uint8_t *is_startup;
 	int first_block_logged;
-	uint8_t *scratch; /* one decompressed block */
+	uint8_t *scratch;	      /* one decompressed block */
 	struct blockimg_decoder *dec; /* kept: small blocks decompress faster */
 
 	/* upstream */
@@ -525,8 +525,7 @@ static void block_arrived(struct image *im, uint32_t b, const uint8_t *cdata,
 		return;
 	/* Verified and decompressed before anything else sees it. */
 	if (blockimg_block_decompress(&im->ix, im->dec, b, cdata, clen,
-				      im->scratch,
-				      im->ix.block_size, &e)) {
+				      im->scratch, im->ix.block_size, &e)) {
 		im->corrupt++;
 		log_ev(im, "corrupt_block",
 		       json_pack("{s:i, s:s, s:s}", "block", (int)b, "source",
@@ -1185,7 +1184,10 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 		ret = a.listen_fd;
 		goto out;
 	}
-	ret = regworker_start(&a.rw, &a.rw_fd);
+	ret = regworker_start(&a.rw,
+			      o->registry_requests ? o->registry_requests
+						   : AGENT_REGISTRY_REQUESTS,
+			      &a.rw_fd);
 	if (ret) {
 		err_set(e, ret, "registry worker: %s", strerror(-ret));
 		goto out;

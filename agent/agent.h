@@ -27,7 +27,14 @@ struct agent_opts {
 	 * start-up ones (the paper's default is not to: later reads fetch on
 	 * demand through the tree). */
 	int background;
+	/* Range requests in flight to the registry (the same for every
+	 * strategy that reads it); 0 takes AGENT_REGISTRY_REQUESTS. */
+	unsigned registry_requests;
 };
+
+/* 1, 2, 4 and 8 measured side by side: docs/fidelity.md, "Registry
+ * readers". */
+#define AGENT_REGISTRY_REQUESTS 4
 
 /* Runs until *stop becomes non-zero. Returns 0 or a negative errno with e
  * set (a socket that cannot be made, say). */

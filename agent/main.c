@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "agent.h"
+#include "registry.h"
 
 /* Set by the signal handler, which can reach nothing else. */
 static volatile int stop;
@@ -25,7 +26,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: faasnet-agent --name VM --addr A.B.C.D "
 		   "--manager A.B.C.D[:PORT]\n"
 		   "                     [--port N] [--events FILE] "
-		   "[--fetch none|background]\n");
+		   "[--fetch none|background]\n"
+		   "                     [--registry-requests N]\n");
 }
 
 int main(int argc, char **argv)
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
 		{"manager", required_argument, NULL, 'm'},
 		{"events", required_argument, NULL, 'e'},
 		{"fetch", required_argument, NULL, 'f'},
+		{"registry-requests", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -89,6 +92,21 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 ||
+			    v > REGISTRY_MAX_PARALLEL) {
+				fprintf(stderr,
+					"faasnet-agent: --registry-requests: "
+					"expected 1 to %d, got \"%s\"\n",
+					REGISTRY_MAX_PARALLEL, optarg);
+				return 2;
+			}
+			o.registry_requests = (unsigned)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -27,6 +27,7 @@ struct opened {
 
 struct regworker {
 	pthread_t thread;
+	unsigned parallel; /* range requests in flight per block job */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int efd;
@@ -84,6 +85,7 @@ static struct fetch_image *get_open(struct regworker *w, const char *ref,
 		free(o);
 		return NULL;
 	}
+	o->fi.parallel = w->parallel;
 	snprintf(o->ref, sizeof(o->ref), "%s", ref);
 	o->next = w->open;
 	w->open = o;
@@ -308,13 +310,14 @@ static void *run(void *arg)
 	}
 }
 
-int regworker_start(struct regworker **out, int *efd)
+int regworker_start(struct regworker **out, unsigned parallel, int *efd)
 {
 	struct regworker *w = calloc(1, sizeof(*w));
 	int ret;
 
 	if (!w)
 		return -ENOMEM;
+	w->parallel = parallel;
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
 		ret = -errno;

@@ -41,8 +41,9 @@ struct regres {
 
 struct regworker;
 
-/* Starts the thread; *efd becomes readable when results wait. */
-int regworker_start(struct regworker **w, int *efd);
+/* Starts the thread; *efd becomes readable when results wait. Block jobs
+ * keep up to `parallel` range requests in flight. */
+int regworker_start(struct regworker **w, unsigned parallel, int *efd);
 /* Queues a job; blocks (for REGJOB_BLOCKS) is copied. */
 int regworker_submit(struct regworker *w, enum regjob_kind kind,
 		     const char *ref, const uint32_t *blocks, uint32_t n,

@@ -152,13 +152,11 @@ void fetch_close(struct fetch_image *fi)
 	memset(fi, 0, sizeof(*fi));
 }
 
-/* Assembles one run's bytes into blocks as they stream in. */
-struct run_ctx {
+/* What the runs of one fetch share: their sink decompresses into one
+ * buffer, which is safe because every sink runs on the caller's thread. */
+struct fetch_ctx {
 	const struct blockimg_index *ix;
-	uint32_t block, last; /* block being filled, last of the run */
-	uint8_t *cbuf;	      /* its compressed bytes */
-	size_t have;
-	uint8_t *ubuf; /* decompressed */
+	uint8_t *ubuf;
 	struct blockimg_decoder *dec;
 	fetch_block_fn fn;
 	void *arg;
@@ -166,21 +164,35 @@ struct run_ctx {
 	struct err *e;
 };
 
+/* Assembles one run's bytes into blocks as they stream in. */
+struct run_ctx {
+	struct fetch_ctx *f;
+	uint32_t block, last; /* block being filled, last of the run */
+	uint8_t *cbuf;	      /* its compressed bytes, while it streams */
+	size_t have;
+};
+
 static int run_sink(void *arg, const void *p, size_t len)
 {
 	struct run_ctx *c = arg;
+	struct fetch_ctx *f = c->f;
 	const uint8_t *s = p;
 	int ret;
 
+	if (!c->cbuf) {
+		c->cbuf = malloc(ZSTD_compressBound(f->ix->block_size));
+		if (!c->cbuf)
+			return err_set(f->e, -ENOMEM, "out of memory");
+	}
 	while (len) {
 		const struct blockimg_block *b;
 		size_t n;
 
 		if (c->block > c->last)
-			return err_set(c->e, -EBADMSG,
+			return err_set(f->e, -EBADMSG,
 				       "registry sent more "
 				       "than was asked");
-		b = &c->ix->blocks[c->block];
+		b = &f->ix->blocks[c->block];
 		n = b->clen - c->have;
 		if (n > len)
 			n = len;
@@ -188,18 +200,18 @@ static int run_sink(void *arg, const void *p, size_t len)
 		c->have += n;
 		s += n;
 		len -= n;
-		c->st->bytes += n;
+		f->st->bytes += n;
 		if (c->have < b->clen)
 			continue;
-		ret = blockimg_block_decompress(c->ix, c->dec, c->block, c->cbuf,
-						c->have, c->ubuf,
-						c->ix->block_size, c->e);
+		ret = blockimg_block_decompress(f->ix, f->dec, c->block,
+						c->cbuf, c->have, f->ubuf,
+						f->ix->block_size, f->e);
 		if (!ret)
-			ret = c->fn(c->arg, c->block, c->cbuf, c->have, c->ubuf,
+			ret = f->fn(f->arg, c->block, c->cbuf, c->have, f->ubuf,
 				    b->ulen);
 		if (ret)
 			return ret;
-		c->st->blocks++;
+		f->st->blocks++;
 		c->block++;
 		c->have = 0;
 	}
@@ -218,9 +230,11 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 		 struct fetch_stats *st, struct err *e)
 {
 	struct fetch_stats local = {0};
-	struct run_ctx c = {.fn = fn, .arg = arg, .e = e};
+	struct fetch_ctx f = {.fn = fn, .arg = arg, .e = e};
 	const struct blockimg_index *ix;
-	uint32_t *sorted = NULL, i, j;
+	struct registry_range *rg = NULL;
+	struct run_ctx *runs = NULL;
+	uint32_t *sorted = NULL, i, j, nruns = 0;
 	int ret = 0;
 
 	if (!st)
@@ -229,12 +243,14 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 		return err_set(e, -EINVAL, "layer %u has no block blobs",
 			       layer);
 	ix = &fi->ix[layer];
-	c.ix = ix;
-	c.st = st;
+	f.ix = ix;
+	f.st = st;
 	sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	c.cbuf = malloc(ZSTD_compressBound(ix->block_size));
-	c.ubuf = malloc(ix->block_size);
-	if (!sorted || !c.cbuf || !c.ubuf || blockimg_decoder_new(&c.dec)) {
+	runs = calloc(n ? n : 1, sizeof(*runs));
+	rg = calloc(n ? n : 1, sizeof(*rg));
+	f.ubuf = malloc(ix->block_size);
+	if (!sorted || !runs || !rg || !f.ubuf ||
+	    blockimg_decoder_new(&f.dec)) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -250,7 +266,8 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 	}
 	qsort(sorted, n, sizeof(*sorted), cmp_u32);
 	for (i = 0; i < n; i = j) {
-		uint64_t off = ix->blocks[sorted[i]].offset, len;
+		uint64_t off = ix->blocks[sorted[i]].offset;
+		struct run_ctx *c = &runs[nruns];
 
 		/* Extend the run over neighbours (skipping duplicates). */
 		for (j = i + 1; j < n; j++) {
@@ -264,27 +281,34 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 				    FETCH_MAX_RUN)
 				break;
 		}
-		c.block = sorted[i];
-		c.last = sorted[j - 1];
-		c.have = 0;
-		len = ix->blocks[c.last].offset + ix->blocks[c.last].clen - off;
-		st->requests++;
-		ret = registry_blob_get(fi->r, fi->ref.repo,
-					fi->img.layers[layer].data.digest, off,
-					len, run_sink, &c, e);
-		if (!ret && c.block != c.last + 1)
+		c->f = &f;
+		c->block = sorted[i];
+		c->last = sorted[j - 1];
+		rg[nruns].off = off;
+		rg[nruns].len = ix->blocks[c->last].offset +
+				ix->blocks[c->last].clen - off;
+		rg[nruns].sink = run_sink;
+		rg[nruns].arg = c;
+		nruns++;
+	}
+	st->requests += nruns;
+	ret = registry_blob_get_ranges(fi->r, fi->ref.repo,
+				       fi->img.layers[layer].data.digest, rg,
+				       nruns, fi->parallel, e);
+	for (i = 0; !ret && i < nruns; i++)
+		if (runs[i].block != runs[i].last + 1)
 			ret = err_set(e, -EBADMSG,
 				      "block %u: the registry "
 				      "sent %zu of %u bytes",
-				      c.block, c.have,
-				      ix->blocks[c.block].clen);
-		if (ret)
-			goto out;
-	}
+				      runs[i].block, runs[i].have,
+				      ix->blocks[runs[i].block].clen);
 out:
+	for (i = 0; runs && i < nruns; i++)
+		free(runs[i].cbuf);
+	free(runs);
+	free(rg);
 	free(sorted);
-	free(c.cbuf);
-	free(c.ubuf);
-	blockimg_decoder_free(c.dec);
+	free(f.ubuf);
+	blockimg_decoder_free(f.dec);
 	return ret;
 }

@@ -25,6 +25,9 @@ struct fetch_image {
 	size_t manifest_len, config_len;
 	uint8_t **index_raw; /* per layer, NULL without blocks */
 	size_t *index_len;
+	/* Range requests fetch_blocks keeps in flight (0 or 1: one after
+	 * another); the caller sets it after fetch_open. */
+	unsigned parallel;
 };
 
 struct fetch_stats {
@@ -44,9 +47,10 @@ typedef int (*fetch_block_fn)(void *arg, uint32_t block, const void *cdata,
 			      size_t clen, const void *data, size_t len);
 
 /* Fetches the given blocks of a layer (any order, no duplicates needed:
- * they are sorted and runs of neighbours read with one range request) and
- * delivers them in ascending order. A block that fails verification stops
- * everything with -EBADMSG and e naming it. */
+ * they are sorted and runs of neighbours read with one range request, up
+ * to fi->parallel of them at once) and delivers them in ascending order
+ * within each run; with parallel > 1 the runs interleave. A block that
+ * fails verification stops everything with -EBADMSG and e naming it. */
 int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 		 uint32_t n, fetch_block_fn fn, void *arg,
 		 struct fetch_stats *st, struct err *e);

@@ -35,10 +35,22 @@
 	"application/vnd.oci.image.index.v1+json, "                            \
 	"application/vnd.docker.distribution.manifest.v2+json"
 
+/* A handle of the parallel range reader, kept between calls so that its
+ * connection stays open. */
+struct xfer {
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+	struct req *q; /* in flight, or NULL */
+	struct curl_slist *hdrs;
+	size_t range; /* which one it reads */
+};
+
 struct registry {
 	CURL *curl;
 	char url[256];
 	char errbuf[CURL_ERROR_SIZE];
+	CURLM *multi; /* for registry_blob_get_ranges, made on first use */
+	struct xfer pool[REGISTRY_MAX_PARALLEL];
 };
 
 /* One HTTP request and what came back. The callbacks fill the response
@@ -385,7 +397,7 @@ static int http_error(const struct req *q, struct err *e)
 		       detail[0] ? ": " : "", detail);
 }
 
-static int transport_error(struct registry *r, const struct req *q,
+static int transport_error(CURL *c, const char *errbuf, const struct req *q,
 			   CURLcode res, struct err *e)
 {
 	long oserr = 0;
@@ -395,7 +407,7 @@ static int transport_error(struct registry *r, const struct req *q,
 	case CURLE_COULDNT_CONNECT:
 		/* Say which: in the emulated network an unreachable host
 		 * (a link down) is not the same as a registry not running. */
-		curl_easy_getinfo(r->curl, CURLINFO_OS_ERRNO, &oserr);
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 		if (oserr == EHOSTUNREACH || oserr == ENETUNREACH ||
 		    oserr == ETIMEDOUT)
 			ret = -(int)oserr;
@@ -416,24 +428,21 @@ static int transport_error(struct registry *r, const struct req *q,
 		break;
 	}
 	return err_set(e, ret, "%s %s: %s", q->method, q->where,
-		       r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
+		       errbuf[0] ? errbuf : curl_easy_strerror(res));
 }
 
-/* Runs one request and sorts out what happened: 0 when the status is q->ok
- * (or q->also_ok) and the body arrived whole, else a negative errno with
- * one line in e. */
-static int perform(struct registry *r, struct req *q, const char *url,
-		   struct err *e)
+/* Sets handle c up for request q (its headers in *hdrs, which the caller
+ * frees after the transfer). */
+static int req_prepare(CURL *c, char *errbuf, struct req *q, const char *url,
+		       struct curl_slist **hdrsp, struct err *e)
 {
 	struct curl_slist *hdrs = NULL, *t;
 	char line[256];
-	CURLcode res;
-	CURL *c = r->curl;
-	int ret;
+	int ret = 0;
 
 	q->e = e;
 	curl_easy_reset(c);
-	r->errbuf[0] = '\0';
+	errbuf[0] = '\0';
 	/* NOPROXY "*": an http_proxy in the environment must never send the
 	 * testbed's traffic off this machine. */
 	if (curl_easy_setopt(c, CURLOPT_URL, url) ||
@@ -445,7 +454,7 @@ static int perform(struct registry *r, struct req *q, const char *url,
 	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME_S) ||
 	    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, IO_BUFFER_SIZE) ||
 	    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, IO_BUFFER_SIZE) ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf) ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) ||
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) ||
 	    curl_easy_setopt(c, CURLOPT_HEADERDATA, q) ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) ||
@@ -503,8 +512,26 @@ static int perform(struct registry *r, struct req *q, const char *url,
 	}
 	if (hdrs && curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs))
 		goto setopt;
+	goto out;
 
-	res = curl_easy_perform(c);
+setopt:
+	ret = err_set(e, -ENOMEM, "%s %s: libcurl refused an option", q->method,
+		      q->where);
+	goto out;
+oom:
+	ret = err_set(e, -ENOMEM, "%s %s: out of memory", q->method, q->where);
+out:
+	*hdrsp = hdrs;
+	return ret;
+}
+
+/* Sorts out what happened to request q on handle c: 0 when the status is
+ * q->ok (or q->also_ok) and the body arrived whole, else a negative errno
+ * with one line in e. */
+static int req_result(CURL *c, const char *errbuf, struct req *q, CURLcode res,
+		      struct err *e)
+{
+	int ret;
 
 	if (q->sink_ret) {
 		/* The sink knows why (a corrupt block, a full disk) and has
@@ -520,14 +547,14 @@ static int perform(struct registry *r, struct req *q, const char *url,
 		ret = err_set(e, -q->read_errno, "%s %s: reading the body: %s",
 			      q->method, q->where, strerror(q->read_errno));
 	} else if (res == CURLE_TOO_MANY_REDIRECTS) {
-		ret = transport_error(r, q, res, e);
+		ret = transport_error(c, errbuf, q, res, e);
 	} else if (q->status && q->status != q->ok &&
 		   (!q->also_ok || q->status != q->also_ok)) {
 		/* The status tells more than curl's view of the rest of
 		 * the reply (a 416 announces a body it never sends). */
 		ret = http_error(q, e);
 	} else if (res != CURLE_OK) {
-		ret = transport_error(r, q, res, e);
+		ret = transport_error(c, errbuf, q, res, e);
 	} else if (q->range[0] && q->status == q->ok &&
 		   ((!q->range_checked && check_range(q)) ||
 		    q->got_bytes != q->expect_bytes)) {
@@ -540,18 +567,23 @@ static int perform(struct registry *r, struct req *q, const char *url,
 	} else {
 		ret = 0;
 	}
-	goto out;
+	return ret;
+}
 
-setopt:
-	ret = err_set(e, -ENOMEM, "%s %s: libcurl refused an option", q->method,
-		      q->where);
-	goto out;
-oom:
-	ret = err_set(e, -ENOMEM, "%s %s: out of memory", q->method, q->where);
-out:
+/* Runs one request on the registry's own handle. */
+static int perform(struct registry *r, struct req *q, const char *url,
+		   struct err *e)
+{
+	struct curl_slist *hdrs = NULL;
+	int ret;
+
+	ret = req_prepare(r->curl, r->errbuf, q, url, &hdrs, e);
+	if (!ret)
+		ret = req_result(r->curl, r->errbuf, q,
+				 curl_easy_perform(r->curl), e);
 	curl_slist_free_all(hdrs);
 	/* The handle keeps pointers to q and hdrs: drop them. */
-	curl_easy_reset(c);
+	curl_easy_reset(r->curl);
 	return ret;
 }
 
@@ -812,18 +844,12 @@ out:
 	return ret;
 }
 
-int registry_blob_get(struct registry *r, const char *repo, const char *digest,
-		      uint64_t off, uint64_t len, registry_sink_fn sink,
-		      void *arg, struct err *e)
+/* A ranged (or whole, off = len = 0) blob read into sink. */
+static int range_req(struct req *q, const char *url, uint64_t off, uint64_t len,
+		     registry_sink_fn sink, void *arg, struct err *e)
 {
-	char url[URL_MAX];
-	struct req q;
 	size_t wl;
-	int ret;
 
-	ret = api_url(r, repo, "blobs", "digest", digest, url, e);
-	if (ret)
-		return ret;
 	if (!sink)
 		return err_set(e, -EINVAL, "blob get: no sink");
 	/* curl_off_t is signed; and off + len - 1 must not wrap. */
@@ -833,23 +859,144 @@ int registry_blob_get(struct registry *r, const char *repo, const char *digest,
 			       "blob get: range %" PRIu64 "+%" PRIu64
 			       " out of bounds",
 			       off, len);
-	req_init(&q, "GET", url, off || len ? 206 : 200);
+	req_init(q, "GET", url, off || len ? 206 : 200);
 	if (len)
-		snprintf(q.range, sizeof(q.range), "%" PRIu64 "-%" PRIu64, off,
-			 off + len - 1);
+		snprintf(q->range, sizeof(q->range), "%" PRIu64 "-%" PRIu64,
+			 off, off + len - 1);
 	else if (off)
-		snprintf(q.range, sizeof(q.range), "%" PRIu64 "-", off);
-	if (q.range[0]) {
-		wl = strlen(q.where);
-		snprintf(q.where + wl, sizeof(q.where) - wl, " bytes=%s",
-			 q.range);
+		snprintf(q->range, sizeof(q->range), "%" PRIu64 "-", off);
+	if (q->range[0]) {
+		wl = strlen(q->where);
+		snprintf(q->where + wl, sizeof(q->where) - wl, " bytes=%s",
+			 q->range);
 	}
-	q.want_off = off;
-	q.want_len = len;
-	q.sink = sink;
-	q.sink_arg = arg;
+	q->want_off = off;
+	q->want_len = len;
+	q->sink = sink;
+	q->sink_arg = arg;
+	return 0;
+}
+
+int registry_blob_get(struct registry *r, const char *repo, const char *digest,
+		      uint64_t off, uint64_t len, registry_sink_fn sink,
+		      void *arg, struct err *e)
+{
+	char url[URL_MAX];
+	struct req q;
+	int ret;
+
+	ret = api_url(r, repo, "blobs", "digest", digest, url, e);
+	if (ret)
+		return ret;
+	ret = range_req(&q, url, off, len, sink, arg, e);
+	if (ret)
+		return ret;
 	ret = perform(r, &q, url, e);
 	req_free(&q);
+	return ret;
+}
+
+/* Ends handle x's transfer, whatever its state, and frees what it held. */
+static void xfer_end(struct registry *r, struct xfer *x)
+{
+	if (!x->q)
+		return;
+	curl_multi_remove_handle(r->multi, x->curl);
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	curl_easy_reset(x->curl);
+	req_free(x->q);
+	free(x->q);
+	x->q = NULL;
+}
+
+int registry_blob_get_ranges(struct registry *r, const char *repo,
+			     const char *digest,
+			     const struct registry_range *rg, size_t n,
+			     unsigned parallel, struct err *e)
+{
+	char url[URL_MAX];
+	size_t next = 0, busy = 0, i;
+	int ret, still;
+
+	if (parallel > REGISTRY_MAX_PARALLEL)
+		parallel = REGISTRY_MAX_PARALLEL;
+	if (parallel <= 1 || n <= 1) {
+		for (i = 0, ret = 0; i < n && !ret; i++)
+			ret = registry_blob_get(r, repo, digest, rg[i].off,
+						rg[i].len, rg[i].sink,
+						rg[i].arg, e);
+		return ret;
+	}
+	ret = api_url(r, repo, "blobs", "digest", digest, url, e);
+	if (ret)
+		return ret;
+	if (!r->multi && !(r->multi = curl_multi_init()))
+		return err_set(e, -ENOMEM, "curl_multi_init failed");
+	for (i = 0; i < parallel; i++)
+		if (!r->pool[i].curl && !(r->pool[i].curl = curl_easy_init()))
+			return err_set(e, -ENOMEM, "curl_easy_init failed");
+	while (!ret && (next < n || busy)) {
+		struct CURLMsg *msg;
+		int left;
+
+		/* Every free handle takes the next range. */
+		for (i = 0; !ret && i < parallel && next < n; i++) {
+			struct xfer *x = &r->pool[i];
+
+			if (x->q)
+				continue;
+			x->q = malloc(sizeof(*x->q));
+			if (!x->q) {
+				ret = err_set(e, -ENOMEM, "out of memory");
+				break;
+			}
+			ret = range_req(x->q, url, rg[next].off, rg[next].len,
+					rg[next].sink, rg[next].arg, e);
+			if (!ret)
+				ret = req_prepare(x->curl, x->errbuf, x->q, url,
+						  &x->hdrs, e);
+			if (!ret && curl_multi_add_handle(r->multi, x->curl))
+				ret = err_set(e, -ENOMEM,
+					      "curl_multi_add_handle "
+					      "failed");
+			if (ret) {
+				/* not added: xfer_end's remove is harmless */
+				xfer_end(r, x);
+				break;
+			}
+			x->range = next++;
+			busy++;
+		}
+		if (ret)
+			break;
+		if (curl_multi_perform(r->multi, &still) != CURLM_OK) {
+			ret = err_set(e, -EIO, "curl_multi_perform failed");
+			break;
+		}
+		while (!ret && (msg = curl_multi_info_read(r->multi, &left))) {
+			struct xfer *x = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < parallel; i++)
+				if (r->pool[i].q &&
+				    r->pool[i].curl == msg->easy_handle)
+					x = &r->pool[i];
+			if (!x)
+				continue;
+			ret = req_result(x->curl, x->errbuf, x->q,
+					 msg->data.result, e);
+			xfer_end(r, x);
+			busy--;
+		}
+		if (!ret && busy &&
+		    curl_multi_poll(r->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			ret = err_set(e, -EIO, "curl_multi_poll failed");
+	}
+	/* On a failure, the rest stop where they are. */
+	for (i = 0; i < REGISTRY_MAX_PARALLEL; i++)
+		xfer_end(r, &r->pool[i]);
 	return ret;
 }
 
@@ -890,6 +1037,11 @@ void registry_close(struct registry *r)
 {
 	if (!r)
 		return;
+	for (unsigned i = 0; i < REGISTRY_MAX_PARALLEL; i++)
+		if (r->pool[i].curl)
+			curl_easy_cleanup(r->pool[i].curl);
+	if (r->multi)
+		curl_multi_cleanup(r->multi);
 	curl_easy_cleanup(r->curl);
 	free(r);
 }

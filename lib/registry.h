@@ -76,4 +76,21 @@ int registry_blob_get(struct registry *r, const char *repo, const char *digest,
 		      uint64_t off, uint64_t len, registry_sink_fn sink,
 		      void *arg, struct err *e);
 
+/* Reads several ranges of one blob as registry_blob_get reads one, with up
+ * to `parallel` requests in flight (each on a connection of its own, kept
+ * open between calls; at most REGISTRY_MAX_PARALLEL). Each range's bytes
+ * reach its own sink in order; the ranges finish in any order, and the
+ * sinks are called from this thread only. The first failure stops them
+ * all. parallel <= 1 reads them one after another. */
+#define REGISTRY_MAX_PARALLEL 16
+struct registry_range {
+	uint64_t off, len;
+	registry_sink_fn sink;
+	void *arg;
+};
+int registry_blob_get_ranges(struct registry *r, const char *repo,
+			     const char *digest,
+			     const struct registry_range *rg, size_t n,
+			     unsigned parallel, struct err *e);
+
 #endif
