@@ -54,7 +54,7 @@ const char *fidelity_signal_name(enum fidelity_signal s)
 
 int fidelity_link_backlogged(const struct fidelity_link_sample *l)
 {
-	return (l->backlog_from && l->backlog_to) || l->overlimits;
+	return l->backlog_from && l->backlog_to;
 }
 
 double fidelity_link_ratio(const struct fidelity_link_sample *l)

@@ -14,7 +14,7 @@
  * threshold, and it counts when it lasts at least the signal's minimum. */
 
 /* The busiest CPU's busy share (all but idle and iowait). */
-#define FIDELITY_CPU_BUSY  0.95
+#define FIDELITY_CPU_BUSY  0.90
 #define FIDELITY_CPU_MIN_S 1.0
 /* The largest share of one CPU spent in softirq: packet forwarding and
  * shaping run there. */
@@ -102,8 +102,10 @@ struct fidelity_verdict {
 };
 
 /* Whether a link was backlogged through the window: queued at both ends
- * of it, or throttled by HTB within it. Only then does its achieved rate
- * say anything about who set the pace. */
+ * of it. Only then does its achieved rate say anything about who set the
+ * pace. Overlimits alone do not count: they grow whenever a burst exceeds
+ * the 10 ms bucket, and were measured growing in most windows of links
+ * that sent a quarter of their rate (docs/fidelity.md). */
 int fidelity_link_backlogged(const struct fidelity_link_sample *l);
 /* Achieved over configured rate in the window (0 without a rate). */
 double fidelity_link_ratio(const struct fidelity_link_sample *l);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -294,9 +295,11 @@ static void sample(struct fidmon *m, double from_s, double to_s, int first)
 				h.softirq = sirq;
 			}
 		}
+		/* The file is read a moment after the window's end: a share
+		 * a little above 1 is that moment, not more than all. */
 		if (m->psi_ok && to_s > from_s)
-			h.psi = (double)(psi - m->psi_total) / 1e6 /
-				(to_s - from_s);
+			h.psi = fmin(1.0, (double)(psi - m->psi_total) / 1e6 /
+						  (to_s - from_s));
 		canary_take(m, &h.canary_max_ms, &h.canary_p99_ms);
 		for (i = 0; i < nends; i++) {
 			struct end *end = &m->ends[i];

@@ -254,6 +254,7 @@ static void test_backlogged_link_below_its_rate(void **state)
 	quiet();
 	for (i = 20; i < 26; i++) {
 		links[n++] = link("vm0001 download", i, 0.99, 9000, 9000, 3);
+		links[n++] = link("vm0000 download", i, 0.25, 0, 0, 4);
 		links[n++] = link("vm0003 download", i, 0.71, 20000, 15000, 0);
 		links[n++] = link("vm0002 download", i, 0.30, 0, 0, 0);
 	}
@@ -293,8 +294,9 @@ static void test_backlogged_rule(void **state)
 	assert_false(fidelity_link_backlogged(&l)); /* drained in between */
 	l.backlog_to = 1;
 	assert_true(fidelity_link_backlogged(&l));
+	/* Throttled in a burst, empty at both ends: not backlogged. */
 	l = link("x", 0, 0.5, 0, 0, 2);
-	assert_true(fidelity_link_backlogged(&l));
+	assert_false(fidelity_link_backlogged(&l));
 	assert_near(fidelity_link_ratio(&l), 0.5);
 	l.rate_bps = 0;
 	assert_near(fidelity_link_ratio(&l), 0);
