@@ -94,11 +94,13 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 # A unit test links its module from the sanitized library, plus any image/
 # module it names; nothing else of the program.
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
-UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o
+UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
+	build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o
 UNIT_EXTRA_test_serve := build/asan/obj/testbed/serve.o
+UNIT_EXTRA_test_fidelity := build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_requests := build/asan/obj/testbed/requests.o \
-	build/asan/obj/testbed/summary.o
+	build/asan/obj/testbed/summary.o build/asan/obj/testbed/fidelity.o
 
 build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
 	@mkdir -p $(@D)
@@ -107,7 +109,7 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 # An integration test may use testbed/ modules too (itest_run reads results
 # with summary.c).
 ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o \
-	build/asan/obj/testbed/requests.o
+	build/asan/obj/testbed/requests.o build/asan/obj/testbed/fidelity.o
 ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
 	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o \
 	build/asan/obj/testbed/serve.o

@@ -10,4 +10,6 @@ if [ "$(id -u)" != 0 ]; then
 	echo "run: needs root to create network namespaces (sudo make run)" >&2
 	exit 1
 fi
-exec $BIN run scenarios/quickstart.yaml
+# The verdict is printed and in report.md; a degraded run (exit 4) is no
+# failure of the default job.
+exec $BIN run scenarios/quickstart.yaml --allow-degraded

@@ -18,12 +18,19 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: faasnet-testbed run SCENARIO.yaml [--out DIR] "
 		   "[--strategies a,b] [--json] [--check]\n"
+		   "         [--allow-degraded]\n"
 		   "  Builds the scenario's network, starts the registry, "
 		   "the manager and an\n  agent per VM for each strategy, "
 		   "drives the workload, tears everything\n  down and writes "
 		   "the results folder (default results/NAME-TIME).\n"
-		   "  --check  read the scenario, show what it would run, "
-		   "and stop.\n");
+		   "  --check           read the scenario, show what it would "
+		   "run, and stop.\n"
+		   "  --allow-degraded  exit 0 when runs are degraded (still "
+		   "reported).\n"
+		   "Exit status: 0 every container started and every run's "
+		   "fidelity is ok;\n  1 the run could not be completed; 2 bad "
+		   "usage or input; 3 containers\n  failed to start; 4 every "
+		   "container started but a run was degraded.\n");
 }
 
 /* --check: the scenario as it would run, without running it. */
@@ -121,12 +128,13 @@ static void warn_sizes(const struct scenario *s)
 
 int run_main(int argc, char **argv)
 {
-	struct run_opts o = {0};
+	struct run_outcome oc = {0};
+	struct run_opts o = {.outcome = &oc};
 	struct scenario s;
 	struct err e = {""};
 	char dir[PATH_MAX] = "";
 	const char *file = NULL;
-	int i, ret, check = 0;
+	int i, ret, check = 0, allow_degraded = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--out") && i + 1 < argc) {
@@ -142,6 +150,8 @@ int run_main(int argc, char **argv)
 			o.json = 1;
 		} else if (!strcmp(argv[i], "--check")) {
 			check = 1;
+		} else if (!strcmp(argv[i], "--allow-degraded")) {
+			allow_degraded = 1;
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -179,9 +189,30 @@ int run_main(int argc, char **argv)
 	if (ret)
 		fprintf(stderr, "run: %s\n", e.msg);
 	if (o.json && dir[0])
-		jsonout_print(json_pack("{s:s, s:s, s:b}", "results", dir,
-					"scenario", s.name, "ok", !ret));
-	ret = ret ? TESTBED_EXIT_FAILED : 0;
+		jsonout_print(json_pack(
+			"{s:s, s:s, s:b, s:i, s:i}", "results", dir, "scenario",
+			s.name, "ok", !ret, "failed", (int)oc.failed,
+			"runs_degraded", (int)oc.runs_degraded));
+	/* A failed container says more than a degraded run: the host may
+	 * be why, but the containers are what the run was for. */
+	if (ret)
+		ret = TESTBED_EXIT_FAILED;
+	else if (oc.failed)
+		ret = TESTBED_EXIT_CONTAINERS;
+	else if (oc.runs_degraded && !allow_degraded)
+		ret = TESTBED_EXIT_DEGRADED;
+	if (!ret && oc.runs_degraded)
+		fprintf(stderr, "run: %u run(s) degraded (allowed)\n",
+			oc.runs_degraded);
+	else if (ret == TESTBED_EXIT_CONTAINERS)
+		fprintf(stderr, "run: %u container(s) did not start\n",
+			oc.failed);
+	else if (ret == TESTBED_EXIT_DEGRADED)
+		fprintf(stderr,
+			"run: %u run(s) degraded: the host, not the emulated "
+			"network, set the pace (see report.md; "
+			"--allow-degraded exits 0)\n",
+			oc.runs_degraded);
 out:
 	scenario_free(&s);
 	return ret;

@@ -1,12 +1,8 @@
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "evloop.h"
 #include "link.h"
 #include "netmon.h"
 #include "topo.h"
@@ -19,12 +15,8 @@ struct base {
 };
 
 struct netmon {
-	pthread_t thread;
-	atomic_int stop;
 	FILE *f;
-	unsigned interval_ms;
 	struct nl_sock *sk;
-	uint64_t t0;
 	struct base *base;
 	size_t nbase;
 	double t_s;
@@ -64,22 +56,16 @@ static void sample_one(void *arg, const char *name, uint64_t rx, uint64_t tx)
 		(unsigned long long)(rx - b->rx));
 }
 
-static void *run(void *arg)
+void netmon_sample(struct netmon *m, double t_s)
 {
-	struct netmon *m = arg;
 	struct err e;
 
-	while (!atomic_load(&m->stop)) {
-		m->t_s = (double)(evloop_now_ns() - m->t0) / 1e9;
-		link_stats(m->sk, TOPO_PREFIX, sample_one, m, &e);
-		fflush(m->f);
-		usleep(m->interval_ms * 1000);
-	}
-	return NULL;
+	m->t_s = t_s;
+	link_stats(m->sk, TOPO_PREFIX, sample_one, m, &e);
+	fflush(m->f);
 }
 
-int netmon_start(const char *csv, unsigned interval_ms, struct netmon **out,
-		 struct err *e)
+int netmon_open(const char *csv, struct netmon **out, struct err *e)
 {
 	struct netmon *m = calloc(1, sizeof(*m));
 	int ret;
@@ -99,13 +85,6 @@ int netmon_start(const char *csv, unsigned interval_ms, struct netmon **out,
 		ret = -EIO;
 		goto fail;
 	}
-	m->interval_ms = interval_ms;
-	m->t0 = evloop_now_ns();
-	ret = -pthread_create(&m->thread, NULL, run, m);
-	if (ret) {
-		err_set(e, ret, "netmon thread: %s", strerror(-ret));
-		goto fail;
-	}
 	*out = m;
 	return 0;
 fail:
@@ -117,12 +96,10 @@ fail:
 	return ret;
 }
 
-void netmon_stop(struct netmon *m)
+void netmon_close(struct netmon *m)
 {
 	if (!m)
 		return;
-	atomic_store(&m->stop, 1);
-	pthread_join(m->thread, NULL);
 	link_sock_close(m->sk);
 	fclose(m->f);
 	free(m->base);

@@ -1,9 +1,10 @@
-/* netmon: while a run goes, samples on a thread of its own the byte
- * counters of every host's cable, read at the host end in the initial
- * namespace (its tx is what the host received, its rx what the host sent),
- * and writes them as CSV: t_s,link,in_bytes,out_bytes, cumulative from the
- * first sample. The report draws the paper's Fig. 16 (per-VM inbound and
- * outbound) and the registry's egress from it. */
+/* netmon: the byte counters of every host's cable, read at the host end
+ * in the initial namespace (its tx is what the host received, its rx what
+ * the host sent), written as CSV: t_s,link,in_bytes,out_bytes, cumulative
+ * from the first sample. The report draws the paper's Fig. 16 (per-VM
+ * inbound and outbound) and the registry's egress from it. It owns the
+ * file and its socket; the fidelity monitor (fidmon.h) owns the thread
+ * and the clock that call netmon_sample. */
 #ifndef FAASNET_TESTBED_NETMON_H
 #define FAASNET_TESTBED_NETMON_H
 
@@ -11,9 +12,10 @@
 
 struct netmon;
 
-int netmon_start(const char *csv, unsigned interval_ms, struct netmon **m,
-		 struct err *e);
-/* Stops sampling, closes the file. */
-void netmon_stop(struct netmon *m);
+int netmon_open(const char *csv, struct netmon **m, struct err *e);
+/* One sample, at t_s seconds from the start of sampling. */
+void netmon_sample(struct netmon *m, double t_s);
+/* Closes the file (NULL: nothing). */
+void netmon_close(struct netmon *m);
 
 #endif

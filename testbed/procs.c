@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,12 +20,93 @@
 struct proc {
 	pid_t pid;
 	int reaped;
+	enum procs_kind kind;
 };
+
+/* Reaped processes' CPU time since procs_cpu_take. */
+static struct procs_cpu reaped_cpu;
+
+void procs_cpu_take(struct procs_cpu *out)
+{
+	*out = reaped_cpu;
+	memset(&reaped_cpu, 0, sizeof(reaped_cpu));
+}
+
+static enum procs_kind kind_of(const char *path, const char *netns)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (!strcmp(base, "faasnet-agent"))
+		return PROCS_AGENT;
+	if (!strcmp(base, "faasnet-manager"))
+		return PROCS_MANAGER;
+	if (!strcmp(base, "opentracker"))
+		return PROCS_TRACKER;
+	if (!strcmp(base, "aria2c"))
+		return strcmp(netns, TOPO_PREFIX "manager") ? PROCS_ARIA2C
+							    : PROCS_SEEDER;
+	return PROCS_OTHER;
+}
+
+/* waitpid that also counts the process's CPU time by kind. */
+static pid_t reap(struct proc *pc, int options)
+{
+	struct rusage ru;
+	pid_t r = wait4(pc->pid, NULL, options, &ru);
+
+	if (r == pc->pid) {
+		pc->reaped = 1;
+		reaped_cpu.s[pc->kind] +=
+			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
+	return r;
+}
 
 struct procs {
 	struct proc *v;
 	size_t n, cap;
 };
+
+/* Field n (1-based, as proc(5) counts) of /proc/PID/stat; 0 when absent. */
+static unsigned long long stat_field(pid_t pid, int n, int *found)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	FILE *f;
+	int i;
+
+	*found = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	/* The command may hold spaces and parentheses: count from the last
+	 * ')', which ends field 2. */
+	p = strrchr(buf, ')');
+	for (i = 2; p && i < n; i++)
+		p = strchr(p + 1, ' ');
+	if (p) {
+		v = strtoull(p + 1, NULL, 10);
+		*found = 1;
+	}
+	return v;
+}
+
+double procs_cpu_now(pid_t pid)
+{
+	int f1, f2;
+	unsigned long long ut = stat_field(pid, 14, &f1);
+	unsigned long long st = stat_field(pid, 15, &f2);
+
+	if (pid <= 0 || !f1 || !f2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 
 unsigned long long procs_start_time(pid_t pid)
 {
@@ -145,6 +227,7 @@ int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 	}
 	p->v[p->n].pid = pid;
 	p->v[p->n].reaped = 0;
+	p->v[p->n].kind = kind_of(argv[0], netns);
 	p->n++;
 	record(pid);
 	if (pidp)
@@ -163,8 +246,8 @@ int procs_alive(struct procs *p, pid_t pid)
 	for (i = 0; i < p->n; i++) {
 		if (p->v[i].pid != pid)
 			continue;
-		if (!p->v[i].reaped && waitpid(pid, NULL, WNOHANG) == pid)
-			p->v[i].reaped = 1;
+		if (!p->v[i].reaped)
+			reap(&p->v[i], WNOHANG);
 		return !p->v[i].reaped;
 	}
 	return 0;
@@ -191,9 +274,7 @@ void procs_stop_all(struct procs *p, unsigned grace_ms)
 		for (i = 0; i < p->n; i++) {
 			if (p->v[i].reaped)
 				continue;
-			if (waitpid(p->v[i].pid, NULL, WNOHANG) == p->v[i].pid)
-				p->v[i].reaped = 1;
-			else
+			if (reap(&p->v[i], WNOHANG) != p->v[i].pid)
 				left++;
 		}
 		if (left)
@@ -203,8 +284,8 @@ void procs_stop_all(struct procs *p, unsigned grace_ms)
 		if (p->v[i].reaped)
 			continue;
 		kill(p->v[i].pid, SIGKILL);
-		waitpid(p->v[i].pid, NULL, 0);
-		p->v[i].reaped = 1;
+		if (reap(&p->v[i], 0) != p->v[i].pid)
+			p->v[i].reaped = 1; /* not ours any more */
 	}
 	p->n = 0;
 	unlink(RECORD);

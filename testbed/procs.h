@@ -33,6 +33,35 @@ void procs_free(struct procs *p);
  * (PID and start time match). Returns how many were ended. */
 int procs_clean_recorded(void);
 
+/* What a process started by procs_spawn is, told from its program's name
+ * (and, for aria2c, its namespace: the origin seeder runs in the
+ * manager's). */
+enum procs_kind {
+	PROCS_AGENT,
+	PROCS_MANAGER,
+	PROCS_ARIA2C,
+	PROCS_TRACKER,
+	PROCS_SEEDER,
+	PROCS_OTHER,
+	PROCS_NKINDS,
+};
+
+/* CPU seconds (user + system, from wait4's rusage) per kind. */
+struct procs_cpu {
+	double s[PROCS_NKINDS];
+};
+
+/* The CPU time of every process procs_spawn started and procs reaped since
+ * the last call (through any struct procs of this program: a run's and
+ * bittorrent's alike), then counting starts again. Single-threaded, as the
+ * reaping is. */
+void procs_cpu_take(struct procs_cpu *out);
+
+/* CPU seconds (user + system) pid has used so far, from /proc/PID/stat,
+ * for a process that lives across runs (the registry); -1 when there is
+ * no such process. */
+double procs_cpu_now(pid_t pid);
+
 /* Start time of pid in clock ticks since boot (0: no such process): with
  * the PID it names one process for the machine's uptime. */
 unsigned long long procs_start_time(pid_t pid);

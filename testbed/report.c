@@ -104,7 +104,8 @@ static int netdev_load(const char *dir, const char *run, struct netdev *nd)
 			continue;
 		if (!strcmp(x->link, "registry"))
 			nd->reg = x;
-		else if (!nd->hi || x->out[x->n - 1] > nd->hi->out[nd->hi->n - 1])
+		else if (!nd->hi ||
+			 x->out[x->n - 1] > nd->hi->out[nd->hi->n - 1])
 			nd->hi = x;
 	}
 	for (i = 0; i < nd->n; i++) {
@@ -122,8 +123,8 @@ static int netdev_load(const char *dir, const char *run, struct netdev *nd)
 }
 
 #define RATE(s, f, k)                                                          \
-	((double)((s)->f[k] - (s)->f[(k) - 1]) / ((s)->t[k] - (s)->t[(k) - 1]) \
-	 / 1e6)
+	((double)((s)->f[k] - (s)->f[(k)-1]) / ((s)->t[k] - (s)->t[(k)-1]) /   \
+	 1e6)
 
 /* plot-thr-RUN.dat (MB/s per interval: the registry's egress; inbound and
  * outbound of the busiest VM and of a leaf) and a gnuplot block: the
@@ -140,7 +141,8 @@ static int throughput(const char *dir, const char *run, FILE *gp)
 	snprintf(path, sizeof(path), "%s/plot-thr-%s.dat", dir, run);
 	f = fopen(path, "we");
 	if (f) {
-		fprintf(f, "# t_s registry_out %s_in %s_out %s_in %s_out (MB/s)\n",
+		fprintf(f,
+			"# t_s registry_out %s_in %s_out %s_in %s_out (MB/s)\n",
 			nd.hi->link, nd.hi->link, nd.lo->link, nd.lo->link);
 		for (k = 1; k < nd.reg->n; k++)
 			if (nd.reg->t[k] > nd.reg->t[k - 1])
@@ -172,6 +174,115 @@ static int throughput(const char *dir, const char *run, FILE *gp)
 	return 1;
 }
 
+/* The CSV field k (0-based) of line as a number, NaN when empty: gnuplot
+ * leaves NaN out of a line. */
+static double csv_field(const char *line, int k)
+{
+	const char *p = line;
+	char *end;
+	double v;
+
+	while (k-- > 0 && p)
+		if ((p = strchr(p, ',')))
+			p++;
+	if (!p || *p == ',' || *p == '\n' || !*p)
+		return NAN;
+	v = strtod(p, &end);
+	return end == p ? NAN : v;
+}
+
+/* plot-mon-RUN.dat from raw/RUN/monitor.csv's host rows (percent: the
+ * busiest CPU, the largest softirq share, CPU pressure, the worst
+ * backlogged link's achieved over configured rate; ms: the canary's worst
+ * lateness) and its gnuplot block. Returns whether it wrote one. */
+static int monitor_plot(const char *dir, const char *run, FILE *gp)
+{
+	char path[PATH_MAX + 300], line[512];
+	FILE *in, *out;
+	int fmt;
+
+	snprintf(path, sizeof(path), "%s/raw/%s/monitor.csv", dir, run);
+	in = fopen(path, "re");
+	if (!in)
+		return 0;
+	snprintf(path, sizeof(path), "%s/plot-mon-%s.dat", dir, run);
+	out = fopen(path, "we");
+	if (!out) {
+		fclose(in);
+		return 0;
+	}
+	fprintf(out, "# t_s busiest_cpu_%% softirq_%% psi_%% "
+		     "worst_link_ratio_%% canary_max_ms\n");
+	while (fgets(line, sizeof(line), in)) {
+		double dt = csv_field(line, 1);
+
+		if (!strstr(line, ",host,"))
+			continue;
+		fprintf(out, "%.3f %.1f %.1f %.1f %.1f %.3f\n",
+			csv_field(line, 0), 100 * csv_field(line, 4),
+			100 * csv_field(line, 6), csv_field(line, 7) / 1e4 / dt,
+			100 * csv_field(line, 11), csv_field(line, 8));
+	}
+	fclose(in);
+	fclose(out);
+	for (fmt = 0; fmt < 2; fmt++)
+		fprintf(gp,
+			"set terminal %s size 800,500\nset output "
+			"'monitor-%s.%s'\nset title '%s: fidelity monitor'\n"
+			"set xlabel 'seconds'\nset ylabel 'percent'\n"
+			"set y2label 'canary late, ms'\nset ytics nomirror\n"
+			"set y2tics\nset yrange [0:110]\nset y2range [0:*]\n"
+			"set key top right\nplot 'plot-mon-%s.dat' using "
+			"1:2 with lines lw 2 title 'busiest CPU', '' using "
+			"1:3 with lines title 'softirq', '' using 1:4 with "
+			"lines title 'CPU pressure', '' using 1:5 with "
+			"points pt 7 ps 0.5 title 'worst backlogged link, "
+			"%% of rate', '' using 1:6 axes x1y2 with lines "
+			"title 'canary late (ms)'\nunset y2label\nunset "
+			"y2tics\nset ytics mirror\nset yrange [*:*]\n",
+			fmt ? "svg" : "pngcairo", run, fmt ? "svg" : "png", run,
+			run);
+	return 1;
+}
+
+/* The verdict of each run, with its reasons, and the CPU its processes
+ * used. */
+static void fidelity_runs(FILE *f, const struct summary_run *runs, size_t n)
+{
+	size_t i;
+	unsigned k;
+
+	fprintf(f, "\n## Fidelity per run\n\nEach run is judged window by "
+		   "window (`docs/fidelity.md`); its signals are in "
+		   "`raw/RUN/monitor.csv`, drawn as `monitor-RUN.png`.\n\n");
+	for (i = 0; i < n; i++) {
+		const struct summary_run *r = &runs[i];
+
+		fprintf(f, "- %s", r->strategy);
+		if (r->sweep >= 0)
+			fprintf(f, " (%ld)", r->sweep);
+		if (!r->fidelity)
+			fprintf(f, ": not judged");
+		else
+			fprintf(f, ": **%s**",
+				r->fidelity->degraded ? "degraded" : "ok");
+		for (k = 0; r->fidelity && k < r->fidelity->nreasons; k++)
+			fprintf(f, "%s%s", k ? "; " : ": ",
+				r->fidelity->reasons[k].text);
+		if (r->fidelity && r->fidelity->dropped)
+			fprintf(f, "; and %u more", r->fidelity->dropped);
+		if (r->cpu)
+			fprintf(f,
+				". CPU s: agents %.1f, manager %.1f, "
+				"registry %.1f, aria2c %.1f, tracker %.1f, "
+				"seeder %.1f, total %.1f",
+				r->cpu->agents, r->cpu->manager,
+				r->cpu->registry, r->cpu->aria2c,
+				r->cpu->tracker, r->cpu->seeder, r->cpu->total);
+		fprintf(f, "\n");
+	}
+}
+
 /* Fig. 16 in numbers, per run: the busiest VM's bytes out over bytes in
  * (about 2 for an inner node with two children) and its peak rates
  * against its scaled link. */
@@ -201,17 +312,21 @@ static void throughput_table(FILE *f, const char *dir, double vm_Bps)
 		bin = (double)(nd.hi->in[nd.hi->n - 1] - nd.hi->in[0]);
 		bout = (double)(nd.hi->out[nd.hi->n - 1] - nd.hi->out[0]);
 		if (!any)
-			fprintf(f, "\n## Per-VM throughput (Fig. 16)\n\n"
-				   "The VM that sent the most in each run. The "
-				   "paper: a VM's inbound is about half its "
-				   "outbound (two children); peak 45 MB/s, "
-				   "35.2%% of the 1 Gbit/s NIC (the same share "
-				   "of the scaled link is comparable).\n\n"
-				   "| run | VM | in MB | out MB | out/in | peak in "
-				   "MB/s | peak out MB/s | peak out, %% of link "
-				   "|\n|---|---|---|---|---|---|---|---|\n");
+			fprintf(f,
+				"\n## Per-VM throughput (Fig. 16)\n\n"
+				"The VM that sent the most in each run. The "
+				"paper: a VM's inbound is about half its "
+				"outbound (two children); peak 45 MB/s, "
+				"35.2%% of the 1 Gbit/s NIC (the same share "
+				"of the scaled link is comparable).\n\n"
+				"| run | VM | in MB | out MB | out/in | peak "
+				"in "
+				"MB/s | peak out MB/s | peak out, %% of link "
+				"|\n|---|---|---|---|---|---|---|---|\n");
 		any = 1;
-		fprintf(f, "| %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f%% |\n",
+		fprintf(f,
+			"| %s | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f%% "
+			"|\n",
 			de->d_name, nd.hi->link, bin / 1e6, bout / 1e6,
 			bin > 0 ? bout / bin : 0, pin, pout,
 			vm_Bps > 0 ? 100 * pout * 1e6 / vm_Bps : 0);
@@ -272,7 +387,8 @@ static void serve_plots(const char *dir, FILE *gp)
 			continue;
 		fprintf(f, "# %s arrival_s response_s\n", keys[j]);
 		for (i = 0; i < n; i++)
-			if (rows[i].served && !strcmp(rows[i].strategy, keys[j]))
+			if (rows[i].served &&
+			    !strcmp(rows[i].strategy, keys[j]))
 				fprintf(f, "%.6f %.6f\n", rows[i].arrival_s,
 					rows[i].done_s - rows[i].arrival_s);
 		fclose(f);
@@ -340,8 +456,8 @@ static void serve_plots(const char *dir, FILE *gp)
 				"%s'plot-pool-%s.dat' using 1:2 with steps lw "
 				"2 lc %zu title '%s', 'plot-pool-%s.dat' using "
 				"1:3 with steps dt 2 lc %zu notitle",
-				j ? ", " : "", keys[j], j + 1, keys[j],
-				keys[j], j + 1);
+				j ? ", " : "", keys[j], j + 1, keys[j], keys[j],
+				j + 1);
 		fprintf(gp, "\n");
 	}
 }
@@ -430,7 +546,8 @@ int report_plots(const char *dir, struct err *e)
 
 			fprintf(f,
 				"set terminal %s size 800,500\nset output "
-				"'%s.%s'\nset key bottom right\nset grid\nset xrange [0:*]\n",
+				"'%s.%s'\nset key bottom right\nset grid\nset "
+				"xrange [0:*]\n",
 				fmt ? "svg" : "pngcairo", what,
 				fmt ? "svg" : "png");
 			if (pass)
@@ -462,6 +579,7 @@ int report_plots(const char *dir, struct err *e)
 		while (d && (de = readdir(d)))
 			if (de->d_name[0] != '.') {
 				throughput(dir, de->d_name, f);
+				monitor_plot(dir, de->d_name, f);
 				tree_picture(dir, de->d_name);
 			}
 		if (d)
@@ -512,16 +630,17 @@ static void bounds(FILE *f, const struct scenario *s,
 		/* docs/image-format.md: header, entries, start-up entries */
 		I = 40 + 48 * nb + 4 * ceil(s->images[0].startup_fraction * nb);
 	}
-	fprintf(f, "\n## Measured against the bounds\n\n"
-		   "Per container S = bytes moved / containers started; B = "
-		   "VM link, R = registry link (both scaled);\nh = "
-		   "ceil(log2(N+1)); b = block, I = block index (%.0f KB; it "
-		   "does not scale). Bounds are lower bounds on the slowest "
-		   "container's time.\n\n"
-		   "| strategy | sweep | N | S (MB) | max s | S/B s | N*S/R s "
-		   "| tree 2S/B+2(h-1)b/B s | tree with index "
-		   "2S/B+2(h-1)(b+I)/B s |\n|---|---|---|---|---|---|---|---|"
-		   "---|\n",
+	fprintf(f,
+		"\n## Measured against the bounds\n\n"
+		"Per container S = bytes moved / containers started; B = "
+		"VM link, R = registry link (both scaled);\nh = "
+		"ceil(log2(N+1)); b = block, I = block index (%.0f KB; it "
+		"does not scale). Bounds are lower bounds on the slowest "
+		"container's time.\n\n"
+		"| strategy | sweep | N | S (MB) | max s | S/B s | N*S/R s "
+		"| tree 2S/B+2(h-1)b/B s | tree with index "
+		"2S/B+2(h-1)(b+I)/B s |\n|---|---|---|---|---|---|---|---|"
+		"---|\n",
 		I / 1e3);
 	for (i = 0; i < n; i++) {
 		const struct summary_run *r = &runs[i];
@@ -669,7 +788,8 @@ static void requests_table(FILE *f, const char *dir, const struct scenario *s,
 		"\n## Requests\n\nEach request holds a slot for %.3f s; a "
 		"request is *slow* when it waited more than half that for "
 		"a slot. Slow requests at most %.3f s (two service times) "
-		"apart form an episode; *recovery* is an episode's length, from its first "
+		"apart form an episode; *recovery* is an episode's length, "
+		"from its first "
 		"slow arrival to its last (the paper's \"back to normal "
 		"after\").\n\n"
 		"| strategy | requests | served | p50 s | p99 s | max s | "
@@ -685,11 +805,11 @@ static void requests_table(FILE *f, const char *dir, const struct scenario *s,
 
 		if (!q)
 			continue;
-		fprintf(f, "| %s | %u | %u | %.2f | %.2f | %.2f | %u | %u | "
-			   "%.1f | ",
-			q->strategy, q->requests, q->served, q->p50_s,
-			q->p99_s, q->max_s, q->slow, q->nepisodes,
-			q->recovery_s);
+		fprintf(f,
+			"| %s | %u | %u | %.2f | %.2f | %.2f | %u | %u | "
+			"%.1f | ",
+			q->strategy, q->requests, q->served, q->p50_s, q->p99_s,
+			q->max_s, q->slow, q->nepisodes, q->recovery_s);
 		/* Only faasnet moves data down its trees. */
 		if (strcmp(q->strategy, "faasnet"))
 			fprintf(f, "- | - |\n");
@@ -701,9 +821,10 @@ static void requests_table(FILE *f, const char *dir, const struct scenario *s,
 			q->strategy, q->served, q->slow, q->p50_s, q->p99_s,
 			q->max_s, q->nepisodes, q->recovery_s);
 	}
-	fprintf(f, "\nEpisodes (at most %d per strategy):\n\n| strategy | "
-		   "from s | to s | recovery s | slow requests | peak "
-		   "response s |\n|---|---|---|---|---|---|\n",
+	fprintf(f,
+		"\nEpisodes (at most %d per strategy):\n\n| strategy | "
+		"from s | to s | recovery s | slow requests | peak "
+		"response s |\n|---|---|---|---|---|---|\n",
 		REQUESTS_MAX_EPISODES);
 	for (i = 0; i < n; i++) {
 		const struct requests_stats *q = runs[i].requests;
@@ -775,6 +896,7 @@ int report_write(const char *dir, const struct scenario *s,
 			r->p90_s, r->max_s, (double)r->registry_bytes / 1e6,
 			(double)r->peer_bytes / 1e6);
 	}
+	fidelity_runs(f, runs, n);
 	if (s->serve.on)
 		requests_table(f, dir, s, runs, n);
 	ratios(f, runs, n);
@@ -788,7 +910,9 @@ int report_write(const char *dir, const struct scenario *s,
 		   "registry's egress, and inbound and outbound of the VM "
 		   "that sent the most (an inner node of a tree: about twice "
 		   "its inbound, for two children) and of one that sent "
-		   "little (a leaf), from `raw/RUN/netdev.csv`. With "
+		   "little (a leaf), from `raw/RUN/netdev.csv`. Per run, "
+		   "`monitor-RUN.png`: the fidelity monitor's signals "
+		   "(`raw/RUN/monitor.csv`). With "
 		   "Graphviz installed, `tree-RUN.png` draws each function's "
 		   "tree (`raw/RUN/trees.dot`).\n\n"
 		   "Data: `containers.csv` (one row per container), "

@@ -15,7 +15,7 @@
 #include "build.h"
 #include "driver.h"
 #include "evloop.h"
-#include "netmon.h"
+#include "fidmon.h"
 #include "plan.h"
 #include "procs.h"
 #include "regproc.h"
@@ -28,11 +28,10 @@
 
 #define MANAGER_PORT	  7000
 #define REGISTRY_HOSTPORT "198.18.0.2:5000"
-/* A busier host than this during a run was the bottleneck, not the
- * emulated network: the numbers are then marked degraded. */
-#define FIDELITY_CPU_BUSY 0.90
-/* Throughput samples: fine enough to see a 1 s start-up's shape. */
-#define NETMON_MS 100
+/* Monitor windows: fine enough to see a 1 s start-up's shape and a short
+ * burst of load; a dump of every link per sample, so longer for larger
+ * networks (1 ms a VM), at most a second. */
+#define MONITOR_MS 100
 
 struct run {
 	const struct scenario *s;
@@ -57,11 +56,21 @@ struct run {
 		char strategy[16];
 		long sweep;
 		unsigned corrupt;
+		struct fidelity_verdict verdict;
+		struct summary_cpu cpu;
 	} keys[SCENARIO_NSTRATEGIES * SCENARIO_MAX_SWEEP];
 	size_t nkeys;
 	int degraded;
 	char fidelity_note[256];
+	pid_t reg_pid; /* the registry, for its CPU time per run */
 	struct err *e;
+};
+
+/* What one run measured of itself: its verdict and its processes' CPU. */
+struct run_fidelity {
+	struct fidelity_verdict verdict;
+	struct summary_cpu cpu;
+	double reg_cpu0; /* the registry's CPU seconds when the run began */
 };
 
 static int mkdirs(const char *path)
@@ -190,23 +199,55 @@ static int prepare_images(struct run *r)
 	return 0;
 }
 
-/* Host CPU time, busy and total, from /proc/stat's first line. */
-static void cpu_sample(unsigned long long *busy, unsigned long long *total)
+/* The fidelity monitor of one run, started just before its workload. A
+ * monitor that cannot start is said, and the run goes on unjudged. */
+static struct fidmon *monitor_start(struct run *r, const char *raw,
+				    const char *label)
 {
-	unsigned long long v[8] = {0};
-	FILE *f = fopen("/proc/stat", "re");
-	int i;
+	unsigned vms = r->s->topo.vms, ms = vms > MONITOR_MS ? vms : MONITOR_MS;
+	struct fidmon *mon = NULL;
 
-	*busy = *total = 0;
-	if (!f)
-		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
-		for (i = 0; i < 8; i++)
-			*total += v[i];
-		*busy = *total - v[3] - v[4]; /* idle, iowait */
+	if (fidmon_start(&r->plan, raw, ms, &mon, r->e)) {
+		fprintf(stderr, "%s: no fidelity monitor: %s\n", label,
+			r->e->msg);
+		mon = NULL;
+	} else if (fidmon_note(mon)[0]) {
+		fprintf(stderr, "%s: %s\n", label, fidmon_note(mon));
 	}
-	fclose(f);
+	r->e->msg[0] = '\0';
+	return mon;
+}
+
+/* After the run's processes are gone: the verdict from the monitor's
+ * samples (and the manager's lag, when it ran), and the CPU its processes
+ * used. */
+static void monitor_end(struct run *r, struct fidmon *mon, const char *mgr_ev,
+			uint64_t t0_ns, const char *label,
+			struct run_fidelity *rf)
+{
+	struct procs_cpu pc;
+	double reg = procs_cpu_now(r->reg_pid);
+	unsigned i;
+
+	fidmon_read_lag(mon, mgr_ev);
+	if (mon && fidmon_judge(mon, t0_ns, &rf->verdict))
+		fprintf(stderr, "%s: fidelity not judged: out of memory\n",
+			label);
+	fidmon_free(mon);
+	procs_cpu_take(&pc);
+	rf->cpu.agents = pc.s[PROCS_AGENT];
+	rf->cpu.manager = pc.s[PROCS_MANAGER];
+	rf->cpu.aria2c = pc.s[PROCS_ARIA2C];
+	rf->cpu.tracker = pc.s[PROCS_TRACKER];
+	rf->cpu.seeder = pc.s[PROCS_SEEDER];
+	rf->cpu.registry =
+		reg >= 0 && rf->reg_cpu0 >= 0 ? reg - rf->reg_cpu0 : 0;
+	rf->cpu.total = rf->cpu.registry;
+	for (i = 0; i < PROCS_NKINDS; i++)
+		rf->cpu.total += pc.s[i];
+	for (i = 0; i < rf->verdict.nreasons; i++)
+		fprintf(stderr, "%s: fidelity: %s\n", label,
+			rf->verdict.reasons[i].text);
 }
 
 static int add_row(struct run *r, const struct summary_row *row)
@@ -385,8 +426,10 @@ static int add_requests(struct run *r, const char *stname,
 }
 
 static void add_key(struct run *r, const char *strategy, long sweep,
-		    unsigned corrupt)
+		    unsigned corrupt, const struct run_fidelity *rf,
+		    unsigned rep)
 {
+	char prefix[16];
 	size_t i;
 
 	for (i = 0; i < r->nkeys; i++)
@@ -400,9 +443,23 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 			 strategy);
 		r->keys[i].sweep = sweep;
 		r->keys[i].corrupt = 0;
+		memset(&r->keys[i].verdict, 0, sizeof(r->keys[i].verdict));
+		memset(&r->keys[i].cpu, 0, sizeof(r->keys[i].cpu));
 		r->nkeys++;
 	}
 	r->keys[i].corrupt += corrupt;
+	/* Repetitions pool: each keeps its reasons, named by repetition. */
+	snprintf(prefix, sizeof(prefix), "r%u: ", rep + 1);
+	fidelity_merge(&r->keys[i].verdict, &rf->verdict,
+		       r->s->repetitions > 1 ? prefix : NULL);
+	r->keys[i].cpu.agents += rf->cpu.agents;
+	r->keys[i].cpu.manager += rf->cpu.manager;
+	r->keys[i].cpu.registry += rf->cpu.registry;
+	r->keys[i].cpu.aria2c += rf->cpu.aria2c;
+	r->keys[i].cpu.tracker += rf->cpu.tracker;
+	r->keys[i].cpu.seeder += rf->cpu.seeder;
+	r->keys[i].cpu.total += rf->cpu.total;
+	r->degraded |= rf->verdict.degraded;
 }
 
 /* Lines of a log that contain needle (0 when it cannot be read). */
@@ -426,7 +483,7 @@ static unsigned count_lines_with(const char *path, const char *needle)
  * origin seeder included): peer bytes. */
 static int run_bittorrent(struct run *r, const char *raw, const char *label,
 			  const struct scenario_invocation *inv, size_t ninv,
-			  long sweep)
+			  long sweep, unsigned rep)
 {
 	const struct scenario *s = r->s;
 	const char *layouts[SCENARIO_MAX_IMAGES];
@@ -438,17 +495,18 @@ static int run_bittorrent(struct run *r, const char *raw, const char *label,
 
 	for (i = 0; i < s->nimages; i++)
 		layouts[i] = r->layouts[i];
-	char csv[PATH_MAX + 32];
-	struct netmon *mon = NULL;
+	struct run_fidelity rf = {.reg_cpu0 = procs_cpu_now(r->reg_pid)};
+	struct procs_cpu before;
+	struct fidmon *mon;
 
 	fprintf(stderr, "%s: tracker, seeder and swarm\n", label);
-	snprintf(csv, sizeof(csv), "%s/netdev.csv", raw);
-	if (netmon_start(csv, NETMON_MS, &mon, r->e))
-		r->e->msg[0] = '\0';
+	procs_cpu_take(&before); /* not this run's */
+	mon = monitor_start(r, raw, label);
 	ret = bittorrent_run(s, &r->plan, layouts, raw, inv, ninv,
 			     s->timeout_ns, r->o->stop, &dr, &vm_of, &bytes_of,
 			     r->e);
-	netmon_stop(mon);
+	fidmon_stop(mon);
+	monitor_end(r, mon, NULL, dr.t0_ns, label, &rf);
 	for (i = 0; !ret && i < dr.n; i++) {
 		const struct driver_container *c = &dr.c[i];
 		struct summary_row row = {.sweep = sweep};
@@ -483,7 +541,7 @@ static int run_bittorrent(struct run *r, const char *raw, const char *label,
 			ret = add_row(r, &row);
 		}
 	if (!ret)
-		add_key(r, "bittorrent", sweep, 0);
+		add_key(r, "bittorrent", sweep, 0, &rf, rep);
 	free(vm_of);
 	free(bytes_of);
 	driver_result_free(&dr);
@@ -496,7 +554,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		   unsigned rep)
 {
 	const struct scenario *s = r->s;
-	char raw[PATH_MAX], label[96], tmp[PATH_MAX + 64], bin[PATH_MAX + 64];
+	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
 	char maxc[16], reclaim[24], dead[16];
@@ -504,8 +562,9 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
 	struct procs *pr = NULL;
-	struct netmon *mon = NULL;
-	unsigned long long b0, t0, b1, t1;
+	struct fidmon *mon = NULL;
+	struct run_fidelity rf = {.reg_cpu0 = -1};
+	struct procs_cpu before;
 	size_t ninv = 0, i, total = 0;
 	char **argv = NULL;
 	unsigned corrupt = 0, vms = s->topo.vms, k, per_vm;
@@ -542,9 +601,11 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 			     : (unsigned long long)(s->reclaim_ns / 1000000));
 
 	if (st == SCENARIO_BITTORRENT) {
-		ret = run_bittorrent(r, raw, label, inv, ninv, sweep);
+		ret = run_bittorrent(r, raw, label, inv, ninv, sweep, rep);
 		goto out;
 	}
+	procs_cpu_take(&before); /* not this run's */
+	rf.reg_cpu0 = procs_cpu_now(r->reg_pid);
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
@@ -620,27 +681,15 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		goto out;
 	}
 
-	snprintf(tmp, sizeof(tmp), "%s/netdev.csv", raw);
-	/* A dump of every link per sample: slower for larger networks. */
-	if (netmon_start(tmp, vms > NETMON_MS ? vms : NETMON_MS, &mon, r->e))
-		fprintf(stderr, "%s: no throughput samples: %s\n", label,
-			r->e->msg);
-	r->e->msg[0] = '\0';
-	cpu_sample(&b0, &t0);
+	mon = monitor_start(r, raw, label);
 	ret = driver_run(TOPO_MANAGER_ADDR, MANAGER_PORT, inv, ninv, s,
 			 s->timeout_ns, r->o->stop, label, &dr, r->e);
-	cpu_sample(&b1, &t1);
-	netmon_stop(mon);
+	fidmon_stop(mon);
 	procs_stop_all(pr, 3000);
+	monitor_end(r, mon, mgr_ev, dr.t0_ns, label, &rf);
+	mon = NULL;
 	if (ret)
 		goto out;
-	if (t1 > t0 &&
-	    (double)(b1 - b0) / (double)(t1 - t0) > FIDELITY_CPU_BUSY) {
-		r->degraded = 1;
-		snprintf(r->fidelity_note, sizeof(r->fidelity_note),
-			 "host CPU %.0f%% busy during %s",
-			 100.0 * (double)(b1 - b0) / (double)(t1 - t0), label);
-	}
 
 	seen = calloc(dr.n ? dr.n : 1, sizeof(*seen));
 	if (!seen) {
@@ -687,8 +736,12 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	ret = add_requests(r, stname, &dr);
 	if (ret)
 		goto out;
-	add_key(r, stname, sweep, corrupt);
+	add_key(r, stname, sweep, corrupt, &rf, rep);
 out:
+	if (mon) {
+		fidmon_stop(mon);
+		fidmon_free(mon);
+	}
 	if (pr) {
 		procs_stop_all(pr, 3000);
 		procs_free(pr);
@@ -808,7 +861,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	const enum scenario_strategy *sts =
 		o->nstrategies ? o->strategies : s->strategies;
 	unsigned nst = o->nstrategies ? o->nstrategies : s->nstrategies;
-	unsigned rep, k;
+	unsigned rep, k, nd;
 	int sw, nsw = s->nsweep ? (int)s->nsweep : 1, ret, built = 0;
 	int reg_started = 0;
 	ssize_t n;
@@ -860,6 +913,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	snprintf(regdir, sizeof(regdir), "%s/registry", r.dir);
 	ret = regproc_start(regdir, &rp, e);
 	reg_started = !ret;
+	r.reg_pid = reg_started ? rp.pid : 0;
 	if (!ret)
 		ret = prepare_images(&r);
 	for (sw = 0; !ret && sw < nsw; sw++)
@@ -884,12 +938,29 @@ out:
 				    r.keys[k].sweep, r.keys[k].corrupt,
 				    &r.runs[r.nruns]))
 			continue;
+		r.runs[r.nruns].fidelity = &r.keys[k].verdict;
+		r.runs[r.nruns].cpu = &r.keys[k].cpu;
 		if (s->serve.on &&
 		    !requests_compute(r.req, r.nreq, r.keys[k].strategy,
 				      (double)s->serve.service_ns / 1e9,
 				      &r.rstats[r.nruns]))
 			r.runs[r.nruns].requests = &r.rstats[r.nruns];
 		r.nruns++;
+	}
+	for (k = 0, nd = 0; k < r.nruns; k++)
+		nd += r.runs[k].fidelity && r.runs[k].fidelity->degraded;
+	if (nd)
+		snprintf(r.fidelity_note, sizeof(r.fidelity_note),
+			 "%u of %zu runs degraded (the reasons are under each "
+			 "run below)",
+			 nd, r.nruns);
+	if (o->outcome) {
+		memset(o->outcome, 0, sizeof(*o->outcome));
+		o->outcome->runs_degraded = nd;
+		for (k = 0; k < r.nruns; k++) {
+			o->outcome->requested += r.runs[k].requested;
+			o->outcome->failed += r.runs[k].failed;
+		}
 	}
 	if (r.nruns) {
 		int wret = write_results(&r);

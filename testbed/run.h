@@ -12,12 +12,19 @@
 #include "err.h"
 #include "scenario.h"
 
+/* What the runs came to, for the command's exit status. */
+struct run_outcome {
+	unsigned requested, failed; /* containers, over every run */
+	unsigned runs_degraded;	    /* runs whose verdict is degraded */
+};
+
 struct run_opts {
 	const char *out;      /* results folder; NULL: results/<name>-<time> */
 	unsigned nstrategies; /* 0: the scenario's */
 	enum scenario_strategy strategies[SCENARIO_NSTRATEGIES];
 	int json;
 	volatile sig_atomic_t *stop;
+	struct run_outcome *outcome; /* filled when not NULL */
 };
 
 /* Fills dir with the results folder's path. Returns 0 when every run

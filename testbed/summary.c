@@ -696,11 +696,49 @@ static json_t *requests_json(const struct requests_stats *q)
 				  "slow", (int)q->ep[i].slow));
 	return json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:o?, "
 			 "s:f}",
-			 "requests", (int)q->requests, "served",
-			 (int)q->served, "p50_s", q->p50_s, "p90_s", q->p90_s,
-			 "p99_s", q->p99_s, "max_s", q->max_s, "slow",
-			 (int)q->slow, "episodes", (int)q->nepisodes,
-			 "slow_episodes", eps, "recovery_s", q->recovery_s);
+			 "requests", (int)q->requests, "served", (int)q->served,
+			 "p50_s", q->p50_s, "p90_s", q->p90_s, "p99_s",
+			 q->p99_s, "max_s", q->max_s, "slow", (int)q->slow,
+			 "episodes", (int)q->nepisodes, "slow_episodes", eps,
+			 "recovery_s", q->recovery_s);
+}
+
+/* {"verdict", "reasons": [...]}; NULL when out of memory. */
+static json_t *fidelity_json(const struct fidelity_verdict *v)
+{
+	json_t *o = json_object(), *arr = json_array();
+	unsigned i;
+	int ret;
+
+	ret = !o || !arr;
+	ret = ret
+		      ?: set_new(o, "verdict",
+				 json_string(v->degraded ? "degraded" : "ok"));
+	ret = ret ?: json_object_set(o, "reasons", arr);
+	for (i = 0; !ret && i < v->nreasons; i++) {
+		const struct fidelity_reason *r = &v->reasons[i];
+		json_t *x =
+			json_pack("{s:s, s:f, s:f, s:f, s:f, s:s}", "signal",
+				  fidelity_signal_name(r->signal), "from_s",
+				  r->from_s, "to_s", r->to_s, "value", r->value,
+				  "threshold", r->threshold, "text", r->text);
+
+		ret = json_array_append_new(arr, x);
+	}
+	json_decref(arr);
+	if (ret) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *cpu_json(const struct summary_cpu *c)
+{
+	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "agents",
+			 c->agents, "manager", c->manager, "registry",
+			 c->registry, "aria2c", c->aria2c, "tracker",
+			 c->tracker, "seeder", c->seeder, "total", c->total);
 }
 
 static int append_run(json_t *arr, const struct summary_run *run, size_t i,
@@ -742,7 +780,13 @@ static int append_run(json_t *arr, const struct summary_run *run, size_t i,
 		return ret;
 	if (set_new(o, "corrupt_blocks", json_integer(run->corrupt_blocks)))
 		return err_set(e, -ENOMEM, "summary.json: out of memory");
-	if (run->requests && set_new(o, "requests", requests_json(run->requests)))
+	if (run->fidelity &&
+	    set_new(o, "fidelity", fidelity_json(run->fidelity)))
+		return err_set(e, -ENOMEM, "summary.json: out of memory");
+	if (run->cpu && set_new(o, "cpu_s", cpu_json(run->cpu)))
+		return err_set(e, -ENOMEM, "summary.json: out of memory");
+	if (run->requests &&
+	    set_new(o, "requests", requests_json(run->requests)))
 		return err_set(e, -ENOMEM, "summary.json: out of memory");
 	return 0;
 }

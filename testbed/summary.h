@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "fidelity.h"
 #include "requests.h"
 
 struct summary_row {
@@ -25,6 +26,11 @@ struct summary_row {
 	uint64_t registry_bytes, peer_bytes;
 };
 
+/* CPU seconds (user + system) of the processes a run started, by kind. */
+struct summary_cpu {
+	double agents, manager, registry, aria2c, tracker, seeder, total;
+};
+
 struct summary_run {
 	char strategy[16];
 	long sweep; /* -1 without a sweep */
@@ -35,6 +41,10 @@ struct summary_run {
 	unsigned corrupt_blocks;
 	/* a scenario with serve: its requests (from requests.csv); else NULL */
 	const struct requests_stats *requests;
+	/* the run's fidelity verdict (fidelity.h); NULL: not judged */
+	const struct fidelity_verdict *fidelity;
+	/* CPU time of its processes; NULL: not measured */
+	const struct summary_cpu *cpu;
 };
 
 /* The nearest-rank p-th percentile of sorted v[0..n) (0 when n is 0), and
@@ -66,7 +76,10 @@ int summary_read_rows(const char *path, struct summary_row **rows, size_t *n,
 /* summary.json: {"scenario", "fidelity", "runs": [{"strategy", "params":
  * {sweep_param: value} or {}, "requested", "started", "failed", "p50_s",
  * "p90_s", "p99_s", "max_s", "registry_bytes", "peer_bytes",
- * "corrupt_blocks"[, "requests": {...}]}]} (requests: docs/results.md);
+ * "corrupt_blocks"[, "fidelity": {"verdict", "reasons": [{"signal",
+ * "from_s", "to_s", "value", "threshold", "text"}]}][, "cpu_s": {"agents",
+ * "manager", "registry", "aria2c", "tracker", "seeder", "total"}][,
+ * "requests": {...}]}]} (docs/results.md);
  * summary.csv the same runs as a table, without the requests. */
 int summary_write_json(FILE *f, const char *scenario, const char *fidelity,
 		       const char *sweep_param, const struct summary_run *runs,

@@ -540,3 +540,40 @@ int link_stats(struct nl_sock *sk, const char *prefix, link_stats_fn fn,
 	nl_cache_free(cache);
 	return 0;
 }
+
+struct htb_ctx {
+	link_htb_stats_fn fn;
+	void *arg;
+};
+
+static void htb_one(struct nl_object *obj, void *arg)
+{
+	struct htb_ctx *c = arg;
+	struct rtnl_tc *tc = TC_CAST(obj);
+	const char *kind = rtnl_tc_get_kind(tc);
+	struct link_htb_stats s;
+
+	if (rtnl_tc_get_parent(tc) != TC_H_ROOT || !kind || strcmp(kind, "htb"))
+		return;
+	s.bytes = rtnl_tc_get_stat(tc, RTNL_TC_BYTES);
+	s.backlog = (uint32_t)rtnl_tc_get_stat(tc, RTNL_TC_BACKLOG);
+	s.drops = (uint32_t)rtnl_tc_get_stat(tc, RTNL_TC_DROPS);
+	s.overlimits = (uint32_t)rtnl_tc_get_stat(tc, RTNL_TC_OVERLIMITS);
+	c->fn(c->arg, rtnl_tc_get_ifindex(tc), &s);
+}
+
+int link_htb_stats(struct nl_sock *sk, link_htb_stats_fn fn, void *arg,
+		   struct err *e)
+{
+	struct htb_ctx c = {.fn = fn, .arg = arg};
+	struct nl_cache *cache = NULL;
+	int ret;
+
+	ret = rtnl_qdisc_alloc_cache(sk, &cache);
+	if (ret < 0)
+		return nl_fail(e, ret, "netlink: %s",
+			       "cannot read qdisc counters");
+	nl_cache_foreach(cache, htb_one, &c);
+	nl_cache_free(cache);
+	return 0;
+}

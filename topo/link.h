@@ -100,6 +100,21 @@ typedef void (*link_stats_fn)(void *arg, const char *name, uint64_t rx,
 int link_stats(struct nl_sock *sk, const char *prefix, link_stats_fn fn,
 	       void *arg, struct err *e);
 
+/* Counters of an HTB root qdisc as link_shape_htb makes it: its one
+ * class 1:1 is also the default, so every byte the link sends passes it
+ * and these are the class's counters too (backlog: bytes queued under it
+ * now; drops and overlimits: since it was made). */
+struct link_htb_stats {
+	uint64_t bytes;
+	uint32_t backlog, drops, overlimits;
+};
+/* fn(arg, ifindex, stats) for every HTB root qdisc in the socket's
+ * namespace, from one dump: one request however many links there are. */
+typedef void (*link_htb_stats_fn)(void *arg, int ifindex,
+				  const struct link_htb_stats *s);
+int link_htb_stats(struct nl_sock *sk, link_htb_stats_fn fn, void *arg,
+		   struct err *e);
+
 /* Converts a libnl error (-NLE_*) to the nearest negative errno. */
 int link_errno(int nlerr);
 

@@ -2,7 +2,9 @@
  * folder checked: every container of every strategy up, the files there,
  * and every number of summary.json recomputed from containers.csv. The
  * same for a scenario that serves requests, whose request numbers are
- * recomputed from requests.csv. Needs root. */
+ * recomputed from requests.csv. Needs root. The fidelity verdict is not
+ * what these test (itest_fidelity does): --allow-degraded keeps a slow
+ * sanitized build on a busy host from failing them. */
 #include "itest.h"
 
 #include <jansson.h>
@@ -38,7 +40,8 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 	ITEST_NEED_REGISTRY();
 	snprintf(dir, sizeof(dir), "/tmp/fnet-itest-results-%d", (int)getpid());
 	assert_int_equal(itest_run(NULL,
-				   ITEST_BIN " run " SCENARIO " --out %s >&2",
+				   ITEST_BIN " run " SCENARIO
+					     " --allow-degraded --out %s >&2",
 				   dir),
 			 0);
 	/* Nothing of the run is left: no namespace, no link, no process. */
@@ -116,7 +119,7 @@ static void test_serve_run_recomputable(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/fnet-itest-serve-%d", (int)getpid());
 	assert_int_equal(itest_run(NULL,
 				   ITEST_BIN " run " SERVE_SCENARIO
-					     " --out %s >&2",
+					     " --allow-degraded --out %s >&2",
 				   dir),
 			 0);
 	assert_int_equal(itest_leftover_netns(), 0);

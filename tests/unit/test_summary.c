@@ -940,6 +940,75 @@ static void test_json_rejects(void **state)
 	free(buf);
 }
 
+/* A run's verdict and CPU seconds, after corrupt_blocks, in that order;
+ * each reason with its six fields. */
+static void test_json_fidelity_and_cpu(void **state)
+{
+	struct fidelity_verdict v = {.degraded = 1, .nreasons = 1};
+	struct summary_cpu cpu = {
+		.agents = 1.5, .manager = 0.25, .registry = 0.5, .total = 2.25};
+	struct summary_run run = json_runs[1];
+	struct err e = {""};
+	json_t *j, *o, *r, *c;
+	const char *key;
+	char *text;
+	int ret;
+
+	(void)state;
+	v.reasons[0] = (struct fidelity_reason){
+		.signal = FIDELITY_SIG_CPU,
+		.from_s = 1.2,
+		.to_s = 3.4,
+		.value = 0.98,
+		.threshold = FIDELITY_CPU_BUSY,
+	};
+	snprintf(v.reasons[0].text, sizeof(v.reasons[0].text),
+		 "cpu0 98%% busy 1.2-3.4 s");
+	run.sweep = -1;
+	run.fidelity = &v;
+	run.cpu = &cpu;
+	text = write_json_mem(NULL, &run, 1, &ret, &e);
+	assert_int_equal(ret, 0);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	o = json_array_get(json_object_get(j, "runs"), 0);
+	/* the last three keys, in order */
+	key = NULL;
+	{
+		void *it = json_object_iter(o);
+		const char *prev2 = NULL, *prev = NULL;
+
+		for (; it; it = json_object_iter_next(o, it)) {
+			prev2 = prev;
+			prev = key;
+			key = json_object_iter_key(it);
+		}
+		assert_string_equal(prev2, "corrupt_blocks");
+		assert_string_equal(prev, "fidelity");
+		assert_string_equal(key, "cpu_s");
+	}
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(o, "fidelity"), "verdict")),
+			    "degraded");
+	r = json_array_get(
+		json_object_get(json_object_get(o, "fidelity"), "reasons"), 0);
+	assert_int_equal(json_object_size(r), 6);
+	assert_string_equal(json_string_value(json_object_get(r, "signal")),
+			    "cpu");
+	assert_true(fabs(json_real_value(json_object_get(r, "from_s")) - 1.2) <
+		    1e-9);
+	assert_true(fabs(json_real_value(json_object_get(r, "threshold")) -
+			 FIDELITY_CPU_BUSY) < 1e-9);
+	assert_string_equal(json_string_value(json_object_get(r, "text")),
+			    "cpu0 98% busy 1.2-3.4 s");
+	c = json_object_get(o, "cpu_s");
+	assert_int_equal(json_object_size(c), 7);
+	assert_true(json_real_value(json_object_get(c, "total")) == 2.25);
+	assert_true(json_real_value(json_object_get(c, "aria2c")) == 0);
+	json_decref(j);
+	free(text);
+}
+
 static char *write_csv_mem(const char *sweep_param,
 			   const struct summary_run *runs, size_t n, int *ret,
 			   struct err *e)
@@ -1141,6 +1210,7 @@ int main(void)
 		cmocka_unit_test(test_json_sweep),
 		cmocka_unit_test(test_json_no_sweep),
 		cmocka_unit_test(test_json_rejects),
+		cmocka_unit_test(test_json_fidelity_and_cpu),
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_recomputable),
