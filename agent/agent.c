@@ -688,6 +688,23 @@ static void drop_meta(struct image *im)
 	im->meta = 0;
 }
 
+/* The block index from the node's metadata store, when it is there and
+ * matches the digest the manifest names: it then never crosses the
+ * shaped links, where its size would not scale (docs/fidelity.md). */
+static int index_from_store(struct image *im, const char *digest)
+{
+	struct err e = {""};
+	char *buf;
+	size_t len;
+
+	if (!im->a->o->meta_dir || im->index ||
+	    oci_layout_read_blob(im->a->o->meta_dir, digest, &buf, &len, &e))
+		return 0;
+	im->index = (uint8_t *)buf;
+	im->index_len = len;
+	return 1;
+}
+
 static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 {
 	struct image *im = arg;
@@ -715,6 +732,9 @@ static void up_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		q.id = 3;
 		for (unsigned i = 0; i < tmp.nlayers; i++)
 			if (tmp.layers[i].has_blocks) {
+				if (index_from_store(
+					    im, tmp.layers[i].index.digest))
+					break;
 				q.digest =
 					proto_str(tmp.layers[i].index.digest);
 				send_or_log(im->a, im->up, &q);
@@ -1187,7 +1207,7 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 	ret = regworker_start(&a.rw,
 			      o->registry_requests ? o->registry_requests
 						   : AGENT_REGISTRY_REQUESTS,
-			      &a.rw_fd);
+			      o->meta_dir, &a.rw_fd);
 	if (ret) {
 		err_set(e, ret, "registry worker: %s", strerror(-ret));
 		goto out;

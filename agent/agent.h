@@ -30,6 +30,10 @@ struct agent_opts {
 	/* Range requests in flight to the registry (the same for every
 	 * strategy that reads it); 0 takes AGENT_REGISTRY_REQUESTS. */
 	unsigned registry_requests;
+	/* The node's metadata store (an OCI layout of block indexes), or
+	 * NULL: a block index found there is not fetched over the network.
+	 * docs/fidelity.md says why. */
+	const char *meta_dir;
 };
 
 /* 1, 2, 4 and 8 measured side by side: docs/fidelity.md, "Registry

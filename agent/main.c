@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		   "--manager A.B.C.D[:PORT]\n"
 		   "                     [--port N] [--events FILE] "
 		   "[--fetch none|background]\n"
-		   "                     [--registry-requests N]\n");
+		   "                     [--registry-requests N] "
+		   "[--meta-dir OCI-LAYOUT]\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
 		{"events", required_argument, NULL, 'e'},
 		{"fetch", required_argument, NULL, 'f'},
 		{"registry-requests", required_argument, NULL, 'r'},
+		{"meta-dir", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -107,6 +109,9 @@ int main(int argc, char **argv)
 			o.registry_requests = (unsigned)v;
 			break;
 		}
+		case 'M':
+			o.meta_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -27,7 +27,8 @@ struct opened {
 
 struct regworker {
 	pthread_t thread;
-	unsigned parallel; /* range requests in flight per block job */
+	unsigned parallel;    /* range requests in flight per block job */
+	const char *meta_dir; /* the node's metadata store, or NULL */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int efd;
@@ -80,7 +81,7 @@ static struct fetch_image *get_open(struct regworker *w, const char *ref,
 		*ret = err_set(e, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	*ret = fetch_open(ref, &o->fi, e);
+	*ret = fetch_open(ref, w->meta_dir, &o->fi, e);
 	if (*ret) {
 		free(o);
 		return NULL;
@@ -310,7 +311,8 @@ static void *run(void *arg)
 	}
 }
 
-int regworker_start(struct regworker **out, unsigned parallel, int *efd)
+int regworker_start(struct regworker **out, unsigned parallel,
+		    const char *meta_dir, int *efd)
 {
 	struct regworker *w = calloc(1, sizeof(*w));
 	int ret;
@@ -318,6 +320,7 @@ int regworker_start(struct regworker **out, unsigned parallel, int *efd)
 	if (!w)
 		return -ENOMEM;
 	w->parallel = parallel;
+	w->meta_dir = meta_dir;
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
 		ret = -errno;

@@ -42,8 +42,10 @@ struct regres {
 struct regworker;
 
 /* Starts the thread; *efd becomes readable when results wait. Block jobs
- * keep up to `parallel` range requests in flight. */
-int regworker_start(struct regworker **w, unsigned parallel, int *efd);
+ * keep up to `parallel` range requests in flight; meta_dir (kept, not
+ * copied) is the node's metadata store, or NULL. */
+int regworker_start(struct regworker **w, unsigned parallel,
+		    const char *meta_dir, int *efd);
 /* Queues a job; blocks (for REGJOB_BLOCKS) is copied. */
 int regworker_submit(struct regworker *w, enum regjob_kind kind,
 		     const char *ref, const uint32_t *blocks, uint32_t n,

@@ -170,7 +170,7 @@ int fetch_main(int argc, char **argv)
 		return IMAGE_EXIT_USAGE;
 	}
 	t0 = now();
-	ret = fetch_open(ref, &fi, &e);
+	ret = fetch_open(ref, NULL, &fi, &e);
 	if (ret)
 		goto out;
 	opened = 1;

@@ -89,7 +89,7 @@ int inspect_main(int argc, char **argv)
 	if (local) {
 		ret = open_layout(what, tag, &img, &ix, &e);
 	} else {
-		ret = fetch_open(what, &fi, &e);
+		ret = fetch_open(what, NULL, &fi, &e);
 		if (!ret) {
 			img = fi.img;
 			ix = fi.ix;

@@ -20,6 +20,7 @@ struct fetch_image {
 	struct oci_image img;	   /* with diff_ids from the config */
 	struct blockimg_index *ix; /* per layer; nblocks 0 without blocks */
 	uint64_t meta_bytes;	   /* manifest + config + indexes read */
+	const char *meta_dir;	   /* the node's metadata store, or NULL */
 	/* The documents as read, for an agent to hand to its children. */
 	char *manifest, *config;
 	size_t manifest_len, config_len;
@@ -36,8 +37,12 @@ struct fetch_stats {
 	uint32_t requests; /* range requests made */
 };
 
-/* Reads the manifest, the config and every layer's block index. */
-int fetch_open(const char *ref, struct fetch_image *fi, struct err *e);
+/* Reads the manifest, the config and every layer's block index. A blob
+ * found in meta_dir (an OCI layout: the node's metadata store; NULL for
+ * none) is taken from there once it matches its digest, and not counted in
+ * meta_bytes; the manifest always comes from the registry. */
+int fetch_open(const char *ref, const char *meta_dir, struct fetch_image *fi,
+	       struct err *e);
 void fetch_close(struct fetch_image *fi);
 
 /* Receives one block: its compressed bytes, verified against the index,
