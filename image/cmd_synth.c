@@ -214,7 +214,12 @@ int synth_main(int argc, char **argv)
 		goto out;
 	f.e = &e;
 	f.total = a.size;
-	ret = synth_layer(a.size, a.seed, feed, &f, &e);
+	/* A scaled image is a miniature of its full-size image. */
+	ret = synth_layer(a.size,
+			  a.full_size && a.full_size > a.size
+				  ? (double)a.size / (double)a.full_size
+				  : 1.0,
+			  a.seed, feed, &f, &e);
 	if (ret) {
 		layer_builder_free(f.lb);
 		goto out;

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,12 @@
 #define TAR_RECORD 512
 #define CHUNK	   (256u << 10)
 #define VOCAB	   2048
+/* A scaled image's blocks are small, and zstd, compressing each alone,
+ * finds fewer repeats in them: text uses VOCAB x scale^SYNTH_VOCAB_EXP
+ * words, which keeps the block data's ratio within 2% of the full-size
+ * image's from scale 0.02 up (5% at 0.01, 10% at 0.005) and gzip's within
+ * 3-6%: the table in docs/fidelity.md. */
+#define SYNTH_VOCAB_EXP 0.75
 
 /* xorshift64*: fast, and the same sequence everywhere for a seed. */
 struct rng {
@@ -38,13 +45,15 @@ static uint64_t rng_below(struct rng *r, uint64_t n)
 }
 
 struct gen {
-	struct rng r;
+	struct rng r;  /* the bytes of the content */
+	struct rng rs; /* the files: sizes and kinds, the same at any scale */
 	synth_sink_fn sink;
 	void *arg;
 	uint8_t *buf; /* CHUNK bytes being filled */
 	size_t fill;
 	char words[VOCAB][12];
 	uint8_t wlen[VOCAB];
+	unsigned vocab; /* words in use: fewer in a scaled image */
 };
 
 static int flush(struct gen *g)
@@ -88,8 +97,8 @@ static int gen_text(struct gen *g, uint64_t n)
 
 	while (n) {
 		/* Squaring favours low indexes: frequent words. */
-		uint64_t x = rng_below(&g->r, VOCAB);
-		unsigned w = (unsigned)(x * x / VOCAB);
+		uint64_t x = rng_below(&g->r, g->vocab);
+		unsigned w = (unsigned)(x * x / g->vocab);
 		size_t wl = g->wlen[w];
 
 		if (len + wl + 2 > sizeof(line) || rng_below(&g->r, 12) == 0) {
@@ -212,9 +221,9 @@ static int tar_header(struct gen *g, const char *name, uint64_t size)
 }
 
 /* One file's content, of a kind drawn to give a root filesystem's mix. */
-static int gen_content(struct gen *g, uint64_t n)
+static int gen_content(struct gen *g, unsigned kind, uint64_t n)
 {
-	uint64_t k = rng_below(&g->r, 100);
+	uint64_t k = kind;
 
 	if (k < 40)
 		return gen_text(g, n);
@@ -240,56 +249,96 @@ static void make_vocab(struct gen *g)
 	}
 }
 
-int synth_layer(uint64_t size, uint64_t seed, synth_sink_fn sink, void *arg,
-		struct err *e)
+/* One file of the full-size image: drawn from g->rs alone, so that the
+ * same files come in the same order at every scale. */
+struct file {
+	uint64_t size; /* scaled */
+	unsigned kind;
+};
+
+static struct file draw_file(struct gen *g, double scale)
+{
+	struct file f;
+	uint64_t fsize;
+
+	/* Mostly small files, some large: 256 B to 2 MiB at full size. */
+	fsize = 1ull << (8 + rng_below(&g->rs, 13));
+	fsize += rng_below(&g->rs, fsize);
+	f.kind = (unsigned)rng_below(&g->rs, 100);
+	f.size = (uint64_t)((double)fsize * scale + 0.5);
+	if (!f.size)
+		f.size = 1;
+	return f;
+}
+
+int synth_layer(uint64_t size, double scale, uint64_t seed, synth_sink_fn sink,
+		void *arg, struct err *e)
 {
 	struct gen *g;
-	uint64_t left, fsize;
-	unsigned nfile = 0;
+	struct file *grp = NULL;
+	uint64_t left, esize;
+	unsigned nfile = 0, per, n, i;
 	char name[100];
 	int ret = 0;
 
+	if (!(scale > 0 && scale <= 1))
+		return err_set(e, -EINVAL,
+			       "synth: scale: expected (0, 1], got %g", scale);
+	/* A scaled image holds the full-size image's files, each scaled;
+	 * round(1/scale) of them share a tar entry, so that tar headers keep
+	 * their full-size share of the bytes (one 512-byte header per file
+	 * would be 40% of the layer at 0.005) and the content compresses
+	 * alike at every scale (docs/fidelity.md). */
+	per = (unsigned)(1 / scale + 0.5);
 	size = (size + TAR_RECORD - 1) / TAR_RECORD * TAR_RECORD;
 	if (size < 3 * TAR_RECORD)
 		size = 3 * TAR_RECORD;
 	g = calloc(1, sizeof(*g));
 	if (g)
 		g->buf = malloc(CHUNK);
-	if (!g || !g->buf) {
+	grp = malloc(per * sizeof(*grp));
+	if (!g || !g->buf || !grp) {
 		if (g)
-			free(g);
+			free(g->buf);
+		free(g);
+		free(grp);
 		return err_set(e, -ENOMEM, "synth: out of memory");
 	}
 	rng_seed(&g->r, seed);
+	rng_seed(&g->rs, seed ^ 0x66696c6573ull);
 	g->sink = sink;
 	g->arg = arg;
 	make_vocab(g);
+	g->vocab = (unsigned)(VOCAB * pow(scale, SYNTH_VOCAB_EXP) + 0.5);
+	if (g->vocab < 16)
+		g->vocab = 16;
 
-	/* Files while a header and a record of data fit before the two
+	/* Entries while a header and a record of data fit before the two
 	 * zero records that end an archive; what is left is zeros, which tar
 	 * reads as the end. */
 	left = size - 2 * TAR_RECORD;
 	while (!ret && left >= 2 * TAR_RECORD) {
 		uint64_t room = left - TAR_RECORD;
 
-		/* Mostly small files, some large: 256 B to 2 MiB, so even a
-		 * small image holds hundreds and its mix is stable. */
-		fsize = 1ull << (8 + rng_below(&g->r, 13));
-		fsize += rng_below(&g->r, fsize);
-		if (fsize > room)
-			fsize = room;
+		for (n = 0, esize = 0; n < per && esize < room; n++) {
+			grp[n] = draw_file(g, scale);
+			if (grp[n].size > room - esize)
+				grp[n].size = room - esize;
+			esize += grp[n].size;
+		}
 		snprintf(name, sizeof(name), "usr/lib/fn/%03u/f%06u.dat",
 			 nfile / 1000, nfile);
 		nfile++;
-		ret = tar_header(g, name, fsize);
+		ret = tar_header(g, name, esize);
+		for (i = 0; !ret && i < n; i++)
+			ret = gen_content(g, grp[i].kind, grp[i].size);
 		if (!ret)
-			ret = gen_content(g, fsize);
-		if (!ret)
-			ret = gen_zero(g, (TAR_RECORD - fsize % TAR_RECORD) %
+			ret = gen_zero(g, (TAR_RECORD - esize % TAR_RECORD) %
 						  TAR_RECORD);
 		left -= TAR_RECORD +
-			(fsize + TAR_RECORD - 1) / TAR_RECORD * TAR_RECORD;
+			(esize + TAR_RECORD - 1) / TAR_RECORD * TAR_RECORD;
 	}
+	free(grp);
 	if (!ret)
 		ret = gen_zero(g, left + 2 * TAR_RECORD);
 	if (!ret)

@@ -16,9 +16,12 @@
 typedef int (*synth_sink_fn)(void *arg, const void *buf, size_t len);
 
 /* Writes a tar stream of exactly `size` bytes (rounded up to the tar record
- * of 512 bytes, at least three records) to sink. */
-int synth_layer(uint64_t size, uint64_t seed, synth_sink_fn sink, void *arg,
-		struct err *e);
+ * of 512 bytes, at least three records) to sink. scale (0 to 1) says which
+ * full-size image it stands for: the same files in the same order, each
+ * scaled, round(1/scale) of them to a tar entry, so that the layer
+ * compresses alike at every scale. 1 for a full-size image. */
+int synth_layer(uint64_t size, double scale, uint64_t seed, synth_sink_fn sink,
+		void *arg, struct err *e);
 
 /* Picks round(fraction * nblocks) distinct block numbers (at least one when
  * fraction > 0) in access order: about four fifths in runs of consecutive

@@ -164,11 +164,12 @@ static int prepare_images(struct run *r)
 		snprintf(fsize, sizeof(fsize), "%llu",
 			 (unsigned long long)im->size);
 		snprintf(fbs, sizeof(fbs), "%u", im->block_size);
-		/* "-s2": start-up sets drawn in the full-size image's terms
-		 * (older cached images drew them in the scaled one's). */
+		/* "-s3": a scaled image is a miniature of its full-size one
+		 * (its files and start-up set); older caches held other bytes.
+		 */
 		snprintf(layout, sizeof(layout), "%s/%s-%s-%s-%s-%s%s",
 			 r->cache, im->name, im->layout[0] ? "oci" : size, bs,
-			 frac, seed, im->layout[0] ? "" : "-s2");
+			 frac, seed, im->layout[0] ? "" : "-s3");
 		/* A relative layout is the scenario file's neighbour. */
 		if (im->layout[0] == '/' || !im->layout[0]) {
 			snprintf(src, sizeof(src), "%s", im->layout);

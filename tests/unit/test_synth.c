@@ -67,7 +67,7 @@ static void gen(uint64_t size, uint64_t seed, int keep, struct collect *c,
 	memset(c, 0, sizeof(*c));
 	c->keep = keep;
 	assert_int_equal(sha256_init(&c->sha), 0);
-	ret = synth_layer(size, seed, collect_sink, c, &e);
+	ret = synth_layer(size, 1.0, seed, collect_sink, c, &e);
 	if (ret) {
 		sha256_abort(&c->sha);
 		fail_msg("synth_layer(%llu, %llu): %d %s",
@@ -288,7 +288,7 @@ static void test_layer_sink_stops(void **state)
 		struct err e = {""};
 		int ret;
 
-		ret = synth_layer(32u << 20, 5, cancel_sink, &c, &e);
+		ret = synth_layer(32u << 20, 1.0, 5, cancel_sink, &c, &e);
 		assert_int_equal(ret, -ECANCELED);
 		/* Not called again once it said stop. */
 		assert_int_equal(c.calls, stops[i]);
@@ -301,7 +301,7 @@ static void test_layer_sink_stops(void **state)
 		struct cancel c = {.stop_at = 1};
 		struct err e = {""};
 
-		assert_int_equal(synth_layer(1, 5, cancel_sink, &c, &e),
+		assert_int_equal(synth_layer(1, 1.0, 5, cancel_sink, &c, &e),
 				 -ECANCELED);
 		assert_int_equal(c.calls, 1);
 		assert_int_equal(c.len, 3 * REC);
