@@ -1,0 +1,167 @@
+/* Scale invariance: one small scenario run at scale 0.01, 0.02 and 0.05
+ * must give each strategy the same p50 (within 15%) and move the same
+ * fraction of the image's bytes (within 2 points), because `scale` promises
+ * that every transfer takes as long as at full size (docs/fidelity.md).
+ * Needs root and docker-registry; the sanitized testbed drives it. */
+#include <jansson.h>
+#include <math.h>
+
+#include "itest.h"
+
+#define NSCALES	 3
+#define NSTRAT	 4
+#define P50_TOL	 0.15
+#define FRAC_TOL 0.02
+
+static const double scales[NSCALES] = {0.01, 0.02, 0.05};
+static const char *const strategies[NSTRAT] = {"faasnet", "ondemand",
+					       "registry", "bittorrent"};
+static char top[96];
+
+/* 8 VMs of the paper's 1 Gbit/s, the figure scenarios' registry, and the
+ * paper's 758 MB image: 8 containers at once, as Fig. 14's smallest point. */
+static const char scenario_fmt[] =
+	"name: scale\n"
+	"description: the scale-invariance test's scenario\n"
+	"topology:\n"
+	"  vms: 8\n"
+	"  vm_link: { rate: 1gbit }\n"
+	"  registry_link: { rate: 4.8gbit }\n"
+	"scale: %g\n"
+	"images:\n"
+	"  - { name: py, size: 758MB, block_size: 512KiB }\n"
+	"functions:\n"
+	"  - { name: f1, image: py }\n"
+	"workload:\n"
+	"  - { at: 0s, invoke: f1, containers: 8 }\n"
+	"strategies: [faasnet, ondemand, registry, bittorrent]\n"
+	"timeout: 60s\n";
+
+struct point {
+	double p50[NSTRAT], frac[NSTRAT];
+};
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (top[0])
+		itest_run(NULL, "rm -rf %s", top);
+	itest_run(NULL, ITEST_BIN " clean >&2");
+	return 0;
+}
+
+/* The image's bytes that a strategy would fetch whole: block data for the
+ * block strategies, the tar+gzip layer for the others. */
+static void image_bytes(const char *cache, double *data, double *gzip)
+{
+	char *out = NULL;
+	json_t *root, *l;
+
+	itest_run(&out,
+		  "build/asan/bin/faasnet-image inspect %s/py-* --json "
+		  "2>/dev/null",
+		  cache);
+	root = json_loads(out, 0, NULL);
+	free(out);
+	assert_non_null(root);
+	l = json_array_get(json_object_get(root, "layers"), 0);
+	*data = (double)json_integer_value(json_object_get(l, "data_bytes"));
+	*gzip = (double)json_integer_value(json_object_get(l, "size"));
+	json_decref(root);
+	assert_true(*data > 0 && *gzip > 0);
+}
+
+static void run_at(double scale, struct point *pt)
+{
+	char dir[160], file[192], cache[192], path[224];
+	double data, gzip;
+	json_t *root, *runs;
+	FILE *f;
+	size_t i, k;
+	int st;
+
+	snprintf(dir, sizeof(dir), "%s/s%g", top, scale);
+	snprintf(file, sizeof(file), "%s/scale-%g.yaml", top, scale);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, scenario_fmt, scale);
+	assert_int_equal(fclose(f), 0);
+	/* The verdict is not what this test checks: a degraded run still
+	 * writes every number, and the report says why. */
+	st = itest_run(NULL, ITEST_BIN " run %s --out %s --allow-degraded >&2",
+		       file, dir);
+	assert_int_equal(st, 0);
+	snprintf(cache, sizeof(cache), "%s/.cache", top);
+	image_bytes(cache, &data, &gzip);
+	itest_run(NULL, "rm -rf %s/.cache", top);
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	root = json_load_file(path, 0, NULL);
+	assert_non_null(root);
+	runs = json_object_get(root, "runs");
+	for (k = 0; k < NSTRAT; k++) {
+		json_t *run = NULL;
+
+		for (i = 0; i < json_array_size(runs); i++) {
+			json_t *r = json_array_get(runs, i);
+
+			if (!strcmp(json_string_value(
+					    json_object_get(r, "strategy")),
+				    strategies[k]))
+				run = r;
+		}
+		assert_non_null(run);
+		assert_int_equal(
+			json_integer_value(json_object_get(run, "failed")), 0);
+		pt->p50[k] = json_number_value(json_object_get(run, "p50_s"));
+		pt->frac[k] = (json_number_value(
+				       json_object_get(run, "registry_bytes")) +
+			       json_number_value(
+				       json_object_get(run, "peer_bytes"))) /
+			      (8 * (k < 2 ? data : gzip));
+		fprintf(stderr,
+			"scale %g: %-10s p50 %.2f s, moved %.1f%% of the "
+			"image per container\n",
+			scale, strategies[k], pt->p50[k], 100 * pt->frac[k]);
+	}
+	json_decref(root);
+}
+
+static void test_three_scales_agree(void **state)
+{
+	struct point pt[NSCALES];
+	unsigned s, k;
+	int bad = 0;
+
+	(void)state;
+	ITEST_NEED_REGISTRY();
+	snprintf(top, sizeof(top), "/tmp/fnet-itest-scale-%d", (int)getpid());
+	assert_int_equal(itest_run(NULL, "mkdir -p %s", top), 0);
+	for (s = 0; s < NSCALES; s++)
+		run_at(scales[s], &pt[s]);
+	/* Against the middle scale, the figure scenarios' 0.02. */
+	for (k = 0; k < NSTRAT; k++)
+		for (s = 0; s < NSCALES; s++) {
+			double dp = pt[s].p50[k] / pt[1].p50[k] - 1;
+			double df = pt[s].frac[k] - pt[1].frac[k];
+
+			if (fabs(dp) > P50_TOL || fabs(df) > FRAC_TOL) {
+				fprintf(stderr,
+					"%s at scale %g: p50 %+.0f%%, bytes "
+					"moved %+.1f points against scale "
+					"0.02\n",
+					strategies[k], scales[s], 100 * dp,
+					100 * df);
+				bad++;
+			}
+		}
+	assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_three_scales_agree, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
