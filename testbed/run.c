@@ -55,6 +55,7 @@ struct run {
 	struct {
 		char strategy[16];
 		long sweep;
+		uint64_t seed; /* of its first repetition */
 		unsigned corrupt;
 		struct fidelity_verdict verdict;
 		struct summary_cpu cpu;
@@ -425,6 +426,13 @@ static int add_requests(struct run *r, const char *stname,
 	return 0;
 }
 
+/* Placement's seed for repetition rep: the same for every strategy of a
+ * repetition, another for the next, the same again when rerun. */
+static uint64_t run_seed(const struct scenario *s, unsigned rep)
+{
+	return (uint64_t)s->seed + rep;
+}
+
 static void add_key(struct run *r, const char *strategy, long sweep,
 		    unsigned corrupt, const struct run_fidelity *rf,
 		    unsigned rep)
@@ -442,6 +450,7 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 		snprintf(r->keys[i].strategy, sizeof(r->keys[i].strategy), "%s",
 			 strategy);
 		r->keys[i].sweep = sweep;
+		r->keys[i].seed = run_seed(r->s, rep);
 		r->keys[i].corrupt = 0;
 		memset(&r->keys[i].verdict, 0, sizeof(r->keys[i].verdict));
 		memset(&r->keys[i].cpu, 0, sizeof(r->keys[i].cpu));
@@ -557,7 +566,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char maxc[16], reclaim[24], dead[16];
+	char maxc[16], reclaim[24], dead[16], seed[24];
 	struct scenario_invocation *inv = NULL;
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
@@ -596,6 +605,8 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		per_vm = 1;
 	snprintf(maxc, sizeof(maxc), "%u", per_vm);
 	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * vms);
+	snprintf(seed, sizeof(seed), "%llu",
+		 (unsigned long long)run_seed(s, rep));
 	snprintf(reclaim, sizeof(reclaim), "%llu",
 		 s->serve.on ? 0ull
 			     : (unsigned long long)(s->reclaim_ns / 1000000));
@@ -609,7 +620,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
-	argv = calloc(16 + 2 * s->nfunctions, sizeof(*argv));
+	argv = calloc(18 + 2 * s->nfunctions, sizeof(*argv));
 	if (!argv) {
 		ret = -ENOMEM;
 		goto out;
@@ -635,6 +646,10 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	/* A busy host answers heartbeats late: more agents, more patience. */
 	argv[k++] = "--dead-ms";
 	argv[k++] = dead;
+	/* Which VMs root the trees: the same for every strategy of this
+	 * repetition, whatever order the agents register in. */
+	argv[k++] = "--seed";
+	argv[k++] = seed;
 	argv[k++] = "--events";
 	argv[k++] = mgr_ev;
 	argv[k++] = "--dot";
@@ -938,6 +953,7 @@ out:
 				    r.keys[k].sweep, r.keys[k].corrupt,
 				    &r.runs[r.nruns]))
 			continue;
+		r.runs[r.nruns].seed = r.keys[k].seed;
 		r.runs[r.nruns].fidelity = &r.keys[k].verdict;
 		r.runs[r.nruns].cpu = &r.keys[k].cpu;
 		if (s->serve.on &&
