@@ -931,11 +931,13 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	r.reg_pid = reg_started ? rp.pid : 0;
 	if (!ret)
 		ret = prepare_images(&r);
+	/* Repetition rep starts at strategy rep mod nst, so that no strategy
+	 * always runs first (cold page cache, fresh registry) or last. */
 	for (sw = 0; !ret && sw < nsw; sw++)
 		for (rep = 0; !ret && rep < s->repetitions; rep++)
 			for (k = 0; !ret && k < nst; k++) {
-				ret = run_one(&r, sts[k], s->nsweep ? sw : -1,
-					      rep);
+				ret = run_one(&r, sts[(rep + k) % nst],
+					      s->nsweep ? sw : -1, rep);
 			}
 out:
 	/* Down on every path, the registry first: it holds its namespace. */
