@@ -134,6 +134,7 @@ bench: all
 	@./bench/topo-updown.sh
 	@./bench/fetch-vs-curl.sh
 	@./bench/queue-delay.sh
+	@./bench/flush.sh
 
 run: all
 	@./scripts/run-default.sh
