@@ -5,8 +5,8 @@
 # installs whatever is missing and is quick when nothing is.
 
 CC      ?= cc
-PKGS    := libnl-3.0 libnl-route-3.0 yaml-0.1 jansson libcurl libzstd \
-	   libcrypto zlib
+PKGS    := libnl-3.0 libnl-route-3.0 libnl-genl-3.0 yaml-0.1 jansson libcurl \
+	   libzstd libcrypto zlib
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage \
@@ -134,6 +134,7 @@ bench: all
 	@./bench/topo-updown.sh
 	@./bench/fetch-vs-curl.sh
 	@./bench/queue-delay.sh
+	@./bench/flush.sh
 
 run: all
 	@./scripts/run-default.sh

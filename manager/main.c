@@ -1,7 +1,9 @@
 /* faasnet-manager: the FT manager, run in the manager host's namespace by
  * the testbed. Thin: options, then manager_run. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ static void usage(FILE *f)
 		"[--heartbeat-ms N]\n"
 		"         [--dead-ms N] [--reclaim-ms N] [--events FILE] "
 		"[--dot FILE]\n"
+		"         [--seed N]\n"
 		"  REF is the image in the registry, e.g. "
 		"198.18.0.2:5000/fn/py:v1.\n");
 }
@@ -42,6 +45,21 @@ static int parse_uint(const char *s, unsigned *v)
 	if (*end || end == s || s[0] == '-' || n > 1000000)
 		return -1;
 	*v = (unsigned)n;
+	return 0;
+}
+
+/* Seeds are what a scenario's `seed:` allows plus a repetition: well
+ * inside JSON's integers, where the manager logs them. */
+static int parse_seed(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || *end || end == s || s[0] == '-' || n > LLONG_MAX)
+		return -1;
+	*v = n;
 	return 0;
 }
 
@@ -58,6 +76,7 @@ int main(int argc, char **argv)
 		{"reclaim-ms", required_argument, NULL, 'R'},
 		{"events", required_argument, NULL, 'e'},
 		{"dot", required_argument, NULL, 'd'},
+		{"seed", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -69,6 +88,7 @@ int main(int argc, char **argv)
 		.max_containers_per_vm = 1,
 		.heartbeat_ms = 500,
 		.dead_ms = 2000,
+		.seed = 1,
 	};
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct err e = {""};
@@ -122,6 +142,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			o.dot = optarg;
+			break;
+		case 'S':
+			bad = parse_seed(optarg, &o.seed);
 			break;
 		case 'h':
 			usage(stdout);

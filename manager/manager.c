@@ -12,6 +12,7 @@
 #include "evloop.h"
 #include "ft.h"
 #include "manager.h"
+#include "place.h"
 #include "proto.h"
 
 #define MAX_VMS 8192
@@ -19,6 +20,7 @@
 struct vm {
 	uint32_t id;
 	char name[64];
+	uint64_t rank; /* place_rank of the name */
 	uint32_t addr;
 	uint16_t port;
 	struct conn *c;
@@ -56,6 +58,7 @@ struct manager {
 	int listen_fd;
 	struct vm *vms;
 	unsigned nvms;
+	struct place_vm *pv; /* the pool as place_pick sees it, per placement */
 	struct function *fns;
 	struct peer *peers;
 	uint32_t next_container;
@@ -123,27 +126,31 @@ static void on_change(void *arg, uint32_t vm, uint32_t parent)
 					 : c->m->vms[parent].name));
 }
 
-/* Picks a VM for one container of f: a VM already running f when it has
- * room for another container, else best fit: the fullest VM that still has
- * room for a function and a container (bin-packing), else none. */
+/* Picks a VM for one container of f (place.h): a VM already running f
+ * when it has room for another container, else best fit, the fullest VM
+ * that still has room for a function and a container, ties broken by the
+ * seeded order; else none. */
 static struct vm *place(struct manager *m, struct function *f)
 {
-	struct vm *best = NULL;
+	struct place_limits lim = {m->o->max_functions_per_vm,
+				   m->o->max_containers_per_vm};
 	unsigned i;
+	long best;
 
 	for (i = 0; i < m->nvms; i++) {
-		struct vm *v = &m->vms[i];
+		const struct vm *v = &m->vms[i];
 
-		if (!v->alive || v->ncontainers >= m->o->max_containers_per_vm)
-			continue;
-		if (ft_contains(f->ft, v->id))
-			return v;
-		if (v->nfunctions >= m->o->max_functions_per_vm)
-			continue;
-		if (!best || v->ncontainers > best->ncontainers)
-			best = v;
+		m->pv[i] = (struct place_vm){
+			.name = v->name,
+			.rank = v->rank,
+			.ncontainers = v->ncontainers,
+			.nfunctions = v->nfunctions,
+			.alive = v->alive,
+			.runs_f = ft_contains(f->ft, v->id),
+		};
 	}
-	return best;
+	best = place_pick(m->pv, m->nvms, &lim);
+	return best < 0 ? NULL : &m->vms[best];
 }
 
 static void invoke(struct manager *m, struct conn *c,
@@ -289,6 +296,7 @@ static void hello(struct manager *m, struct peer *p,
 		v->id = m->nvms++;
 		snprintf(v->name, sizeof(v->name), "%.*s", (int)msg->vm.len,
 			 msg->vm.s);
+		v->rank = place_rank(m->o->seed, v->name);
 	} else if (v->alive && v->c && v->c != p->c) {
 		/* The agent restarted: its old connection is stale. */
 		vm_lost(m, v, "registered again");
@@ -560,8 +568,9 @@ int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 	if (ret)
 		return err_set(e, ret, "%s: %s", o->events, strerror(-ret));
 	m.vms = calloc(MAX_VMS, sizeof(*m.vms));
+	m.pv = calloc(MAX_VMS, sizeof(*m.pv));
 	m.fns = calloc(o->nfunctions ? o->nfunctions : 1, sizeof(*m.fns));
-	if (!m.vms || !m.fns) {
+	if (!m.vms || !m.pv || !m.fns) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -587,8 +596,9 @@ int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 	evloop_timer(m.l, o->heartbeat_ms, heartbeat, &m);
 	lag_tick(m.l, &m);
 	eventlog_write(m.log, "manager_up",
-		       json_pack("{s:i, s:i}", "port", (int)o->port,
-				 "functions", (int)o->nfunctions));
+		       json_pack("{s:i, s:i, s:I}", "port", (int)o->port,
+				 "functions", (int)o->nfunctions, "seed",
+				 (json_int_t)o->seed));
 	ret = evloop_run(m.l, stop);
 	dump_trees(&m);
 out:
@@ -603,6 +613,7 @@ out:
 			ft_free(m.fns[i].ft);
 	free(m.fns);
 	free(m.vms);
+	free(m.pv);
 	free(m.cts);
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);

@@ -1,6 +1,7 @@
 /* manager: the FaaSNet FT manager in the scheduler. It keeps the VM pool
  * (agents register with HELLO and answer heartbeats), places containers on
- * VMs (bin-packing, with caps on functions and containers per VM), keeps one
+ * VMs (place.h: bin-packing, with caps on functions and containers per VM,
+ * ties broken by a seeded order of the VM names), keeps one
  * function tree per function (ft.h), tells each new VM's agent its image and
  * parent, and when a VM stops answering takes it out of every tree and tells
  * each orphan its new parent. */
@@ -28,8 +29,11 @@ struct manager_opts {
 	unsigned max_containers_per_vm; /* 1 but in the scale test */
 	unsigned heartbeat_ms, dead_ms;
 	unsigned reclaim_ms; /* idle containers released after it; 0: never */
-	const char *events;  /* JSON Lines; NULL: stderr */
-	const char *dot;     /* trees written here at exit; NULL: not */
+	/* Orders the VMs where placement would tie (place.h): the same seed
+	 * gives the same trees, whatever order the HELLOs came in. */
+	uint64_t seed;
+	const char *events; /* JSON Lines; NULL: stderr */
+	const char *dot;    /* trees written here at exit; NULL: not */
 };
 
 int manager_run(const struct manager_opts *o, volatile int *stop,

@@ -16,6 +16,7 @@ int probe_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
 int clean_main(int argc, char **argv);
+int flush_main(int argc, char **argv);
 int calibrate_main(int argc, char **argv);
 int registry_main(int argc, char **argv);
 int run_main(int argc, char **argv);

@@ -15,6 +15,8 @@ static const struct {
 	{"up", up_main, "build the emulated network and leave it up"},
 	{"down", down_main, "remove the network `up` made"},
 	{"clean", clean_main, "remove whatever a killed run left"},
+	{"flush", flush_main,
+	 "empty the neighbour and TCP metrics caches of the network"},
 	{"calibrate", calibrate_main,
 	 "measure how much shaped bandwidth this host carries faithfully"},
 	{"registry", registry_main, "start or stop the OCI registry by hand"},

@@ -16,6 +16,7 @@
 #include "driver.h"
 #include "evloop.h"
 #include "fidmon.h"
+#include "flush.h"
 #include "oci.h"
 #include "plan.h"
 #include "procs.h"
@@ -57,6 +58,7 @@ struct run {
 	struct {
 		char strategy[16];
 		long sweep;
+		uint64_t seed; /* of its first repetition */
 		unsigned corrupt;
 		struct fidelity_verdict verdict;
 		struct summary_cpu cpu;
@@ -468,6 +470,13 @@ static int add_requests(struct run *r, const char *stname,
 	return 0;
 }
 
+/* Placement's seed for repetition rep: the same for every strategy of a
+ * repetition, another for the next, the same again when rerun. */
+static uint64_t run_seed(const struct scenario *s, unsigned rep)
+{
+	return (uint64_t)s->seed + rep;
+}
+
 static void add_key(struct run *r, const char *strategy, long sweep,
 		    unsigned corrupt, const struct run_fidelity *rf,
 		    unsigned rep)
@@ -485,6 +494,7 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 		snprintf(r->keys[i].strategy, sizeof(r->keys[i].strategy), "%s",
 			 strategy);
 		r->keys[i].sweep = sweep;
+		r->keys[i].seed = run_seed(r->s, rep);
 		r->keys[i].corrupt = 0;
 		memset(&r->keys[i].verdict, 0, sizeof(r->keys[i].verdict));
 		memset(&r->keys[i].cpu, 0, sizeof(r->keys[i].cpu));
@@ -591,6 +601,23 @@ static int run_bittorrent(struct run *r, const char *raw, const char *label,
 	return ret;
 }
 
+/* Empties every namespace's neighbour table and TCP metrics before a run,
+ * and says how long it took (docs/fidelity.md has the figures). */
+static int flush_caches(struct run *r, const char *label)
+{
+	struct flush_stats st;
+	int ret;
+
+	ret = flush_plan(&r->plan, &st, r->e);
+	if (ret)
+		return ret;
+	fprintf(stderr,
+		"%s: flushed neighbours (%u entries) and TCP metrics of %u "
+		"namespaces in %.1f ms\n",
+		label, st.neigh, st.netns, (double)st.elapsed_ns / 1e6);
+	return 0;
+}
+
 /* Starts the manager and an agent per VM, drives the workload, ends them,
  * and turns what happened into rows and one summary run. */
 static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
@@ -600,7 +627,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char maxc[16], reclaim[24], dead[16];
+	char maxc[16], reclaim[24], dead[16], seed[24];
 	struct scenario_invocation *inv = NULL;
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
@@ -639,10 +666,17 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		per_vm = 1;
 	snprintf(maxc, sizeof(maxc), "%u", per_vm);
 	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * vms);
+	snprintf(seed, sizeof(seed), "%llu",
+		 (unsigned long long)run_seed(s, rep));
 	snprintf(reclaim, sizeof(reclaim), "%llu",
 		 s->serve.on ? 0ull
 			     : (unsigned long long)(s->reclaim_ns / 1000000));
 
+	/* The same start for every strategy: no ARP entries learned, and no
+	 * ssthresh or RTT remembered, by the run before. */
+	ret = flush_caches(r, label);
+	if (ret)
+		goto out;
 	if (st == SCENARIO_BITTORRENT) {
 		ret = run_bittorrent(r, raw, label, inv, ninv, sweep, rep);
 		goto out;
@@ -652,7 +686,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
-	argv = calloc(16 + 2 * s->nfunctions, sizeof(*argv));
+	argv = calloc(18 + 2 * s->nfunctions, sizeof(*argv));
 	if (!argv) {
 		ret = -ENOMEM;
 		goto out;
@@ -678,6 +712,10 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	/* A busy host answers heartbeats late: more agents, more patience. */
 	argv[k++] = "--dead-ms";
 	argv[k++] = dead;
+	/* Which VMs root the trees: the same for every strategy of this
+	 * repetition, whatever order the agents register in. */
+	argv[k++] = "--seed";
+	argv[k++] = seed;
 	argv[k++] = "--events";
 	argv[k++] = mgr_ev;
 	argv[k++] = "--dot";
@@ -959,11 +997,13 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	r.reg_pid = reg_started ? rp.pid : 0;
 	if (!ret)
 		ret = prepare_images(&r);
+	/* Repetition rep starts at strategy rep mod nst, so that no strategy
+	 * always runs first (cold page cache, fresh registry) or last. */
 	for (sw = 0; !ret && sw < nsw; sw++)
 		for (rep = 0; !ret && rep < s->repetitions; rep++)
 			for (k = 0; !ret && k < nst; k++) {
-				ret = run_one(&r, sts[k], s->nsweep ? sw : -1,
-					      rep);
+				ret = run_one(&r, sts[(rep + k) % nst],
+					      s->nsweep ? sw : -1, rep);
 			}
 out:
 	/* Down on every path, the registry first: it holds its namespace. */
@@ -981,6 +1021,7 @@ out:
 				    r.keys[k].sweep, r.keys[k].corrupt,
 				    &r.runs[r.nruns]))
 			continue;
+		r.runs[r.nruns].seed = r.keys[k].seed;
 		r.runs[r.nruns].fidelity = &r.keys[k].verdict;
 		r.runs[r.nruns].cpu = &r.keys[k].cpu;
 		if (s->serve.on &&

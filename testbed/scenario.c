@@ -117,6 +117,18 @@ static const struct key top_keys[] = {
 		.max = MAX_REPETITIONS,
 	},
 	{
+		/* Placement's ties (which VM roots a function tree) follow
+		 * it: every strategy of a repetition gets the same one, and
+		 * repetition r seed + r - 1 (testbed/run.c). 32 bits: plenty
+		 * of orders, and seed + r stays exact in JSON. */
+		.name = "seed",
+		.type = KEY_COUNT,
+		FIELD(struct scenario, seed),
+		.what = "a whole number from 0 to 4294967295",
+		.min = 0,
+		.max = UINT32_MAX,
+	},
+	{
 		.name = "timeout",
 		.type = KEY_DURATION,
 		FIELD(struct scenario, timeout_ns),
@@ -1351,6 +1363,7 @@ static void scenario_default(struct scenario *s)
 	topo_spec_default(&s->topo);
 	s->scale = 1;
 	s->repetitions = 1;
+	s->seed = 1;
 	s->timeout_ns = 300 * NS_PER_S;
 	for (i = 0; i < SCENARIO_NSTRATEGIES; i++)
 		s->strategies[i] = (enum scenario_strategy)i;

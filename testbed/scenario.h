@@ -93,6 +93,9 @@ struct scenario {
 	unsigned nstrategies;
 	enum scenario_strategy strategies[SCENARIO_NSTRATEGIES];
 	unsigned repetitions;
+	/* placement's seed for the first repetition; repetition r (from 1)
+	 * uses seed + r - 1, every strategy of it the same */
+	unsigned seed;
 	uint64_t timeout_ns; /* per run: waiting for containers */
 	uint64_t reclaim_ns; /* idle containers released after it; 0: never */
 	struct scenario_serve serve;

@@ -765,7 +765,12 @@ static int append_run(json_t *arr, const struct summary_run *run, size_t i,
 		json_decref(params);
 	else
 		ret = set_new(o, "params", params);
-	ret = ret ?: set_new(o, "requested", json_integer(run->requested));
+	if (ret)
+		return err_set(e, ret, "summary.json: out of memory");
+	ret = set_u64(o, "seed", run->seed, i, e);
+	if (ret)
+		return ret;
+	ret = set_new(o, "requested", json_integer(run->requested));
 	ret = ret ?: set_new(o, "started", json_integer(run->started));
 	ret = ret ?: set_new(o, "failed", json_integer(run->failed));
 	ret = ret ?: set_new(o, "p50_s", json_real(run->p50_s));

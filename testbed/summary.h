@@ -34,6 +34,9 @@ struct summary_cpu {
 struct summary_run {
 	char strategy[16];
 	long sweep; /* -1 without a sweep */
+	/* placement's seed (the manager's --seed) of its first repetition;
+	 * repetition r used seed + r - 1 */
+	uint64_t seed;
 	unsigned requested, started, failed;
 	/* over started containers; nearest-rank percentiles; 0 when none */
 	double p50_s, p90_s, p99_s, max_s;
@@ -74,8 +77,8 @@ int summary_read_rows(const char *path, struct summary_row **rows, size_t *n,
 		      struct err *e);
 
 /* summary.json: {"scenario", "fidelity", "runs": [{"strategy", "params":
- * {sweep_param: value} or {}, "requested", "started", "failed", "p50_s",
- * "p90_s", "p99_s", "max_s", "registry_bytes", "peer_bytes",
+ * {sweep_param: value} or {}, "seed", "requested", "started", "failed",
+ * "p50_s", "p90_s", "p99_s", "max_s", "registry_bytes", "peer_bytes",
  * "corrupt_blocks"[, "fidelity": {"verdict", "reasons": [{"signal",
  * "from_s", "to_s", "value", "threshold", "text"}]}][, "cpu_s": {"agents",
  * "manager", "registry", "aria2c", "tracker", "seeder", "total"}][,

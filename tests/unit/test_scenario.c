@@ -147,7 +147,8 @@ static const char full[] =
 	"strategies: [ondemand, faasnet]\n"		      /* 28 */
 	"repetitions: 3\n"				      /* 29 */
 	"timeout: 2m\n"					      /* 30 */
-	"sweep: { containers: [8, 16, 128] }\n";	      /* 31 */
+	"sweep: { containers: [8, 16, 128] }\n"		      /* 31 */
+	"seed: 7\n";					      /* 32 */
 
 static void test_full_file(void **state)
 {
@@ -219,6 +220,7 @@ static void test_full_file(void **state)
 	assert_int_equal(s.strategies[0], SCENARIO_ONDEMAND);
 	assert_int_equal(s.strategies[1], SCENARIO_FAASNET);
 	assert_int_equal(s.repetitions, 3);
+	assert_int_equal(s.seed, 7);
 	assert_true(s.timeout_ns == 120 * SEC);
 	assert_string_equal(s.sweep_param, "containers");
 	assert_int_equal(s.nsweep, 3);
@@ -257,6 +259,7 @@ static void test_defaults(void **state)
 	assert_int_equal(s.strategies[2], SCENARIO_REGISTRY);
 	assert_int_equal(s.strategies[3], SCENARIO_BITTORRENT);
 	assert_int_equal(s.repetitions, 1);
+	assert_int_equal(s.seed, 1);
 	assert_true(s.timeout_ns == 300 * SEC);
 	assert_string_equal(s.sweep_param, "");
 	assert_int_equal(s.nsweep, 0);
@@ -286,6 +289,7 @@ static void test_limits_accepted(void **state)
 		"name: a.b_c-9\n"
 		"scale: 1\n"
 		"repetitions: 100\n"
+		"seed: 4294967295\n"
 		"timeout: 24h\n"
 		"images:\n"
 		"  - { name: py, size: 1B, block_size: 4KiB, "
@@ -304,6 +308,7 @@ static void test_limits_accepted(void **state)
 	assert_int_equal(parse(text, &s, &e), 0);
 	assert_true(s.images[0].size == 1);
 	assert_true(s.images[1].seed == UINT64_MAX);
+	assert_true(s.seed == UINT32_MAX);
 	assert_true(s.images[1].startup_fraction == 1);
 	assert_true(s.timeout_ns == 24 * 3600 * SEC);
 	assert_int_equal(s.steps[0].containers, 100000);
@@ -400,7 +405,7 @@ static const struct bad_case bad[] = {
 	{BASE "colour: red\n",
 	 "x.yaml:8: unknown key 'colour'; valid keys: name, description, "
 	 "paper, topology, scale, images, functions, workload, strategies, "
-	 "repetitions, timeout, reclaim, sweep, serve"},
+	 "repetitions, seed, timeout, reclaim, sweep, serve"},
 	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
 	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
 	 "block_size, startup_fraction, seed, layout"},
@@ -528,6 +533,12 @@ static const struct bad_case bad[] = {
 	{BASE "repetitions: 101\n",
 	 "x.yaml:8: repetitions: expected a whole number from 1 to 100, got "
 	 "\"101\""},
+	{BASE "seed: 4294967296\n",
+	 "x.yaml:8: seed: expected a whole number from 0 to 4294967295, got "
+	 "\"4294967296\""},
+	{BASE "seed: -1\n",
+	 "x.yaml:8: seed: expected a whole number from 0 to 4294967295, got "
+	 "\"-1\""},
 	{BASE "repetitions: 010\n",
 	 "x.yaml:8: repetitions: expected a whole number from 1 to 100, got "
 	 "\"010\""},

@@ -750,6 +750,7 @@ static const struct summary_run json_runs[] = {
 	{
 		.strategy = "faasnet",
 		.sweep = 8,
+		.seed = UINT64_C(4294967295) + 99, /* a scenario's last, r100 */
 		.requested = 10,
 		.started = 9,
 		.failed = 1,
@@ -790,9 +791,10 @@ static void check_json_run(json_t *o, const struct summary_run *want,
 			   const char *sweep_param, double p99)
 {
 	static const char *const keys[] = {
-		"strategy", "params",	      "requested",  "started",
-		"failed",   "p50_s",	      "p90_s",	    "p99_s",
-		"max_s",    "registry_bytes", "peer_bytes", "corrupt_blocks",
+		"strategy",	  "params", "seed",	      "requested",
+		"started",	  "failed", "p50_s",	      "p90_s",
+		"p99_s",	  "max_s",  "registry_bytes", "peer_bytes",
+		"corrupt_blocks",
 	};
 	json_t *params;
 	void *it;
@@ -833,6 +835,7 @@ static void check_json_run(json_t *o, const struct summary_run *want,
 		assert_true(json_is_real(v));                                  \
 		assert_true(json_real_value(v) == (value));                    \
 	} while (0)
+	INT_FIELD(seed);
 	INT_FIELD(requested);
 	INT_FIELD(started);
 	INT_FIELD(failed);
