@@ -49,7 +49,9 @@ static int show(const struct scenario *s, struct err *e)
 	       units_format_rate(r2, sizeof(r2), t.registry_rate_bps),
 	       s->scale);
 	for (k = 0; k < s->nimages; k++)
-		printf("  image %s: %s in blocks of %s, start-up %.0f%%\n",
+		printf("  image %s: %s in blocks of %s, start-up reads %.1f%% "
+		       "of "
+		       "its bytes\n",
 		       s->images[k].name,
 		       s->images[k].layout[0]
 			       ? s->images[k].layout
