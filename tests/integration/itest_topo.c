@@ -92,11 +92,19 @@ static void test_up_builds_what_the_file_says(void **state)
 	assert_int_equal(itest_run(&out, "tc class show dev fnet-registry"), 0);
 	assert_non_null(strstr(out, "rate 200Mbit"));
 	free(out);
-	/* Under each class a queue of 12 ms at the link's rate (never below
-	 * two 64 KiB GSO frames): 50 Mbit/s gives 75000 bytes, so the floor;
-	 * 200 Mbit/s gives 300000. */
+	/* Under each class a queue of 12 ms at the link's rate: 50 Mbit/s
+	 * gives 75000 bytes, 200 Mbit/s 300000. */
 	assert_int_equal(itest_run(&out, "tc qdisc show dev fnet-vm0003"), 0);
-	assert_non_null(strstr(out, "bfifo a: parent 1:1 limit 128Kb"));
+	assert_non_null(strstr(out, "bfifo a: parent 1:1 limit 75000b"));
+	free(out);
+	/* Super-frames of at most a quarter of the slowest queue, 75000
+	 * bytes: 12 segments of 1448, on both ends of a cable. */
+	assert_int_equal(itest_run(&out, "ip -d link show dev fnet-vm0003"), 0);
+	assert_non_null(strstr(out, "gso_max_segs 12 "));
+	free(out);
+	assert_int_equal(
+		itest_run(&out, "ip -n fnet-vm0003 -d link show dev eth0"), 0);
+	assert_non_null(strstr(out, "gso_max_segs 12 "));
 	free(out);
 	assert_int_equal(itest_run(&out, "tc qdisc show dev fnet-registry"), 0);
 	assert_non_null(strstr(out, "bfifo a: parent 1:1 limit 300000b"));
