@@ -608,40 +608,27 @@ int report_plots(const char *dir, struct err *e)
 /* The bounds of shared/PAPER.md, from what each container moved (bytes
  * from the registry and peers over started containers) and the scaled
  * rates: no scheme beats S/B; a registry-bound one needs N*S/R; a
- * pipelined binary tree about 2*S/B + 2*(h-1)*b/B. And the same tree with
- * the block index each level must pass on before its children can check a
- * block: 2*S/B + 2*(h-1)*(b+I)/B. The index does not shrink with scale
- * (48 bytes a block), so at a small scale it is most of a deep tree's
- * extra time, where at full size it is a millisecond a level. */
+ * pipelined binary tree about 2*S/B + 2*(h-1)*b/B. (The block index no
+ * longer travels: each VM reads it from its metadata store.) */
 static void bounds(FILE *f, const struct scenario *s,
 		   const struct summary_run *runs, size_t n)
 {
 	struct topo_spec t;
-	double B, R, b, I = 0;
+	double B, R, b;
 	size_t i;
 
 	scenario_scaled_topology(s, &t);
 	B = (double)t.vm_rate_bps / 8;
 	R = (double)t.registry_rate_bps / 8;
 	b = s->nimages ? (double)scenario_scaled_block_size(s, 0) : 524288;
-	if (s->nimages && scenario_scaled_size(s, 0)) {
-		double nb = ceil((double)scenario_scaled_size(s, 0) / b);
-
-		/* docs/image-format.md: header, entries, start-up entries */
-		I = 40 + 48 * nb + 4 * ceil(s->images[0].startup_fraction * nb);
-	}
-	fprintf(f,
-		"\n## Measured against the bounds\n\n"
-		"Per container S = bytes moved / containers started; B = "
-		"VM link, R = registry link (both scaled);\nh = "
-		"ceil(log2(N+1)); b = block, I = block index (%.0f KB; it "
-		"does not scale). Bounds are lower bounds on the slowest "
-		"container's time.\n\n"
-		"| strategy | sweep | N | S (MB) | max s | S/B s | N*S/R s "
-		"| tree 2S/B+2(h-1)b/B s | tree with index "
-		"2S/B+2(h-1)(b+I)/B s |\n|---|---|---|---|---|---|---|---|"
-		"---|\n",
-		I / 1e3);
+	fprintf(f, "\n## Measured against the bounds\n\n"
+		   "Per container S = bytes moved / containers started; B = "
+		   "VM link, R = registry link (both scaled);\nh = "
+		   "ceil(log2(N+1)); b = block. Bounds are lower bounds on "
+		   "the slowest container's time.\n\n"
+		   "| strategy | sweep | N | S (MB) | max s | S/B s | N*S/R s "
+		   "| tree 2S/B+2(h-1)b/B s |\n|---|---|---|---|---|---|---|"
+		   "---|\n");
 	for (i = 0; i < n; i++) {
 		const struct summary_run *r = &runs[i];
 		double S =
@@ -651,13 +638,10 @@ static void bounds(FILE *f, const struct scenario *s,
 				: 0;
 		double h = ceil(log2((double)r->started + 1));
 
-		fprintf(f,
-			"| %s | %ld | %u | %.1f | %.2f | %.2f | %.2f | %.2f | "
-			"%.2f |\n",
+		fprintf(f, "| %s | %ld | %u | %.1f | %.2f | %.2f | %.2f | %.2f |\n",
 			r->strategy, r->sweep, r->started, S / 1e6, r->max_s,
 			S / B, r->started * S / R,
-			2 * S / B + 2 * (h - 1) * b / B,
-			2 * S / B + 2 * (h - 1) * (b + I) / B);
+			2 * S / B + 2 * (h - 1) * b / B);
 	}
 }
 
