@@ -110,26 +110,10 @@ double procs_cpu_now(pid_t pid)
 
 unsigned long long procs_start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	FILE *f;
-	int i;
+	int found;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	/* The command may hold spaces and parentheses: count from the last
-	 * ')'. Field 22 is the start time; a zombie has one too. */
-	p = strrchr(buf, ')');
-	for (i = 2; p && i < 22; i++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		t = strtoull(p + 1, NULL, 10);
-	return t;
+	/* Field 22 is the start time; a zombie has one too. */
+	return stat_field(pid, 22, &found);
 }
 
 int procs_new(struct procs **out)
