@@ -244,7 +244,9 @@ static void serve_block(struct image *im, struct conn *c, uint32_t id,
 	struct proto_msg r = {.type = PROTO_BLOCK, .id = id, .block = b};
 	struct err e = {""};
 
-	r.digest = proto_str(im->img.layers[im->layer].data.digest);
+	/* No digest: the connection is the image's, and the child checks
+	 * the bytes against its index anyway. 77 bytes a block did not
+	 * shrink with scale (4% of a block at 0.01, 0.02% at full size). */
 	r.data = im->blk[b];
 	r.data_len = im->ix.blocks[b].clen;
 	/* Straight from the cache: a stored block never changes. */
@@ -321,11 +323,20 @@ static void request_wanted(struct image *im)
 		regworker_submit(im->a->rw, REGJOB_BLOCKS, im->ref, list, n,
 				 im);
 	} else {
-		for (b = 0; b < n; b++) {
-			struct proto_msg m = {.type = PROTO_GET_BLOCK,
-					      .id = list[b] + 16,
-					      .block = list[b]};
+		uint32_t i, j;
 
+		/* One request per run of neighbours (list is ascending):
+		 * 617 one-block requests were 55 KB on a child's upload and
+		 * its parent's download, which do not shrink with scale. */
+		for (i = 0; i < n; i = j) {
+			struct proto_msg m = {.type = PROTO_GET_BLOCK,
+					      .id = list[i] + 16,
+					      .block = list[i]};
+
+			for (j = i + 1; j < n && list[j] == list[j - 1] + 1;
+			     j++)
+				;
+			m.count = j - i > 1 ? j - i : 0;
 			m.digest = proto_str(
 				im->img.layers[im->layer].data.digest);
 			send_or_log(im->a, im->up, &m);
@@ -874,22 +885,36 @@ static void child_frame(struct conn *c, const struct proto_msg *m, void *arg)
 			wait_for_meta(a, ch, m);
 		}
 		break;
-	case PROTO_GET_BLOCK:
+	case PROTO_GET_BLOCK: {
+		/* A run of blocks is answered as that many one-block
+		 * requests, each with its own id (block + 16). */
+		uint32_t k, n = m->count ? m->count : 1;
+		struct proto_msg one = *m;
+
 		im = find_digest(a, &m->digest, &which);
-		if (!im || which != 3) {
-			wait_for_meta(a, ch, m);
-		} else if (m->block >= im->ix.nblocks) {
-			reply_error(a, c, m->id, -ENOENT, "no such block");
-		} else if (im->state[m->block] == B_PRESENT) {
-			serve_block(im, c, m->id, m->block);
-		} else {
-			/* On demand down the chain: queue the child and
-			 * fetch the block ourselves. */
-			add_waiter(&im->bwait[m->block], ch, m);
-			want(im, m->block);
-			request_wanted(im);
+		for (k = 0; k < n; k++) {
+			one.block = m->block + k;
+			one.id = n > 1 ? one.block + 16 : m->id;
+			one.count = 0;
+			if (!im || which != 3) {
+				wait_for_meta(a, ch, &one);
+			} else if (one.block >= im->ix.nblocks) {
+				reply_error(a, c, one.id, -ENOENT,
+					    "no such block");
+				break;
+			} else if (im->state[one.block] == B_PRESENT) {
+				serve_block(im, c, one.id, one.block);
+			} else {
+				/* On demand down the chain: queue the child
+				 * and fetch the block ourselves. */
+				add_waiter(&im->bwait[one.block], ch, &one);
+				want(im, one.block);
+			}
 		}
+		if (im && which == 3)
+			request_wanted(im);
 		break;
+	}
 	default:
 		reply_error(a, c, m->id, -EPROTO, "not a block request");
 		break;

@@ -109,16 +109,21 @@ static double now(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: faasnet-image fetch REF (--all | --startup | "
-		   "--blocks LIST) --out FILE\n"
-		   "         [--layer N] [--json]\n"
-		   "  Reads blocks by range requests, verifies each against "
-		   "its digest and writes\n  them at their offsets in FILE "
-		   "(the uncompressed layer; with --all, checked\n  against "
-		   "the layer's diff_id). LIST is like 0,5,7-9.\n"
-		   "  FILE appears only once complete; a device such as "
-		   "/dev/null is written\n  in place (to time the fetch "
-		   "without the disk).\n");
+	fprintf(f,
+		"usage: faasnet-image fetch REF (--all | --startup | "
+		"--blocks LIST) --out FILE\n"
+		"         [--layer N] [--parallel N] [--json]\n"
+		"  Reads blocks by range requests, verifies each against "
+		"its digest and writes\n  them at their offsets in FILE "
+		"(the uncompressed layer; with --all, checked\n  against "
+		"the layer's diff_id). LIST is like 0,5,7-9.\n"
+		"  FILE appears only once complete; a device such as "
+		"/dev/null is written\n  in place (to time the fetch "
+		"without the disk).\n"
+		"  --parallel N keeps N range requests in flight (1 to %d; "
+		"default 1,\n  and always 1 with --all, whose blocks are "
+		"hashed in order).\n",
+		REGISTRY_MAX_PARALLEL);
 }
 
 int fetch_main(int argc, char **argv)
@@ -134,7 +139,7 @@ int fetch_main(int argc, char **argv)
 	int device = 0;
 	uint8_t d[SHA256_LEN];
 	unsigned layer = 0;
-	int all = 0, startup = 0, json = 0, ret, opened = 0;
+	int all = 0, startup = 0, json = 0, ret, opened = 0, parallel = 1;
 	double t0, secs;
 
 	for (i = 1; i < (uint32_t)argc; i++) {
@@ -148,7 +153,17 @@ int fetch_main(int argc, char **argv)
 			out = argv[++i];
 		else if (!strcmp(argv[i], "--layer") && i + 1 < (uint32_t)argc)
 			layer = (unsigned)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--json"))
+		else if (!strcmp(argv[i], "--parallel") &&
+			 i + 1 < (uint32_t)argc) {
+			parallel = atoi(argv[++i]);
+			if (parallel < 1 || parallel > REGISTRY_MAX_PARALLEL) {
+				fprintf(stderr,
+					"fetch: --parallel: expected 1 to %d, "
+					"got \"%s\"\n",
+					REGISTRY_MAX_PARALLEL, argv[i]);
+				return IMAGE_EXIT_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -174,6 +189,7 @@ int fetch_main(int argc, char **argv)
 	if (ret)
 		goto out;
 	opened = 1;
+	fi.parallel = all ? 1 : (unsigned)parallel;
 	if (layer >= fi.img.nlayers || !fi.img.layers[layer].has_blocks) {
 		ret = err_set(&e, -EINVAL, "%s: layer %u has no block blobs",
 			      ref, layer);

@@ -95,9 +95,10 @@ static const struct rule {
 	[PROTO_MANIFEST] = {"MANIFEST", BIT(TAG_DATA), 0},
 	[PROTO_GET_BLOB] = {"GET_BLOB", BIT(TAG_DIGEST), 0},
 	[PROTO_BLOB] = {"BLOB", BIT(TAG_DIGEST) | BIT(TAG_DATA), 0},
-	[PROTO_GET_BLOCK] = {"GET_BLOCK", BIT(TAG_DIGEST) | BIT(TAG_BLOCK), 0},
-	[PROTO_BLOCK] = {"BLOCK",
-			 BIT(TAG_DIGEST) | BIT(TAG_BLOCK) | BIT(TAG_DATA), 0},
+	[PROTO_GET_BLOCK] = {"GET_BLOCK", BIT(TAG_DIGEST) | BIT(TAG_BLOCK),
+			     BIT(TAG_COUNT)},
+	[PROTO_BLOCK] = {"BLOCK", BIT(TAG_BLOCK) | BIT(TAG_DATA),
+			 BIT(TAG_DIGEST)},
 	[PROTO_ERROR] = {"ERROR", BIT(TAG_ERROR), BIT(TAG_MESSAGE)},
 	[PROTO_RELEASE] = {"RELEASE", BIT(TAG_CONTAINER), 0},
 };
@@ -205,6 +206,12 @@ static int check_value(const struct proto_msg *m, enum tag tag, int code,
 	default:
 		break;
 	}
+	if (tag == TAG_COUNT && m->type == PROTO_GET_BLOCK &&
+	    (m->count < 1 || m->count > PROTO_MAX_BLOCK_RUN))
+		return err_set(e, code,
+			       "%s: field %d (%s): %" PRIu32
+			       ", expected 1 to %u",
+			       tn, tag, f->name, m->count, PROTO_MAX_BLOCK_RUN);
 	if (tag == TAG_COUNT && m->type == PROTO_INVOKE &&
 	    (m->count < 1 || m->count > INVOKE_MAX_COUNT))
 		return err_set(e, code,
@@ -443,10 +450,14 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
  * required number is always sent; a string is absent when NULL, which is
  * how ERROR leaves out its message. Data NULL with length 0 is an empty
  * field, not a missing one. */
-static bool given(const struct proto_msg *m, enum tag tag)
+/* A string is given when it is set; a number always, but for an optional
+ * one (GET_BLOCK's count), which is left out while 0. */
+static bool given(const struct proto_msg *m, const struct rule *r, enum tag tag)
 {
 	if (fields[tag].kind == K_STR)
 		return ((const struct proto_str *)member(m, tag))->s != NULL;
+	if (r->optional & BIT(tag))
+		return tag == TAG_COUNT ? m->count != 0 : true;
 	return true;
 }
 
@@ -470,7 +481,7 @@ static int encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 	for (tag = TAG_VM; tag < TAG_MAX; tag++) {
 		if (!((r->required | r->optional) & BIT(tag)))
 			continue;
-		if (!given(m, tag)) {
+		if (!given(m, r, tag)) {
 			if (!(r->required & BIT(tag)))
 				continue;
 			return err_set(e, -EINVAL, "%s: missing field %d (%s)",

@@ -18,6 +18,9 @@
  * 512 KiB blocks compress to less than that. */
 #define PROTO_MAX_PAYLOAD (4u << 20)
 #define PROTO_MAX_STR	  1024
+/* GET_BLOCK's count: a run of at most this many blocks (the block index's
+ * own limit, BLOCKIMG_MAX_BLOCKS). */
+#define PROTO_MAX_BLOCK_RUN (1u << 24)
 
 enum proto_type {
 	/* control */
@@ -35,7 +38,7 @@ enum proto_type {
 	PROTO_BLOB,
 	PROTO_GET_BLOCK, /* child -> parent: one block of a layer */
 	PROTO_BLOCK,
-	PROTO_ERROR, /* either way: a request failed */
+	PROTO_ERROR,   /* either way: a request failed */
 	PROTO_RELEASE, /* driver -> manager: this container went idle */
 	PROTO_TYPE_MAX,
 };
@@ -70,16 +73,17 @@ struct proto_msg {
 	uint16_t port;		   /* HELLO: agent's block port */
 	struct proto_str function; /* INVOKE, PROVISION, PARENT, STARTED */
 	struct proto_str image;	   /* PROVISION, GET_MANIFEST: a reference */
-	uint32_t count;		   /* INVOKE: containers; INVOKED: ids */
-	uint32_t container;	   /* PROVISION, STARTED, RELEASE; INVOKED: first id */
-	uint8_t strategy;	   /* PROVISION: enum proto_strategy */
-	struct proto_peer parent;  /* PROVISION, PARENT */
-	struct proto_str digest;   /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
-	uint32_t block;		   /* GET_BLOCK, BLOCK */
-	uint64_t t_ns;		   /* STARTED: CLOCK_MONOTONIC */
-	int32_t error;		   /* ERROR: negative errno */
-	struct proto_str message;  /* ERROR */
-	const uint8_t *data;	   /* MANIFEST, BLOB, BLOCK */
+	uint32_t count;		   /* INVOKE: containers; INVOKED: ids;
+				      GET_BLOCK: blocks from `block` (0: 1) */
+	uint32_t container; /* PROVISION, STARTED, RELEASE; INVOKED: first id */
+	uint8_t strategy;   /* PROVISION: enum proto_strategy */
+	struct proto_peer parent; /* PROVISION, PARENT */
+	struct proto_str digest;  /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
+	uint32_t block;		  /* GET_BLOCK, BLOCK */
+	uint64_t t_ns;		  /* STARTED: CLOCK_MONOTONIC */
+	int32_t error;		  /* ERROR: negative errno */
+	struct proto_str message; /* ERROR */
+	const uint8_t *data;	  /* MANIFEST, BLOB, BLOCK */
 	uint32_t data_len;
 };
 
