@@ -2,20 +2,23 @@
  * must give each strategy the same p50 (within 15%) and move the same
  * fraction of the image's bytes (within 2 points), because `scale` promises
  * that every transfer takes as long as at full size (docs/fidelity.md).
- * Needs root and docker-registry; the sanitized testbed drives it. */
+ * Needs root and docker-registry. It drives the release build: it measures
+ * time, and the sanitized agents' CPU (several times the release build's)
+ * made the host the bottleneck at 0.05, which is the host's doing, not the
+ * emulation's; the same code runs sanitized in itest_run and itest_stack. */
 #include <jansson.h>
 #include <math.h>
 
 #include "itest.h"
 
+#define SCALE_BIN "build/bin/faasnet-testbed"
+
 #define NSCALES 3
 #define NSTRAT	4
 #define P50_TOL 0.15
-/* At 0.01 (10 Mbit/s VM links) a range request costs more than at 0.02:
- * with one request in flight, faasnet's slowest took 3.53 s against 2.73
- * s, with four 2.75 s against 2.4-2.5 s (release build; +9% and +19% in
- * this sanitized test). The cause is not found yet (docs/fidelity.md,
- * "What does not scale"); until it is, 0.01 gets this wider band. */
+/* At 0.01 (10 Mbit/s VM links) fixed per-request and per-block costs weigh
+ * most: faasnet's p50 was 7% over 0.02's, ondemand's 5% and 17% over two
+ * runs at 0.02 (2026-11-28; docs/fidelity.md, "What does not scale"). */
 #define P50_TOL_001 0.25
 #define FRAC_TOL    0.02
 
@@ -24,15 +27,16 @@ static const char *const strategies[NSTRAT] = {"faasnet", "ondemand",
 					       "registry", "bittorrent"};
 static char top[96];
 
-/* 4 VMs of the paper's 1 Gbit/s, the figure scenarios' registry, and the
- * paper's 758 MB image, 4 containers at once: small, because the agents
- * here are the sanitized build, and 8 of them left the host CPU-bound
- * (degraded) at scale 0.05. */
+/* 8 VMs of the paper's 1 Gbit/s, the figure scenarios' registry, and the
+ * paper's 758 MB image, 8 containers at once (Fig. 14's smallest point),
+ * twice: a p50 of one burst of 4 in a tree of depth 3 is the middle of a
+ * two-valued spread (which child the root served first), which moved
+ * 25% between runs at one scale. */
 static const char scenario_fmt[] =
 	"name: scale\n"
 	"description: the scale-invariance test's scenario\n"
 	"topology:\n"
-	"  vms: 4\n"
+	"  vms: 8\n"
 	"  vm_link: { rate: 1gbit }\n"
 	"  registry_link: { rate: 4.8gbit }\n"
 	"scale: %g\n"
@@ -41,8 +45,9 @@ static const char scenario_fmt[] =
 	"functions:\n"
 	"  - { name: f1, image: py }\n"
 	"workload:\n"
-	"  - { at: 0s, invoke: f1, containers: 4 }\n"
+	"  - { at: 0s, invoke: f1, containers: 8 }\n"
 	"strategies: [faasnet, ondemand, registry, bittorrent]\n"
+	"repetitions: 2\n"
 	"timeout: 60s\n";
 
 struct point {
@@ -66,7 +71,7 @@ static void image_bytes(const char *cache, double *data, double *gzip)
 	json_t *root, *l;
 
 	itest_run(&out,
-		  "build/asan/bin/faasnet-image inspect %s/py-* --json "
+		  "build/bin/faasnet-image inspect %s/py-* --json "
 		  "2>/dev/null",
 		  cache);
 	root = json_loads(out, 0, NULL);
@@ -99,7 +104,7 @@ static int run_at(double scale, struct point *pt)
 	assert_int_equal(fclose(f), 0);
 	/* The verdict is not what this test checks: a degraded run still
 	 * writes every number, and the report says why. */
-	st = itest_run(NULL, ITEST_BIN " run %s --out %s --allow-degraded >&2",
+	st = itest_run(NULL, SCALE_BIN " run %s --out %s --allow-degraded >&2",
 		       file, dir);
 	assert_int_equal(st, 0);
 	snprintf(cache, sizeof(cache), "%s/.cache", top);
@@ -130,7 +135,7 @@ static int run_at(double scale, struct point *pt)
 				       json_object_get(run, "registry_bytes")) +
 			       json_number_value(
 				       json_object_get(run, "peer_bytes"))) /
-			      (4 * (k < 2 ? data : gzip));
+			      (16 * (k < 2 ? data : gzip));
 		fprintf(stderr,
 			"scale %g: %-10s p50 %.2f s, moved %.1f%% of the "
 			"image per container\n",
@@ -148,6 +153,10 @@ static void test_three_scales_agree(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
+	if (access(SCALE_BIN, X_OK)) {
+		fprintf(stderr, "SKIP: %s not built\n", SCALE_BIN);
+		skip();
+	}
 	snprintf(top, sizeof(top), "/tmp/fnet-itest-scale-%d", (int)getpid());
 	assert_int_equal(itest_run(NULL, "mkdir -p %s", top), 0);
 	/* A degraded run is run once more: its numbers may be the host's. */
