@@ -98,6 +98,8 @@ UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
 	build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o
 UNIT_EXTRA_test_serve := build/asan/obj/testbed/serve.o
+UNIT_EXTRA_test_driver := build/asan/obj/testbed/driver.o \
+	build/asan/obj/testbed/serve.o build/asan/obj/testbed/scenario.o
 UNIT_EXTRA_test_fidelity := build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_requests := build/asan/obj/testbed/requests.o \
 	build/asan/obj/testbed/summary.o build/asan/obj/testbed/fidelity.o

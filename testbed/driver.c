@@ -99,6 +99,29 @@ static int grow(struct driver_result *r, uint32_t upto)
 	return 0;
 }
 
+int driver_record_placed(struct driver_result *r, uint32_t container,
+			 uint32_t count, uint32_t asked, unsigned function,
+			 uint64_t requested_ns)
+{
+	uint32_t i;
+
+	/* Never more than was asked, and ids that do not wrap: a bad answer
+	 * must neither make the record grow without bound nor land outside
+	 * it (container + count - 1 past 2^32 once wrote out of bounds). */
+	if (!count || count > asked || container < r->first_id ||
+	    count - 1 > UINT32_MAX - container)
+		return -ERANGE;
+	if (grow(r, container + count - 1))
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		struct driver_container *c = &r->c[container - r->first_id + i];
+
+		c->function = function;
+		c->requested_ns = requested_ns;
+	}
+	return 0;
+}
+
 static void unplaced(struct drv *d, const struct pending *p, unsigned count)
 {
 	struct driver_result *r = d->r;
@@ -131,7 +154,6 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 {
 	struct driver_result *r = d->r;
 	struct pending *p;
-	uint32_t i;
 
 	switch (m->type) {
 	case PROTO_INVOKED:
@@ -143,19 +165,10 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 			r->first_id = m->container;
 			d->have_first = 1;
 		}
-		/* Never more than was asked: a bad answer must not make the
-		 * record grow without bound. */
-		if (!m->count || m->count > p->containers ||
-		    m->container < r->first_id ||
-		    grow(r, m->container + m->count - 1))
+		if (driver_record_placed(r, m->container, m->count,
+					 p->containers, p->function,
+					 p->sent_ns))
 			return;
-		for (i = 0; i < m->count; i++) {
-			struct driver_container *c =
-				&r->c[m->container - r->first_id + i];
-
-			c->function = p->function;
-			c->requested_ns = p->sent_ns;
-		}
 		/* Asked for more than the manager could place: the rest
 		 * failed for want of room. */
 		if (p->containers > m->count)
@@ -191,8 +204,8 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 
 /* serve: the model's asks and releases, sent; and once a second a sample
  * of every function's pool. */
-static int serve_step(struct drv *d, const struct scenario *s,
-		      unsigned *asks, uint64_t *next_sample, struct err *e)
+static int serve_step(struct drv *d, const struct scenario *s, unsigned *asks,
+		      uint64_t *next_sample, struct err *e)
 {
 	struct driver_result *r = d->r;
 	uint32_t *rel;
@@ -230,8 +243,8 @@ static int serve_step(struct drv *d, const struct scenario *s,
 	return 0;
 }
 
-static int serve_open(struct drv *d, const struct scenario *s,
-		      unsigned **asks, struct err *e)
+static int serve_open(struct drv *d, const struct scenario *s, unsigned **asks,
+		      struct err *e)
 {
 	struct serve_opts o = {.service_ns = s->serve.service_ns,
 			       .concurrency = s->serve.concurrency,
@@ -296,8 +309,9 @@ static void progress(const struct drv *d, const char *label, size_t asked,
 		asked = d->asked;
 	}
 	if (last) {
-		fprintf(stderr, "%s%s: %s%u/%zu containers up, %zu failed, "
-				"%.1f s\n",
+		fprintf(stderr,
+			"%s%s: %s%u/%zu containers up, %zu failed, "
+			"%.1f s\n",
 			tty ? "\r\033[K" : "", label, reqs, r->started, asked,
 			asked - r->started, t);
 		return;
@@ -348,16 +362,15 @@ int driver_run(uint32_t addr, uint16_t port,
 		while (next < ninv && r->t0_ns + inv[next].t_ns <= d.now) {
 			if (d.sv) {
 				for (i = 0; i < inv[next].containers; i++)
-					if (serve_arrive(d.sv,
-							 inv[next].function,
-							 r->t0_ns +
-								 inv[next].t_ns)) {
+					if (serve_arrive(
+						    d.sv, inv[next].function,
+						    r->t0_ns +
+							    inv[next].t_ns)) {
 						ret = err_set(e, -ENOMEM,
 							      "out of memory");
 						goto out;
 					}
-			} else if ((ret = send_invoke(&d, s,
-						      inv[next].function,
+			} else if ((ret = send_invoke(&d, s, inv[next].function,
 						      inv[next].containers,
 						      e))) {
 				goto out;

@@ -70,4 +70,13 @@ int driver_run(uint32_t addr, uint16_t port,
 	       struct driver_result *r, struct err *e);
 void driver_result_free(struct driver_result *r);
 
+/* Records that the manager placed containers container .. container +
+ * count - 1 of an INVOKE that asked for `asked` (r->first_id already set):
+ * 0, or -ERANGE for an answer that cannot be right (none, more than asked,
+ * an id before the first, ids that wrap), -ENOMEM. What on_msg does with an
+ * INVOKED; exported for its tests. */
+int driver_record_placed(struct driver_result *r, uint32_t container,
+			 uint32_t count, uint32_t asked, unsigned function,
+			 uint64_t requested_ns);
+
 #endif
