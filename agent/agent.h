@@ -1,4 +1,6 @@
-/* agent: the FaaSNet worker of one VM. It holds a control connection to the
+/* agent: the FaaSNet worker of one VM (the glue in agent.c; the image
+ * cache in cache.c, its sources in source.c, serving children in
+ * children.c). It holds a control connection to the
  * manager, provisions containers on its command, fetches an image's
  * manifest, config and block index and then its start-up blocks (from its
  * parent in the function tree, or from the registry when it is the root or
@@ -34,6 +36,11 @@ struct agent_opts {
 	 * NULL: a block index found there is not fetched over the network.
 	 * docs/fidelity.md says why. */
 	const char *meta_dir;
+	/* A request to the parent with no answer for this long has failed
+	 * (0: SOURCE_TIMEOUT_MS, 10 s). */
+	unsigned request_timeout_ms;
+	/* Children connected at once (0: CHILDREN_MAX_CONNS, 256). */
+	unsigned max_children;
 };
 
 /* 1, 2, 4 and 8 measured side by side: docs/fidelity.md, "Registry
@@ -42,6 +49,7 @@ struct agent_opts {
 
 /* Runs until *stop becomes non-zero. Returns 0 or a negative errno with e
  * set (a socket that cannot be made, say). */
-int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e);
+int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -54,7 +54,10 @@ static void post(struct regworker *w, struct regres *r)
 	}
 }
 
-static void post_error(struct regworker *w, void *tag, int error,
+/* An error names its job, so the submitter knows what to ask again; a
+ * lost error would leave the job in flight for ever, so the job's blocks
+ * move into the result. */
+static void post_error(struct regworker *w, struct regjob *j, int error,
 		       const char *msg)
 {
 	struct regres *r = calloc(1, sizeof(*r));
@@ -62,7 +65,12 @@ static void post_error(struct regworker *w, void *tag, int error,
 	if (!r)
 		return;
 	r->kind = REGRES_ERROR;
-	r->tag = tag;
+	r->tag = j->tag;
+	r->job = j->kind;
+	r->blocks = j->blocks;
+	r->nblocks = j->n;
+	j->blocks = NULL;
+	j->n = 0;
 	r->error = error;
 	snprintf(r->msg, sizeof(r->msg), "%s", msg);
 	post(w, r);
@@ -122,13 +130,15 @@ static void do_meta(struct regworker *w, struct regjob *j)
 
 	fi = get_open(w, j->ref, &e, &ret);
 	if (!fi) {
-		post_error(w, j->tag, ret, e.msg);
+		post_error(w, j, ret, e.msg);
 		return;
 	}
 	l = block_layer(fi);
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r) {
+		post_error(w, j, -ENOMEM, "out of memory");
 		return;
+	}
 	r->kind = REGRES_META;
 	r->tag = j->tag;
 	r->manifest = dup_bytes(fi->manifest, fi->manifest_len);
@@ -186,8 +196,17 @@ static void do_blocks(struct regworker *w, struct regjob *j)
 			    : fetch_blocks(fi, (unsigned)l, j->blocks, j->n,
 					   post_block, &c, NULL, &e);
 	}
-	if (ret)
-		post_error(w, j->tag, ret, e.msg);
+	if (ret) {
+		post_error(w, j, ret, e.msg);
+	} else {
+		struct regres *r = calloc(1, sizeof(*r));
+
+		if (r) {
+			r->kind = REGRES_DONE;
+			r->tag = j->tag;
+			post(w, r);
+		}
+	}
 }
 
 /* The `docker pull` baseline: every layer whole, unpacked (gzip, or a
@@ -272,7 +291,7 @@ static void do_layer(struct regworker *w, struct regjob *j)
 	if (!c || ret) {
 		if (!e.msg[0])
 			err_set(&e, ret, "layer: %s", strerror(-ret));
-		post_error(w, j->tag, ret ? ret : -ENOMEM, e.msg);
+		post_error(w, j, ret ? ret : -ENOMEM, e.msg);
 	} else if ((r = calloc(1, sizeof(*r)))) {
 		r->kind = REGRES_LAYER_DONE;
 		r->tag = j->tag;
@@ -394,6 +413,7 @@ void regres_free(struct regres *r)
 	free(r->config);
 	free(r->index);
 	free(r->cdata);
+	free(r->blocks);
 	free(r);
 }
 

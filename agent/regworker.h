@@ -19,6 +19,7 @@ enum regres_kind {
 	REGRES_META,
 	REGRES_BLOCK,
 	REGRES_LAYER_DONE,
+	REGRES_DONE, /* a block job delivered every block it was given */
 	REGRES_ERROR,
 };
 
@@ -34,7 +35,11 @@ struct regres {
 	size_t clen;
 	/* LAYER_DONE: bytes read from the registry */
 	uint64_t bytes;
-	int error; /* ERROR */
+	/* ERROR: the job that failed; for blocks, the ones it was given
+	 * (malloc'd, the receiver owns them; some may have been delivered) */
+	enum regjob_kind job;
+	uint32_t *blocks, nblocks;
+	int error;
 	char msg[256];
 	struct regres *next;
 };

@@ -18,8 +18,10 @@
 struct outbuf {
 	uint8_t *buf;
 	size_t len, off;    /* off counts over buf, then ext */
-	const uint8_t *ext; /* not ours: the caller keeps it alive */
+	const uint8_t *ext; /* lent: the caller keeps it alive until release */
 	size_t ext_len;
+	conn_release_fn release;
+	void *release_arg;
 	struct outbuf *next;
 };
 
@@ -39,6 +41,14 @@ struct conn {
 	void *arg;
 };
 
+static void outbuf_free(struct outbuf *o)
+{
+	if (o->release)
+		o->release(o->release_arg);
+	free(o->buf);
+	free(o);
+}
+
 static void destroy(struct conn *c)
 {
 	struct outbuf *o, *on;
@@ -50,8 +60,7 @@ static void destroy(struct conn *c)
 	}
 	for (o = c->out; o; o = on) {
 		on = o->next;
-		free(o->buf);
-		free(o);
+		outbuf_free(o);
 	}
 	c->out = c->out_tail = NULL;
 	free(c->rbuf);
@@ -125,8 +134,7 @@ static int flush(struct conn *c)
 		c->out = o->next;
 		if (!c->out)
 			c->out_tail = NULL;
-		free(o->buf);
-		free(o);
+		outbuf_free(o);
 	}
 	return 0;
 }
@@ -299,34 +307,41 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 }
 
 static int queue(struct conn *c, const struct proto_msg *m, int by_ref,
-		 struct err *e)
+		 conn_release_fn release, void *arg, struct err *e)
 {
 	struct outbuf *o;
 	uint8_t *buf;
 	size_t len;
 	int ret;
 
-	if (c->closed)
-		return err_set(e, -EPIPE, "connection closed");
-	if (c->backlog > CONN_MAX_BACKLOG)
-		return err_set(e, -ENOBUFS,
-			       "peer is not reading (%zu bytes "
-			       "queued)",
-			       c->backlog);
+	if (c->closed) {
+		ret = err_set(e, -EPIPE, "connection closed");
+		goto fail;
+	}
+	if (c->backlog > CONN_MAX_BACKLOG) {
+		ret = err_set(e, -ENOBUFS,
+			      "peer is not reading (%zu bytes "
+			      "queued)",
+			      c->backlog);
+		goto fail;
+	}
 	ret = by_ref ? proto_encode_head(m, &buf, &len, e)
 		     : proto_encode(m, &buf, &len, e);
 	if (ret)
-		return ret;
+		goto fail;
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		free(buf);
-		return err_set(e, -ENOMEM, "out of memory");
+		ret = err_set(e, -ENOMEM, "out of memory");
+		goto fail;
 	}
 	o->buf = buf;
 	o->len = len;
-	if (by_ref && m->data_len) {
+	if (by_ref) {
 		o->ext = m->data;
 		o->ext_len = m->data_len;
+		o->release = release;
+		o->release_arg = arg;
 	}
 	if (c->out_tail)
 		c->out_tail->next = o;
@@ -340,16 +355,21 @@ static int queue(struct conn *c, const struct proto_msg *m, int by_ref,
 		flush(c);
 	update_events(c);
 	return 0;
+fail:
+	if (by_ref && release)
+		release(arg);
+	return ret;
 }
 
 int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
 {
-	return queue(c, m, 0, e);
+	return queue(c, m, 0, NULL, NULL, e);
 }
 
-int conn_send_ref(struct conn *c, const struct proto_msg *m, struct err *e)
+int conn_send_ref(struct conn *c, const struct proto_msg *m,
+		  conn_release_fn release, void *arg, struct err *e)
 {
-	return queue(c, m, 1, e);
+	return queue(c, m, 1, release, arg, e);
 }
 
 size_t conn_backlog(const struct conn *c)

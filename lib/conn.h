@@ -35,13 +35,23 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 		 struct conn **out, struct err *e);
 
 /* Encodes and queues m. -ENOBUFS when more than the queue limit is waiting
- * (a peer that stopped reading). */
+ * (a peer that stopped reading): nothing is queued, and the caller should
+ * close the connection rather than leave the peer waiting for a reply that
+ * will never come. */
 int conn_send(struct conn *c, const struct proto_msg *m, struct err *e);
 
+/* Called once the connection no longer needs bytes it was lent. */
+typedef void (*conn_release_fn)(void *arg);
+
 /* As conn_send, but m's data bytes are written from where they lie rather
- * than copied into the queue: the caller keeps them unchanged until the
- * connection is closed (the agent's verified blocks never change). */
-int conn_send_ref(struct conn *c, const struct proto_msg *m, struct err *e);
+ * than copied into the queue. The caller lends them: they stay unchanged
+ * until release(arg) is called, exactly once, when they are written, when
+ * the connection drops them (closed, failed), or before this returns an
+ * error. release may be NULL for bytes that outlive the connection. (The
+ * agent lends a reference-counted block: evicting it cannot free bytes a
+ * slow child's connection still has to write.) */
+int conn_send_ref(struct conn *c, const struct proto_msg *m,
+		  conn_release_fn release, void *arg, struct err *e);
 
 /* A non-blocking listening TCP socket on addr:port (host order), or a
  * negative errno with e saying which port. */

@@ -92,6 +92,20 @@ int fetch_open(const char *refstr, const char *meta_dir, struct fetch_image *fi,
 					    &manifest, &mlen, e);
 	if (ret)
 		goto out;
+	/* A reference that pins a digest is the root of trust: the registry
+	 * is not believed any more than a peer would be. */
+	if (!strncmp(fi->ref.tag, "sha256:", 7)) {
+		uint8_t d[SHA256_LEN];
+		char got[SHA256_OCI_LEN] = "?";
+
+		if (sha256_buf(manifest, mlen, d) ||
+		    strcmp(sha256_oci(d, got), fi->ref.tag)) {
+			ret = err_set(e, -EBADMSG,
+				      "manifest of %s has digest %s", refstr,
+				      got);
+			goto out;
+		}
+	}
 	fi->meta_bytes = mlen;
 	ret = oci_manifest_parse(manifest, mlen, &fi->img, e);
 	if (ret)

@@ -1,0 +1,560 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "children.h"
+#include "conn.h"
+
+struct child {
+	struct children *cs;
+	struct conn *c; /* NULL once closed */
+	int dead;	/* closed: its waiters go at the next reap */
+	unsigned nblock_waits, nmeta_waits;
+	struct child *next;
+};
+
+/* A child's request for a block this agent lacks: 24 bytes. */
+struct bwait {
+	struct child *ch;
+	uint32_t id;
+	struct bwait *next;
+};
+
+/* An image's block waiters, by block number. */
+struct btable {
+	struct cache *c;
+	uint32_t n;
+	struct bwait **by_block;
+	struct btable *next;
+};
+
+/* A child's request for something of an image whose meta this agent does
+ * not hold yet (its own PROVISION or fetch may still be on the way, or it
+ * just became this child's parent): answered when the meta comes. */
+struct mwait {
+	struct child *ch;
+	uint32_t id;
+	enum proto_type what;
+	char key[PROTO_MAX_STR + 1]; /* the reference or the digest */
+	uint32_t block, count;	     /* GET_BLOCK */
+	uint64_t deadline_ns;
+	struct mwait *next;
+};
+
+struct children {
+	struct evloop *l;
+	int fd;
+	const struct children_ops *ops;
+	void *arg;
+	unsigned max_conns, nconns;
+	struct child *list;
+	struct btable *tables;
+	struct mwait *mwaits;
+	long reap_timer, sweep_timer, accept_timer;
+};
+
+static void reap(struct evloop *l, void *arg);
+
+/* A child whose connection is gone or must go: its waiters stay until
+ * the reap, so that no list is changed under a loop walking it. */
+static void kill_child(struct child *ch)
+{
+	struct children *cs = ch->cs;
+
+	if (ch->c) {
+		conn_close(ch->c);
+		ch->c = NULL;
+		cs->nconns--;
+	}
+	ch->dead = 1;
+	if (!cs->reap_timer)
+		cs->reap_timer = evloop_timer(cs->l, 0, reap, cs);
+	if (cs->reap_timer < 0)
+		cs->reap_timer = 0;
+}
+
+/* Sends m (data lent from buf when buf is not NULL). A child that stopped
+ * reading (lib/conn's queue limit) is disconnected: it would otherwise
+ * wait for ever for a reply dropped here. */
+static void send_to(struct child *ch, struct proto_msg *m,
+		    struct cache_buf *buf)
+{
+	struct err e = {""};
+	int ret;
+
+	if (ch->dead)
+		return;
+	ret = buf ? conn_send_ref(ch->c, m, cache_buf_put, cache_buf_get(buf),
+				  &e)
+		  : conn_send(ch->c, m, &e);
+	if (ret)
+		kill_child(ch);
+}
+
+static void send_error(struct child *ch, uint32_t id, int error,
+		       const char *msg)
+{
+	struct proto_msg m = {.type = PROTO_ERROR, .id = id, .error = error};
+
+	m.message = proto_str(msg);
+	send_to(ch, &m, NULL);
+}
+
+static void send_block(struct child *ch, struct cache *c, uint32_t id,
+		       uint32_t b)
+{
+	struct proto_msg m = {.type = PROTO_BLOCK, .id = id, .block = b};
+	struct cache_buf *buf = cache_block(c, b);
+
+	/* No digest: the connection is the image's, and the child checks
+	 * the bytes against its index anyway. 77 bytes a block did not
+	 * shrink with scale (4% of a block at 0.01). */
+	m.data = buf->data;
+	m.data_len = buf->len;
+	send_to(ch, &m, buf);
+	if (!ch->dead)
+		ch->cs->ops->served(ch->cs->arg, c, buf->len);
+}
+
+static int str_is(const struct proto_str *s, const char *z)
+{
+	return z[0] && strlen(z) == s->len && !memcmp(z, s->s, s->len);
+}
+
+static void send_doc(struct child *ch, struct cache *c, uint32_t id,
+		     enum proto_type what, const struct proto_str *digest)
+{
+	struct proto_msg m = {.id = id};
+	struct cache_buf *buf;
+
+	if (what == PROTO_GET_MANIFEST) {
+		m.type = PROTO_MANIFEST;
+		buf = c->manifest;
+	} else if (str_is(digest, cache_config_digest(c))) {
+		m.type = PROTO_BLOB;
+		buf = c->config;
+	} else if (str_is(digest, cache_index_digest(c))) {
+		m.type = PROTO_BLOB;
+		buf = c->index;
+	} else {
+		send_error(ch, id, -ENOENT, "not a blob this agent serves");
+		return;
+	}
+	m.digest = *digest;
+	m.data = buf->data;
+	m.data_len = buf->len;
+	send_to(ch, &m, buf);
+	if (!ch->dead)
+		ch->cs->ops->served(ch->cs->arg, c, buf->len);
+}
+
+static struct btable *table(struct children *cs, struct cache *c)
+{
+	struct btable *t;
+
+	for (t = cs->tables; t; t = t->next)
+		if (t->c == c)
+			return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->by_block = calloc(c->ix.nblocks + 1, sizeof(*t->by_block));
+	if (!t->by_block) {
+		free(t);
+		return NULL;
+	}
+	t->c = c;
+	t->n = c->ix.nblocks;
+	t->next = cs->tables;
+	cs->tables = t;
+	return t;
+}
+
+/* A run of blocks: each present one now, the others when they come. Every
+ * BLOCK carries the request's id. */
+static void serve_run(struct child *ch, struct cache *c, uint32_t id,
+		      uint32_t block, uint32_t count)
+{
+	struct children *cs = ch->cs;
+	struct btable *t = table(cs, c);
+	uint32_t k, b;
+	int wanted = 0;
+
+	if (!t) {
+		send_error(ch, id, -ENOMEM, "out of memory");
+		return;
+	}
+	for (k = 0; k < count && !ch->dead; k++) {
+		struct bwait *w;
+
+		b = block + k;
+		if (b >= c->ix.nblocks || b < block) {
+			send_error(ch, id, -ENOENT, "no such block");
+			break;
+		}
+		if (c->state[b] == CACHE_BLOCK_PRESENT) {
+			send_block(ch, c, id, b);
+			continue;
+		}
+		if (ch->nblock_waits >= CHILDREN_MAX_BLOCK_WAITS ||
+		    !(w = calloc(1, sizeof(*w)))) {
+			send_error(ch, id, -ENOBUFS,
+				   "too many requests waiting");
+			break;
+		}
+		/* On demand down the chain: the child waits, and this agent
+		 * fetches the block itself. */
+		w->ch = ch;
+		w->id = id;
+		w->next = t->by_block[b];
+		t->by_block[b] = w;
+		ch->nblock_waits++;
+		cache_want(c, b);
+		wanted = 1;
+	}
+	if (wanted)
+		cs->ops->wanted(cs->arg, c);
+}
+
+static void sweep(struct evloop *l, void *arg);
+
+static void wait_meta(struct child *ch, const struct proto_msg *m,
+		      const struct proto_str *key)
+{
+	struct children *cs = ch->cs;
+	struct mwait *w;
+
+	if (ch->nmeta_waits >= CHILDREN_MAX_META_WAITS ||
+	    !(w = calloc(1, sizeof(*w)))) {
+		send_error(ch, m->id, -ENOBUFS, "too many requests waiting");
+		return;
+	}
+	w->ch = ch;
+	w->id = m->id;
+	w->what = m->type;
+	memcpy(w->key, key->s, key->len);
+	w->block = m->block;
+	w->count = m->count ? m->count : 1;
+	w->deadline_ns =
+		evloop_now_ns() + (uint64_t)CHILDREN_META_WAIT_MS * 1000000u;
+	w->next = cs->mwaits;
+	cs->mwaits = w;
+	ch->nmeta_waits++;
+	if (!cs->sweep_timer) {
+		cs->sweep_timer = evloop_timer(cs->l, 1000, sweep, cs);
+		if (cs->sweep_timer < 0)
+			cs->sweep_timer = 0;
+	}
+}
+
+static void child_frame(struct conn *conn, const struct proto_msg *m,
+			void *arg)
+{
+	struct child *ch = arg;
+	struct children *cs = ch->cs;
+	struct cache *c;
+
+	(void)conn;
+	switch (m->type) {
+	case PROTO_GET_MANIFEST:
+		c = cs->ops->by_ref(cs->arg, &m->image);
+		if (c && c->meta == CACHE_META_HELD)
+			send_doc(ch, c, m->id, m->type, &m->digest);
+		else
+			wait_meta(ch, m, &m->image);
+		break;
+	case PROTO_GET_BLOB:
+		c = cs->ops->by_digest(cs->arg, &m->digest);
+		if (c && c->meta == CACHE_META_HELD)
+			send_doc(ch, c, m->id, m->type, &m->digest);
+		else
+			wait_meta(ch, m, &m->digest);
+		break;
+	case PROTO_GET_BLOCK:
+		c = cs->ops->by_digest(cs->arg, &m->digest);
+		if (c && c->meta == CACHE_META_HELD &&
+		    str_is(&m->digest, cache_data_digest(c)))
+			serve_run(ch, c, m->id, m->block,
+				  m->count ? m->count : 1);
+		else if (c && c->meta == CACHE_META_HELD)
+			send_error(ch, m->id, -EINVAL,
+				   "not a block data digest");
+		else
+			wait_meta(ch, m, &m->digest);
+		break;
+	default:
+		send_error(ch, m->id, -EPROTO, "not a block request");
+		break;
+	}
+}
+
+static void child_closed(struct conn *conn, int error, const char *why,
+			 void *arg)
+{
+	struct child *ch = arg;
+
+	(void)conn;
+	(void)error;
+	(void)why;
+	ch->c = NULL; /* lib/conn frees it */
+	ch->cs->nconns--;
+	kill_child(ch);
+}
+
+static int matches(const struct mwait *w, const struct cache *c)
+{
+	const struct proto_str k = {.s = w->key, .len = strlen(w->key)};
+
+	if (w->what == PROTO_GET_MANIFEST)
+		return !strcmp(w->key, c->ref);
+	return str_is(&k, cache_config_digest(c)) ||
+	       str_is(&k, cache_index_digest(c)) ||
+	       str_is(&k, cache_data_digest(c));
+}
+
+void children_meta_ready(struct children *cs, struct cache *c)
+{
+	struct mwait **pw = &cs->mwaits, *w;
+
+	while ((w = *pw)) {
+		struct proto_str k = {.s = w->key, .len = strlen(w->key)};
+
+		if (!matches(w, c)) {
+			pw = &w->next;
+			continue;
+		}
+		*pw = w->next;
+		w->ch->nmeta_waits--;
+		if (w->ch->dead)
+			;
+		else if (w->what != PROTO_GET_BLOCK)
+			send_doc(w->ch, c, w->id, w->what, &k);
+		else if (str_is(&k, cache_data_digest(c)))
+			serve_run(w->ch, c, w->id, w->block, w->count);
+		else
+			send_error(w->ch, w->id, -EINVAL,
+				   "not a block data digest");
+		free(w);
+	}
+}
+
+void children_block_ready(struct children *cs, struct cache *c, uint32_t b)
+{
+	struct btable *t;
+	struct bwait *w, *wn;
+
+	for (t = cs->tables; t && t->c != c; t = t->next)
+		;
+	if (!t || b >= t->n)
+		return;
+	/* Store and forward: everyone waiting gets it now. */
+	w = t->by_block[b];
+	t->by_block[b] = NULL;
+	for (; w; w = wn) {
+		wn = w->next;
+		w->ch->nblock_waits--;
+		send_block(w->ch, c, w->id, b);
+		free(w);
+	}
+}
+
+void children_block_failed(struct children *cs, struct cache *c, uint32_t b,
+			   int error)
+{
+	struct btable *t;
+	struct bwait *w, *wn;
+
+	for (t = cs->tables; t && t->c != c; t = t->next)
+		;
+	if (!t || b >= t->n)
+		return;
+	w = t->by_block[b];
+	t->by_block[b] = NULL;
+	for (; w; w = wn) {
+		wn = w->next;
+		w->ch->nblock_waits--;
+		send_error(w->ch, w->id, error, "this agent cannot get it");
+		free(w);
+	}
+}
+
+/* Requests that waited too long for meta get an answer, so that a child
+ * can go elsewhere. */
+static void sweep(struct evloop *l, void *arg)
+{
+	struct children *cs = arg;
+	struct mwait **pw = &cs->mwaits, *w;
+	uint64_t now = evloop_now_ns();
+
+	cs->sweep_timer = 0;
+	while ((w = *pw)) {
+		if (w->deadline_ns > now) {
+			pw = &w->next;
+			continue;
+		}
+		*pw = w->next;
+		w->ch->nmeta_waits--;
+		send_error(w->ch, w->id, -ETIMEDOUT,
+			   "this agent does not have the image");
+		free(w);
+	}
+	if (cs->mwaits) {
+		cs->sweep_timer = evloop_timer(l, 1000, sweep, cs);
+		if (cs->sweep_timer < 0)
+			cs->sweep_timer = 0;
+	}
+}
+
+static void reap(struct evloop *l, void *arg)
+{
+	struct children *cs = arg;
+	struct child **pc, *ch;
+	struct btable *t;
+	struct mwait **pm, *mw;
+	uint32_t b;
+
+	(void)l;
+	cs->reap_timer = 0;
+	for (t = cs->tables; t; t = t->next)
+		for (b = 0; b < t->n; b++) {
+			struct bwait **pw = &t->by_block[b], *w;
+
+			while ((w = *pw)) {
+				if (!w->ch->dead) {
+					pw = &w->next;
+					continue;
+				}
+				*pw = w->next;
+				free(w);
+			}
+		}
+	for (pm = &cs->mwaits; (mw = *pm);) {
+		if (!mw->ch->dead) {
+			pm = &mw->next;
+			continue;
+		}
+		*pm = mw->next;
+		free(mw);
+	}
+	for (pc = &cs->list; (ch = *pc);) {
+		if (!ch->dead) {
+			pc = &ch->next;
+			continue;
+		}
+		*pc = ch->next;
+		free(ch);
+	}
+}
+
+static void on_accept(struct evloop *l, int fd, unsigned events, void *arg);
+static void resume_accept(struct evloop *l, void *arg);
+
+static void pause_accept(struct children *cs)
+{
+	evloop_del(cs->l, cs->fd);
+	cs->accept_timer = evloop_timer(cs->l, CHILDREN_ACCEPT_PAUSE_MS,
+					resume_accept, cs);
+	if (cs->accept_timer < 0)
+		cs->accept_timer = 0;
+}
+
+static void resume_accept(struct evloop *l, void *arg)
+{
+	struct children *cs = arg;
+
+	cs->accept_timer = 0;
+	if (evloop_add(l, cs->fd, EVLOOP_IN, on_accept, cs))
+		pause_accept(cs);
+}
+
+static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
+{
+	struct children *cs = arg;
+	struct child *ch;
+	int s;
+
+	(void)events;
+	s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s < 0) {
+		/* Out of descriptors or memory: the pending connection stays
+		 * and the level-triggered socket stays readable, so stop
+		 * watching it for a moment rather than spin. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			pause_accept(cs);
+		return;
+	}
+	if (cs->nconns >= cs->max_conns) {
+		close(s);
+		return;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch || conn_new(l, s, child_frame, child_closed, ch, &ch->c)) {
+		free(ch);
+		close(s);
+		return;
+	}
+	ch->cs = cs;
+	ch->next = cs->list;
+	cs->list = ch;
+	cs->nconns++;
+}
+
+int children_start(struct evloop *l, int listen_fd,
+		   const struct children_ops *ops, void *arg,
+		   unsigned max_conns, struct children **out)
+{
+	struct children *cs = calloc(1, sizeof(*cs));
+	int ret;
+
+	if (!cs)
+		return -ENOMEM;
+	cs->l = l;
+	cs->fd = listen_fd;
+	cs->ops = ops;
+	cs->arg = arg;
+	cs->max_conns = max_conns ? max_conns : CHILDREN_MAX_CONNS;
+	ret = evloop_add(l, listen_fd, EVLOOP_IN, on_accept, cs);
+	if (ret) {
+		free(cs);
+		return ret;
+	}
+	*out = cs;
+	return 0;
+}
+
+unsigned children_count(const struct children *cs)
+{
+	return cs->nconns;
+}
+
+void children_free(struct children *cs)
+{
+	struct child *ch;
+	struct btable *t, *tn;
+
+	if (!cs)
+		return;
+	evloop_del(cs->l, cs->fd);
+	if (cs->reap_timer)
+		evloop_cancel(cs->l, cs->reap_timer);
+	if (cs->sweep_timer)
+		evloop_cancel(cs->l, cs->sweep_timer);
+	if (cs->accept_timer)
+		evloop_cancel(cs->l, cs->accept_timer);
+	for (ch = cs->list; ch; ch = ch->next) {
+		if (ch->c)
+			conn_close(ch->c);
+		ch->c = NULL;
+		ch->dead = 1;
+	}
+	reap(cs->l, cs);
+	for (t = cs->tables; t; t = tn) {
+		tn = t->next;
+		free(t->by_block);
+		free(t);
+	}
+	free(cs);
+}
