@@ -24,6 +24,7 @@
 #include "report.h"
 #include "requests.h"
 #include "run.h"
+#include "sha256.h"
 #include "summary.h"
 #include "units.h"
 #include "util.h"
@@ -108,6 +109,36 @@ static int bin_path(struct run *r, const char *name, char *buf, size_t len)
  * can check its first block. Read from here it costs what it costs at full
  * size, nearly nothing, and is still checked against the manifest's
  * digest (docs/fidelity.md). */
+/* The reference every agent is given pins the manifest by its digest
+ * ("HOST/NAME@sha256:..."): the one root of trust from which an agent
+ * checks the manifest whoever sent it, config and index against the
+ * manifest, and blocks against the index (docs/protocol.md, "Trust"). The
+ * registry serves a pushed manifest byte for byte, so its digest is the
+ * layout's. */
+static int pin_ref(struct run *r, unsigned i, const char *layout,
+		   const char *scen, const char *img)
+{
+	uint8_t d[SHA256_LEN];
+	char hex[SHA256_OCI_LEN];
+	char *man = NULL;
+	size_t len;
+	int ret;
+
+	ret = oci_layout_get_manifest(layout, NULL, &man, &len, r->e);
+	if (ret)
+		return ret;
+	ret = sha256_buf(man, len, d);
+	free(man);
+	if (ret)
+		return err_set(r->e, ret, "%s: sha256 failed", layout);
+	if ((size_t)snprintf(r->refs[i], sizeof(r->refs[i]), "%s/%s/%s@%s",
+			     REGISTRY_HOSTPORT, scen, img,
+			     sha256_oci(d, hex)) >= sizeof(r->refs[i]))
+		return err_set(r->e, -ENAMETOOLONG, "%s/%s: reference too long",
+			       scen, img);
+	return 0;
+}
+
 static int stage_meta(struct run *r, const char *layout)
 {
 	struct oci_image img = {0};
@@ -237,8 +268,9 @@ static int prepare_images(struct run *r)
 		ret = stage_meta(r, layout);
 		if (ret)
 			return ret;
-		snprintf(r->refs[i], sizeof(r->refs[i]), "%s/%s",
-			 REGISTRY_HOSTPORT, name);
+		ret = pin_ref(r, i, layout, s->name, im->name);
+		if (ret)
+			return ret;
 		snprintf(r->layouts[i], sizeof(r->layouts[i]), "%s", layout);
 	}
 	return 0;
