@@ -94,6 +94,8 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 # A unit test links its module from the sanitized library, plus any image/
 # module it names; nothing else of the program.
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
+UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
+	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
 	build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o

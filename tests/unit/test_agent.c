@@ -1,0 +1,1875 @@
+/* Black-box tests of the FaaSNet agent (agent_run), one real agent per test,
+ * without root, over loopback: the test is its manager, its parent, its
+ * registry and its children. One test per agent defect of issue 10; each
+ * says what it checks and why, and fails on an agent that has the defect.
+ *
+ * The harness. An image of 256 KiB in 4 KiB blocks is built once, in
+ * memory, with image/synth and image/layer (a second one, from another
+ * seed, is the fake a lying parent serves). Every test runs in a forked
+ * process (so an ASan report, a hang or a leak fails that test alone) with
+ * a deadline; in it:
+ *   - the agent runs agent_run in a thread, on 127.0.0.1 and a free block
+ *     port, its events in a temp file; stop is set and the thread joined at
+ *     the end;
+ *   - the fake manager is a listening socket the test reads and writes with
+ *     blocking calls and poll timeouts (HELLO, PROVISION, PARENT, RELEASE,
+ *     STARTED);
+ *   - fake parents (struct fparent) are threads answering GET_MANIFEST,
+ *     GET_BLOB and GET_BLOCK, honest or slow or lying as the test says;
+ *   - a fake registry (struct freg) is a thread speaking just enough HTTP
+ *     for lib/registry (manifests and ranged blob reads); the image
+ *     reference names it, pinned to the real manifest's digest:
+ *     127.0.0.1:PORT/t/img@sha256:<hex>;
+ *   - children are blocking sockets to the agent's block port.
+ * Every wait polls a condition with a bound. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+#include "agent.h"
+#include "blockimg.h"
+#include "layer.h"
+#include "oci.h"
+#include "proto.h"
+#include "sha256.h"
+#include "synth.h"
+
+#define LOOPBACK   0x7f000001u
+#define FUNCTION   "f"
+#define IMAGE_SIZE (256u << 10)
+#define BLOCK_SIZE (4u << 10)
+
+/* A failed check in a test body: say which and why, and leave through the
+ * body's `out`. Exit code 3, so it is told apart from ASan's 1 and LSan's
+ * 23. */
+#define CHECK_FAILED 3
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, \
+				__LINE__, #cond);                              \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+			ret = CHECK_FAILED;                                    \
+			goto out;                                              \
+		}                                                              \
+	} while (0)
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* --- the images ------------------------------------------------------- */
+
+struct timg {
+	char *manifest, *config, *index;
+	size_t manifest_len, config_len, index_len;
+	uint8_t *data;
+	size_t data_len;
+	struct blockimg_index ix;
+	uint8_t *is_startup; /* per block */
+	char manifest_digest[SHA256_OCI_LEN];
+	char config_digest[SHA256_OCI_LEN];
+	char index_digest[SHA256_OCI_LEN];
+	char data_digest[SHA256_OCI_LEN];
+};
+
+static struct timg g_img, g_fake;
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int read_file(const char *path, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+	int ret = -EIO;
+
+	*buf = NULL;
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET))
+		goto out;
+	*buf = malloc(n ? (size_t)n : 1);
+	if (!*buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (fread(*buf, 1, (size_t)n, f) != (size_t)n) {
+		free(*buf);
+		*buf = NULL;
+		goto out;
+	}
+	*len = (size_t)n;
+	ret = 0;
+out:
+	fclose(f);
+	return ret;
+}
+
+struct feed {
+	struct layer_builder *lb;
+	struct err *e;
+};
+
+static int feed(void *arg, const void *buf, size_t len)
+{
+	struct feed *f = arg;
+
+	return layer_builder_add(f->lb, buf, len, f->e);
+}
+
+/* A one-layer synthetic image with blocks, built in a temp OCI layout and
+ * read back into memory; the layout is removed. */
+static int timg_build(struct timg *t, uint64_t seed, struct err *e)
+{
+	char dir[] = "/tmp/test_agent_img.XXXXXX", path[512];
+	struct synth_startup su = {.fraction = 0.25, .seed = seed};
+	struct oci_layer layer;
+	struct oci_image img;
+	struct feed f = {.e = e};
+	uint8_t d[SHA256_LEN];
+	char *cfg = NULL, *man = NULL;
+	size_t cfglen, manlen;
+	uint32_t i;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	memset(&layer, 0, sizeof(layer));
+	memset(&img, 0, sizeof(img));
+	if (!mkdtemp(dir))
+		return err_set(e, -errno, "mkdtemp: %s", strerror(errno));
+	ret = oci_layout_init(dir, e);
+	if (!ret)
+		ret = layer_builder_new(dir, BLOCK_SIZE, 1, &f.lb, e);
+	if (ret)
+		goto out;
+	ret = synth_layer(IMAGE_SIZE, 1.0, seed, feed, &f, e);
+	if (ret) {
+		layer_builder_free(f.lb);
+		goto out;
+	}
+	ret = layer_builder_finish(f.lb, synth_draw_startup, &su, &layer,
+				   &t->ix, e);
+	if (ret)
+		goto out;
+	img.nlayers = 1;
+	img.layers = &layer;
+	ret = oci_config_build(&img, &cfg, &cfglen, e);
+	if (!ret)
+		ret = oci_layout_put(dir, cfg, cfglen, img.config.digest, e);
+	img.config.size = cfglen;
+	snprintf(img.config.media_type, sizeof(img.config.media_type), "%s",
+		 OCI_CONFIG_MEDIA_TYPE);
+	if (!ret)
+		ret = oci_manifest_build(&img, &man, &manlen, e);
+	if (!ret)
+		ret = oci_layout_read_blob(dir, layer.index.digest, &t->index,
+					   &t->index_len, e);
+	if (!ret && oci_layout_blob_path(dir, layer.data.digest, path,
+					 sizeof(path)) < 0)
+		ret = err_set(e, -EINVAL, "blob path");
+	if (!ret && read_file(path, &t->data, &t->data_len))
+		ret = err_set(e, -EIO, "%s: cannot read", path);
+	if (ret)
+		goto out;
+	t->manifest = man;
+	t->manifest_len = manlen;
+	t->config = cfg;
+	t->config_len = cfglen;
+	man = cfg = NULL;
+	sha256_buf(t->manifest, t->manifest_len, d);
+	sha256_oci(d, t->manifest_digest);
+	snprintf(t->config_digest, sizeof(t->config_digest), "%s",
+		 img.config.digest);
+	snprintf(t->index_digest, sizeof(t->index_digest), "%s",
+		 layer.index.digest);
+	snprintf(t->data_digest, sizeof(t->data_digest), "%s",
+		 layer.data.digest);
+	t->is_startup = calloc(t->ix.nblocks, 1);
+	if (!t->is_startup) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < t->ix.nstartup; i++)
+		t->is_startup[t->ix.startup[i]] = 1;
+out:
+	free(cfg);
+	free(man);
+	rm_tree(dir);
+	return ret;
+}
+
+static void timg_free(struct timg *t)
+{
+	free(t->manifest);
+	free(t->config);
+	free(t->index);
+	free(t->data);
+	free(t->is_startup);
+	blockimg_index_free(&t->ix);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The first block of the start-up set, and one outside it. */
+static uint32_t startup_block(const struct timg *t)
+{
+	return t->ix.startup[0];
+}
+
+static uint32_t other_block(const struct timg *t)
+{
+	uint32_t b;
+
+	for (b = t->ix.nblocks; b-- > 0;)
+		if (!t->is_startup[b])
+			return b;
+	return 0;
+}
+
+/* --- frames over blocking sockets ---------------------------------------- */
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_msg(int fd, const struct proto_msg *m)
+{
+	struct err e = {""};
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	ret = proto_encode(m, &buf, &len, &e);
+	if (ret) {
+		fprintf(stderr, "encode %s: %s\n", proto_type_name(m->type),
+			e.msg);
+		return ret;
+	}
+	ret = write_all(fd, buf, len);
+	free(buf);
+	return ret;
+}
+
+/* Appends m's frame to a growing buffer: many requests, one write. */
+struct obuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int obuf_add(struct obuf *o, const struct proto_msg *m)
+{
+	struct err e = {""};
+	uint8_t *buf;
+	size_t len;
+
+	if (proto_encode(m, &buf, &len, &e))
+		return -EINVAL;
+	if (o->len + len > o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 65536;
+		uint8_t *p;
+
+		while (cap < o->len + len)
+			cap *= 2;
+		p = realloc(o->p, cap);
+		if (!p) {
+			free(buf);
+			return -ENOMEM;
+		}
+		o->p = p;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, buf, len);
+	o->len += len;
+	free(buf);
+	return 0;
+}
+
+/* Cuts a socket's bytes into frames. A frame returned points into the
+ * buffer until the next call. */
+struct rd {
+	int fd;
+	uint8_t *buf;
+	size_t off, len, cap, skip;
+};
+
+#define RD_CHUNK (256u << 10)
+
+/* 1: a frame in m; 0: none within timeout_ms; -EPIPE: the peer closed;
+ * another negative errno: a socket error or a malformed frame. */
+static int rd_next(struct rd *r, struct proto_msg *m, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	struct err e = {""};
+	size_t total = 0;
+
+	r->off += r->skip;
+	r->skip = 0;
+	for (;;) {
+		struct pollfd p = {.fd = r->fd, .events = POLLIN};
+		size_t have = r->len - r->off, need;
+		uint64_t t;
+		ssize_t n;
+		int left;
+
+		if (have >= PROTO_HDR_LEN) {
+			if (proto_frame_len(r->buf + r->off, &total, &e)) {
+				fprintf(stderr, "frame: %s\n", e.msg);
+				return -EBADMSG;
+			}
+			if (have >= total) {
+				if (proto_decode(r->buf + r->off, total, m,
+						 &e)) {
+					fprintf(stderr, "decode: %s\n", e.msg);
+					return -EBADMSG;
+				}
+				r->skip = total;
+				return 1;
+			}
+		}
+		need = (total > have ? total : PROTO_HDR_LEN) + RD_CHUNK;
+		if (r->cap - r->off < need || r->cap - r->len < RD_CHUNK) {
+			memmove(r->buf, r->buf + r->off, have);
+			r->off = 0;
+			r->len = have;
+			if (r->cap < need) {
+				uint8_t *b = realloc(r->buf, need);
+
+				if (!b)
+					return -ENOMEM;
+				r->buf = b;
+				r->cap = need;
+			}
+		}
+		t = now_ms();
+		left = t < deadline ? (int)(deadline - t) : 0;
+		n = poll(&p, 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		n = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == ECONNRESET ? -EPIPE : -errno;
+		if (n == 0)
+			return -EPIPE;
+		r->len += (size_t)n;
+	}
+}
+
+static void rd_free(struct rd *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->off = r->len = r->cap = r->skip = 0;
+}
+
+static void set_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = 10};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* A listening socket on 127.0.0.1 and a port the kernel picks. */
+static int listen_any(uint16_t *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A port free right now, for the agent to listen on. */
+static int free_port(uint16_t *port)
+{
+	int fd = listen_any(port);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static int accept_within(int lfd, int timeout_ms)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	int fd;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		set_timeouts(fd);
+	return fd < 0 ? -errno : fd;
+}
+
+/* A child of the agent: a connection to its block port. rcvbuf > 0 makes
+ * the receive buffer small, for a child that reads slowly. */
+static int child_connect(uint16_t port, int rcvbuf)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	set_timeouts(fd);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Waits until the peer has taken every byte written on fd (the kernel's
+ * send queue is empty): the agent has the requests. */
+static int wait_sent(int fd, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int q;
+
+	while (now_ms() < deadline) {
+		if (ioctl(fd, SIOCOUTQ, &q) == 0 && q == 0)
+			return 1;
+		nap_ms(10);
+	}
+	return 0;
+}
+
+static int block_ok(const struct timg *t, const struct proto_msg *m)
+{
+	struct err e = {""};
+
+	if (blockimg_block_verify(&t->ix, m->block, m->data, m->data_len, &e)) {
+		fprintf(stderr, "BLOCK %u: %s\n", m->block, e.msg);
+		return 0;
+	}
+	return 1;
+}
+
+/* --- a fake parent ---------------------------------------------------------
+ */
+
+enum fp_flag {
+	FP_SILENT = 1,		    /* reads requests, never answers */
+	FP_BAD_MANIFEST_FIRST = 2,  /* the first MANIFEST is not JSON */
+	FP_ERROR_BURST_FIRST = 4,   /* the first GET_MANIFEST: `burst` ERRORs */
+	FP_DROP_FIRST_CONN = 8,	    /* closes its first connection at once */
+	FP_HOLD_MANIFEST = 16,	    /* answers GET_MANIFEST once released */
+	FP_ONLY_STARTUP_BLOCKS = 32 /* silent for blocks outside start-up */
+};
+
+#define FP_MAX_CONNS 16
+#define FP_MAX_HELD  16
+
+struct fparent {
+	const struct timg *img; /* what it serves, for any reference */
+	unsigned flags;
+	int corrupt; /* a block it always serves corrupt, or -1 */
+	unsigned burst;
+	int lfd;
+	uint16_t port;
+	pthread_t thr;
+	int running;
+	atomic_int stop, release;
+	atomic_uint conns, manifests, blobs, block_asks, corrupt_asks;
+	atomic_ullong last_req_ms;
+	int fd[FP_MAX_CONNS];
+	struct rd rd[FP_MAX_CONNS];
+	struct {
+		int fd;
+		uint32_t id;
+	} held[FP_MAX_HELD];
+	unsigned nheld;
+};
+
+static void fp_send_manifest(struct fparent *fp, int fd, uint32_t id)
+{
+	struct proto_msg r = {.type = PROTO_MANIFEST, .id = id};
+
+	r.data = (const uint8_t *)fp->img->manifest;
+	r.data_len = (uint32_t)fp->img->manifest_len;
+	send_msg(fd, &r);
+}
+
+static void fp_error(int fd, uint32_t id, int error)
+{
+	struct proto_msg r = {.type = PROTO_ERROR, .id = id, .error = error};
+
+	r.message = proto_str("fake parent says no");
+	send_msg(fd, &r);
+}
+
+static int str_is(const struct proto_str *s, const char *c)
+{
+	return s->s && s->len == strlen(c) && !memcmp(s->s, c, s->len);
+}
+
+static void fp_block(struct fparent *fp, int fd, uint32_t id, uint32_t b)
+{
+	const struct timg *t = fp->img;
+	struct proto_msg r = {.type = PROTO_BLOCK, .id = id, .block = b};
+	uint8_t *copy = NULL;
+
+	atomic_fetch_add(&fp->block_asks, 1);
+	if ((int)b == fp->corrupt)
+		atomic_fetch_add(&fp->corrupt_asks, 1);
+	if (fp->flags & FP_SILENT)
+		return;
+	if (b >= t->ix.nblocks) {
+		fp_error(fd, id, -ENOENT);
+		return;
+	}
+	if ((fp->flags & FP_ONLY_STARTUP_BLOCKS) && !t->is_startup[b])
+		return;
+	r.data = t->data + t->ix.blocks[b].offset;
+	r.data_len = t->ix.blocks[b].clen;
+	if ((int)b == fp->corrupt) {
+		copy = malloc(r.data_len);
+		if (!copy)
+			return;
+		memcpy(copy, r.data, r.data_len);
+		copy[r.data_len / 2] ^= 0x5a;
+		r.data = copy;
+	}
+	send_msg(fd, &r);
+	free(copy);
+}
+
+static void fp_frame(struct fparent *fp, int fd, const struct proto_msg *m)
+{
+	const struct timg *t = fp->img;
+	struct proto_msg r = {.type = PROTO_BLOB, .id = m->id};
+	unsigned k, n;
+
+	atomic_store(&fp->last_req_ms, now_ms());
+	switch (m->type) {
+	case PROTO_GET_MANIFEST:
+		n = atomic_fetch_add(&fp->manifests, 1) + 1;
+		if (fp->flags & FP_SILENT)
+			return;
+		if ((fp->flags & FP_BAD_MANIFEST_FIRST) && n == 1) {
+			r.type = PROTO_MANIFEST;
+			r.data = (const uint8_t *)"{\"not\": a manifest";
+			r.data_len = 18;
+			send_msg(fd, &r);
+		} else if ((fp->flags & FP_ERROR_BURST_FIRST) && n == 1) {
+			for (k = 0; k < fp->burst; k++)
+				fp_error(fd, m->id, -EAGAIN);
+		} else if ((fp->flags & FP_HOLD_MANIFEST) &&
+			   !atomic_load(&fp->release)) {
+			if (fp->nheld < FP_MAX_HELD) {
+				fp->held[fp->nheld].fd = fd;
+				fp->held[fp->nheld++].id = m->id;
+			}
+		} else {
+			fp_send_manifest(fp, fd, m->id);
+		}
+		break;
+	case PROTO_GET_BLOB:
+		atomic_fetch_add(&fp->blobs, 1);
+		if (fp->flags & FP_SILENT)
+			return;
+		r.digest = m->digest;
+		if (str_is(&m->digest, t->config_digest)) {
+			r.data = (const uint8_t *)t->config;
+			r.data_len = (uint32_t)t->config_len;
+		} else if (str_is(&m->digest, t->index_digest)) {
+			r.data = (const uint8_t *)t->index;
+			r.data_len = (uint32_t)t->index_len;
+		} else {
+			fp_error(fd, m->id, -ENOENT);
+			return;
+		}
+		send_msg(fd, &r);
+		break;
+	case PROTO_GET_BLOCK:
+		n = m->count ? m->count : 1;
+		if (!str_is(&m->digest, t->data_digest)) {
+			fp_error(fd, m->id, -ENOENT);
+			return;
+		}
+		for (k = 0; k < n && k < t->ix.nblocks + 1; k++)
+			fp_block(fp, fd, n > 1 ? m->block + k + 16 : m->id,
+				 m->block + k);
+		break;
+	default:
+		fp_error(fd, m->id, -EPROTO);
+		break;
+	}
+}
+
+static void fp_drop(struct fparent *fp, unsigned i)
+{
+	unsigned h;
+
+	for (h = 0; h < fp->nheld; h++)
+		if (fp->held[h].fd == fp->fd[i])
+			fp->held[h].fd = -1;
+	close(fp->fd[i]);
+	fp->fd[i] = -1;
+	rd_free(&fp->rd[i]);
+}
+
+static void *fp_run(void *arg)
+{
+	struct fparent *fp = arg;
+
+	while (!atomic_load(&fp->stop)) {
+		struct pollfd p[FP_MAX_CONNS + 1];
+		unsigned i, np = 0, idx[FP_MAX_CONNS];
+
+		if (atomic_load(&fp->release) && fp->nheld) {
+			for (i = 0; i < fp->nheld; i++)
+				if (fp->held[i].fd >= 0)
+					fp_send_manifest(fp, fp->held[i].fd,
+							 fp->held[i].id);
+			fp->nheld = 0;
+		}
+		p[np++] = (struct pollfd){.fd = fp->lfd, .events = POLLIN};
+		for (i = 0; i < FP_MAX_CONNS; i++)
+			if (fp->fd[i] >= 0) {
+				idx[np - 1] = i;
+				p[np++] = (struct pollfd){.fd = fp->fd[i],
+							  .events = POLLIN};
+			}
+		if (poll(p, np, 20) <= 0)
+			continue;
+		if (p[0].revents) {
+			int fd = accept4(fp->lfd, NULL, NULL, SOCK_CLOEXEC);
+			unsigned n;
+
+			if (fd >= 0) {
+				n = atomic_fetch_add(&fp->conns, 1) + 1;
+				set_timeouts(fd);
+				for (i = 0; i < FP_MAX_CONNS && fp->fd[i] >= 0;
+				     i++)
+					;
+				if (i == FP_MAX_CONNS ||
+				    ((fp->flags & FP_DROP_FIRST_CONN) &&
+				     n == 1)) {
+					close(fd);
+				} else {
+					fp->fd[i] = fd;
+					fp->rd[i] = (struct rd){.fd = fd};
+				}
+			}
+		}
+		for (i = 1; i < np; i++) {
+			unsigned c = idx[i - 1];
+			struct proto_msg m;
+			int r;
+
+			if (!p[i].revents)
+				continue;
+			while ((r = rd_next(&fp->rd[c], &m, 0)) == 1)
+				fp_frame(fp, fp->fd[c], &m);
+			if (r < 0)
+				fp_drop(fp, c);
+		}
+	}
+	return NULL;
+}
+
+static int fp_start(struct fparent *fp, const struct timg *img, unsigned flags)
+{
+	unsigned i;
+
+	memset(fp, 0, sizeof(*fp));
+	fp->img = img;
+	fp->flags = flags;
+	fp->corrupt = -1;
+	fp->burst = 40;
+	for (i = 0; i < FP_MAX_CONNS; i++)
+		fp->fd[i] = -1;
+	fp->lfd = listen_any(&fp->port);
+	if (fp->lfd < 0)
+		return fp->lfd;
+	if (pthread_create(&fp->thr, NULL, fp_run, fp)) {
+		close(fp->lfd);
+		fp->lfd = -1;
+		return -EAGAIN;
+	}
+	fp->running = 1;
+	return 0;
+}
+
+static void fp_stop(struct fparent *fp)
+{
+	unsigned i;
+
+	if (!fp->img)
+		return; /* never started */
+	if (fp->running) {
+		atomic_store(&fp->stop, 1);
+		pthread_join(fp->thr, NULL);
+		fp->running = 0;
+	}
+	for (i = 0; i < FP_MAX_CONNS; i++)
+		if (fp->fd[i] >= 0)
+			fp_drop(fp, i);
+	if (fp->lfd >= 0)
+		close(fp->lfd);
+	fp->lfd = -1;
+}
+
+/* --- a fake registry ----------------------------------------------------- */
+
+enum freg_mode {
+	FREG_HONEST,
+	FREG_FAIL, /* 503 to everything */
+};
+
+struct freg {
+	const struct timg *img;
+	enum freg_mode mode;
+	int corrupt; /* a block whose bytes it always serves corrupt, or -1 */
+	int lfd;
+	uint16_t port;
+	pthread_t thr;
+	int running;
+	atomic_int stop;
+	atomic_uint requests, manifests, ranges, corrupt_asks;
+};
+
+static void http_reply(int fd, const char *status, const char *extra,
+		       const void *body, size_t len, int head)
+{
+	char hdr[1024];
+	int n;
+
+	n = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n",
+		     status, extra, len);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return;
+	if (write_all(fd, hdr, (size_t)n) || head || !len)
+		return;
+	write_all(fd, body, len);
+}
+
+static void freg_blob(struct freg *r, int fd, const char *digest,
+		      const char *range, int head)
+{
+	const struct timg *t = r->img;
+	const uint8_t *blob = NULL;
+	unsigned long long a, b;
+	char extra[256];
+	size_t len = 0;
+	uint8_t *copy;
+
+	if (!strcmp(digest, t->config_digest)) {
+		blob = (const uint8_t *)t->config;
+		len = t->config_len;
+	} else if (!strcmp(digest, t->index_digest)) {
+		blob = (const uint8_t *)t->index;
+		len = t->index_len;
+	} else if (!strcmp(digest, t->data_digest)) {
+		blob = t->data;
+		len = t->data_len;
+	}
+	if (!blob) {
+		http_reply(fd, "404 Not Found", "", NULL, 0, head);
+		return;
+	}
+	if (!range || sscanf(range, "bytes=%llu-%llu", &a, &b) != 2) {
+		http_reply(fd, "200 OK", "", blob, len, head);
+		return;
+	}
+	atomic_fetch_add(&r->ranges, 1);
+	if (a > b || b >= len) {
+		http_reply(fd, "416 Range Not Satisfiable", "", NULL, 0, head);
+		return;
+	}
+	copy = malloc(b - a + 1);
+	if (!copy)
+		return;
+	memcpy(copy, blob + a, b - a + 1);
+	if (blob == t->data && r->corrupt >= 0) {
+		const struct blockimg_block *k = &t->ix.blocks[r->corrupt];
+		uint64_t mid = k->offset + k->clen / 2;
+
+		if (mid >= a && mid <= b) {
+			atomic_fetch_add(&r->corrupt_asks, 1);
+			copy[mid - a] ^= 0x5a;
+		}
+	}
+	snprintf(extra, sizeof(extra), "Content-Range: bytes %llu-%llu/%zu\r\n",
+		 a, b, len);
+	http_reply(fd, "206 Partial Content", extra, copy, b - a + 1, head);
+	free(copy);
+}
+
+static void freg_serve(struct freg *r, int fd)
+{
+	char req[8192], method[8], path[512], *range, *end;
+	const char *prefix = "/v2/t/img/";
+	uint64_t deadline = now_ms() + 2000;
+	size_t len = 0;
+	int head;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t t = now_ms();
+		ssize_t n;
+
+		if (t >= deadline || poll(&p, 1, (int)(deadline - t)) <= 0)
+			return;
+		n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+		if (n <= 0)
+			return;
+		len += (size_t)n;
+		req[len] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+		if (len == sizeof(req) - 1)
+			return;
+	}
+	atomic_fetch_add(&r->requests, 1);
+	if (sscanf(req, "%7s %511s", method, path) != 2)
+		return;
+	head = !strcmp(method, "HEAD");
+	range = strcasestr(req, "\r\nRange:");
+	if (range) {
+		range += 8;
+		range += strspn(range, " ");
+		end = strstr(range, "\r\n");
+		if (end)
+			*end = '\0';
+	}
+	if (r->mode == FREG_FAIL) {
+		http_reply(fd, "503 Service Unavailable", "", NULL, 0, head);
+	} else if (!strcmp(path, "/v2/") || !strcmp(path, "/v2")) {
+		http_reply(fd, "200 OK", "", "{}", 2, head);
+	} else if (!strncmp(path, prefix, strlen(prefix)) &&
+		   !strncmp(path + strlen(prefix), "manifests/", 10)) {
+		char extra[256];
+
+		atomic_fetch_add(&r->manifests, 1);
+		snprintf(extra, sizeof(extra),
+			 "Content-Type: %s\r\nDocker-Content-Digest: %s\r\n",
+			 OCI_MANIFEST_MEDIA_TYPE, r->img->manifest_digest);
+		http_reply(fd, "200 OK", extra, r->img->manifest,
+			   r->img->manifest_len, head);
+	} else if (!strncmp(path, prefix, strlen(prefix)) &&
+		   !strncmp(path + strlen(prefix), "blobs/", 6)) {
+		freg_blob(r, fd, path + strlen(prefix) + 6, range, head);
+	} else {
+		http_reply(fd, "404 Not Found", "", NULL, 0, head);
+	}
+}
+
+static void *freg_run(void *arg)
+{
+	struct freg *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		int fd = accept_within(r->lfd, 20);
+
+		if (fd < 0)
+			continue;
+		freg_serve(r, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int freg_start(struct freg *r, const struct timg *img,
+		      enum freg_mode mode)
+{
+	memset(r, 0, sizeof(*r));
+	r->img = img;
+	r->mode = mode;
+	r->corrupt = -1;
+	r->lfd = listen_any(&r->port);
+	if (r->lfd < 0)
+		return r->lfd;
+	if (pthread_create(&r->thr, NULL, freg_run, r)) {
+		close(r->lfd);
+		r->lfd = -1;
+		return -EAGAIN;
+	}
+	r->running = 1;
+	return 0;
+}
+
+static void freg_stop(struct freg *r)
+{
+	if (r->running) {
+		atomic_store(&r->stop, 1);
+		pthread_join(r->thr, NULL);
+		r->running = 0;
+	}
+	if (r->lfd >= 0)
+		close(r->lfd);
+	r->lfd = -1;
+}
+
+/* --- the agent under test and its manager -------------------------------- */
+
+struct h {
+	char dir[64], events[128], ref[256];
+	int mgr_lfd, mgr_fd;
+	struct rd mgr;
+	uint16_t mgr_port, agent_port;
+	struct agent_opts o;
+	volatile int stop;
+	pthread_t thr;
+	int running, ret;
+	struct err e;
+	struct freg reg;
+};
+
+static void *agent_thread(void *arg)
+{
+	struct h *h = arg;
+
+	h->ret = agent_run(&h->o, &h->stop, &h->e);
+	return NULL;
+}
+
+/* Starts the registry (in reg_mode; corrupt: a block it serves corrupt, or
+ * -1), the manager's socket and the agent, and waits for the agent's
+ * HELLO. h->dir is made by the caller and removed by it. */
+static int h_start(struct h *h, enum freg_mode reg_mode, int corrupt)
+{
+	struct proto_msg m;
+	int r;
+
+	h->mgr_lfd = h->mgr_fd = -1;
+	h->reg.lfd = -1;
+	snprintf(h->events, sizeof(h->events), "%s/events.jsonl", h->dir);
+	if (freg_start(&h->reg, &g_img, reg_mode))
+		return -1;
+	h->reg.corrupt = corrupt;
+	snprintf(h->ref, sizeof(h->ref), "127.0.0.1:%u/t/img@%s", h->reg.port,
+		 g_img.manifest_digest);
+	h->mgr_lfd = listen_any(&h->mgr_port);
+	if (h->mgr_lfd < 0 || free_port(&h->agent_port))
+		return -1;
+	h->o.name = "vm-test";
+	h->o.addr = LOOPBACK;
+	h->o.port = h->agent_port;
+	h->o.manager_addr = LOOPBACK;
+	h->o.manager_port = h->mgr_port;
+	h->o.events = h->events;
+	h->o.registry_requests = 2;
+	if (pthread_create(&h->thr, NULL, agent_thread, h))
+		return -1;
+	h->running = 1;
+	h->mgr_fd = accept_within(h->mgr_lfd, 5000);
+	if (h->mgr_fd < 0) {
+		fprintf(stderr, "the agent did not connect to its manager\n");
+		return -1;
+	}
+	h->mgr.fd = h->mgr_fd;
+	r = rd_next(&h->mgr, &m, 5000);
+	if (r != 1 || m.type != PROTO_HELLO || m.port != h->agent_port ||
+	    m.addr != LOOPBACK) {
+		fprintf(stderr, "no HELLO from the agent\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void h_stop(struct h *h)
+{
+	h->stop = 1;
+	if (h->running) {
+		pthread_join(h->thr, NULL);
+		h->running = 0;
+		if (h->ret)
+			fprintf(stderr, "agent_run: %d %s\n", h->ret, h->e.msg);
+	}
+	if (h->mgr_fd >= 0)
+		close(h->mgr_fd);
+	if (h->mgr_lfd >= 0)
+		close(h->mgr_lfd);
+	rd_free(&h->mgr);
+	freg_stop(&h->reg);
+}
+
+static int h_provision(struct h *h, uint32_t container, uint16_t parent_port)
+{
+	struct proto_msg m = {.type = PROTO_PROVISION,
+			      .container = container,
+			      .strategy = PROTO_STRATEGY_FAASNET};
+
+	m.function = proto_str(FUNCTION);
+	m.image = proto_str(h->ref);
+	m.parent.addr = parent_port ? LOOPBACK : 0;
+	m.parent.port = parent_port;
+	return send_msg(h->mgr_fd, &m);
+}
+
+static int h_parent(struct h *h, uint16_t parent_port)
+{
+	struct proto_msg m = {.type = PROTO_PARENT};
+
+	m.function = proto_str(FUNCTION);
+	m.parent.addr = LOOPBACK;
+	m.parent.port = parent_port;
+	return send_msg(h->mgr_fd, &m);
+}
+
+static int h_release(struct h *h, uint32_t container)
+{
+	struct proto_msg m = {.type = PROTO_RELEASE, .container = container};
+
+	return send_msg(h->mgr_fd, &m);
+}
+
+/* 1 once the agent says STARTED for container, 0 when it does not within
+ * timeout_ms. */
+static int h_wait_started(struct h *h, uint32_t container, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	struct proto_msg m;
+
+	for (;;) {
+		uint64_t t = now_ms();
+		int r;
+
+		if (t >= deadline)
+			return 0;
+		r = rd_next(&h->mgr, &m, (int)(deadline - t));
+		if (r != 1)
+			return 0;
+		if (m.type == PROTO_HEARTBEAT)
+			send_msg(h->mgr_fd, &m);
+		if (m.type == PROTO_STARTED && m.container == container)
+			return 1;
+	}
+}
+
+/* Whether the agent's event log holds s somewhere. */
+static int h_log_has(struct h *h, const char *s)
+{
+	uint8_t *buf;
+	size_t len;
+	int found;
+
+	if (read_file(h->events, &buf, &len))
+		return 0;
+	found = memmem(buf, len, s, strlen(s)) != NULL;
+	free(buf);
+	return found;
+}
+
+static int h_wait_log(struct h *h, const char *s, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+
+	while (now_ms() < deadline) {
+		if (h_log_has(h, s))
+			return 1;
+		nap_ms(20);
+	}
+	return h_log_has(h, s);
+}
+
+/* Provisions container 1 from fp and waits for it to start. */
+static int h_started_from(struct h *h, struct fparent *fp)
+{
+	return !h_provision(h, 1, fp->port) && h_wait_started(h, 1, 5000);
+}
+
+static int get_block_msg(struct proto_msg *m, uint32_t id, uint32_t b)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = PROTO_GET_BLOCK;
+	m->id = id;
+	m->block = b;
+	m->digest = proto_str(g_img.data_digest);
+	return 0;
+}
+
+/* Asks for block b on fd and waits for its answer: 1 for a BLOCK that
+ * verifies, 0 for anything else within timeout_ms (said on stderr). */
+static int child_gets_block(int fd, uint32_t b, int timeout_ms)
+{
+	struct rd rd = {.fd = fd};
+	struct proto_msg m;
+	int r, ok = 0;
+
+	get_block_msg(&m, 7, b);
+	if (send_msg(fd, &m))
+		return 0;
+	r = rd_next(&rd, &m, timeout_ms);
+	if (r != 1)
+		fprintf(stderr, "block %u: no answer (%d)\n", b, r);
+	else if (m.type != PROTO_BLOCK)
+		fprintf(stderr, "block %u: %s %d\n", b, proto_type_name(m.type),
+			m.error);
+	else
+		ok = m.id == 7 && m.block == b && block_ok(&g_img, &m);
+	rd_free(&rd);
+	return ok;
+}
+
+/* --- running a body in a process of its own ------------------------------ */
+
+typedef int (*body_fn)(struct h *h);
+
+static void dump_events(const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (!f)
+		return;
+	fprintf(stderr, "--- the agent's events (%s), first lines:\n", path);
+	while (n++ < 30 && fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fclose(f);
+}
+
+static void run_isolated(body_fn body, unsigned limit_s)
+{
+	char dir[] = "/tmp/test_agent.XXXXXX", events[128];
+	uint64_t deadline = now_ms() + limit_s * 1000ull;
+	int st = 0, timed_out = 0;
+	pid_t pid;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(events, sizeof(events), "%s/events.jsonl", dir);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		struct h h;
+
+		memset(&h, 0, sizeof(h));
+		snprintf(h.dir, sizeof(h.dir), "%s", dir);
+		exit(body(&h));
+	}
+	if (pid < 0) {
+		rm_tree(dir);
+		fail_msg("fork: %s", strerror(errno));
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			timed_out = 1;
+			break;
+		}
+		nap_ms(20);
+	}
+	if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st))
+		dump_events(events);
+	rm_tree(dir);
+	if (timed_out)
+		fail_msg("no result within %u s", limit_s);
+	if (WIFSIGNALED(st))
+		fail_msg("killed by signal %d", WTERMSIG(st));
+	if (WEXITSTATUS(st) == CHECK_FAILED)
+		fail_msg("a check failed (above)");
+	if (WEXITSTATUS(st))
+		fail_msg("exit %d (1: an ASan or UBSan report, 23: leaks; "
+			 "above)",
+			 WEXITSTATUS(st));
+}
+
+/* --- positive controls --------------------------------------------------- */
+
+/* The harness itself: an honest parent, the container starts; a child of
+ * this agent then gets the manifest and a start-up block, verified. */
+static int body_honest_parent(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	struct proto_msg m = {.type = PROTO_GET_MANIFEST, .id = 5};
+	struct rd rd = {.fd = -1};
+	int ret = 0, r;
+
+	if (h_start(h, FREG_FAIL, -1) || fp_start(&fp, &g_img, 0)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(h_started_from(h, &fp), "no STARTED from an honest parent");
+	CHECK(atomic_load(&fp.block_asks) >= g_img.ix.nstartup,
+	      "the parent was asked for %u blocks, the start-up set is %u",
+	      atomic_load(&fp.block_asks), g_img.ix.nstartup);
+	CHECK(atomic_load(&h->reg.requests) == 0,
+	      "the registry was asked %u times though the parent was honest",
+	      atomic_load(&h->reg.requests));
+	rd.fd = child_connect(h->agent_port, 0);
+	CHECK(rd.fd >= 0, "cannot connect to the agent's block port");
+	m.image = proto_str(h->ref);
+	CHECK(!send_msg(rd.fd, &m), "send");
+	r = rd_next(&rd, &m, 3000);
+	CHECK(r == 1 && m.type == PROTO_MANIFEST && m.id == 5 &&
+		      m.data_len == g_img.manifest_len &&
+		      !memcmp(m.data, g_img.manifest, m.data_len),
+	      "GET_MANIFEST: %d %s", r, r == 1 ? proto_type_name(m.type) : "");
+	CHECK(child_gets_block(rd.fd, startup_block(&g_img), 3000),
+	      "a child got no start-up block");
+out:
+	if (rd.fd >= 0)
+		close(rd.fd);
+	rd_free(&rd);
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_control_honest_parent_starts(void **state)
+{
+	(void)state;
+	run_isolated(body_honest_parent, 20);
+}
+
+/* The fake registry: a root (no parent) fetches meta and start-up blocks
+ * from it and starts. */
+static int body_registry_root(struct h *h)
+{
+	int ret = 0;
+
+	if (h_start(h, FREG_HONEST, -1)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, 0), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED from the registry");
+	CHECK(atomic_load(&h->reg.ranges) > 0, "no range request");
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_control_registry_root_starts(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_root, 20);
+}
+
+/* --- one test per defect ------------------------------------------------- */
+
+/* Issue 10, high: RELEASE frees blocks still queued by reference for a slow
+ * child, and the agent then sends freed memory. A child that reads slowly
+ * (a small receive buffer, and it reads nothing at first) asks for the
+ * start-up blocks thousands of times, so most replies wait in the agent's
+ * queue; the manager RELEASEs the container (the agent drops its blocks);
+ * then the child reads everything. Every reply must be a valid frame and
+ * every BLOCK must verify. Today ASan stops the process with a heap
+ * use-after-free in the agent's send. */
+static int body_release_with_queued_blocks(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	struct obuf o = {0};
+	struct rd rd = {.fd = -1};
+	struct proto_msg m;
+	uint32_t i, n = 8000, got = 0, errors = 0;
+	int ret = 0, r;
+
+	if (h_start(h, FREG_FAIL, -1) || fp_start(&fp, &g_img, 0)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(h_started_from(h, &fp), "no STARTED from an honest parent");
+	rd.fd = child_connect(h->agent_port, 4096);
+	CHECK(rd.fd >= 0, "cannot connect to the agent");
+	for (i = 0; i < n; i++) {
+		get_block_msg(&m, i + 1000,
+			      g_img.ix.startup[i % g_img.ix.nstartup]);
+		CHECK(!obuf_add(&o, &m), "encode");
+	}
+	CHECK(!write_all(rd.fd, o.p, o.len), "send the requests");
+	CHECK(wait_sent(rd.fd, 5000), "the agent did not take the requests");
+	nap_ms(300); /* let it read and queue them: bounded */
+	CHECK(!h_release(h, 1), "send RELEASE");
+	if (!h_wait_log(h, "\"evicted\"", 2000))
+		nap_ms(200);
+	while (got + errors < n) {
+		r = rd_next(&rd, &m, 5000);
+		CHECK(r == 1, "reply %u of %u: %d", got + errors, n, r);
+		if (m.type == PROTO_ERROR) {
+			errors++;
+			continue;
+		}
+		CHECK(m.type == PROTO_BLOCK, "reply %u: %s", got,
+		      proto_type_name(m.type));
+		CHECK(block_ok(&g_img, &m), "reply %u: block %u is wrong", got,
+		      m.block);
+		got++;
+	}
+out:
+	if (rd.fd >= 0)
+		close(rd.fd);
+	rd_free(&rd);
+	free(o.p);
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_release_frees_blocks_queued_for_slow_child(void **state)
+{
+	(void)state;
+	run_isolated(body_release_with_queued_blocks, 40);
+}
+
+/* Issue 10, high: a manifest from a parent is never checked, nor a pinned
+ * @sha256: reference. The parent serves a whole fake image (its own
+ * manifest, config, index and blocks, all consistent) for a reference
+ * pinned to the real manifest's digest. The agent must not start the fake:
+ * a STARTED is only right if what it holds is the real image (a child of it
+ * is given the real manifest and real blocks), e.g. from the registry after
+ * routing around the parent. And it must report the lie: the event log
+ * names the digest the parent's manifest has (what the agent got, next to
+ * what it expected), which no honest run ever writes. */
+static int body_lying_parent(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	struct proto_msg m = {.type = PROTO_GET_MANIFEST, .id = 5};
+	struct rd rd = {.fd = -1};
+	int ret = 0, r, started;
+
+	if (h_start(h, FREG_HONEST, -1) || fp_start(&fp, &g_fake, 0)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, fp.port), "send PROVISION");
+	started = h_wait_started(h, 1, 4000);
+	if (started) {
+		rd.fd = child_connect(h->agent_port, 0);
+		CHECK(rd.fd >= 0, "cannot connect to the agent");
+		m.image = proto_str(h->ref);
+		CHECK(!send_msg(rd.fd, &m), "send");
+		r = rd_next(&rd, &m, 3000);
+		CHECK(r == 1 && m.type == PROTO_MANIFEST &&
+			      m.data_len == g_img.manifest_len &&
+			      !memcmp(m.data, g_img.manifest, m.data_len),
+		      "STARTED, but on a manifest other than the pinned one "
+		      "(the lying parent's fake image)");
+		CHECK(child_gets_block(rd.fd, startup_block(&g_img), 3000),
+		      "STARTED, but the blocks are not the real image's");
+	}
+	CHECK(h_wait_log(h, g_fake.manifest_digest, 1000),
+	      "no event names the lying parent's manifest digest %s",
+	      g_fake.manifest_digest);
+out:
+	if (rd.fd >= 0)
+		close(rd.fd);
+	rd_free(&rd);
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_lying_parent_consistent_fake_image(void **state)
+{
+	(void)state;
+	run_isolated(body_lying_parent, 30);
+}
+
+/* Issue 10, medium: a block that fails verification is asked again at once,
+ * without back-off or limit. The parent and the registry both serve one
+ * start-up block corrupt, always. Over 3 s the agent may ask for it again,
+ * but with back-off: at most 20 times in all (a back-off from 100 ms that
+ * doubles asks each source about 5 times in 3 s), not once per answer. */
+static int body_corrupt_block_backoff(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	uint32_t bad = startup_block(&g_img);
+	unsigned asks;
+	int ret = 0;
+
+	if (h_start(h, FREG_HONEST, (int)bad) || fp_start(&fp, &g_img, 0)) {
+		ret = 2;
+		goto out;
+	}
+	fp.corrupt = (int)bad;
+	CHECK(!h_provision(h, 1, fp.port), "send PROVISION");
+	nap_ms(3000); /* the window counted over */
+	asks = atomic_load(&fp.corrupt_asks) +
+	       atomic_load(&h->reg.corrupt_asks);
+	fprintf(stderr,
+		"block %u asked %u times of the parent, %u of the "
+		"registry in 3 s\n",
+		bad, atomic_load(&fp.corrupt_asks),
+		atomic_load(&h->reg.corrupt_asks));
+	CHECK(asks <= 20, "a corrupt block was asked for %u times in 3 s",
+	      asks);
+out:
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_corrupt_block_asked_again_with_backoff(void **state)
+{
+	(void)state;
+	run_isolated(body_corrupt_block_backoff, 30);
+}
+
+/* Issue 10, medium: one malformed MANIFEST leaves the image half-known for
+ * good (later MANIFESTs are ignored, retries stop). The parent's first
+ * MANIFEST is not JSON, every later one is good; the registry fails, so the
+ * agent must ask the parent again. The container must start. */
+static int body_malformed_manifest(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	int ret = 0;
+
+	if (h_start(h, FREG_FAIL, -1) ||
+	    fp_start(&fp, &g_img, FP_BAD_MANIFEST_FIRST)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, fp.port), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 6000),
+	      "no STARTED within 6 s after one malformed MANIFEST (the "
+	      "parent was asked for the manifest %u times)",
+	      atomic_load(&fp.manifests));
+out:
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_malformed_manifest_not_stuck(void **state)
+{
+	(void)state;
+	run_isolated(body_malformed_manifest, 30);
+}
+
+/* Issue 10, medium: the retry budget of 30 goes per ERROR frame and is
+ * reset only by a block, so a burst of 31 ERRORs uses it up for good. Parent
+ * A answers the first GET_MANIFEST with 40 ERRORs; once it has been quiet
+ * for a second the manager names parent B, which loses its first
+ * connection and is honest after. The registry fails throughout. The agent
+ * must still retry B and start the container. */
+static int body_error_burst(struct h *h)
+{
+	struct fparent a = {.lfd = -1}, b = {.lfd = -1};
+	uint64_t until;
+	int ret = 0;
+
+	if (h_start(h, FREG_FAIL, -1) ||
+	    fp_start(&a, &g_img, FP_ERROR_BURST_FIRST) ||
+	    fp_start(&b, &g_img, FP_DROP_FIRST_CONN)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, a.port), "send PROVISION");
+	until = now_ms() + 5000;
+	while (now_ms() < until && !atomic_load(&a.manifests))
+		nap_ms(10);
+	CHECK(atomic_load(&a.manifests) > 0, "parent A was never asked");
+	/* Quiet: A asked nothing for a second (at most 5 s). */
+	until = now_ms() + 5000;
+	while (now_ms() < until &&
+	       now_ms() - atomic_load(&a.last_req_ms) < 1000)
+		nap_ms(20);
+	CHECK(!h_parent(h, b.port), "send PARENT");
+	CHECK(h_wait_started(h, 1, 8000),
+	      "no STARTED within 8 s of a good parent, after a burst of %u "
+	      "ERRORs (B: %u connections, %u manifest requests)",
+	      a.burst, atomic_load(&b.conns), atomic_load(&b.manifests));
+	CHECK(atomic_load(&b.block_asks) > 0, "parent B served no block");
+out:
+	h_stop(h);
+	fp_stop(&a);
+	fp_stop(&b);
+	return ret;
+}
+
+static void test_error_burst_keeps_retry_budget(void **state)
+{
+	(void)state;
+	run_isolated(body_error_burst, 40);
+}
+
+/* Sends n GET_BLOCK requests at once on fd, block `b` or, when b < 0, every
+ * block in turn, ids from 1000. */
+static int flood(int fd, uint32_t n, int b)
+{
+	struct obuf o = {0};
+	struct proto_msg m;
+	uint32_t i;
+	int ret = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		get_block_msg(&m, 1000 + i,
+			      b >= 0 ? (uint32_t)b : i % g_img.ix.nblocks);
+		ret = obuf_add(&o, &m);
+	}
+	if (!ret)
+		ret = write_all(fd, o.p, o.len);
+	free(o.p);
+	return ret;
+}
+
+/* Reads fd's replies until an ERROR -ENOBUFS comes (1) or not within
+ * timeout_ms (0). */
+static int wait_enobufs(struct rd *rd, int timeout_ms, uint32_t *replies)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	struct proto_msg m;
+
+	*replies = 0;
+	for (;;) {
+		uint64_t t = now_ms();
+
+		if (t >= deadline || rd_next(rd, &m, (int)(deadline - t)) != 1)
+			return 0;
+		(*replies)++;
+		if (m.type == PROTO_ERROR && m.error == -ENOBUFS)
+			return 1;
+	}
+}
+
+/* Issue 10, medium: a waiter per GET_BLOCK for a block the agent lacks,
+ * with no cap (100,000 requests held 61.6 MB). The agent holds the image;
+ * its parent never answers for a block outside the start-up set. A child
+ * asks for that block 100,000 times: past a cap the agent must answer
+ * ERROR -ENOBUFS rather than hold them all; and a second child must still
+ * get a block the agent holds. */
+static int body_waiters_capped(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	struct rd c1 = {.fd = -1};
+	int c2 = -1, ret = 0;
+	uint32_t replies;
+
+	if (h_start(h, FREG_FAIL, -1) ||
+	    fp_start(&fp, &g_img, FP_ONLY_STARTUP_BLOCKS)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(h_started_from(h, &fp), "no STARTED from the parent");
+	c1.fd = child_connect(h->agent_port, 0);
+	c2 = child_connect(h->agent_port, 0);
+	CHECK(c1.fd >= 0 && c2 >= 0, "cannot connect to the agent");
+	CHECK(!flood(c1.fd, 100000, (int)other_block(&g_img)),
+	      "send 100,000 requests");
+	CHECK(wait_sent(c1.fd, 10000), "the agent did not take the requests");
+	CHECK(child_gets_block(c2, startup_block(&g_img), 3000),
+	      "a second child got no block after the first one's flood");
+	CHECK(wait_enobufs(&c1, 5000, &replies),
+	      "100,000 requests for a missing block: %u replies, no ERROR "
+	      "-ENOBUFS",
+	      replies);
+out:
+	if (c1.fd >= 0)
+		close(c1.fd);
+	if (c2 >= 0)
+		close(c2);
+	rd_free(&c1);
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_get_block_waiters_capped(void **state)
+{
+	(void)state;
+	run_isolated(body_waiters_capped, 40);
+}
+
+/* Issue 10, medium (the same defect's other half): the table of requests
+ * waiting for an image's meta (65,536) is shared by all children and never
+ * expires, so one child locks the others out. The parent holds back the
+ * manifest; a child floods 100,000 GET_BLOCKs (ERROR -ENOBUFS past a cap is
+ * right); then a second child asks for one block and the parent lets the
+ * manifest go. The second child must get its block, not -ENOBUFS. */
+static int body_pending_not_shared(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	struct rd c1 = {.fd = -1}, c2 = {.fd = -1};
+	struct proto_msg m;
+	uint32_t replies, b = startup_block(&g_img);
+	uint64_t until;
+	int ret = 0, r;
+
+	if (h_start(h, FREG_FAIL, -1) ||
+	    fp_start(&fp, &g_img, FP_HOLD_MANIFEST)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, fp.port), "send PROVISION");
+	until = now_ms() + 5000;
+	while (now_ms() < until && !atomic_load(&fp.manifests))
+		nap_ms(10);
+	CHECK(atomic_load(&fp.manifests) > 0, "the parent was never asked");
+	c1.fd = child_connect(h->agent_port, 0);
+	c2.fd = child_connect(h->agent_port, 0);
+	CHECK(c1.fd >= 0 && c2.fd >= 0, "cannot connect to the agent");
+	CHECK(!flood(c1.fd, 100000, -1), "send 100,000 requests");
+	CHECK(wait_sent(c1.fd, 10000), "the agent did not take the requests");
+	if (!wait_enobufs(&c1, 2000, &replies))
+		fprintf(stderr,
+			"(the flooding child got %u replies, no "
+			"-ENOBUFS within 2 s)\n",
+			replies);
+	get_block_msg(&m, 7, b);
+	CHECK(!send_msg(c2.fd, &m), "send");
+	nap_ms(200);
+	atomic_store(&fp.release, 1);
+	r = rd_next(&c2, &m, 5000);
+	CHECK(r == 1, "the second child got no answer (%d)", r);
+	CHECK(m.type == PROTO_BLOCK,
+	      "the second child got %s %d instead of block %u: locked out by "
+	      "the first one's requests",
+	      proto_type_name(m.type), m.error, b);
+	CHECK(block_ok(&g_img, &m), "block %u is wrong", b);
+out:
+	if (c1.fd >= 0)
+		close(c1.fd);
+	if (c2.fd >= 0)
+		close(c2.fd);
+	rd_free(&c1);
+	rd_free(&c2);
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_pending_requests_do_not_lock_out_children(void **state)
+{
+	(void)state;
+	run_isolated(body_pending_not_shared, 40);
+}
+
+/* Issue 10, medium: past 64 MiB of backlog the agent drops replies and
+ * keeps the connection open, so the child waits for ever. A child with a
+ * small receive buffer asks for more than 80 MiB of start-up blocks and
+ * reads nothing until the agent has all the requests; then it reads. It
+ * must get every reply, or an ERROR, or see the connection closed: not a
+ * silence with the connection up. */
+static int body_backlog_limit(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	struct obuf o = {0};
+	struct rd rd = {.fd = -1};
+	struct proto_msg m;
+	uint64_t bytes = 0;
+	uint32_t i, n, got = 0, errors = 0;
+	int ret = 0, r = 0;
+
+	if (h_start(h, FREG_FAIL, -1) || fp_start(&fp, &g_img, 0)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(h_started_from(h, &fp), "no STARTED from an honest parent");
+	rd.fd = child_connect(h->agent_port, 4096);
+	CHECK(rd.fd >= 0, "cannot connect to the agent");
+	for (n = 0; bytes < (80ull << 20); n++) {
+		uint32_t b = g_img.ix.startup[n % g_img.ix.nstartup];
+
+		get_block_msg(&m, n + 1000, b);
+		CHECK(!obuf_add(&o, &m), "encode");
+		bytes += g_img.ix.blocks[b].clen;
+	}
+	CHECK(!write_all(rd.fd, o.p, o.len), "send the requests");
+	CHECK(wait_sent(rd.fd, 10000), "the agent did not take the requests");
+	nap_ms(500); /* let it read and queue them: bounded */
+	for (i = 0; i < n; i++) {
+		r = rd_next(&rd, &m, 3000);
+		if (r != 1)
+			break;
+		if (m.type == PROTO_ERROR)
+			errors++;
+		else if (m.type == PROTO_BLOCK)
+			got++;
+	}
+	fprintf(stderr,
+		"%u requests for %llu MiB: %u BLOCK, %u ERROR, then "
+		"%s\n",
+		n, (unsigned long long)(bytes >> 20), got, errors,
+		r == 1	 ? "all answered"
+		: r == 0 ? "silence"
+			 : "closed");
+	CHECK(got == n || errors > 0 || r < 0,
+	      "%u of %u replies, no ERROR, the connection still open: "
+	      "replies dropped silently",
+	      got, n);
+out:
+	if (rd.fd >= 0)
+		close(rd.fd);
+	rd_free(&rd);
+	free(o.p);
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_backlog_past_limit_not_dropped_silently(void **state)
+{
+	(void)state;
+	run_isolated(body_backlog_limit, 60);
+}
+
+/* Issue 10, none yet: no timeout on any request to a peer. The parent
+ * accepts the connection and reads every request but answers none. Within
+ * 10 s the agent must time out and try again: ask the parent again (on a
+ * new connection or the same one) or fall back to the registry. */
+static int body_silent_parent(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	uint64_t until;
+	int ret = 0, moved = 0;
+
+	if (h_start(h, FREG_HONEST, -1) || fp_start(&fp, &g_img, FP_SILENT)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, fp.port), "send PROVISION");
+	until = now_ms() + 10000;
+	while (!moved && now_ms() < until) {
+		moved = atomic_load(&h->reg.requests) > 0 ||
+			atomic_load(&fp.manifests) >= 2 ||
+			atomic_load(&fp.conns) >= 2;
+		nap_ms(20);
+	}
+	CHECK(moved,
+	      "a parent that never answers: after 10 s, %u manifest "
+	      "requests to it on %u connections, %u to the registry",
+	      atomic_load(&fp.manifests), atomic_load(&fp.conns),
+	      atomic_load(&h->reg.requests));
+out:
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_silent_parent_times_out(void **state)
+{
+	(void)state;
+	run_isolated(body_silent_parent, 30);
+}
+
+static int setup(void **state)
+{
+	struct err e = {""};
+
+	(void)state;
+	if (timg_build(&g_img, 1, &e) || timg_build(&g_fake, 2, &e)) {
+		fprintf(stderr, "building the test images: %s\n", e.msg);
+		return -1;
+	}
+	if (g_img.ix.nstartup == 0 || g_img.ix.nstartup == g_img.ix.nblocks)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	timg_free(&g_img);
+	timg_free(&g_fake);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_control_honest_parent_starts),
+		cmocka_unit_test(test_control_registry_root_starts),
+		cmocka_unit_test(
+			test_release_frees_blocks_queued_for_slow_child),
+		cmocka_unit_test(test_lying_parent_consistent_fake_image),
+		cmocka_unit_test(test_corrupt_block_asked_again_with_backoff),
+		cmocka_unit_test(test_malformed_manifest_not_stuck),
+		cmocka_unit_test(test_error_burst_keeps_retry_budget),
+		cmocka_unit_test(test_get_block_waiters_capped),
+		cmocka_unit_test(
+			test_pending_requests_do_not_lock_out_children),
+		cmocka_unit_test(test_backlog_past_limit_not_dropped_silently),
+		cmocka_unit_test(test_silent_parent_times_out),
+	};
+	int ret;
+
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	ret = cmocka_run_group_tests(tests, setup, teardown);
+	curl_global_cleanup();
+	return ret;
+}
