@@ -163,10 +163,17 @@ static void failure(struct image *im, struct source *s, const char *why)
 		       json_pack("{s:s, s:i}", "why", why, "failures",
 				 (int)im->fails));
 		im->use_registry = 1;
+		im->fails = 0;
 		drop_peer(im);
-		fresh_budget(im);
 		fetch(im);
 		return;
+	}
+	/* The registry failed where the parent had been left: the parent
+	 * again next time (it may only have been slow, or its lie a one-off);
+	 * the budgets, which only a new parent renews, bound the ping-pong. */
+	if (s == im->reg && im->use_registry && im->parent.addr) {
+		im->use_registry = 0;
+		im->fails = 0;
 	}
 	a->rnd = a->rnd * 1103515245u + 12345u;
 	ms = source_backoff_ms(im->fails, a->rnd >> 8);
@@ -187,10 +194,11 @@ static void retry_fired(struct evloop *l, void *arg)
 	fetch(im);
 }
 
-/* The parent sent bytes that fail their check: it is reported, and the
- * image comes from the registry until the manager names another parent
- * (a parent that serves a whole consistent fake image fails at its
- * manifest, which the reference pins). */
+/* The parent sent bytes that fail their check: it is reported, and what
+ * is missing is asked of the registry (a parent that serves a whole
+ * consistent fake image fails at its manifest, which the reference pins,
+ * and then at every block). Only if the registry fails too is the parent
+ * asked again, within the budgets. */
 static void lied(struct image *im, const char *why)
 {
 	struct in_addr ia = {.s_addr = htonl(im->parent.addr)};
@@ -202,8 +210,8 @@ static void lied(struct image *im, const char *why)
 	       json_pack("{s:s, s:i, s:s}", "parent", addr, "port",
 			 (int)im->parent.port, "why", why));
 	im->use_registry = 1;
+	im->fails = 0;
 	drop_peer(im);
-	fresh_budget(im);
 	fetch(im);
 }
 

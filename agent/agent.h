@@ -37,7 +37,7 @@ struct agent_opts {
 	 * docs/fidelity.md says why. */
 	const char *meta_dir;
 	/* A request to the parent with no answer for this long has failed
-	 * (0: SOURCE_TIMEOUT_MS, 10 s). */
+	 * (0: SOURCE_TIMEOUT_MS, 5 s). */
 	unsigned request_timeout_ms;
 	/* Children connected at once (0: CHILDREN_MAX_CONNS, 256). */
 	unsigned max_children;

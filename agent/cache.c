@@ -117,11 +117,17 @@ int cache_set_manifest(struct cache *c, const void *data, size_t len,
 
 	if (c->meta != CACHE_META_NONE)
 		return -EALREADY;
-	if (c->pin[0] && !digest_is(data, len, c->pin))
-		return refuse(c,
-			      err_set(e, -EBADMSG,
-				      "manifest does not match the pinned %s",
-				      c->pin));
+	if (c->pin[0] && !digest_is(data, len, c->pin)) {
+		uint8_t d[SHA256_LEN];
+		char got[SHA256_OCI_LEN] = "?";
+
+		if (!sha256_buf(data, len, d))
+			sha256_oci(d, got);
+		return refuse(c, err_set(e, -EBADMSG,
+					 "manifest has digest %s, the reference "
+					 "pins %s",
+					 got, c->pin));
+	}
 	ret = oci_manifest_parse(data, len, &c->img, e);
 	if (ret)
 		return refuse(c, ret);

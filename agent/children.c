@@ -78,19 +78,32 @@ static void kill_child(struct child *ch)
 /* Sends m (data lent from buf when buf is not NULL). A child that stopped
  * reading (lib/conn's queue limit) is disconnected: it would otherwise
  * wait for ever for a reply dropped here. */
-static void send_to(struct child *ch, struct proto_msg *m,
-		    struct cache_buf *buf)
+static int send_to(struct child *ch, struct proto_msg *m,
+		   struct cache_buf *buf)
 {
 	struct err e = {""};
-	int ret;
+	int ret, sent;
 
 	if (ch->dead)
-		return;
+		return -EPIPE;
 	ret = buf ? conn_send_ref(ch->c, m, cache_buf_put, cache_buf_get(buf),
 				  &e)
 		  : conn_send(ch->c, m, &e);
+	sent = ret;
+	if (ret == -ENOBUFS && buf) {
+		/* Too much queued for this child: its reply is refused, and
+		 * said so (lib/conn takes a small frame past its limit). */
+		struct proto_msg r = {.type = PROTO_ERROR,
+				      .id = m->id,
+				      .error = -ENOBUFS};
+
+		r.message = proto_str("the child is not reading: reply "
+				      "refused");
+		ret = conn_send(ch->c, &r, &e);
+	}
 	if (ret)
 		kill_child(ch);
+	return sent;
 }
 
 static void send_error(struct child *ch, uint32_t id, int error,
@@ -113,8 +126,7 @@ static void send_block(struct child *ch, struct cache *c, uint32_t id,
 	 * shrink with scale (4% of a block at 0.01). */
 	m.data = buf->data;
 	m.data_len = buf->len;
-	send_to(ch, &m, buf);
-	if (!ch->dead)
+	if (!send_to(ch, &m, buf))
 		ch->cs->ops->served(ch->cs->arg, c, buf->len);
 }
 
@@ -145,8 +157,7 @@ static void send_doc(struct child *ch, struct cache *c, uint32_t id,
 	m.digest = *digest;
 	m.data = buf->data;
 	m.data_len = buf->len;
-	send_to(ch, &m, buf);
-	if (!ch->dead)
+	if (!send_to(ch, &m, buf))
 		ch->cs->ops->served(ch->cs->arg, c, buf->len);
 }
 

@@ -46,7 +46,26 @@ struct peer {
 	struct peer_req *reqs;
 	unsigned nreqs;
 	uint64_t last_progress; /* a frame from the parent, or the first ask */
+	/* Inside a call into the sink, which may free this source (a lying
+	 * parent is dropped from got_doc): freeing waits for the way out. */
+	int busy, doomed;
 };
+
+static void peer_destroy(struct peer *pp);
+
+static void enter(struct peer *pp)
+{
+	pp->busy++;
+}
+
+/* 1 when the source is gone and the caller must not touch it again. */
+static int leave(struct peer *pp)
+{
+	if (--pp->busy || !pp->doomed)
+		return 0;
+	peer_destroy(pp);
+	return 1;
+}
 
 static void peer_frame(struct conn *c, const struct proto_msg *m, void *arg);
 static void peer_closed(struct conn *c, int error, const char *why, void *arg);
@@ -120,19 +139,21 @@ static void peer_fail_all(struct peer *pp, int error, const char *why)
 
 	pp->reqs = NULL;
 	pp->nreqs = 0;
+	enter(pp);
 	for (; q; q = qn) {
 		qn = q->next;
 		/* The meta is one request however many documents it took. */
 		if (q->r == SOURCE_REQ_META)
 			meta = 1;
-		else
+		else if (!pp->doomed)
 			pp->s.sink->failed(pp->s.arg, &pp->s, q->r, NULL,
 					   q->block, q->count, error, why);
 		free(q);
 	}
-	if (meta)
+	if (meta && !pp->doomed)
 		pp->s.sink->failed(pp->s.arg, &pp->s, SOURCE_REQ_META, NULL, 0,
 				   0, error, why);
+	leave(pp);
 }
 
 static int peer_request(struct source *s, enum source_req r,
@@ -217,20 +238,21 @@ static void peer_frame(struct conn *c, const struct proto_msg *m, void *arg)
 
 	(void)c;
 	pp->last_progress = evloop_now_ns();
+	enter(pp);
 	switch (m->type) {
 	case PROTO_MANIFEST:
 	case PROTO_BLOB:
 		q = peer_take(pp, m->id, 1);
 		if (!q || q->r != SOURCE_REQ_META) {
 			free(q);
-			return; /* not asked for (or asked of an old parent) */
+			break; /* not asked for (or asked of an old parent) */
 		}
 		pp->s.bytes += m->data_len;
 		pp->s.sink->doc(pp->s.arg, &pp->s,
 				m->type == PROTO_MANIFEST ? SOURCE_DOC_MANIFEST
 							  : q->doc,
 				m->data, m->data_len);
-		if (m->type == PROTO_MANIFEST)
+		if (m->type == PROTO_MANIFEST && !pp->doomed)
 			peer_ask_blobs(pp);
 		free(q);
 		break;
@@ -244,7 +266,7 @@ static void peer_frame(struct conn *c, const struct proto_msg *m, void *arg)
 	case PROTO_ERROR:
 		q = peer_take(pp, m->id, 1);
 		if (!q)
-			return;
+			break; /* a repeat, or not ours */
 		snprintf(why, sizeof(why), "the parent answered %d: %.*s",
 			 (int)m->error, (int)m->message.len,
 			 m->message.s ? m->message.s : "");
@@ -255,6 +277,7 @@ static void peer_frame(struct conn *c, const struct proto_msg *m, void *arg)
 	default:
 		break;
 	}
+	leave(pp);
 }
 
 static void peer_closed(struct conn *c, int error, const char *why, void *arg)
@@ -286,9 +309,8 @@ static unsigned peer_inflight(const struct source *s)
 	return ((const struct peer *)s)->nreqs;
 }
 
-static void peer_free(struct source *s)
+static void peer_destroy(struct peer *pp)
 {
-	struct peer *pp = (struct peer *)s;
 	struct peer_req *q, *qn;
 
 	if (pp->c)
@@ -298,6 +320,23 @@ static void peer_free(struct source *s)
 		free(q);
 	}
 	free(pp);
+}
+
+static void peer_free(struct source *s)
+{
+	struct peer *pp = (struct peer *)s;
+
+	if (!pp->busy) {
+		peer_destroy(pp);
+		return;
+	}
+	/* Called from the sink: the connection goes now (lib/conn allows
+	 * that from its own callbacks), the rest on the way out. */
+	pp->doomed = 1;
+	if (pp->c) {
+		conn_close(pp->c);
+		pp->c = NULL;
+	}
 }
 
 static const struct source_ops peer_ops = {

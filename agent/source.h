@@ -77,7 +77,7 @@ struct source {
  * heartbeating to the manager but never answers would otherwise stall its
  * children for ever. Generous: a parent may itself be waiting on its own
  * parent for a whole start-up set. */
-#define SOURCE_TIMEOUT_MS 10000
+#define SOURCE_TIMEOUT_MS 5000
 /* Back-off after a failure: from this, doubling, to at most the max, each
  * drawn with jitter so that siblings do not retry in step. */
 #define SOURCE_BACKOFF_MIN_MS 100

@@ -10,6 +10,7 @@
 #include "jsonout.h"
 #include "layer.h"
 #include "oci.h"
+#include "proto.h"
 #include "synth.h"
 #include "units.h"
 
@@ -207,6 +208,14 @@ int synth_main(int argc, char **argv)
 	ret = parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? 0 : ret;
+	/* An image whose index or blocks cannot travel in a frame could be
+	 * pushed but never forwarded by an agent: refused before it is made. */
+	if (proto_image_fits(a.size / a.block_size +
+				     (a.size % a.block_size != 0),
+			     a.block_size, &e)) {
+		fprintf(stderr, "synth: %s\n", e.msg);
+		return IMAGE_EXIT_USAGE;
+	}
 	ret = oci_layout_init(a.out, &e);
 	if (!ret)
 		ret = layer_builder_new(a.out, a.block_size, 6, &f.lb, &e);

@@ -13,6 +13,10 @@
 
 /* A peer that lets this much pile up is not reading: better to drop it. */
 #define CONN_MAX_BACKLOG (64u << 20)
+/* Past the limit, frames without data (an ERROR saying a reply was
+ * refused) still go, up to this much more: the peer is told rather than
+ * left waiting for a reply that never comes. */
+#define CONN_SMALL_ALLOWANCE (1u << 20)
 #define CONN_READ_CHUNK	 (256u << 10)
 
 struct outbuf {
@@ -318,7 +322,8 @@ static int queue(struct conn *c, const struct proto_msg *m, int by_ref,
 		ret = err_set(e, -EPIPE, "connection closed");
 		goto fail;
 	}
-	if (c->backlog > CONN_MAX_BACKLOG) {
+	if (c->backlog > CONN_MAX_BACKLOG +
+				 (m->data_len ? 0 : CONN_SMALL_ALLOWANCE)) {
 		ret = err_set(e, -ENOBUFS,
 			      "peer is not reading (%zu bytes "
 			      "queued)",

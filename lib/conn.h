@@ -34,8 +34,10 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 		 conn_frame_fn on_frame, conn_close_fn on_close, void *arg,
 		 struct conn **out, struct err *e);
 
-/* Encodes and queues m. -ENOBUFS when more than the queue limit is waiting
- * (a peer that stopped reading): nothing is queued, and the caller should
+/* Encodes and queues m. -ENOBUFS when more than the queue limit (64 MiB)
+ * is waiting (a peer that stopped reading): nothing is queued. A frame
+ * without data is still taken up to 1 MiB past the limit, so that the
+ * caller can answer ERROR instead; when that fails too, the caller should
  * close the connection rather than leave the peer waiting for a reply that
  * will never come. */
 int conn_send(struct conn *c, const struct proto_msg *m, struct err *e);

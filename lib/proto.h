@@ -18,6 +18,12 @@
  * 512 KiB blocks compress to less than that. */
 #define PROTO_MAX_PAYLOAD (4u << 20)
 #define PROTO_MAX_STR	  1024
+/* Room for a frame's data field: the payload less its other fields (a
+ * BLOB's digest, a BLOCK's number and the field headers). Every manifest,
+ * config, block index and compressed block an agent forwards must fit:
+ * proto_image_fits says whether an image's will, and the places where
+ * images enter (faasnet-image synth, the scenario parser) ask it. */
+#define PROTO_MAX_DATA (PROTO_MAX_PAYLOAD - 2048)
 /* GET_BLOCK's count: a run of at most this many blocks (the block index's
  * own limit, BLOCKIMG_MAX_BLOCKS). */
 #define PROTO_MAX_BLOCK_RUN (1u << 24)
@@ -119,6 +125,14 @@ int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
  * e.g. a block in the agent's cache with writev. */
 int proto_encode_head(const struct proto_msg *m, uint8_t **buf, size_t *len,
 		      struct err *e);
+
+/* 0 when an image layer of nblocks blocks of block_size bytes can travel
+ * in frames: its block index (docs/image-format.md: 40 + 48 bytes a block
+ * + 4 a start-up block, at most one per block) and its largest compressed
+ * block (zstd's worst case, a little over block_size) fit PROTO_MAX_DATA.
+ * Else -EMSGSIZE with e saying which does not. */
+int proto_image_fits(uint64_t nblocks, uint64_t block_size, struct err *e)
+	__attribute__((warn_unused_result));
 
 /* Convenience for the common case of a string field from C. */
 struct proto_str proto_str(const char *s);

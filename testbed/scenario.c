@@ -12,6 +12,7 @@
 #include "yamlmsg.h"
 #include "blockimg.h"
 #include "config.h"
+#include "proto.h"
 #include "scenario.h"
 #include "units.h"
 
@@ -1370,6 +1371,31 @@ static void scenario_default(struct scenario *s)
 	s->nstrategies = SCENARIO_NSTRATEGIES;
 }
 
+/* An image whose block index or blocks do not fit a frame (lib/proto.h)
+ * could be pushed but never forwarded down a tree. Checked once the whole
+ * file is read, since scale (which shrinks blocks, never their number) may
+ * come after the images. */
+static int check_frames(const struct scenario *s, struct err *e)
+{
+	const struct scenario_image *img;
+	struct err pe = {""};
+	uint64_t nblocks;
+	unsigned i;
+
+	for (i = 0; i < s->nimages; i++) {
+		img = &s->images[i];
+		if (img->layout[0] || !img->block_size)
+			continue;
+		nblocks = img->size / img->block_size +
+			  (img->size % img->block_size != 0);
+		if (proto_image_fits(nblocks, scenario_scaled_block_size(s, i),
+				     &pe))
+			return err_set(e, -EINVAL, "%s:%u: images[%u]: %s",
+				       s->source, img->line, i, pe.msg);
+	}
+	return 0;
+}
+
 int scenario_parse(const char *text, size_t len, const char *name,
 		   struct scenario *s, struct err *e)
 {
@@ -1413,6 +1439,8 @@ int scenario_parse(const char *text, size_t len, const char *name,
 		goto out;
 	}
 	ret = parse_top(&c, root, tmp);
+	if (!ret)
+		ret = check_frames(tmp, e);
 	if (ret)
 		goto out;
 

@@ -390,7 +390,10 @@ static int rd_next(struct rd *r, struct proto_msg *m, int timeout_ms)
 		}
 		need = (total > have ? total : PROTO_HDR_LEN) + RD_CHUNK;
 		if (r->cap - r->off < need || r->cap - r->len < RD_CHUNK) {
-			memmove(r->buf, r->buf + r->off, have);
+			/* Not with a NULL buffer: memmove's arguments are
+			 * nonnull even for 0 bytes (UBSan). */
+			if (have)
+				memmove(r->buf, r->buf + r->off, have);
 			r->off = 0;
 			r->len = have;
 			if (r->cap < need) {
@@ -537,7 +540,8 @@ static int block_ok(const struct timg *t, const struct proto_msg *m)
 enum fp_flag {
 	FP_SILENT = 1,		    /* reads requests, never answers */
 	FP_BAD_MANIFEST_FIRST = 2,  /* the first MANIFEST is not JSON */
-	FP_ERROR_BURST_FIRST = 4,   /* the first GET_MANIFEST: `burst` ERRORs */
+	FP_ERROR_BURST_FIRST = 4,   /* the first GET_MANIFEST: `burst` ERRORs;
+				       later ones: no answer */
 	FP_DROP_FIRST_CONN = 8,	    /* closes its first connection at once */
 	FP_HOLD_MANIFEST = 16,	    /* answers GET_MANIFEST once released */
 	FP_ONLY_STARTUP_BLOCKS = 32 /* silent for blocks outside start-up */
@@ -637,8 +641,10 @@ static void fp_frame(struct fparent *fp, int fd, const struct proto_msg *m)
 			r.data = (const uint8_t *)"{\"not\": a manifest";
 			r.data_len = 18;
 			send_msg(fd, &r);
-		} else if ((fp->flags & FP_ERROR_BURST_FIRST) && n == 1) {
-			for (k = 0; k < fp->burst; k++)
+		} else if (fp->flags & FP_ERROR_BURST_FIRST) {
+			/* Then silent: an agent that retries it (as it
+			 * should) must still get the image from B. */
+			for (k = 0; n == 1 && k < fp->burst; k++)
 				fp_error(fd, m->id, -EAGAIN);
 		} else if ((fp->flags & FP_HOLD_MANIFEST) &&
 			   !atomic_load(&fp->release)) {

@@ -91,7 +91,8 @@ static void test_fake_image_refused_by_the_pin(void **state)
 	assert_int_equal(cache_set_manifest(&c, FAKE.manifest,
 					    FAKE.manifest_len, &e),
 			 -EBADMSG);
-	assert_non_null(strstr(e.msg, "pinned"));
+	assert_non_null(strstr(e.msg, FAKE.manifest_digest));
+	assert_non_null(strstr(e.msg, T.manifest_digest));
 	assert_int_equal(c.meta, CACHE_META_NONE);
 	/* Refused, and nothing half-known: the real one is taken next. */
 	full_meta(&c, &T);

@@ -294,7 +294,7 @@ static void test_limits_accepted(void **state)
 		"images:\n"
 		"  - { name: py, size: 1B, block_size: 4KiB, "
 		"startup_fraction: 0 }\n"
-		"  - { name: js, size: 1TB, block_size: 64MiB, "
+		"  - { name: js, size: 100GB, block_size: 2MiB, "
 		"startup_fraction: 1, seed: 18446744073709551615 }\n"
 		"functions: [{ name: f1, image: js }]\n"
 		"workload:\n"
@@ -513,6 +513,15 @@ static const struct bad_case bad[] = {
 	{"name: t\nimages: [{ name: py, size: 9TB, block_size: 4KiB }]\n" TAIL,
 	 "x.yaml:2: images[0].size: expected at most 16777216 blocks of 4KiB, "
 	 "got \"9TB\""},
+	/* The frame cap (lib/proto.h): an index or a block that could not be
+	 * forwarded down a tree. */
+	{"name: t\nimages:\n  - name: py\n    size: 758MB\n    block_size: "
+	 "4KiB\n" TAIL,
+	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 9623108 "
+	 "bytes, over the 4192256 bytes a frame carries"},
+	{"name: t\nimages: [{ name: py, size: 100MB, block_size: 8MiB }]\n" TAIL,
+	 "x.yaml:2: images[0]: a block of 8388608 bytes may compress to "
+	 "8422400, over the 4192256 bytes a frame carries"},
 	/* scale */
 	{BASE "scale: 0\n",
 	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
