@@ -13,10 +13,12 @@
 
 #define PROTO_VERSION 1
 #define PROTO_HDR_LEN 12
-/* A block of the largest allowed size (64 MiB) does not fit: frames carry
- * at most this much payload, which bounds what a peer can make us buffer.
- * 512 KiB blocks compress to less than that. */
-#define PROTO_MAX_PAYLOAD (4u << 20)
+/* Frames carry at most this much payload, which bounds what a peer can
+ * make us buffer. Blocks up to 4 MiB (the paper's largest, fig. 20) fit
+ * even incompressible, and a block index of up to about 160,000 blocks; a
+ * block of the format's largest size (64 MiB) does not. Whether an image
+ * fits is proto_image_fits's to say, where images enter. */
+#define PROTO_MAX_PAYLOAD (8u << 20)
 #define PROTO_MAX_STR	  1024
 /* Room for a frame's data field: the payload less its other fields (a
  * BLOB's digest, a BLOCK's number and the field headers). Every manifest,

@@ -727,7 +727,7 @@ static void test_payload_too_big(void **state)
 		fr_start(&f, PROTO_BLOCK, 1);
 		put_be32(f.b + 8, sizes[i]);
 		assert_int_equal(proto_frame_len(f.b, &total, &e), -EMSGSIZE);
-		assert_non_null(strstr(e.msg, "at most 4194304"));
+		assert_non_null(strstr(e.msg, "at most 8388608"));
 		assert_decode_fails(f.b, PROTO_HDR_LEN, -EMSGSIZE,
 				    "BLOCK: payload of");
 	}
@@ -1177,9 +1177,9 @@ static void test_largest_payload(void **state)
 	free(buf);
 
 	m.data_len++;
-	assert_encode_fails(&m, -EMSGSIZE, "BLOCK: payload of 4194305 bytes");
+	assert_encode_fails(&m, -EMSGSIZE, "BLOCK: payload of 8388609 bytes");
 	m.data_len = UINT32_MAX;
-	assert_encode_fails(&m, -EMSGSIZE, "at most 4194304");
+	assert_encode_fails(&m, -EMSGSIZE, "at most 8388608");
 	free(data);
 }
 

@@ -518,10 +518,10 @@ static const struct bad_case bad[] = {
 	{"name: t\nimages:\n  - name: py\n    size: 758MB\n    block_size: "
 	 "4KiB\n" TAIL,
 	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 9623108 "
-	 "bytes, over the 4192256 bytes a frame carries"},
+	 "bytes, over the 8386560 bytes a frame carries"},
 	{"name: t\nimages: [{ name: py, size: 100MB, block_size: 8MiB }]\n" TAIL,
 	 "x.yaml:2: images[0]: a block of 8388608 bytes may compress to "
-	 "8422400, over the 4192256 bytes a frame carries"},
+	 "8422400, over the 8386560 bytes a frame carries"},
 	/* scale */
 	{BASE "scale: 0\n",
 	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
