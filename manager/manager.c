@@ -15,6 +15,9 @@
 #include "place.h"
 #include "proto.h"
 
+/* accept() out of descriptors: the listening socket rests this long. */
+#define ACCEPT_PAUSE_MS 100
+
 #define MAX_VMS 8192
 
 struct vm {
@@ -412,6 +415,17 @@ static void peer_closed(struct conn *c, int error, const char *why, void *arg)
 	}
 }
 
+static void on_accept(struct evloop *l, int fd, unsigned events, void *arg);
+
+static void resume_accept(struct evloop *l, void *arg)
+{
+	struct manager *m = arg;
+
+	if (evloop_add(l, m->listen_fd, EVLOOP_IN, on_accept, m) &&
+	    evloop_timer(l, ACCEPT_PAUSE_MS, resume_accept, m) < 0)
+		evloop_stop(l);
+}
+
 static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
 {
 	struct manager *m = arg;
@@ -420,8 +434,19 @@ static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
 
 	(void)events;
 	s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (s < 0)
+	if (s < 0) {
+		/* Out of descriptors: the connection stays pending and the
+		 * level-triggered socket readable; not watching it for a
+		 * moment keeps the loop from spinning. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			evloop_del(l, fd);
+			if (evloop_timer(l, ACCEPT_PAUSE_MS, resume_accept, m) <
+			    0)
+				evloop_stop(l);
+		}
 		return;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p || conn_new(l, s, peer_frame, peer_closed, p, &p->c)) {
 		free(p);
