@@ -51,8 +51,8 @@ struct image {
 	/* The parent failed SOURCE_PARENT_FAILS times in a row, or lied:
 	 * the registry until the manager names another parent. */
 	int use_registry;
-	int meta_asked;	    /* a META request in flight */
-	unsigned fails;	    /* failures in a row, for the back-off */
+	int meta_asked;	     /* a META request in flight */
+	unsigned fails;	     /* failures in a row, for the back-off */
 	unsigned meta_tries; /* of the current source */
 	uint8_t *tries;	     /* per block, of the current source */
 	long retry_timer;    /* armed: nothing is asked until it fires */
@@ -222,8 +222,9 @@ static int ensure_peer(struct image *im)
 
 	if (im->peer || !im->parent.addr || im->use_registry)
 		return 0;
-	ret = source_peer_new(im->a->l, im->parent, im->a->o->request_timeout_ms,
-			      &im->cache, &sink, im, &im->peer, &e);
+	ret = source_peer_new(im->a->l, im->parent,
+			      im->a->o->request_timeout_ms, &im->cache, &sink,
+			      im, &im->peer, &e);
 	if (ret)
 		log_ev(im, "error", json_pack("{s:s}", "error", e.msg));
 	return ret;
@@ -371,8 +372,8 @@ static void got_doc(void *arg, struct source *s, enum source_doc d,
 static void give_up_block(struct image *im, uint32_t b)
 {
 	im->cache.state[b] = CACHE_BLOCK_ABSENT;
-	log_ev(im, "gave_up", json_pack("{s:s, s:i}", "what", "block",
-					"block", (int)b));
+	log_ev(im, "gave_up",
+	       json_pack("{s:s, s:i}", "what", "block", "block", (int)b));
 	children_block_failed(im->a->children, &im->cache, b, -EIO);
 }
 
@@ -392,8 +393,8 @@ static void block_failed(struct image *im, uint32_t b)
 		give_up_block(im, b);
 }
 
-static void got_block(void *arg, struct source *s, uint32_t b,
-		      const void *data, size_t len)
+static void got_block(void *arg, struct source *s, uint32_t b, const void *data,
+		      size_t len)
 {
 	struct image *im = arg;
 	struct cache *c = &im->cache;
@@ -409,8 +410,7 @@ static void got_block(void *arg, struct source *s, uint32_t b,
 		log_ev(im, "corrupt_block",
 		       json_pack("{s:i, s:s, s:s}", "block", (int)b, "source",
 				 s->ops->name, "error", e.msg));
-		if (b < c->ix.nblocks &&
-		    c->state[b] == CACHE_BLOCK_PRESENT)
+		if (b < c->ix.nblocks && c->state[b] == CACHE_BLOCK_PRESENT)
 			return;
 		if (b < c->ix.nblocks)
 			c->state[b] = CACHE_BLOCK_REQUESTED;
@@ -906,13 +906,12 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 		log_ev(im, "stats",
 		       json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:i}",
 				 "registry_bytes",
-				 (json_int_t)registry_bytes(im),
-				 "parent_bytes", (json_int_t)parent_bytes(im),
-				 "served_bytes", (json_int_t)im->served,
-				 "refetches", (int)im->refetches,
-				 "corrupt_blocks", (int)im->corrupt,
-				 "parent_lies", (int)im->lies, "blocks_held",
-				 (int)im->cache.npresent));
+				 (json_int_t)registry_bytes(im), "parent_bytes",
+				 (json_int_t)parent_bytes(im), "served_bytes",
+				 (json_int_t)im->served, "refetches",
+				 (int)im->refetches, "corrupt_blocks",
+				 (int)im->corrupt, "parent_lies", (int)im->lies,
+				 "blocks_held", (int)im->cache.npresent));
 out:
 	/* The worker first: its results name images about to go; then the
 	 * children, whose queues hold references to the images' blocks. */

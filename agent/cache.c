@@ -123,10 +123,11 @@ int cache_set_manifest(struct cache *c, const void *data, size_t len,
 
 		if (!sha256_buf(data, len, d))
 			sha256_oci(d, got);
-		return refuse(c, err_set(e, -EBADMSG,
-					 "manifest has digest %s, the reference "
-					 "pins %s",
-					 got, c->pin));
+		return refuse(c,
+			      err_set(e, -EBADMSG,
+				      "manifest has digest %s, the reference "
+				      "pins %s",
+				      got, c->pin));
 	}
 	ret = oci_manifest_parse(data, len, &c->img, e);
 	if (ret)
@@ -134,9 +135,8 @@ int cache_set_manifest(struct cache *c, const void *data, size_t len,
 	for (i = 0; i < c->img.nlayers && !c->img.layers[i].has_blocks; i++)
 		;
 	if (i == c->img.nlayers)
-		return refuse(c,
-			      err_set(e, -EBADMSG, "%s has no block layer",
-				      c->ref));
+		return refuse(c, err_set(e, -EBADMSG, "%s has no block layer",
+					 c->ref));
 	c->layer = i;
 	c->manifest = cache_buf_new(data, len);
 	if (!c->manifest)
@@ -152,8 +152,9 @@ const char *cache_config_digest(const struct cache *c)
 
 const char *cache_index_digest(const struct cache *c)
 {
-	return c->meta == CACHE_META_NONE ? ""
-					  : c->img.layers[c->layer].index.digest;
+	return c->meta == CACHE_META_NONE
+		       ? ""
+		       : c->img.layers[c->layer].index.digest;
 }
 
 const char *cache_data_digest(const struct cache *c)
@@ -220,12 +221,11 @@ int cache_set_index(struct cache *c, const void *data, size_t len,
 	if (ret)
 		return refuse(c, ret);
 	if (c->ix.data_size != l->data.size)
-		return refuse(c,
-			      err_set(e, -EBADMSG,
-				      "index says %llu data bytes, manifest "
-				      "%llu",
-				      (unsigned long long)c->ix.data_size,
-				      (unsigned long long)l->data.size));
+		return refuse(c, err_set(e, -EBADMSG,
+					 "index says %llu data bytes, manifest "
+					 "%llu",
+					 (unsigned long long)c->ix.data_size,
+					 (unsigned long long)l->data.size));
 	c->index = cache_buf_new(data, len);
 	if (!c->index)
 		return refuse(c, err_set(e, -ENOMEM, "out of memory"));

@@ -78,8 +78,7 @@ static void kill_child(struct child *ch)
 /* Sends m (data lent from buf when buf is not NULL). A child that stopped
  * reading (lib/conn's queue limit) is disconnected: it would otherwise
  * wait for ever for a reply dropped here. */
-static int send_to(struct child *ch, struct proto_msg *m,
-		   struct cache_buf *buf)
+static int send_to(struct child *ch, struct proto_msg *m, struct cache_buf *buf)
 {
 	struct err e = {""};
 	int ret, sent;
@@ -93,9 +92,8 @@ static int send_to(struct child *ch, struct proto_msg *m,
 	if (ret == -ENOBUFS && buf) {
 		/* Too much queued for this child: its reply is refused, and
 		 * said so (lib/conn takes a small frame past its limit). */
-		struct proto_msg r = {.type = PROTO_ERROR,
-				      .id = m->id,
-				      .error = -ENOBUFS};
+		struct proto_msg r = {
+			.type = PROTO_ERROR, .id = m->id, .error = -ENOBUFS};
 
 		r.message = proto_str("the child is not reading: reply "
 				      "refused");
@@ -260,8 +258,7 @@ static void wait_meta(struct child *ch, const struct proto_msg *m,
 	}
 }
 
-static void child_frame(struct conn *conn, const struct proto_msg *m,
-			void *arg)
+static void child_frame(struct conn *conn, const struct proto_msg *m, void *arg)
 {
 	struct child *ch = arg;
 	struct children *cs = ch->cs;

@@ -17,7 +17,7 @@
  * refused) still go, up to this much more: the peer is told rather than
  * left waiting for a reply that never comes. */
 #define CONN_SMALL_ALLOWANCE (1u << 20)
-#define CONN_READ_CHUNK	 (256u << 10)
+#define CONN_READ_CHUNK	     (256u << 10)
 
 struct outbuf {
 	uint8_t *buf;
@@ -322,8 +322,8 @@ static int queue(struct conn *c, const struct proto_msg *m, int by_ref,
 		ret = err_set(e, -EPIPE, "connection closed");
 		goto fail;
 	}
-	if (c->backlog > CONN_MAX_BACKLOG +
-				 (m->data_len ? 0 : CONN_SMALL_ALLOWANCE)) {
+	if (c->backlog >
+	    CONN_MAX_BACKLOG + (m->data_len ? 0 : CONN_SMALL_ALLOWANCE)) {
 		ret = err_set(e, -ENOBUFS,
 			      "peer is not reading (%zu bytes "
 			      "queued)",

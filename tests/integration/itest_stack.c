@@ -16,7 +16,7 @@
 #define REPO "198.18.0.2:5000/fn/one"
 /* One test pushes another image under the same tag and wants the tag. */
 static int by_tag;
-#define MAX_VMS	    16
+#define MAX_VMS 16
 
 struct stack {
 	char dir[64];

@@ -63,12 +63,11 @@ static void test_meta_states(void **state)
 	assert_string_equal(cache_data_digest(&c), "");
 	assert_int_equal(cache_set_config(&c, T.config, T.config_len, &e),
 			 -ENOENT);
-	assert_int_equal(
-		cache_set_manifest(&c, T.manifest, T.manifest_len, &e), 0);
+	assert_int_equal(cache_set_manifest(&c, T.manifest, T.manifest_len, &e),
+			 0);
 	assert_int_equal(c.meta, CACHE_META_MANIFEST);
-	assert_int_equal(
-		cache_set_manifest(&c, T.manifest, T.manifest_len, &e),
-		-EALREADY);
+	assert_int_equal(cache_set_manifest(&c, T.manifest, T.manifest_len, &e),
+			 -EALREADY);
 	assert_int_equal(cache_set_index(&c, T.index, T.index_len, &e), 0);
 	assert_int_equal(c.meta, CACHE_META_MANIFEST);
 	assert_int_equal(cache_set_config(&c, T.config, T.config_len, &e), 0);
@@ -88,9 +87,9 @@ static void test_fake_image_refused_by_the_pin(void **state)
 
 	(void)state;
 	pinned(&c, &T);
-	assert_int_equal(cache_set_manifest(&c, FAKE.manifest,
-					    FAKE.manifest_len, &e),
-			 -EBADMSG);
+	assert_int_equal(
+		cache_set_manifest(&c, FAKE.manifest, FAKE.manifest_len, &e),
+		-EBADMSG);
 	assert_non_null(strstr(e.msg, FAKE.manifest_digest));
 	assert_non_null(strstr(e.msg, T.manifest_digest));
 	assert_int_equal(c.meta, CACHE_META_NONE);
@@ -121,16 +120,15 @@ static void test_config_and_index_checked_against_manifest(void **state)
 
 	(void)state;
 	pinned(&c, &T);
-	assert_int_equal(
-		cache_set_manifest(&c, T.manifest, T.manifest_len, &e), 0);
-	assert_int_equal(
-		cache_set_index(&c, FAKE.index, FAKE.index_len, &e), -EBADMSG);
+	assert_int_equal(cache_set_manifest(&c, T.manifest, T.manifest_len, &e),
+			 0);
+	assert_int_equal(cache_set_index(&c, FAKE.index, FAKE.index_len, &e),
+			 -EBADMSG);
 	assert_int_equal(c.meta, CACHE_META_NONE);
-	assert_int_equal(
-		cache_set_manifest(&c, T.manifest, T.manifest_len, &e), 0);
-	assert_int_equal(
-		cache_set_config(&c, FAKE.config, FAKE.config_len, &e),
-		-EBADMSG);
+	assert_int_equal(cache_set_manifest(&c, T.manifest, T.manifest_len, &e),
+			 0);
+	assert_int_equal(cache_set_config(&c, FAKE.config, FAKE.config_len, &e),
+			 -EBADMSG);
 	assert_int_equal(c.meta, CACHE_META_NONE);
 	cache_free(&c);
 }
@@ -224,7 +222,8 @@ int main(void)
 		cmocka_unit_test(test_meta_states),
 		cmocka_unit_test(test_fake_image_refused_by_the_pin),
 		cmocka_unit_test(test_bad_manifest_leaves_nothing),
-		cmocka_unit_test(test_config_and_index_checked_against_manifest),
+		cmocka_unit_test(
+			test_config_and_index_checked_against_manifest),
 		cmocka_unit_test(test_blocks_verified),
 		cmocka_unit_test(test_evicted_block_outlives_its_reference),
 		cmocka_unit_test(test_rewant),

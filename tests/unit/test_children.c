@@ -45,7 +45,8 @@ static struct cache *w_by_digest(void *arg, const struct proto_str *d)
 {
 	struct world *w = arg;
 	const char *z[3] = {cache_config_digest(&w->c),
-			    cache_index_digest(&w->c), cache_data_digest(&w->c)};
+			    cache_index_digest(&w->c),
+			    cache_data_digest(&w->c)};
 	int i;
 
 	for (i = 0; i < 3; i++)
@@ -147,8 +148,8 @@ static const char *cache_data_digest_of_test(void)
 
 static int ask_block(int fd, uint32_t id, uint32_t b, uint32_t count)
 {
-	struct proto_msg m = {.type = PROTO_GET_BLOCK, .id = id, .block = b,
-			      .count = count};
+	struct proto_msg m = {
+		.type = PROTO_GET_BLOCK, .id = id, .block = b, .count = count};
 
 	m.digest = proto_str(cache_data_digest_of_test());
 	return fp_write(fd, &m);
@@ -164,9 +165,8 @@ static void expect_block(int fd, uint32_t id, uint32_t b)
 	assert_int_equal(m.type, PROTO_BLOCK);
 	assert_int_equal(m.id, id);
 	assert_int_equal(m.block, b);
-	assert_int_equal(blockimg_block_verify(&T.ix, b, m.data, m.data_len,
-					       &e),
-			 0);
+	assert_int_equal(
+		blockimg_block_verify(&T.ix, b, m.data, m.data_len, &e), 0);
 }
 
 static void test_waits_for_meta_then_blocks(void **state)
@@ -179,9 +179,8 @@ static void test_waits_for_meta_then_blocks(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(oci_manifest_parse(T.manifest, T.manifest_len, &img,
-					    &e),
-			 0);
+	assert_int_equal(
+		oci_manifest_parse(T.manifest, T.manifest_len, &img, &e), 0);
 	data_digest = img.layers[0].data.digest;
 	world_up(&w, 0);
 	fd = fp_connect(w.port);
@@ -232,9 +231,8 @@ static void test_evicted_while_queued(void **state)
 	int fd, rcv = 4096, i;
 
 	(void)state;
-	assert_int_equal(oci_manifest_parse(T.manifest, T.manifest_len, &img,
-					    &e),
-			 0);
+	assert_int_equal(
+		oci_manifest_parse(T.manifest, T.manifest_len, &img, &e), 0);
 	data_digest = img.layers[0].data.digest;
 	world_up(&w, 0);
 	world_meta(&w);
@@ -279,9 +277,8 @@ static void test_waiters_capped_per_child(void **state)
 	int fd, fd2, i, enobufs = 0;
 
 	(void)state;
-	assert_int_equal(oci_manifest_parse(T.manifest, T.manifest_len, &img,
-					    &e),
-			 0);
+	assert_int_equal(
+		oci_manifest_parse(T.manifest, T.manifest_len, &img, &e), 0);
 	data_digest = img.layers[0].data.digest;
 	world_up(&w, 0);
 	fd = fp_connect(w.port);

@@ -519,7 +519,8 @@ static const struct bad_case bad[] = {
 	 "4KiB\n" TAIL,
 	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 9623108 "
 	 "bytes, over the 8386560 bytes a frame carries"},
-	{"name: t\nimages: [{ name: py, size: 100MB, block_size: 8MiB }]\n" TAIL,
+	{"name: t\nimages: [{ name: py, size: 100MB, block_size: 8MiB "
+	 "}]\n" TAIL,
 	 "x.yaml:2: images[0]: a block of 8388608 bytes may compress to "
 	 "8422400, over the 8386560 bytes a frame carries"},
 	/* scale */

@@ -74,8 +74,7 @@ static void on_layer(void *arg, struct source *s, uint64_t bytes)
 	(void)bytes;
 }
 
-static const struct source_sink sink = {on_doc, on_block, on_failed,
-					on_layer};
+static const struct source_sink sink = {on_doc, on_block, on_failed, on_layer};
 
 static int setup(void **state)
 {
@@ -199,8 +198,7 @@ static void test_meta_then_blocks_by_run(void **state)
 	fp_pump(r.l, 50);
 	assert_int_equal(r.w.docs[SOURCE_DOC_CONFIG], 1);
 	assert_int_equal(r.w.docs[SOURCE_DOC_INDEX], 1);
-	assert_int_equal(cache_set_config(&r.c, T.config, T.config_len, &e),
-			 0);
+	assert_int_equal(cache_set_config(&r.c, T.config, T.config_len, &e), 0);
 	assert_int_equal(cache_set_index(&r.c, T.index, T.index_len, &e), 0);
 
 	/* Blocks 1-3 as one run, 6 alone. */
@@ -218,8 +216,8 @@ static void test_meta_then_blocks_by_run(void **state)
 	for (b = 1; b <= 3; b++) {
 		size_t n;
 
-		a = (struct proto_msg){.type = PROTO_BLOCK, .id = run_id,
-				       .block = b};
+		a = (struct proto_msg){
+			.type = PROTO_BLOCK, .id = run_id, .block = b};
 		a.data = ti_block(&T, b, &n);
 		a.data_len = (uint32_t)n;
 		assert_int_equal(fp_write(r.pfd, &a), 0);
@@ -228,8 +226,8 @@ static void test_meta_then_blocks_by_run(void **state)
 	assert_int_equal(r.w.blocks[1] + r.w.blocks[2] + r.w.blocks[3], 3);
 	assert_int_equal(r.s->ops->inflight(r.s), 1);
 	/* An ERROR fails what it answers, the run as asked. */
-	a = (struct proto_msg){.type = PROTO_ERROR, .id = m.id,
-			       .error = -ENOENT};
+	a = (struct proto_msg){
+		.type = PROTO_ERROR, .id = m.id, .error = -ENOENT};
 	assert_int_equal(fp_write(r.pfd, &a), 0);
 	fp_pump(r.l, 50);
 	assert_int_equal(r.w.nfailed, 1);
