@@ -95,6 +95,9 @@ static struct fetch_image *get_open(struct regworker *w, const char *ref,
 		return NULL;
 	}
 	o->fi.parallel = w->parallel;
+	/* The agent's cache verifies and decompresses every block, whoever
+	 * sent it: doing it here too would do it twice. */
+	o->fi.raw = 1;
 	snprintf(o->ref, sizeof(o->ref), "%s", ref);
 	o->next = w->open;
 	w->open = o;

@@ -1,8 +1,9 @@
 /* regworker: the agent's one thread that speaks HTTP to the registry, so
  * the event loop never waits on it. Jobs go in with regworker_submit;
  * results come back on a queue that the loop drains when the worker's
- * eventfd turns readable. Everything fetched is verified here (lib/fetch)
- * before it is posted. */
+ * eventfd turns readable. The manifest, config and index are verified here
+ * (lib/fetch); blocks are posted as read, for the cache to verify and
+ * decompress once. */
 #ifndef FAASNET_AGENT_REGWORKER_H
 #define FAASNET_AGENT_REGWORKER_H
 
@@ -29,7 +30,7 @@ struct regres {
 	/* META: the documents as read (malloc'd, the receiver owns them) */
 	uint8_t *manifest, *config, *index;
 	size_t manifest_len, config_len, index_len;
-	/* BLOCK: compressed, verified (malloc'd) */
+	/* BLOCK: compressed, as read: the cache checks it (malloc'd) */
 	uint32_t block;
 	uint8_t *cdata;
 	size_t clen;

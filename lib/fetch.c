@@ -189,6 +189,7 @@ struct fetch_ctx {
 	void *arg;
 	struct fetch_stats *st;
 	struct err *e;
+	int raw; /* fi->raw: deliver unchecked, the caller checks */
 };
 
 /* Assembles one run's bytes into blocks as they stream in. */
@@ -230,10 +231,14 @@ static int run_sink(void *arg, const void *p, size_t len)
 		f->st->bytes += n;
 		if (c->have < b->clen)
 			continue;
-		ret = blockimg_block_decompress(f->ix, f->dec, c->block,
-						c->cbuf, c->have, f->ubuf,
-						f->ix->block_size, f->e);
-		if (!ret)
+		if (f->raw)
+			ret = f->fn(f->arg, c->block, c->cbuf, c->have, NULL,
+				    0);
+		else
+			ret = blockimg_block_decompress(
+				f->ix, f->dec, c->block, c->cbuf, c->have,
+				f->ubuf, f->ix->block_size, f->e);
+		if (!ret && !f->raw)
 			ret = f->fn(f->arg, c->block, c->cbuf, c->have, f->ubuf,
 				    b->ulen);
 		if (ret)
@@ -257,7 +262,7 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 		 struct fetch_stats *st, struct err *e)
 {
 	struct fetch_stats local = {0};
-	struct fetch_ctx f = {.fn = fn, .arg = arg, .e = e};
+	struct fetch_ctx f = {.fn = fn, .arg = arg, .e = e, .raw = fi->raw};
 	const struct blockimg_index *ix;
 	struct registry_range *rg = NULL;
 	struct run_ctx *runs = NULL;

@@ -1,8 +1,9 @@
 /* fetch: reads an image's blocks from a registry with HTTP range requests.
  * Every block is checked against the sha256 in the index before it is
- * decompressed or handed on, and the index itself against the digest in the
- * manifest, so nothing unverified ever reaches a caller. faasnet-image and
- * the agent share it. */
+ * decompressed or handed on (unless the caller asks for raw blocks and
+ * checks them itself), and the index itself against the digest in the
+ * manifest, and the manifest against a digest the reference pins. faasnet-image
+ * and the agent share it. */
 #ifndef FAASNET_FETCH_H
 #define FAASNET_FETCH_H
 
@@ -29,6 +30,11 @@ struct fetch_image {
 	/* Range requests fetch_blocks keeps in flight (0 or 1: one after
 	 * another); the caller sets it after fetch_open. */
 	unsigned parallel;
+	/* Blocks delivered as they came, neither verified nor decompressed
+	 * (data NULL, len 0), for a caller that checks every block itself
+	 * (the agent's cache: each block is then verified and decompressed
+	 * once, not twice). The caller sets it after fetch_open. */
+	int raw;
 };
 
 struct fetch_stats {
