@@ -26,13 +26,15 @@ typedef void (*conn_close_fn)(struct conn *c, int error, const char *why,
 
 /* Takes over a connected (or connecting) socket. */
 int conn_new(struct evloop *l, int fd, conn_frame_fn on_frame,
-	     conn_close_fn on_close, void *arg, struct conn **out);
+	     conn_close_fn on_close, void *arg, struct conn **out)
+	__attribute__((warn_unused_result));
 
 /* Starts a non-blocking connect to addr:port (host order) and returns the
  * connection; frames sent before it is up are queued. */
 int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 		 conn_frame_fn on_frame, conn_close_fn on_close, void *arg,
-		 struct conn **out, struct err *e);
+		 struct conn **out, struct err *e)
+	__attribute__((warn_unused_result));
 
 /* Encodes and queues m. -ENOBUFS when more than the queue limit (64 MiB)
  * is waiting (a peer that stopped reading): nothing is queued. A frame
@@ -40,7 +42,8 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
  * caller can answer ERROR instead; when that fails too, the caller should
  * close the connection rather than leave the peer waiting for a reply that
  * will never come. */
-int conn_send(struct conn *c, const struct proto_msg *m, struct err *e);
+int conn_send(struct conn *c, const struct proto_msg *m, struct err *e)
+	__attribute__((warn_unused_result));
 
 /* Called once the connection no longer needs bytes it was lent. */
 typedef void (*conn_release_fn)(void *arg);
@@ -53,11 +56,13 @@ typedef void (*conn_release_fn)(void *arg);
  * agent lends a reference-counted block: evicting it cannot free bytes a
  * slow child's connection still has to write.) */
 int conn_send_ref(struct conn *c, const struct proto_msg *m,
-		  conn_release_fn release, void *arg, struct err *e);
+		  conn_release_fn release, void *arg, struct err *e)
+	__attribute__((warn_unused_result));
 
 /* A non-blocking listening TCP socket on addr:port (host order), or a
  * negative errno with e saying which port. */
-int conn_listen(uint32_t addr, uint16_t port, int backlog, struct err *e);
+int conn_listen(uint32_t addr, uint16_t port, int backlog, struct err *e)
+	__attribute__((warn_unused_result));
 
 /* Closes now, dropping what is queued; no close callback. Safe from within
  * this connection's own callbacks. */

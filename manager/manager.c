@@ -107,6 +107,20 @@ static void send_to(struct manager *m, struct vm *v,
 					 "error", e.msg));
 }
 
+/* To a driver (a connection that never said HELLO): a reply or a
+ * forwarded STARTED that cannot be queued is said in the timeline. */
+static void send_driver(struct manager *m, struct conn *c,
+			const struct proto_msg *msg)
+{
+	struct err e = {""};
+
+	if (conn_send(c, msg, &e))
+		eventlog_write(m->log, "send_failed",
+			       json_pack("{s:s, s:s, s:s}", "vm", "driver",
+					 "type", proto_type_name(msg->type),
+					 "error", e.msg));
+}
+
 struct change_ctx {
 	struct manager *m;
 	struct function *f;
@@ -168,7 +182,7 @@ static void invoke(struct manager *m, struct conn *c,
 			.type = PROTO_ERROR, .id = msg->id, .error = -ENOENT};
 
 		er.message = proto_str("no such function");
-		conn_send(c, &er, NULL);
+		send_driver(m, c, &er);
 		return;
 	}
 	for (i = 0; i < msg->count; i++) {
@@ -225,10 +239,10 @@ static void invoke(struct manager *m, struct conn *c,
 			.type = PROTO_ERROR, .id = msg->id, .error = -ENOSPC};
 
 		er.message = proto_str("no VM has room");
-		conn_send(c, &er, NULL);
+		send_driver(m, c, &er);
 		return;
 	}
-	conn_send(c, &r, NULL);
+	send_driver(m, c, &r);
 }
 
 /* A VM is gone (its connection closed or it stopped answering): out of
@@ -387,7 +401,7 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 		 * start, so a run knows when its containers are up. */
 		for (d = m->peers; d; d = d->next)
 			if (!d->vm && d->c)
-				conn_send(d->c, msg, NULL);
+				send_driver(m, d->c, msg);
 		break;
 	}
 	case PROTO_RELEASE:
