@@ -1,13 +1,13 @@
-/* agent: the FaaSNet worker of one VM (the glue in agent.c; the image
- * cache in cache.c, its sources in source.c, serving children in
- * children.c). It holds a control connection to the
- * manager, provisions containers on its command, fetches an image's
- * manifest, config and block index and then its start-up blocks (from its
- * parent in the function tree, or from the registry when it is the root or
- * the strategy says so), and serves blocks to its own children as soon as it
- * holds them whole, fetching on demand what a child asks for and it lacks.
- * Every block is verified against the index before it is stored, served or
- * used. One event loop; registry HTTP on one worker thread. */
+/* agent: the FaaSNet worker of one VM (the glue in agent.c; each
+ * function's image and its fetch policy in image.c, the image cache in
+ * cache.c, its sources in source.c, serving children in children.c). It holds a
+ * control connection to the manager, provisions containers on its command,
+ * fetches an image's manifest, config and block index and then its start-up
+ * blocks (from its parent in the function tree, or from the registry when it is
+ * the root or the strategy says so), and serves blocks to its own children as
+ * soon as it holds them whole, fetching on demand what a child asks for and it
+ * lacks. Every block is verified against the index before it is stored, served
+ * or used. One event loop; registry HTTP on one worker thread. */
 #ifndef FAASNET_AGENT_AGENT_H
 #define FAASNET_AGENT_AGENT_H
 
