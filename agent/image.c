@@ -150,6 +150,23 @@ static int ensure_peer(struct image *im)
 	return ret;
 }
 
+/* The registry strategy's one request: the whole layer, unless one is in
+ * flight or every container is up. */
+static void request_layer(struct image *im)
+{
+	struct container *ct;
+
+	for (ct = im->cts; ct && ct->started; ct = ct->next)
+		;
+	if (im->layer_asked || !ct)
+		return;
+	if (source_request(im->reg, SOURCE_REQ_LAYER, NULL, 0)) {
+		failure(im, im->reg, "cannot ask for the layer");
+		return;
+	}
+	im->layer_asked = 1;
+}
+
 /* Asks the current source for whatever is missing: the meta, else every
  * WANTED block. Nothing while a back-off runs. */
 static void fetch(struct image *im)
@@ -159,9 +176,16 @@ static void fetch(struct image *im)
 	uint32_t *list, n = 0, b;
 	int ret;
 
-	if (im->retry_timer || im->gave_up ||
-	    im->strategy == PROTO_STRATEGY_REGISTRY)
+	if (im->retry_timer || im->gave_up)
 		return;
+	if (im->strategy == PROTO_STRATEGY_REGISTRY) {
+		/* The pull failed (a transfer that stalled 30 s, say): the
+		 * whole layer again, as docker pull would, within the budget
+		 * got_failure keeps. Without this, a retry did nothing and
+		 * the container never started. */
+		request_layer(im);
+		return;
+	}
 	if (ensure_peer(im)) {
 		failure(im, im->peer, "cannot connect to the parent");
 		return;
@@ -376,9 +400,14 @@ static void got_failure(void *arg, struct source *s, enum source_req r,
 	} else if (r == SOURCE_REQ_BLOCKS) {
 		for (i = 0; i < n; i++)
 			block_failed(im, list ? list[i] : first + i);
-	} else if (im->meta_tries++ >= SOURCE_BUDGET) {
-		image_log(im, "gave_up", json_pack("{s:s}", "what", "layer"));
-		return;
+	} else {
+		/* SOURCE_REQ_LAYER: the pull is over, failed */
+		im->layer_asked = 0;
+		if (im->meta_tries++ >= SOURCE_BUDGET) {
+			image_log(im, "gave_up",
+				  json_pack("{s:s}", "what", "layer"));
+			return;
+		}
 	}
 	failure(im, s, why);
 }
@@ -392,6 +421,7 @@ static void got_layer(void *arg, struct source *s, uint64_t bytes)
 
 	(void)s;
 	(void)bytes;
+	im->layer_asked = 0;
 	for (ct = im->cts; ct; ct = ct->next)
 		if (!ct->started)
 			container_started(im, ct);
@@ -523,8 +553,7 @@ void image_provision(struct image *im, uint32_t container,
 		  json_pack("{s:i, s:i}", "container", (int)ct->id, "strategy",
 			    (int)im->strategy));
 	if (im->strategy == PROTO_STRATEGY_REGISTRY) {
-		if (source_request(im->reg, SOURCE_REQ_LAYER, NULL, 0))
-			failure(im, im->reg, "cannot ask for the layer");
+		request_layer(im);
 		return;
 	}
 	if (im->cache.meta != CACHE_META_HELD || !im->startup_wanted) {

@@ -59,6 +59,7 @@ struct image {
 	 * parent. */
 	int use_registry;
 	int meta_asked;	     /* a META request in flight */
+	int layer_asked;     /* registry strategy: a LAYER request in flight */
 	unsigned fails;	     /* failures in a row, for the back-off */
 	unsigned meta_tries; /* of the meta (or the layer), this parent */
 	uint8_t *tries;	     /* per block, this parent */
