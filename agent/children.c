@@ -348,19 +348,28 @@ void children_meta_ready(struct children *cs, struct cache *c)
 	}
 }
 
-void children_block_ready(struct children *cs, struct cache *c, uint32_t b)
+/* Takes every child's wait for block b of c's image off the table. */
+static struct bwait *take_block_waits(struct children *cs, struct cache *c,
+				      uint32_t b)
 {
 	struct btable *t;
-	struct bwait *w, *wn;
+	struct bwait *w;
 
 	for (t = cs->tables; t && t->c != c; t = t->next)
 		;
 	if (!t || b >= t->n)
-		return;
-	/* Store and forward: everyone waiting gets it now. */
+		return NULL;
 	w = t->by_block[b];
 	t->by_block[b] = NULL;
-	for (; w; w = wn) {
+	return w;
+}
+
+void children_block_ready(struct children *cs, struct cache *c, uint32_t b)
+{
+	struct bwait *w, *wn;
+
+	/* Store and forward: everyone waiting gets it now. */
+	for (w = take_block_waits(cs, c, b); w; w = wn) {
 		wn = w->next;
 		w->ch->nblock_waits--;
 		send_block(w->ch, c, w->id, b);
@@ -371,16 +380,9 @@ void children_block_ready(struct children *cs, struct cache *c, uint32_t b)
 void children_block_failed(struct children *cs, struct cache *c, uint32_t b,
 			   int error)
 {
-	struct btable *t;
 	struct bwait *w, *wn;
 
-	for (t = cs->tables; t && t->c != c; t = t->next)
-		;
-	if (!t || b >= t->n)
-		return;
-	w = t->by_block[b];
-	t->by_block[b] = NULL;
-	for (; w; w = wn) {
+	for (w = take_block_waits(cs, c, b); w; w = wn) {
 		wn = w->next;
 		w->ch->nblock_waits--;
 		send_error(w->ch, w->id, error, "this agent cannot get it");

@@ -206,18 +206,19 @@ static int check_value(const struct proto_msg *m, enum tag tag, int code,
 	default:
 		break;
 	}
-	if (tag == TAG_COUNT && m->type == PROTO_GET_BLOCK &&
-	    (m->count < 1 || m->count > PROTO_MAX_BLOCK_RUN))
-		return err_set(e, code,
-			       "%s: field %d (%s): %" PRIu32
-			       ", expected 1 to %u",
-			       tn, tag, f->name, m->count, PROTO_MAX_BLOCK_RUN);
-	if (tag == TAG_COUNT && m->type == PROTO_INVOKE &&
-	    (m->count < 1 || m->count > INVOKE_MAX_COUNT))
-		return err_set(e, code,
-			       "%s: field %d (%s): %" PRIu32
-			       ", expected 1 to %d",
-			       tn, tag, f->name, m->count, INVOKE_MAX_COUNT);
+	/* A count of containers or of a run of blocks: 1 to a limit (an
+	 * INVOKED's count is how many ids follow, and may be 0). */
+	if (tag == TAG_COUNT &&
+	    (m->type == PROTO_GET_BLOCK || m->type == PROTO_INVOKE)) {
+		uint32_t max = m->type == PROTO_GET_BLOCK ? PROTO_MAX_BLOCK_RUN
+							  : INVOKE_MAX_COUNT;
+
+		if (m->count < 1 || m->count > max)
+			return err_set(e, code,
+				       "%s: field %d (%s): %" PRIu32
+				       ", expected 1 to %" PRIu32,
+				       tn, tag, f->name, m->count, max);
+	}
 	if (tag == TAG_STRATEGY && (m->strategy < PROTO_STRATEGY_FAASNET ||
 				    m->strategy > PROTO_STRATEGY_REGISTRY))
 		return err_set(e, code,
