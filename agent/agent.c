@@ -53,6 +53,19 @@ static void started(void *arg, const char *function, uint32_t container,
 	send_mgr(arg, &m);
 }
 
+/* Lost with the manager connection if there is none now: the lie is
+ * still in the timeline, and the liar is still routed around. */
+static void suspect(void *arg, const char *function, struct proto_peer parent,
+		    const char *why)
+{
+	struct proto_msg m = {.type = PROTO_SUSPECT};
+
+	m.function = proto_str(function);
+	m.parent = parent;
+	m.message = proto_str(why);
+	send_mgr(arg, &m);
+}
+
 /* --- children: what they ask of this agent ---------------------------- */
 
 static struct cache *by_ref(void *arg, const struct proto_str *ref)
@@ -299,6 +312,7 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 
 	a.env.o = o;
 	a.env.started = started;
+	a.env.suspect = suspect;
 	a.env.arg = &a;
 	a.env.rnd = (uint32_t)evloop_now_ns() ^ o->addr;
 	ret = eventlog_open(o->events, o->name, &a.env.log);

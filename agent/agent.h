@@ -15,9 +15,6 @@
 
 #include "err.h"
 
-#define AGENT_BLOCK_PORT   7001
-#define AGENT_MANAGER_PORT 7000
-
 struct agent_opts {
 	const char *name;      /* VM name, e.g. vm0007 */
 	uint32_t addr;	       /* this VM's address (host order) */

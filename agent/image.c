@@ -114,7 +114,9 @@ static void retry_fired(struct evloop *l, void *arg)
 	fetch(im);
 }
 
-/* The parent sent bytes that fail their check: it is reported, and what
+/* The parent sent bytes that fail their check: it is reported (in the
+ * timeline, and to the manager, which takes it out of the trees and names
+ * a new parent), and what
  * is missing is asked of the registry (a parent that serves a whole
  * consistent fake image fails at its manifest, which the reference pins,
  * and then at every block). Only if the registry fails too is the parent
@@ -129,6 +131,8 @@ static void lied(struct image *im, const char *why)
 	image_log(im, "parent_lied",
 		  json_pack("{s:s, s:i, s:s}", "parent", addr, "port",
 			    (int)im->parent.port, "why", why));
+	if (im->env->suspect)
+		im->env->suspect(im->env->arg, im->function, im->parent, why);
 	im->use_registry = 1;
 	im->fails = 0;
 	drop_peer(im);

@@ -34,6 +34,10 @@ struct image_env {
 	 * reconnects). */
 	void (*started)(void *arg, const char *function, uint32_t container,
 			uint64_t t_ns);
+	/* The parent served bytes that failed their check: the agent tells
+	 * the manager (SUSPECT), which takes it out of the trees. */
+	void (*suspect)(void *arg, const char *function,
+			struct proto_peer parent, const char *why);
 	void *arg;
 	uint32_t rnd; /* back-off jitter */
 };

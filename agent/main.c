@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "agent.h"
+#include "plan.h"
 #include "registry.h"
 
 /* Set by the signal handler, which can reach nothing else. */
@@ -24,11 +25,12 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: faasnet-agent --name VM --addr A.B.C.D "
-		   "--manager A.B.C.D[:PORT]\n"
+		   "[--manager A.B.C.D[:PORT]]\n"
 		   "                     [--port N] [--events FILE] "
 		   "[--fetch none|background]\n"
 		   "                     [--registry-requests N] "
-		   "[--meta-dir OCI-LAYOUT]\n");
+		   "[--meta-dir OCI-LAYOUT]\n"
+		   "                     [--request-timeout-ms N]\n");
 }
 
 int main(int argc, char **argv)
@@ -42,11 +44,13 @@ int main(int argc, char **argv)
 		{"fetch", required_argument, NULL, 'f'},
 		{"registry-requests", required_argument, NULL, 'r'},
 		{"meta-dir", required_argument, NULL, 'M'},
+		{"request-timeout-ms", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct agent_opts o = {.port = AGENT_BLOCK_PORT,
-			       .manager_port = AGENT_MANAGER_PORT};
+	struct agent_opts o = {.port = TOPO_AGENT_PORT,
+			       .manager_addr = TOPO_MANAGER_ADDR,
+			       .manager_port = TOPO_MANAGER_PORT};
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct err e = {""};
 	uint16_t unused;
@@ -112,6 +116,20 @@ int main(int argc, char **argv)
 		case 'M':
 			o.meta_dir = optarg;
 			break;
+		case 'T': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > 3600000) {
+				fprintf(stderr,
+					"faasnet-agent: --request-timeout-ms: "
+					"expected 1 to 3600000, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			o.request_timeout_ms = (unsigned)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -120,7 +138,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!o.name || !o.addr || !o.manager_addr || !o.port) {
+	if (!o.name || !o.addr || !o.port) {
 		usage(stderr);
 		return 2;
 	}

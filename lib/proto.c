@@ -101,6 +101,10 @@ static const struct rule {
 			 BIT(TAG_DIGEST)},
 	[PROTO_ERROR] = {"ERROR", BIT(TAG_ERROR), BIT(TAG_MESSAGE)},
 	[PROTO_RELEASE] = {"RELEASE", BIT(TAG_CONTAINER), 0},
+	[PROTO_SUSPECT] = {"SUSPECT", BIT(TAG_FUNCTION) | BIT(TAG_PARENT),
+			   BIT(TAG_MESSAGE)},
+	[PROTO_GET_STATUS] = {"GET_STATUS", 0, 0},
+	[PROTO_STATUS] = {"STATUS", BIT(TAG_COUNT), 0},
 };
 
 static uint16_t get_be16(const uint8_t *p)

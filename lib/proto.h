@@ -46,8 +46,11 @@ enum proto_type {
 	PROTO_BLOB,
 	PROTO_GET_BLOCK, /* child -> parent: one block of a layer */
 	PROTO_BLOCK,
-	PROTO_ERROR,   /* either way: a request failed */
-	PROTO_RELEASE, /* driver -> manager: this container went idle */
+	PROTO_ERROR,	  /* either way: a request failed */
+	PROTO_RELEASE,	  /* driver -> manager: this container went idle */
+	PROTO_SUSPECT,	  /* agent -> manager: my parent served bad bytes */
+	PROTO_GET_STATUS, /* driver -> manager: how many agents are up? */
+	PROTO_STATUS,	  /* manager -> driver: that many */
 	PROTO_TYPE_MAX,
 };
 
@@ -79,18 +82,20 @@ struct proto_msg {
 	struct proto_str vm;	   /* HELLO: VM name */
 	uint32_t addr;		   /* HELLO: agent's address */
 	uint16_t port;		   /* HELLO: agent's block port */
-	struct proto_str function; /* INVOKE, PROVISION, PARENT, STARTED */
+	struct proto_str function; /* INVOKE, PROVISION, PARENT, STARTED,
+				      SUSPECT */
 	struct proto_str image;	   /* PROVISION, GET_MANIFEST: a reference */
 	uint32_t count;		   /* INVOKE: containers; INVOKED: ids;
-				      GET_BLOCK: blocks from `block` (0: 1) */
+				      GET_BLOCK: blocks from `block` (0: 1);
+				      STATUS: agents up */
 	uint32_t container; /* PROVISION, STARTED, RELEASE; INVOKED: first id */
 	uint8_t strategy;   /* PROVISION: enum proto_strategy */
-	struct proto_peer parent; /* PROVISION, PARENT */
+	struct proto_peer parent; /* PROVISION, PARENT, SUSPECT */
 	struct proto_str digest;  /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
 	uint32_t block;		  /* GET_BLOCK, BLOCK */
 	uint64_t t_ns;		  /* STARTED: CLOCK_MONOTONIC */
 	int32_t error;		  /* ERROR: negative errno */
-	struct proto_str message; /* ERROR */
+	struct proto_str message; /* ERROR, SUSPECT */
 	const uint8_t *data;	  /* MANIFEST, BLOB, BLOCK */
 	uint32_t data_len;
 };

@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "jsonout.h"
+#include "plan.h"
 #include "proto.h"
 
 static int read_all(int fd, uint8_t *buf, size_t len)
@@ -31,8 +32,8 @@ int main(int argc, char **argv)
 {
 	struct proto_msg m = {.type = PROTO_INVOKE, .id = 1}, r;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	uint32_t addr = 0xc6120003;
-	uint16_t port = 7000;
+	uint32_t addr = TOPO_MANAGER_ADDR;
+	uint16_t port = TOPO_MANAGER_PORT;
 	uint8_t hdr[PROTO_HDR_LEN], *buf = NULL, *frame;
 	size_t len, total;
 	struct err e = {""};

@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "manager.h"
+#include "plan.h"
 #include "proto.h"
 
 /* Set by the signal handler, which can reach nothing else. */
@@ -81,8 +82,8 @@ int main(int argc, char **argv)
 		{0},
 	};
 	static struct manager_opts o = {
-		.addr = 0xc6120003, /* 198.18.0.3 */
-		.port = 7000,
+		.addr = TOPO_MANAGER_ADDR,
+		.port = TOPO_MANAGER_PORT,
 		.strategy = PROTO_STRATEGY_FAASNET,
 		.max_functions_per_vm = 20,
 		.max_containers_per_vm = 1,

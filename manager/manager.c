@@ -28,6 +28,9 @@ struct vm {
 	uint16_t port;
 	struct conn *c;
 	int alive;
+	/* A child it served reported bytes that failed their check: out of
+	 * every tree and never placed again (for the rest of the run). */
+	int distrusted;
 	uint64_t last_seen;
 	unsigned nfunctions, ncontainers;
 };
@@ -162,7 +165,7 @@ static struct vm *place(struct manager *m, struct function *f)
 			.rank = v->rank,
 			.ncontainers = v->ncontainers,
 			.nfunctions = v->nfunctions,
-			.alive = v->alive,
+			.alive = v->alive && !v->distrusted,
 			.runs_f = ft_contains(f->ft, v->id),
 		};
 	}
@@ -367,6 +370,83 @@ static void release(struct manager *m, uint32_t i, const char *why)
 	}
 }
 
+static struct vm *vm_at(struct manager *m, struct proto_peer p)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nvms; i++)
+		if (m->vms[i].alive && m->vms[i].addr == p.addr &&
+		    m->vms[i].port == p.port)
+			return &m->vms[i];
+	return NULL;
+}
+
+/* An agent says its parent in f's tree served bytes that failed their
+ * check (a manifest against the pinned digest, a config or index against
+ * the manifest, a block against the index). It is believed only when the
+ * accused is its parent in f's tree now: a child can only have seen bad
+ * bytes from there, and no agent can take an arbitrary other out. The
+ * accused leaves every tree, the VMs below it get new parents, and it is
+ * never placed again; its running containers are left alone. One report
+ * is enough: the accuser checked the bytes against digests that chain to
+ * the pinned manifest, so it cannot be mistaken, only lying itself, which
+ * an agent of ours does not. */
+static void suspect(struct manager *m, struct peer *p,
+		    const struct proto_msg *msg)
+{
+	struct function *f = find_fn(m, &msg->function);
+	struct vm *v = vm_at(m, msg->parent);
+	uint32_t parent = FT_NONE;
+	const char *why = NULL;
+	unsigned i;
+
+	if (!p->vm)
+		why = "not from an agent";
+	else if (!f)
+		why = "no such function";
+	else if (!v)
+		why = "no live VM at that address";
+	else if (ft_parent(f->ft, p->vm->id, &parent) || parent != v->id)
+		why = "the accused is not the reporter's parent";
+	if (why) {
+		eventlog_write(m->log, "suspect_ignored",
+			       json_pack("{s:s, s:s%, s:s}", "vm",
+					 p->vm ? p->vm->name : "driver",
+					 "function", msg->function.s,
+					 (size_t)msg->function.len, "why",
+					 why));
+		return;
+	}
+	v->distrusted = 1;
+	eventlog_write(m->log, "vm_distrusted",
+		       json_pack("{s:s, s:s, s:s, s:s%}", "vm", v->name,
+				 "reporter", p->vm->name, "function",
+				 f->def->name, "why",
+				 msg->message.s ? msg->message.s : "",
+				 (size_t)msg->message.len));
+	for (i = 0; i < m->o->nfunctions; i++) {
+		struct change_ctx cc = {m, &m->fns[i]};
+
+		if (ft_contains(m->fns[i].ft, v->id)) {
+			ft_delete(m->fns[i].ft, v->id, on_change, &cc);
+			v->nfunctions--;
+		}
+	}
+}
+
+/* A driver asks how many agents are up, to start its clock only when
+ * every VM has registered. */
+static void status(struct manager *m, struct conn *c,
+		   const struct proto_msg *msg)
+{
+	struct proto_msg r = {.type = PROTO_STATUS, .id = msg->id};
+	unsigned i;
+
+	for (i = 0; i < m->nvms; i++)
+		r.count += m->vms[i].alive != 0;
+	send_driver(m, c, &r);
+}
+
 static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 {
 	struct peer *p = arg;
@@ -408,6 +488,13 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 		/* Only a driver decides a container is idle. */
 		if (!p->vm && msg->container < m->next_container)
 			release(m, msg->container, "released");
+		break;
+	case PROTO_SUSPECT:
+		suspect(m, p, msg);
+		break;
+	case PROTO_GET_STATUS:
+		if (!p->vm)
+			status(m, c, msg);
 		break;
 	case PROTO_HEARTBEAT:
 		break;

@@ -21,18 +21,13 @@
 #include "eventlog.h"
 #include "evloop.h"
 #include "oci.h"
+#include "plan.h"
 #include "procs.h"
 #include "sha256.h"
 
 #define OPENTRACKER "/usr/bin/opentracker"
 #define ARIA2C	    "/usr/bin/aria2c"
 #define MKTORRENT   "/usr/bin/mktorrent"
-
-#define TRACKER_PORT "6969"
-#define ANNOUNCE_URL "http://198.18.0.2:" TRACKER_PORT "/announce"
-#define SCRAPE_URL   "http://198.18.0.2:" TRACKER_PORT "/scrape"
-/* Each aria2c sits alone in its host's namespace: one fixed port will do. */
-#define PEER_PORT "6881"
 
 /* Pieces of 32 KiB (mktorrent's smallest) up to 16 MiB, the smallest that
  * keeps a layer at most ~2048 pieces: a scaled-down 8 MB layer still has
@@ -79,7 +74,9 @@ static const char *const aria2_common[] = {
 	"--all-proxy=",
 	/* seed until the harness ends it, whatever the share ratio */
 	"--seed-ratio=0.0",
-	"--listen-port=" PEER_PORT,
+	/* Each aria2c sits alone in its host's namespace: one fixed port
+	 * will do. */
+	"--listen-port=" TOPO_STR(TOPO_BT_PEER_PORT),
 	/* pieces arrive out of order: no zero-filling of the whole file */
 	"--file-allocation=none",
 	"--show-console-readout=false",
@@ -402,9 +399,20 @@ struct swarm {
 };
 
 /* What the tracker knows of one torrent's swarm (scrape). */
+/* The tracker's URL for path ("announce", "scrape"): opentracker runs on
+ * the registry's host. */
+static void tracker_url(char *buf, size_t len, const char *path)
+{
+	char a[32];
+
+	snprintf(buf, len, "http://%s:%d/%s",
+		 topo_addr_str(TOPO_REGISTRY_ADDR, a, sizeof(a)),
+		 TOPO_TRACKER_PORT, path);
+}
+
 static int scrape(const struct bt_image *im, struct swarm *sw)
 {
-	char url[256], enc[3 * SHA1_LEN + 1];
+	char url[256], base[64], enc[3 * SHA1_LEN + 1];
 	struct hbuf *h = malloc(sizeof(*h));
 	const char *at;
 	int ret;
@@ -412,7 +420,8 @@ static int scrape(const struct bt_image *im, struct swarm *sw)
 	if (!h)
 		return -ENOMEM;
 	urlenc(im->info_hash, SHA1_LEN, enc);
-	snprintf(url, sizeof(url), SCRAPE_URL "?info_hash=%s", enc);
+	tracker_url(base, sizeof(base), "scrape");
+	snprintf(url, sizeof(url), "%s?info_hash=%s", base, enc);
 	ret = http_get(url, h);
 	at = ret ? NULL : memmem(h->p, h->len, im->info_hash, SHA1_LEN);
 	if (!at) {
@@ -434,18 +443,19 @@ static int scrape(const struct bt_image *im, struct swarm *sw)
  * swarm, only once the hash is on the list. */
 static int tracker_ready(const struct bt_image *im)
 {
-	char url[400], enc[3 * SHA1_LEN + 1];
+	char url[400], base[64], enc[3 * SHA1_LEN + 1];
 	struct hbuf *h = malloc(sizeof(*h));
 	int ok;
 
 	if (!h)
 		return 0;
 	urlenc(im->info_hash, SHA1_LEN, enc);
+	tracker_url(base, sizeof(base), "announce");
 	snprintf(url, sizeof(url),
-		 ANNOUNCE_URL "?info_hash=%s&peer_id=-FN0000-harnessprobe"
-			      "&port=1&uploaded=0&downloaded=0&left=0"
-			      "&event=stopped&compact=1",
-		 enc);
+		 "%s?info_hash=%s&peer_id=-FN0000-harnessprobe"
+		 "&port=1&uploaded=0&downloaded=0&left=0"
+		 "&event=stopped&compact=1",
+		 base, enc);
 	ok = !http_get(url, h) && h->len && h->p[0] == 'd' &&
 	     !memmem(h->p, h->len, "failure reason", 14);
 	free(h);
@@ -521,7 +531,7 @@ static int make_torrent(struct bt *b, unsigned i, const char *layout)
 {
 	struct bt_image *im = &b->img[i];
 	const char *name = b->s->images[i].name;
-	char l[8], hx[2 * SHA1_LEN + 1];
+	char l[8], hx[2 * SHA1_LEN + 1], announce[64];
 	int ret;
 
 	ret = find_layer(layout, im, b->e);
@@ -541,10 +551,10 @@ static int make_torrent(struct bt *b, unsigned i, const char *layout)
 	/* mktorrent refuses to overwrite; -d (no date): the same layer makes
 	 * the same file, run after run. */
 	unlink(im->torrent);
+	tracker_url(announce, sizeof(announce), "announce");
 	{
-		char *argv[] = {MKTORRENT, "-d",	 "-l", l,
-				"-a",	   ANNOUNCE_URL, "-o", im->torrent,
-				im->seed,  NULL};
+		char *argv[] = {MKTORRENT, "-d", "-l",	      l,	"-a",
+				announce,  "-o", im->torrent, im->seed, NULL};
 
 		ret = procs_run_wait(argv, b->plog, b->e);
 		if (ret)
@@ -582,6 +592,7 @@ static int sleep_or_stop(volatile sig_atomic_t *stop, struct err *e)
 static int start_tracker(struct bt *b, volatile sig_atomic_t *stop)
 {
 	char dir[PATH_MAX], wl[PATH_MAX], *list = NULL, hx[2 * SHA1_LEN + 1];
+	char addr[32];
 	const struct bt_image *probe = NULL;
 	size_t n = 0, i;
 	int ret, waited;
@@ -607,14 +618,15 @@ static int start_tracker(struct bt *b, volatile sig_atomic_t *stop)
 	free(list);
 	if (ret)
 		return ret;
+	topo_addr_str(TOPO_REGISTRY_ADDR, addr, sizeof(addr));
 	{
 		char *argv[] = {OPENTRACKER,
 				"-i",
-				"198.18.0.2",
+				addr,
 				"-p",
-				TRACKER_PORT,
+				TOPO_STR(TOPO_TRACKER_PORT),
 				"-P",
-				TRACKER_PORT,
+				TOPO_STR(TOPO_TRACKER_PORT),
 				"-d",
 				dir,
 				"-u",
@@ -635,7 +647,8 @@ static int start_tracker(struct bt *b, volatile sig_atomic_t *stop)
 		if (waited >= TRACKER_WAIT_MS)
 			return err_set(b->e, -ETIMEDOUT,
 				       "opentracker did not answer on "
-				       "198.18.0.2:" TRACKER_PORT " in %d s",
+				       "%s:%d in %d s",
+				       addr, TOPO_TRACKER_PORT,
 				       TRACKER_WAIT_MS / 1000);
 		ret = sleep_or_stop(stop, b->e);
 		if (ret)

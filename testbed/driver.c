@@ -440,3 +440,112 @@ void driver_result_free(struct driver_result *r)
 	free(r->samples);
 	memset(r, 0, sizeof(*r));
 }
+
+/* One GET_STATUS on fd and its answer within 1 s: 0 and *count, or a
+ * negative errno (the connection is then unusable). */
+static int ask_status(int fd, uint32_t id, unsigned *count, struct err *e)
+{
+	struct proto_msg q = {.type = PROTO_GET_STATUS, .id = id};
+	uint64_t until = evloop_now_ns() + 1000000000ull;
+	uint8_t buf[4096];
+	size_t len = 0, total;
+	uint8_t *frame;
+	ssize_t n;
+
+	if (proto_encode(&q, &frame, &total, e))
+		return -EIO;
+	n = write(fd, frame, total);
+	free(frame);
+	if (n != (ssize_t)total)
+		return err_set(e, -EIO, "manager: write failed");
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		uint64_t now = evloop_now_ns();
+		struct proto_msg m;
+
+		if (now >= until)
+			return err_set(e, -ETIMEDOUT,
+				       "manager: no answer to GET_STATUS");
+		if (poll(&pfd, 1, (int)((until - now) / 1000000) + 1) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			return err_set(e, -ECONNRESET,
+				       "the manager closed the connection");
+		len += (size_t)n;
+		/* Only STATUS comes on this connection: it never INVOKEs. */
+		while (len >= PROTO_HDR_LEN) {
+			if (proto_frame_len(buf, &total, e))
+				return -EBADMSG;
+			if (total > sizeof(buf))
+				return err_set(e, -EBADMSG,
+					       "manager: a %zu-byte answer "
+					       "to GET_STATUS",
+					       total);
+			if (len < total)
+				break;
+			if (proto_decode(buf, total, &m, e))
+				return -EBADMSG;
+			memmove(buf, buf + total, len - total);
+			len -= total;
+			if (m.type == PROTO_STATUS && m.id == id) {
+				*count = m.count;
+				return 0;
+			}
+		}
+	}
+}
+
+int driver_wait_agents(uint32_t addr, uint16_t port, unsigned vms,
+		       unsigned timeout_ms, volatile sig_atomic_t *stop,
+		       unsigned *up, struct err *e)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(addr)};
+	uint64_t until = evloop_now_ns() + (uint64_t)timeout_ms * 1000000;
+	unsigned count = 0;
+	uint32_t id = 0;
+	int fd = -1, ret = 0;
+	struct err last = {""};
+
+	for (;;) {
+		if (stop && *stop) {
+			ret = err_set(e, -EINTR, "interrupted");
+			break;
+		}
+		if (fd < 0) {
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0) {
+				ret = err_set(e, -errno, "socket: %s",
+					      strerror(errno));
+				break;
+			}
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+				err_set(&last, -errno, "manager: %s",
+					strerror(errno));
+				close(fd);
+				fd = -1;
+			}
+		}
+		if (fd >= 0 && ask_status(fd, ++id, &count, &last)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd >= 0 && count >= vms)
+			break;
+		if (evloop_now_ns() >= until) {
+			ret = err_set(e, -ETIMEDOUT,
+				      "%u of %u agents registered in %u ms%s%s",
+				      count, vms, timeout_ms,
+				      last.msg[0] ? "; last: " : "", last.msg);
+			break;
+		}
+		usleep(50000);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (up)
+		*up = count;
+	return ret;
+}

@@ -70,6 +70,15 @@ int driver_run(uint32_t addr, uint16_t port,
 	       struct driver_result *r, struct err *e);
 void driver_result_free(struct driver_result *r);
 
+/* Waits until the manager at addr:port says (GET_STATUS) that at least
+ * vms agents are up, asking every 50 ms, connecting again while it does
+ * not listen yet. Returns 0; -ETIMEDOUT after timeout_ms with e saying how
+ * many were up; -EINTR when *stop is set. *up (may be NULL) gets the last
+ * count heard. */
+int driver_wait_agents(uint32_t addr, uint16_t port, unsigned vms,
+		       unsigned timeout_ms, volatile sig_atomic_t *stop,
+		       unsigned *up, struct err *e);
+
 /* Records that the manager placed containers container .. container +
  * count - 1 of an INVOKE that asked for `asked` (r->first_id already set):
  * 0, or -ERANGE for an answer that cannot be right (none, more than asked,

@@ -25,7 +25,8 @@ static void set_url(struct regproc *rp)
 	char addr[32];
 
 	topo_addr_str(TOPO_REGISTRY_ADDR, addr, sizeof(addr));
-	snprintf(rp->url, sizeof(rp->url), "http://%s:%d", addr, REGPROC_PORT);
+	snprintf(rp->url, sizeof(rp->url), "http://%s:%d", addr,
+		 TOPO_REGISTRY_PORT);
 }
 
 static int write_config(const struct regproc *rp, struct err *e)
@@ -47,7 +48,7 @@ static int write_config(const struct regproc *rp, struct err *e)
 		"  cache:\n    blobdescriptor: inmemory\n"
 		"http:\n  addr: %s:%d\n"
 		"health:\n  storagedriver:\n    enabled: false\n",
-		rp->storage, addr, REGPROC_PORT);
+		rp->storage, addr, TOPO_REGISTRY_PORT);
 	if (fclose(f))
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));
 	return 0;

@@ -12,8 +12,7 @@
 
 #include "err.h"
 
-#define REGPROC_BIN  "/usr/bin/docker-registry"
-#define REGPROC_PORT 5000
+#define REGPROC_BIN "/usr/bin/docker-registry"
 
 struct regproc {
 	pid_t pid;

@@ -29,18 +29,19 @@
 #include "units.h"
 #include "util.h"
 
-#define MANAGER_PORT	  7000
-#define REGISTRY_HOSTPORT "198.18.0.2:5000"
 /* Monitor windows: fine enough to see a 1 s start-up's shape and a short
  * burst of load; a dump of every link per sample, so longer for larger
  * networks (1 ms a VM), at most a second. */
 #define MONITOR_MS 100
+/* Agents all registered with the manager before the clock starts. */
+#define REGISTER_WAIT_MS 30000
 
 struct run {
 	const struct scenario *s;
 	const struct run_opts *o;
 	char dir[PATH_MAX], bindir[PATH_MAX], cache[PATH_MAX];
 	char meta[PATH_MAX + 8]; /* the VMs' metadata store: DIR/meta */
+	char registry[32];	 /* the registry's host:port, from plan.h */
 	struct topo_plan plan;
 	char refs[SCENARIO_MAX_IMAGES][400];
 	char layouts[SCENARIO_MAX_IMAGES][PATH_MAX + 300];
@@ -132,7 +133,7 @@ static int pin_ref(struct run *r, unsigned i, const char *layout,
 	if (ret)
 		return err_set(r->e, ret, "%s: sha256 failed", layout);
 	if ((size_t)snprintf(r->refs[i], sizeof(r->refs[i]), "%s/%s/%s@%s",
-			     REGISTRY_HOSTPORT, scen, img,
+			     r->registry, scen, img,
 			     sha256_oci(d, hex)) >= sizeof(r->refs[i]))
 		return err_set(r->e, -ENAMETOOLONG, "%s/%s: reference too long",
 			       scen, img);
@@ -252,14 +253,9 @@ static int prepare_images(struct run *r)
 		}
 		snprintf(name, sizeof(name), "%s/%s:v1", s->name, im->name);
 		{
-			char *argv[] = {img,
-					"push",
-					layout,
-					"--registry",
-					REGISTRY_HOSTPORT,
-					"--name",
-					name,
-					NULL};
+			char *argv[] = {img,	      "push",	   layout,
+					"--registry", r->registry, "--name",
+					name,	      NULL};
 
 			ret = procs_run_wait(argv, log, r->e);
 			if (ret)
@@ -547,21 +543,6 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 	r->degraded |= rf->verdict.degraded;
 }
 
-/* Lines of a log that contain needle (0 when it cannot be read). */
-static unsigned count_lines_with(const char *path, const char *needle)
-{
-	char line[8192];
-	unsigned n = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* The BitTorrent baseline has no manager and no agents: bittorrent.c runs
  * the tracker, the origin seeder and a download per container, and says
  * when each was up. Every byte a container fetched came from the swarm (the
@@ -659,8 +640,9 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char maxc[16], reclaim[24], dead[16], seed[24];
+	char maxc[16], reclaim[24], dead[16], seed[24], mgr[32];
 	struct scenario_invocation *inv = NULL;
+	struct err we = {""};
 	struct driver_result dr = {0};
 	struct seen *seen = NULL;
 	struct procs *pr = NULL;
@@ -758,12 +740,14 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		goto out;
 
 	bin_path(r, "faasnet-agent", bin, sizeof(bin));
+	topo_addr_str(TOPO_MANAGER_ADDR, mgr, sizeof(mgr));
 	for (i = 0; i < vms; i++) {
 		const struct topo_host *h = &r->plan.hosts[2 + i];
 		char addr[32], ev[PATH_MAX + 32];
-		char *av[] = {bin,  "--name",	  (char *)h->name, "--addr",
-			      addr, "--manager",  "198.18.0.3",	   "--events",
-			      ev,   "--meta-dir", r->meta,	   NULL};
+		char *av[] = {bin,	    "--name",	(char *)h->name,
+			      "--addr",	    addr,	"--manager",
+			      mgr,	    "--events", ev,
+			      "--meta-dir", r->meta,	NULL};
 
 		topo_addr_str(h->addr, addr, sizeof(addr));
 		snprintf(ev, sizeof(ev), "%s/%s.jsonl", raw, h->name);
@@ -774,28 +758,17 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 			fprintf(stderr, "%s: %zu/%u agents started\n", label,
 				i + 1, vms);
 	}
-	/* Every agent registered before the clock starts. */
-	for (i = 0; i < 600; i++) {
-		unsigned up = count_lines_with(mgr_ev, "\"event\":\"vm_up\"");
-
-		if (up >= vms)
-			break;
-		if (r->o->stop && *r->o->stop) {
-			ret = err_set(r->e, -EINTR, "interrupted");
-			goto out;
-		}
-		usleep(50000);
-	}
-	if (i == 600) {
-		ret = err_set(r->e, -ETIMEDOUT,
-			      "%s: agents did not all "
-			      "register in 30 s (see %s)",
-			      label, log);
+	/* Every agent registered before the clock starts: the manager says
+	 * how many it has (GET_STATUS). */
+	ret = driver_wait_agents(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, vms,
+				 REGISTER_WAIT_MS, r->o->stop, NULL, &we);
+	if (ret) {
+		ret = err_set(r->e, ret, "%s: %s (see %s)", label, we.msg, log);
 		goto out;
 	}
 
 	mon = monitor_start(r, raw, label);
-	ret = driver_run(TOPO_MANAGER_ADDR, MANAGER_PORT, inv, ninv, s,
+	ret = driver_run(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, inv, ninv, s,
 			 s->timeout_ns, r->o->stop, label, &dr, r->e);
 	fidmon_stop(mon);
 	procs_stop_all(pr, 3000);
@@ -981,6 +954,10 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	time_t now = time(NULL);
 
 	e->msg[0] = '\0';
+	topo_addr_str(TOPO_REGISTRY_ADDR, r.registry, sizeof(r.registry));
+	snprintf(r.registry + strlen(r.registry),
+		 sizeof(r.registry) - strlen(r.registry), ":%d",
+		 TOPO_REGISTRY_PORT);
 	n = readlink("/proc/self/exe", r.bindir, sizeof(r.bindir) - 1);
 	if (n <= 0)
 		return err_set(e, -errno, "cannot find my own binary");

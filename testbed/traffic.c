@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "plan.h"
 #include "traffic.h"
 
-#define TRAFFIC_PORT	  5201
 #define TRAFFIC_CHUNK	  (128 << 10)
 #define CONNECT_TIMEOUT_S 5.0
 
@@ -52,7 +52,7 @@ static int make_socket(void *arg)
 {
 	struct sock_req *r = arg;
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(TRAFFIC_PORT),
+				 .sin_port = htons(TOPO_TRAFFIC_PORT),
 				 .sin_addr.s_addr = htonl(r->addr)};
 	int one = 1;
 
@@ -88,7 +88,7 @@ static int connect_flow(struct traffic_flow *f, struct conn *c, unsigned i,
 	struct sock_req l = {.addr = f->dst_addr, .listen = 1, .fd = -1};
 	struct sock_req s = {.fd = -1};
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(TRAFFIC_PORT),
+				 .sin_port = htons(TOPO_TRAFFIC_PORT),
 				 .sin_addr.s_addr = htonl(f->dst_addr)};
 	struct timeval tv = {.tv_sec = (time_t)CONNECT_TIMEOUT_S};
 	char addr[INET_ADDRSTRLEN];

@@ -24,7 +24,18 @@
 /* The harness's own address, on the core bridge in the initial namespace:
  * how the testbed pushes images and talks to the manager. The initial
  * namespace gains a route into the emulated network, never the reverse. */
-#define TOPO_HARNESS_ADDR   (TOPO_NET_ADDR + 1)
+#define TOPO_HARNESS_ADDR (TOPO_NET_ADDR + 1)
+/* Ports: every process of ours and the harness take them from here, so
+ * that no two files can disagree about where a service listens. */
+#define TOPO_REGISTRY_PORT 5000 /* docker-registry, on TOPO_REGISTRY_ADDR */
+#define TOPO_MANAGER_PORT  7000 /* the FT manager, on TOPO_MANAGER_ADDR */
+#define TOPO_AGENT_PORT	   7001 /* every agent's block port */
+#define TOPO_TRACKER_PORT  6969 /* bittorrent: opentracker, on the registry */
+#define TOPO_BT_PEER_PORT  6881 /* bittorrent: every aria2c */
+#define TOPO_TRAFFIC_PORT  5201 /* calibrate's and probe's flows */
+/* A port as a string literal, for a command line: TOPO_STR(TOPO_AGENT_PORT). */
+#define TOPO_STR_(x)	    #x
+#define TOPO_STR(x)	    TOPO_STR_(x)
 #define TOPO_VMS_PER_SUBNET 250
 /* The interface name every host sees inside its namespace. */
 #define TOPO_HOST_IFNAME "eth0"

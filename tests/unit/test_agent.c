@@ -1022,6 +1022,9 @@ struct h {
 	int running, ret;
 	struct err e;
 	struct freg reg;
+	/* SUSPECTs the manager heard, and the last one's accused */
+	unsigned suspects;
+	struct proto_peer accused;
 };
 
 static void *agent_thread(void *arg)
@@ -1146,6 +1149,10 @@ static int h_wait_started(struct h *h, uint32_t container, int timeout_ms)
 			return 0;
 		if (m.type == PROTO_HEARTBEAT)
 			send_msg(h->mgr_fd, &m);
+		if (m.type == PROTO_SUSPECT) {
+			h->suspects++;
+			h->accused = m.parent;
+		}
 		if (m.type == PROTO_STARTED && m.container == container)
 			return 1;
 	}
@@ -1458,6 +1465,11 @@ static int body_lying_parent(struct h *h)
 	CHECK(h_wait_log(h, g_fake.manifest_digest, 1000),
 	      "no event names the lying parent's manifest digest %s",
 	      g_fake.manifest_digest);
+	/* The lie comes before the start, so the manager has heard of it. */
+	CHECK(h->suspects >= 1, "the manager was not told (no SUSPECT)");
+	CHECK(h->accused.port == fp.port && h->accused.addr == LOOPBACK,
+	      "SUSPECT names %#x:%u, not the parent 127.0.0.1:%u",
+	      h->accused.addr, h->accused.port, fp.port);
 out:
 	if (rd.fd >= 0)
 		close(rd.fd);
