@@ -323,6 +323,11 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 		err_set(e, ret, "event loop: %s", strerror(-ret));
 		goto out;
 	}
+	if (o->dilation > 1.0 &&
+	    (ret = evloop_set_dilation(a.env.l, o->dilation))) {
+		err_set(e, ret, "dilation %g: expected at least 1", o->dilation);
+		goto out;
+	}
 	a.listen_fd = conn_listen(o->addr, o->port, 64, e);
 	if (a.listen_fd < 0) {
 		ret = a.listen_fd;

@@ -38,6 +38,9 @@ struct agent_opts {
 	unsigned request_timeout_ms;
 	/* Children connected at once (0: CHILDREN_MAX_CONNS, 256). */
 	unsigned max_children;
+	/* Time dilation: every timer and time-out of the agent k times the
+	 * wall clock's (0 or 1: none); docs/fidelity.md, "Time dilation". */
+	double dilation;
 };
 
 /* 1, 2, 4 and 8 measured side by side: docs/fidelity.md, "Registry

@@ -247,7 +247,7 @@ static void wait_meta(struct child *ch, const struct proto_msg *m,
 	w->block = m->block;
 	w->count = m->count ? m->count : 1;
 	w->deadline_ns =
-		evloop_now_ns() + (uint64_t)CHILDREN_META_WAIT_MS * 1000000u;
+		evloop_now_ns() + evloop_span_ns(cs->l, CHILDREN_META_WAIT_MS);
 	w->next = cs->mwaits;
 	cs->mwaits = w;
 	ch->nmeta_waits++;

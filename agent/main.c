@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		   "[--fetch none|background]\n"
 		   "                     [--registry-requests N] "
 		   "[--meta-dir OCI-LAYOUT]\n"
-		   "                     [--request-timeout-ms N]\n");
+		   "                     [--request-timeout-ms N] "
+		   "[--dilation K]\n");
 }
 
 int main(int argc, char **argv)
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 		{"registry-requests", required_argument, NULL, 'r'},
 		{"meta-dir", required_argument, NULL, 'M'},
 		{"request-timeout-ms", required_argument, NULL, 'T'},
+		{"dilation", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -128,6 +130,20 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.request_timeout_ms = (unsigned)v;
+			break;
+		}
+		case 'D': {
+			char *end;
+			double v = strtod(optarg, &end);
+
+			if (*end || end == optarg || !(v >= 1.0) || v > 1000) {
+				fprintf(stderr,
+					"faasnet-agent: --dilation: expected "
+					"1 to 1000, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			o.dilation = v;
 			break;
 		}
 		case 'h':

@@ -294,7 +294,7 @@ static void peer_tick(struct source *s, uint64_t now)
 	struct peer *pp = (struct peer *)s;
 
 	if (!pp->nreqs ||
-	    now - pp->last_progress < (uint64_t)pp->timeout_ms * 1000000u)
+	    now - pp->last_progress < evloop_span_ns(pp->l, pp->timeout_ms))
 		return;
 	/* Silent: a new connection for whatever is asked next. */
 	if (pp->c) {

@@ -36,6 +36,7 @@ struct evloop {
 	struct timer *timers;
 	long next_id;
 	int stopped;
+	double dilation; /* >= 1 */
 };
 
 uint64_t evloop_now_ns(void)
@@ -167,6 +168,21 @@ int evloop_del(struct evloop *l, int fd)
 	return 0;
 }
 
+int evloop_set_dilation(struct evloop *l, double k)
+{
+	if (!(k >= 1.0) || k > 1e6)
+		return -EINVAL;
+	l->dilation = k;
+	return 0;
+}
+
+uint64_t evloop_span_ns(const struct evloop *l, uint64_t ms)
+{
+	if (l->dilation <= 1.0)
+		return ms * 1000000ull;
+	return (uint64_t)((double)ms * 1e6 * l->dilation + 0.5);
+}
+
 long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn, void *arg)
 {
 	struct timer *t = calloc(1, sizeof(*t)), **p;
@@ -174,7 +190,7 @@ long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn, void *arg)
 	if (!t)
 		return -ENOMEM;
 	t->id = ++l->next_id;
-	t->due_ns = evloop_now_ns() + (uint64_t)ms * 1000000ull;
+	t->due_ns = evloop_now_ns() + evloop_span_ns(l, ms);
 	t->fn = fn;
 	t->arg = arg;
 	for (p = &l->timers; *p && (*p)->due_ns <= t->due_ns; p = &(*p)->next)

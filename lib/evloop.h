@@ -29,8 +29,19 @@ int evloop_add(struct evloop *l, int fd, unsigned events, evloop_fd_fn fn,
 int evloop_mod(struct evloop *l, int fd, unsigned events);
 int evloop_del(struct evloop *l, int fd);
 
-/* Calls fn(arg) after ms milliseconds. Returns a timer id (> 0) for
- * evloop_cancel, or a negative errno. */
+/* Time dilation (docs/fidelity.md, "Time dilation"): the loop's timers
+ * and spans run k times slower than the wall clock, k >= 1 (1 when never
+ * set). A process that runs in a world slowed k times calls it once, and
+ * then says every duration in the world's own milliseconds. Timestamps
+ * (evloop_now_ns) stay the wall clock's: the testbed converts them when it
+ * reports. -EINVAL for k < 1 or not finite. */
+int evloop_set_dilation(struct evloop *l, double k);
+/* ms of the loop's world in wall-clock nanoseconds: what to add to
+ * evloop_now_ns() for a deadline, or to compare an elapsed time with. */
+uint64_t evloop_span_ns(const struct evloop *l, uint64_t ms);
+
+/* Calls fn(arg) after ms milliseconds (of the loop's world: dilated).
+ * Returns a timer id (> 0) for evloop_cancel, or a negative errno. */
 long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn, void *arg);
 void evloop_cancel(struct evloop *l, long id);
 

@@ -33,7 +33,7 @@ static void usage(FILE *f)
 		"[--heartbeat-ms N]\n"
 		"         [--dead-ms N] [--reclaim-ms N] [--events FILE] "
 		"[--dot FILE]\n"
-		"         [--seed N]\n"
+		"         [--seed N] [--dilation K]\n"
 		"  REF is the image in the registry, e.g. "
 		"198.18.0.2:5000/fn/py:v1.\n");
 }
@@ -64,6 +64,18 @@ static int parse_seed(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* A dilation factor: a number from 1 to 1000. */
+static int parse_dilation(const char *s, double *v)
+{
+	char *end;
+	double d = strtod(s, &end);
+
+	if (*end || end == s || !(d >= 1.0) || d > 1000)
+		return -1;
+	*v = d;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -78,6 +90,7 @@ int main(int argc, char **argv)
 		{"events", required_argument, NULL, 'e'},
 		{"dot", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 'S'},
+		{"dilation", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -146,6 +159,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			bad = parse_seed(optarg, &o.seed);
+			break;
+		case 'K':
+			bad = parse_dilation(optarg, &o.dilation);
 			break;
 		case 'h':
 			usage(stdout);

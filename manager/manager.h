@@ -34,6 +34,9 @@ struct manager_opts {
 	uint64_t seed;
 	const char *events; /* JSON Lines; NULL: stderr */
 	const char *dot;    /* trees written here at exit; NULL: not */
+	/* Time dilation: every timer and time-out above k times the wall
+	 * clock's (0 or 1: none); docs/fidelity.md, "Time dilation". */
+	double dilation;
 };
 
 int manager_run(const struct manager_opts *o, volatile int *stop,

@@ -39,17 +39,18 @@ static int host_ns_init(void *arg)
  * a host's own TCP is capped on eth0, what the initial namespace sends
  * (the harness's pushes) on the host end. */
 static int shape(struct nl_sock *sk, const struct topo_plan *plan, int ifindex,
-		 uint64_t rate, uint64_t delay_ns, const char *what,
-		 struct err *e)
+		 uint64_t rate, uint32_t queue_bytes, uint64_t delay_ns,
+		 const char *what, struct err *e)
 {
 	int ret =
 		link_set_gso_max_segs(sk, ifindex, plan->gso_max_segs, what, e);
 
+	/* The bucket makes up for the host's late wake-ups, which are wall
+	 * clock: from the rate as shaped. */
 	return ret
 		       ?: link_shape_htb(sk, ifindex, rate,
 					 topo_burst_bytes(rate, TOPO_MTU),
-					 topo_queue_bytes(rate, TOPO_MTU),
-					 delay_ns, what, e);
+					 queue_bytes, delay_ns, what, e);
 }
 
 static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
@@ -65,7 +66,7 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		.peer = TOPO_HOST_IFNAME,
 		.peer_ifindex = TOPO_HOST_IFINDEX,
 	};
-	uint64_t delay = h->role == TOPO_ROLE_VM ? plan->spec.delay_ns : 0;
+	uint64_t delay = h->role == TOPO_ROLE_VM ? plan->delay_ns : 0;
 	char what[64];
 	int ret;
 
@@ -88,7 +89,8 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		goto out;
 	/* Egress of the host end is the host's download direction. */
 	snprintf(what, sizeof(what), "%s (%s's download)", h->ifname, h->name);
-	ret = shape(sk, plan, h->ifindex, h->rate_bps, delay, what, e);
+	ret = shape(sk, plan, h->ifindex, h->rate_bps, h->queue_bytes, delay,
+		    what, e);
 	if (ret)
 		goto out;
 
@@ -108,8 +110,8 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		goto out;
 	snprintf(what, sizeof(what), "%s: " TOPO_HOST_IFNAME " (upload)",
 		 h->netns);
-	ret = shape(ni.sk, plan, TOPO_HOST_IFINDEX, h->rate_bps, delay, what,
-		    e);
+	ret = shape(ni.sk, plan, TOPO_HOST_IFINDEX, h->rate_bps, h->queue_bytes,
+		    delay, what, e);
 out:
 	link_sock_close(ni.sk);
 	close(v.peer_nsfd);
@@ -119,7 +121,7 @@ out:
 static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 			struct err *e)
 {
-	uint64_t up = plan->spec.uplink_rate_bps;
+	uint64_t up = plan->uplink_rate_bps;
 	unsigned i;
 	int ret;
 
@@ -148,11 +150,11 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 			ret = link_attach(sk, r->uplink_c_ifindex,
 					  plan->core_ifindex, r->uplink_c, e);
 		if (!ret && up)
-			ret = shape(sk, plan, r->uplink_r_ifindex, up, 0,
-				    r->uplink_r, e);
+			ret = shape(sk, plan, r->uplink_r_ifindex, up,
+				    plan->uplink_queue_bytes, 0, r->uplink_r, e);
 		if (!ret && up)
-			ret = shape(sk, plan, r->uplink_c_ifindex, up, 0,
-				    r->uplink_c, e);
+			ret = shape(sk, plan, r->uplink_c_ifindex, up,
+				    plan->uplink_queue_bytes, 0, r->uplink_c, e);
 	}
 	return ret;
 }

@@ -11,13 +11,27 @@
 	((size_t)snprintf(buf, sizeof(buf), __VA_ARGS__) >= sizeof(buf) ? -1   \
 									: 0)
 
+/* A rate of the world on the wall clock: k times slower. */
+static uint64_t dilate_rate(uint64_t rate, double k)
+{
+	uint64_t r;
+
+	if (k <= 1.0 || !rate)
+		return rate;
+	r = (uint64_t)((double)rate / k + 0.5);
+	return r ? r : 1;
+}
+
 static int host_init(struct topo_host *h, enum topo_role role, const char *name,
-		     uint32_t addr, int rack, uint64_t rate)
+		     uint32_t addr, int rack, uint64_t rate, double k)
 {
 	h->role = role;
 	h->addr = addr;
 	h->rack = rack;
-	h->rate_bps = rate;
+	h->rate_bps = dilate_rate(rate, k);
+	/* The world's queue holds 12 of its own ms: at its undilated rate,
+	 * so the same bytes whatever the dilation. */
+	h->queue_bytes = topo_queue_bytes(rate, TOPO_MTU);
 	return NAME_FMT(h->name, "%s", name) |
 	       NAME_FMT(h->netns, TOPO_PREFIX "%s", name) |
 	       NAME_FMT(h->ifname, TOPO_PREFIX "%s", name);
@@ -26,6 +40,7 @@ static int host_init(struct topo_host *h, enum topo_role role, const char *name,
 int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 		   struct err *e)
 {
+	double k = spec->dilation > 1.0 ? spec->dilation : 1.0;
 	unsigned i;
 	int ret, bad = 0;
 
@@ -55,9 +70,10 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 	 * manager's link only carries control traffic, at the VM rate. */
 	bad |= host_init(&plan->hosts[0], TOPO_ROLE_REGISTRY, "registry",
 			 TOPO_REGISTRY_ADDR, TOPO_RACK_CORE,
-			 spec->registry_rate_bps);
+			 spec->registry_rate_bps, k);
 	bad |= host_init(&plan->hosts[1], TOPO_ROLE_MANAGER, "manager",
-			 TOPO_MANAGER_ADDR, TOPO_RACK_CORE, spec->vm_rate_bps);
+			 TOPO_MANAGER_ADDR, TOPO_RACK_CORE, spec->vm_rate_bps,
+			 k);
 	for (i = 0; i < spec->vms; i++) {
 		char name[IFNAMSIZ];
 		uint32_t addr = TOPO_NET_ADDR +
@@ -66,7 +82,8 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 
 		bad |= NAME_FMT(name, "vm%04u", i);
 		bad |= host_init(&plan->hosts[2 + i], TOPO_ROLE_VM, name, addr,
-				 (int)(i / spec->rack_size), spec->vm_rate_bps);
+				 (int)(i / spec->rack_size), spec->vm_rate_bps,
+				 k);
 	}
 	for (i = 0; i < plan->nhosts; i++)
 		plan->hosts[i].ifindex = TOPO_IFINDEX_HOSTS + (int)i;
@@ -79,6 +96,10 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 			slow = spec->uplink_rate_bps;
 		plan->gso_max_segs = topo_gso_max_segs(slow, TOPO_MTU);
 	}
+	plan->uplink_rate_bps = dilate_rate(spec->uplink_rate_bps, k);
+	plan->uplink_queue_bytes =
+		topo_queue_bytes(spec->uplink_rate_bps, TOPO_MTU);
+	plan->delay_ns = (uint64_t)((double)spec->delay_ns * k + 0.5);
 	plan->core_ifindex = TOPO_IFINDEX_BASE;
 	for (i = 0; i < plan->nracks; i++) {
 		struct topo_rack *r = &plan->racks[i];

@@ -75,7 +75,8 @@ struct topo_host {
 	int ifindex;	       /* of that end, in the initial namespace */
 	uint32_t addr;	       /* IPv4, host byte order */
 	int rack;	       /* rack bridge index, or TOPO_RACK_CORE */
-	uint64_t rate_bps;     /* shaped in both directions */
+	uint64_t rate_bps;     /* shaped in both directions (dilated) */
+	uint32_t queue_bytes;  /* its queue, 12 ms of the world's rate */
 };
 
 struct topo_rack {
@@ -96,6 +97,11 @@ struct topo_plan {
 	 * (GSO/TSO on veth), the same on every shaped link: see
 	 * topo_gso_max_segs. */
 	uint32_t gso_max_segs;
+	/* The rack uplinks' shaping (0: unshaped), and the one-way delay on
+	 * VM links: the spec's, dilated. */
+	uint64_t uplink_rate_bps;
+	uint32_t uplink_queue_bytes;
+	uint64_t delay_ns;
 };
 
 /* Derives the plan; the spec is checked first. Returns 0, -EINVAL (with e)

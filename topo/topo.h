@@ -19,6 +19,7 @@
 #define TOPO_STATE_DIR "/run/faasnet-testbed"
 
 #define TOPO_MAX_VMS 4096
+#define TOPO_MAX_DILATION 1000
 /* A Linux bridge takes at most 1023 ports (BR_MAX_PORTS - 1). */
 #define TOPO_MAX_RACK_SIZE 1000
 
@@ -31,6 +32,11 @@ struct topo_spec {
 	uint64_t uplink_rate_bps;   /* rack bridge <-> core, 0 = unshaped */
 	uint64_t delay_ns;	    /* one-way delay on VM links, 0 = none */
 	unsigned delay_line;	    /* line of `delay` in source, 0 = none */
+	/* Time dilation: the world runs this many times slower than the
+	 * wall clock, so every rate above is divided by it, every delay
+	 * multiplied, and queues keep their bytes (12 of the world's ms).
+	 * 0 or 1: none. Set by a run, not by a topology file. */
+	double dilation;
 };
 
 /* The built-in default topology: 16 VMs in racks of 64, 1 Gbit/s VM and

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <unistd.h>
 
 #include "evloop.h"
@@ -95,6 +96,34 @@ static void test_timers_fire_in_order_and_cancel(void **state)
 	evloop_free(l);
 }
 
+/* Dilation 3: spans and timers three times the wall clock's. */
+static void test_dilation(void **state)
+{
+	struct evloop *l;
+	struct seen s = {0};
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(evloop_new(&l), 0);
+	assert_int_equal(evloop_span_ns(l, 5), 5000000ull);
+	assert_int_equal(evloop_set_dilation(l, 0.5), -EINVAL);
+	assert_int_equal(evloop_set_dilation(l, NAN), -EINVAL);
+	assert_int_equal(evloop_set_dilation(l, 3), 0);
+	assert_int_equal(evloop_span_ns(l, 5), 15000000ull);
+	assert_int_equal(evloop_span_ns(l, 0), 0);
+	assert_int_equal(evloop_set_dilation(l, 1.5), 0);
+	assert_int_equal(evloop_span_ns(l, 1000), 1500000000ull);
+	assert_int_equal(evloop_set_dilation(l, 3), 0);
+	t0 = evloop_now_ns();
+	assert_true(evloop_timer(l, 10, on_timer, &s) > 0);
+	assert_true(evloop_timer(l, 20, on_timer, &s) > 0);
+	assert_int_equal(evloop_run(l, NULL), 0);
+	/* The second is due 20 ms of the world later: 60 of the wall's. */
+	assert_int_equal(s.nfired, 2);
+	assert_true(evloop_now_ns() - t0 >= 60000000ull);
+	evloop_free(l);
+}
+
 static void test_stop_flag_ends_the_loop(void **state)
 {
 	struct evloop *l;
@@ -113,6 +142,7 @@ int main(void)
 			test_readable_fd_calls_back_and_removal_in_batch_is_safe),
 		cmocka_unit_test(test_timers_fire_in_order_and_cancel),
 		cmocka_unit_test(test_stop_flag_ends_the_loop),
+		cmocka_unit_test(test_dilation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,6 +158,47 @@ static void test_queue_and_gso(void **state)
 	}
 }
 
+/* Dilation k: rates divided by k, delays multiplied, queues the same
+ * bytes (12 ms of the world's rate), the super-frame cap unchanged. */
+static void test_dilation(void **state)
+{
+	struct topo_spec s;
+	struct topo_plan p1, p3;
+	struct err e = {""};
+	unsigned i;
+
+	(void)state;
+	topo_spec_default(&s);
+	s.vms = 4;
+	s.vm_rate_bps = 20000000;
+	s.registry_rate_bps = 4800000000ull;
+	s.uplink_rate_bps = 90000000;
+	s.delay_ns = 1000000;
+	assert_int_equal(topo_plan_make(&s, &p1, &e), 0);
+	s.dilation = 3;
+	assert_int_equal(topo_plan_make(&s, &p3, &e), 0);
+	assert_int_equal(p3.hosts[0].rate_bps, 1600000000ull);
+	assert_int_equal(p3.hosts[2].rate_bps, 6666667);
+	assert_int_equal(p3.uplink_rate_bps, 30000000);
+	assert_int_equal(p3.delay_ns, 3000000);
+	assert_int_equal(p1.delay_ns, 1000000);
+	for (i = 0; i < p1.nhosts; i++) {
+		assert_int_equal(p3.hosts[i].queue_bytes,
+				 p1.hosts[i].queue_bytes);
+		assert_int_equal(p1.hosts[i].queue_bytes,
+				 topo_queue_bytes(p1.hosts[i].rate_bps,
+						  TOPO_MTU));
+	}
+	assert_int_equal(p3.uplink_queue_bytes, p1.uplink_queue_bytes);
+	assert_int_equal(p3.gso_max_segs, p1.gso_max_segs);
+	topo_plan_free(&p1);
+	topo_plan_free(&p3);
+
+	s.dilation = 0.5;
+	assert_int_equal(topo_plan_make(&s, &p3, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "dilation: expected 1 to 1000"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_bad_spec_is_refused),
 		cmocka_unit_test(test_burst_sizing),
 		cmocka_unit_test(test_queue_and_gso),
+		cmocka_unit_test(test_dilation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
