@@ -929,6 +929,20 @@ static int start_download(struct bt *b, unsigned idx)
 			   (char *const *)argv, b->plog, &b->dl[idx].pid, b->e);
 }
 
+/* Under time dilation (docs/fidelity.md) the run keeps the world's clock,
+ * as the driver does: aria2c and the tracker run on a slowed clock
+ * (procs), the links at rates divided by k. */
+static double dilation(const struct bt *b)
+{
+	return b->plan->spec.dilation > 1.0 ? b->plan->spec.dilation : 1.0;
+}
+
+static uint64_t world(const struct bt *b, const struct driver_result *r,
+		      uint64_t wall)
+{
+	return driver_world_ns(r->t0_ns, dilation(b), wall);
+}
+
 static int add_unplaced(struct driver_result *r, unsigned function, uint64_t t,
 			unsigned count)
 {
@@ -964,7 +978,7 @@ static void on_markers(struct bt *b, int ifd, struct driver_result *r)
 			    vm >= r->n || b->dl[vm].state != DL_RUNNING)
 				continue;
 			b->dl[vm].state = DL_VERIFYING;
-			b->dl[vm].complete_ns = evloop_now_ns();
+			b->dl[vm].complete_ns = world(b, r, evloop_now_ns());
 			eventlog_write(
 				b->log, "download_complete",
 				json_pack("{s:i, s:s, s:f}", "container",
@@ -994,6 +1008,7 @@ static void on_verified(struct bt *b, struct driver_result *r)
 		pthread_mutex_unlock(&vp->lock);
 		if (!v.ret) {
 			b->dl[v.idx].state = DL_STARTED;
+			v.done_ns = world(b, r, v.done_ns);
 			r->c[v.idx].started_ns = v.done_ns;
 			r->started++;
 			eventlog_write(
@@ -1262,7 +1277,7 @@ int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 		struct pollfd pfd = {.fd = ifd, .events = POLLIN};
 		int wait_ms = LOOP_MS;
 
-		now = evloop_now_ns();
+		now = world(b, r, evloop_now_ns());
 		/* Open loop: every invocation whose time has come goes now,
 		 * each container to the next VM not yet used. */
 		while (next < ninv && r->t0_ns + inv[next].t_ns <= now) {
@@ -1341,7 +1356,8 @@ int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 			if (due > now && (due - now) / 1000000 < LOOP_MS)
 				wait_ms = (int)((due - now) / 1000000);
 		}
-		poll(&pfd, 1, wait_ms);
+		/* The world's ms on the wall clock. */
+		poll(&pfd, 1, (int)(wait_ms * dilation(b)));
 		if (now - last_progress > PROGRESS_NS) {
 			last_progress = now;
 			fprintf(stderr,
@@ -1358,7 +1374,7 @@ int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 		fprintf(stderr, "\r\033[K");
 	fprintf(stderr, "%s: %u/%zu containers up, %u failed, %.1f s\n",
 		b->label, r->started, asked, (unsigned)(asked - r->started),
-		(double)(evloop_now_ns() - r->t0_ns) / 1e9);
+		(double)(world(b, r, evloop_now_ns()) - r->t0_ns) / 1e9);
 	/* Whatever never started counts as failed, as with the driver. */
 	r->failed = (unsigned)(asked - r->started);
 	log_swarms(b);

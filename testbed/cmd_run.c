@@ -18,7 +18,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: faasnet-testbed run SCENARIO.yaml [--out DIR] "
 		   "[--strategies a,b] [--json] [--check]\n"
-		   "         [--allow-degraded]\n"
+		   "         [--allow-degraded] [--dilation K|auto]\n"
 		   "  Builds the scenario's network, starts the registry, "
 		   "the manager and an\n  agent per VM for each strategy, "
 		   "drives the workload, tears everything\n  down and writes "
@@ -27,10 +27,31 @@ static void usage(FILE *f)
 		   "run, and stop.\n"
 		   "  --allow-degraded  exit 0 when runs are degraded (still "
 		   "reported).\n"
+		   "  --dilation K|auto run the world K times slower than "
+		   "the wall clock\n                    (the scenario's "
+		   "dilation: by default 1).\n"
 		   "Exit status: 0 every container started and every run's "
 		   "fidelity is ok;\n  1 the run could not be completed; 2 bad "
 		   "usage or input; 3 containers\n  failed to start; 4 every "
 		   "container started but a run was degraded.\n");
+}
+
+/* --dilation: a number from 1 to SCENARIO_MAX_DILATION, or auto (0), as
+ * the scenario's key. */
+static int parse_dilation(const char *s, double *k)
+{
+	char *end;
+	double v;
+
+	if (!strcmp(s, "auto")) {
+		*k = 0;
+		return 0;
+	}
+	v = strtod(s, &end);
+	if (*end || end == s || !(v >= 1.0) || v > SCENARIO_MAX_DILATION)
+		return -EINVAL;
+	*k = v;
+	return 0;
 }
 
 /* --check: the scenario as it would run, without running it. */
@@ -48,6 +69,13 @@ static int show(const struct scenario *s, struct err *e)
 	       s->name, t.vms, units_format_rate(r1, sizeof(r1), t.vm_rate_bps),
 	       units_format_rate(r2, sizeof(r2), t.registry_rate_bps),
 	       s->scale);
+	if (s->dilation > 1.0)
+		printf("  dilation %g: the world runs %g times slower than the "
+		       "wall clock (links at 1/%g of these rates)\n",
+		       s->dilation, s->dilation, s->dilation);
+	else if (s->dilation == 0)
+		printf("  dilation auto: from 1, raised for a run whose "
+		       "fidelity is degraded\n");
 	for (k = 0; k < s->nimages; k++)
 		printf("  image %s: %s in blocks of %s, start-up reads %.1f%% "
 		       "of "
@@ -136,6 +164,7 @@ int run_main(int argc, char **argv)
 	struct err e = {""};
 	char dir[PATH_MAX] = "";
 	const char *file = NULL;
+	const char *dilation = NULL;
 	int i, ret, check = 0, allow_degraded = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -154,6 +183,8 @@ int run_main(int argc, char **argv)
 			check = 1;
 		} else if (!strcmp(argv[i], "--allow-degraded")) {
 			allow_degraded = 1;
+		} else if (!strcmp(argv[i], "--dilation") && i + 1 < argc) {
+			dilation = argv[++i];
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -171,6 +202,14 @@ int run_main(int argc, char **argv)
 	ret = scenario_load(file, &s, &e);
 	if (ret) {
 		fprintf(stderr, "%s\n", e.msg);
+		return TESTBED_EXIT_USAGE;
+	}
+	if (dilation && parse_dilation(dilation, &s.dilation)) {
+		fprintf(stderr,
+			"run: --dilation: expected a number from 1 to %d, or "
+			"auto, got \"%s\"\n",
+			SCENARIO_MAX_DILATION, dilation);
+		scenario_free(&s);
 		return TESTBED_EXIT_USAGE;
 	}
 	warn_sizes(&s);

@@ -29,8 +29,16 @@ struct drv {
 	int have_first;
 	int fd;
 	struct serve *sv; /* serve only */
-	uint64_t now;
+	uint64_t now;	  /* the world's clock */
+	double k;	  /* dilation */
 };
+
+uint64_t driver_world_ns(uint64_t t0, double k, uint64_t wall)
+{
+	if (k <= 1.0 || wall <= t0)
+		return wall;
+	return t0 + (uint64_t)((double)(wall - t0) / k + 0.5);
+}
 
 /* One frame to the manager; -EIO with e saying why. */
 static int send_msg(struct drv *d, const struct proto_msg *m, struct err *e)
@@ -188,7 +196,8 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 			struct driver_container *c =
 				&r->c[m->container - r->first_id];
 
-			c->started_ns = m->t_ns;
+			/* The agent's wall clock, made the world's. */
+			c->started_ns = driver_world_ns(r->t0_ns, d->k, m->t_ns);
 			r->started++;
 			/* Requests can use it from when the driver knows of
 			 * it, as a real front end would. */
@@ -324,14 +333,14 @@ static void progress(const struct drv *d, const char *label, size_t asked,
 
 int driver_run(uint32_t addr, uint16_t port,
 	       const struct scenario_invocation *inv, size_t ninv,
-	       const struct scenario *s, uint64_t timeout_ns,
+	       const struct scenario *s, uint64_t timeout_ns, double k,
 	       volatile sig_atomic_t *stop, const char *label,
 	       struct driver_result *r, struct err *e)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 				 .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(addr)};
-	struct drv d = {.r = r, .fd = -1};
+	struct drv d = {.r = r, .fd = -1, .k = k > 1.0 ? k : 1.0};
 	uint8_t *rbuf = NULL;
 	unsigned *asks = NULL;
 	size_t rlen = 0, next = 0, asked = 0, i;
@@ -356,7 +365,7 @@ int driver_run(uint32_t addr, uint16_t port,
 		struct pollfd pfd = {.fd = d.fd, .events = POLLIN};
 		int wait_ms = 100, done;
 
-		d.now = evloop_now_ns();
+		d.now = driver_world_ns(r->t0_ns, d.k, evloop_now_ns());
 		/* Open loop: every invocation whose time has come goes now;
 		 * with serve, it is a request, and arrives at its time. */
 		while (next < ninv && r->t0_ns + inv[next].t_ns <= d.now) {
@@ -396,6 +405,8 @@ int driver_run(uint32_t addr, uint16_t port,
 			if (due > d.now && (due - d.now) / 1000000 < 100)
 				wait_ms = (int)((due - d.now) / 1000000);
 		}
+		/* The world's ms on the wall clock. */
+		wait_ms = (int)(wait_ms * d.k);
 		if (poll(&pfd, 1, wait_ms) > 0 &&
 		    (ret = read_frames(&d, rbuf, &rlen, e)))
 			break;
@@ -406,7 +417,7 @@ int driver_run(uint32_t addr, uint16_t port,
 			progress(&d, label, asked, tty, 0);
 		}
 	}
-	d.now = evloop_now_ns();
+	d.now = driver_world_ns(r->t0_ns, d.k, evloop_now_ns());
 	r->end_ns = d.now;
 	progress(&d, label, asked, tty, 1);
 	/* Whatever never started counts as failed. */

@@ -62,12 +62,20 @@ struct driver_result {
  * is done), when timeout_ns has passed since the last invocation, or when
  * *stop is set (then -EINTR). Shows a progress line on stderr, labelled
  * label. With serve, a container idle for the scenario's reclaim time is
- * released. */
+ * released. Under time dilation k (>= 1; 1: none) the driver runs on the
+ * world's clock (driver_world_ns): the schedule, the time-out and every
+ * time in r are the world's, so r reads as it would undilated. */
 int driver_run(uint32_t addr, uint16_t port,
 	       const struct scenario_invocation *inv, size_t ninv,
-	       const struct scenario *s, uint64_t timeout_ns,
+	       const struct scenario *s, uint64_t timeout_ns, double k,
 	       volatile sig_atomic_t *stop, const char *label,
 	       struct driver_result *r, struct err *e);
+
+/* The world's clock under dilation k: a wall-clock time (CLOCK_MONOTONIC
+ * ns, as every event log has) mapped so that t0 is the same instant in
+ * both and the world runs k times slower after it. Times before t0 and
+ * k <= 1 are left as they are. */
+uint64_t driver_world_ns(uint64_t t0, double k, uint64_t wall);
 void driver_result_free(struct driver_result *r);
 
 /* Waits until the manager at addr:port says (GET_STATUS) that at least

@@ -268,7 +268,12 @@ static void sample(struct fidmon *m, double from_s, double to_s, int first)
 	size_t i, nends = m->plan->nhosts + m->nup;
 	int ncpu, k;
 
-	netmon_sample(m->netmon, to_s);
+	/* netdev.csv is the world's: under dilation k its seconds are k
+	 * times shorter than the wall's, so its rates read undilated. The
+	 * host's signals stay on the wall clock. */
+	netmon_sample(m->netmon, m->plan->spec.dilation > 1.0
+					 ? to_s / m->plan->spec.dilation
+					 : to_s);
 	link_htb_stats(m->sk, on_download, m, &e);
 	for (i = 0; i < m->nup; i++)
 		link_htb_stats(m->up[i].sk, on_upload, m->up[i].end, &e);

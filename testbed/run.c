@@ -42,6 +42,9 @@ struct run {
 	char dir[PATH_MAX], bindir[PATH_MAX], cache[PATH_MAX];
 	char meta[PATH_MAX + 8]; /* the VMs' metadata store: DIR/meta */
 	char registry[32];	 /* the registry's host:port, from plan.h */
+	/* The time dilation the network is shaped for now (the scenario's,
+	 * or for auto the smallest one found to be enough so far). */
+	double k;
 	struct topo_plan plan;
 	char refs[SCENARIO_MAX_IMAGES][400];
 	char layouts[SCENARIO_MAX_IMAGES][PATH_MAX + 300];
@@ -64,6 +67,7 @@ struct run {
 		unsigned corrupt;
 		struct fidelity_verdict verdict;
 		struct summary_cpu cpu;
+		double dilation; /* the largest its runs needed */
 	} keys[SCENARIO_NSTRATEGIES * SCENARIO_MAX_SWEEP];
 	size_t nkeys;
 	int degraded;
@@ -526,9 +530,12 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 		r->keys[i].corrupt = 0;
 		memset(&r->keys[i].verdict, 0, sizeof(r->keys[i].verdict));
 		memset(&r->keys[i].cpu, 0, sizeof(r->keys[i].cpu));
+		r->keys[i].dilation = 0;
 		r->nkeys++;
 	}
 	r->keys[i].corrupt += corrupt;
+	if (r->k > r->keys[i].dilation)
+		r->keys[i].dilation = r->k;
 	/* Repetitions pool: each keeps its reasons, named by repetition. */
 	snprintf(prefix, sizeof(prefix), "r%u: ", rep + 1);
 	fidelity_merge(&r->keys[i].verdict, &rf->verdict,
@@ -640,7 +647,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char maxc[16], reclaim[24], dead[16], seed[24], mgr[32];
+	char maxc[16], reclaim[24], dead[16], seed[24], mgr[32], kstr[32];
 	struct scenario_invocation *inv = NULL;
 	struct err we = {""};
 	struct driver_result dr = {0};
@@ -700,7 +707,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
-	argv = calloc(18 + 2 * s->nfunctions, sizeof(*argv));
+	argv = calloc(20 + 2 * s->nfunctions, sizeof(*argv));
 	if (!argv) {
 		ret = -ENOMEM;
 		goto out;
@@ -734,6 +741,10 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	argv[k++] = mgr_ev;
 	argv[k++] = "--dot";
 	argv[k++] = dot;
+	/* Its timers, and the agents', run in the world's time. */
+	snprintf(kstr, sizeof(kstr), "%.17g", r->k);
+	argv[k++] = "--dilation";
+	argv[k++] = kstr;
 	argv[k] = NULL;
 	ret = procs_spawn(pr, TOPO_PREFIX "manager", argv, log, NULL, r->e);
 	if (ret)
@@ -747,7 +758,8 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		char *av[] = {bin,	    "--name",	(char *)h->name,
 			      "--addr",	    addr,	"--manager",
 			      mgr,	    "--events", ev,
-			      "--meta-dir", r->meta,	NULL};
+			      "--meta-dir", r->meta,	"--dilation",
+			      kstr,	    NULL};
 
 		topo_addr_str(h->addr, addr, sizeof(addr));
 		snprintf(ev, sizeof(ev), "%s/%s.jsonl", raw, h->name);
@@ -769,7 +781,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 
 	mon = monitor_start(r, raw, label);
 	ret = driver_run(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, inv, ninv, s,
-			 s->timeout_ns, r->o->stop, label, &dr, r->e);
+			 s->timeout_ns, r->k, r->o->stop, label, &dr, r->e);
 	fidmon_stop(mon);
 	procs_stop_all(pr, 3000);
 	monitor_end(r, mon, mgr_ev, dr.t0_ns, label, &rf);
@@ -988,11 +1000,15 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	snprintf(dir, PATH_MAX, "%s", r.dir);
 
 	scenario_scaled_topology(s, &topo);
+	r.k = s->dilation >= 1.0 ? s->dilation : 1.0;
+	topo.dilation = r.k;
 	ret = topo_plan_make(&topo, &r.plan, e);
 	if (ret)
 		return ret;
-	fprintf(stderr, "run: %s: %u VMs, scale %g, results in %s\n", s->name,
-		topo.vms, s->scale, r.dir);
+	fprintf(stderr, "run: %s: %u VMs, scale %g, %s%g, results in %s\n",
+		s->name, topo.vms, s->scale,
+		s->dilation >= 1.0 ? "dilation " : "dilation auto from ", r.k,
+		r.dir);
 	util_progress_init(&prog, "run: network");
 	bo.arg = &prog;
 	ret = topo_build(&r.plan, &bo, e);
@@ -1031,6 +1047,7 @@ out:
 				    &r.runs[r.nruns]))
 			continue;
 		r.runs[r.nruns].seed = r.keys[k].seed;
+		r.runs[r.nruns].dilation = r.keys[k].dilation;
 		r.runs[r.nruns].fidelity = &r.keys[k].verdict;
 		r.runs[r.nruns].cpu = &r.keys[k].cpu;
 		if (s->serve.on &&

@@ -105,6 +105,7 @@ static const struct key top_keys[] = {
 		.fmax = 1,
 		.fmin_open = true,
 	},
+	{.name = "dilation", .type = KEY_NODE},
 	{.name = "images", .type = KEY_NODE, .required = true},
 	{.name = "functions", .type = KEY_NODE, .required = true},
 	{.name = "workload", .type = KEY_NODE, .required = true},
@@ -1192,6 +1193,31 @@ static int parse_strategies(const struct ctx *c, const yaml_node_t *v,
 	return 0;
 }
 
+/* dilation: a number from 1 to SCENARIO_MAX_DILATION, or auto (0). */
+static int parse_dilation(const struct ctx *c, const yaml_node_t *v,
+			  struct scenario *s)
+{
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
+	const char *t = (const char *)v->data.scalar.value;
+	double d;
+
+	if (v->type == YAML_SCALAR_NODE && strlen(t) == v->data.scalar.length) {
+		if (!strcmp(t, "auto")) {
+			s->dilation = 0;
+			return 0;
+		}
+		if (!parse_decimal(t, &d) && d >= 1.0 &&
+		    d <= SCENARIO_MAX_DILATION) {
+			s->dilation = d;
+			return 0;
+		}
+	}
+	return fail(c, yamlmsg_line(v), -EINVAL,
+		    "dilation: expected a number from 1 to %d, or auto, got %s",
+		    SCENARIO_MAX_DILATION,
+		    yamlmsg_describe(got, sizeof(got), v));
+}
+
 static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 		       struct scenario *s)
 {
@@ -1325,7 +1351,7 @@ static const struct {
 	{"topology", parse_topology},	  {"images", parse_images},
 	{"functions", parse_functions},	  {"workload", parse_workload},
 	{"strategies", parse_strategies}, {"sweep", parse_sweep},
-	{"serve", parse_serve},
+	{"serve", parse_serve},	  {"dilation", parse_dilation},
 };
 
 static int parse_top(const struct ctx *c, const yaml_node_t *root,
@@ -1363,6 +1389,7 @@ static void scenario_default(struct scenario *s)
 	memset(s, 0, sizeof(*s));
 	topo_spec_default(&s->topo);
 	s->scale = 1;
+	s->dilation = 1;
 	s->repetitions = 1;
 	s->seed = 1;
 	s->timeout_ns = 300 * NS_PER_S;

@@ -17,6 +17,7 @@
 #define SCENARIO_MAX_FUNCTIONS	 1024
 #define SCENARIO_MAX_STEPS	 4096
 #define SCENARIO_MAX_SWEEP	 32
+#define SCENARIO_MAX_DILATION	 100
 #define SCENARIO_MAX_INVOCATIONS 1000000
 
 enum scenario_strategy {
@@ -84,6 +85,9 @@ struct scenario {
 	struct topo_spec topo; /* as written, before scale */
 	double scale; /* synthetic image sizes and link rates times this;
 		       * block sizes, delays and counts are not scaled */
+	/* Time dilation: the emulated world runs this many times slower
+	 * than the wall clock (1: none; 0: "auto", the run chooses). */
+	double dilation;
 	unsigned nimages;
 	struct scenario_image images[SCENARIO_MAX_IMAGES];
 	unsigned nfunctions;

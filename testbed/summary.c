@@ -770,6 +770,9 @@ static int append_run(json_t *arr, const struct summary_run *run, size_t i,
 	ret = set_u64(o, "seed", run->seed, i, e);
 	if (ret)
 		return ret;
+	if (run->dilation > 0 &&
+	    set_new(o, "dilation", json_real(run->dilation)))
+		return err_set(e, -ENOMEM, "summary.json: out of memory");
 	ret = set_new(o, "requested", json_integer(run->requested));
 	ret = ret ?: set_new(o, "started", json_integer(run->started));
 	ret = ret ?: set_new(o, "failed", json_integer(run->failed));

@@ -37,6 +37,9 @@ struct summary_run {
 	/* placement's seed (the manager's --seed) of its first repetition;
 	 * repetition r used seed + r - 1 */
 	uint64_t seed;
+	/* the time dilation it ran under (docs/fidelity.md, "Time
+	 * dilation"); 0: not recorded, and left out of summary.json */
+	double dilation;
 	unsigned requested, started, failed;
 	/* over started containers; nearest-rank percentiles; 0 when none */
 	double p50_s, p90_s, p99_s, max_s;

@@ -49,11 +49,28 @@ static void test_bad_answers(void **state)
 	driver_result_free(&r);
 }
 
+/* The world's clock: t0 shared, k times slower after it. */
+static void test_world_clock(void **state)
+{
+	const uint64_t t0 = 5000000000ull;
+
+	(void)state;
+	assert_true(driver_world_ns(t0, 1, t0 + 300) == t0 + 300);
+	assert_true(driver_world_ns(t0, 0, t0 + 300) == t0 + 300);
+	assert_true(driver_world_ns(t0, 3, t0) == t0);
+	assert_true(driver_world_ns(t0, 3, t0 + 3000000000ull) ==
+		    t0 + 1000000000ull);
+	assert_true(driver_world_ns(t0, 2.5, t0 + 10) == t0 + 4);
+	/* before t0 (a log line from start-up): left as it is */
+	assert_true(driver_world_ns(t0, 3, t0 - 7) == t0 - 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_placed_in_order),
 		cmocka_unit_test(test_bad_answers),
+		cmocka_unit_test(test_world_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

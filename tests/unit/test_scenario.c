@@ -250,6 +250,7 @@ static void test_defaults(void **state)
 	assert_true(s.topo.vm_rate_bps == GBIT);
 	assert_true(s.topo.uplink_rate_bps == 0);
 	assert_true(s.scale == 1);
+	assert_true(s.dilation == 1);
 	assert_int_equal(s.images[0].block_size, 512 << 10);
 	assert_true(s.images[0].startup_fraction == 0.16);
 	assert_true(s.images[0].seed == 1);
@@ -313,6 +314,23 @@ static void test_limits_accepted(void **state)
 	assert_true(s.timeout_ns == 24 * 3600 * SEC);
 	assert_int_equal(s.steps[0].containers, 100000);
 	assert_int_equal(s.sweep[1], 100000);
+	scenario_free(&s);
+}
+
+static void test_dilation(void **state)
+{
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(parse(BASE "dilation: 2.5\n", &s, &e), 0);
+	assert_true(s.dilation == 2.5);
+	scenario_free(&s);
+	assert_int_equal(parse(BASE "dilation: 100\n", &s, &e), 0);
+	assert_true(s.dilation == 100);
+	scenario_free(&s);
+	assert_int_equal(parse(BASE "dilation: auto\n", &s, &e), 0);
+	assert_true(s.dilation == 0);
 	scenario_free(&s);
 }
 
@@ -404,8 +422,8 @@ static const struct bad_case bad[] = {
 	/* unknown keys */
 	{BASE "colour: red\n",
 	 "x.yaml:8: unknown key 'colour'; valid keys: name, description, "
-	 "paper, topology, scale, images, functions, workload, strategies, "
-	 "repetitions, seed, timeout, reclaim, sweep, serve"},
+	 "paper, topology, scale, dilation, images, functions, workload, "
+	 "strategies, repetitions, seed, timeout, reclaim, sweep, serve"},
 	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
 	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
 	 "block_size, startup_fraction, seed, layout"},
@@ -523,6 +541,16 @@ static const struct bad_case bad[] = {
 	 "}]\n" TAIL,
 	 "x.yaml:2: images[0]: a block of 8388608 bytes may compress to "
 	 "8422400, over the 8386560 bytes a frame carries"},
+	/* dilation */
+	{BASE "dilation: 0.5\n",
+	 "x.yaml:8: dilation: expected a number from 1 to 100, or auto, got "
+	 "\"0.5\""},
+	{BASE "dilation: 101\n",
+	 "x.yaml:8: dilation: expected a number from 1 to 100, or auto, got "
+	 "\"101\""},
+	{BASE "dilation: [2]\n",
+	 "x.yaml:8: dilation: expected a number from 1 to 100, or auto, got a "
+	 "sequence"},
 	/* scale */
 	{BASE "scale: 0\n",
 	 "x.yaml:8: scale: expected a number above 0 and at most 1, like 0.1, "
@@ -1414,6 +1442,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_dilation),
 		cmocka_unit_test(test_any_order),
 		cmocka_unit_test(test_limits_accepted),
 		cmocka_unit_test(test_topology_path),

@@ -970,6 +970,7 @@ static void test_json_fidelity_and_cpu(void **state)
 	run.sweep = -1;
 	run.fidelity = &v;
 	run.cpu = &cpu;
+	run.dilation = 2.5;
 	text = write_json_mem(NULL, &run, 1, &ret, &e);
 	assert_int_equal(ret, 0);
 	j = json_loads(text, 0, NULL);
@@ -1004,6 +1005,7 @@ static void test_json_fidelity_and_cpu(void **state)
 			 FIDELITY_CPU_BUSY) < 1e-9);
 	assert_string_equal(json_string_value(json_object_get(r, "text")),
 			    "cpu0 98% busy 1.2-3.4 s");
+	assert_true(json_real_value(json_object_get(o, "dilation")) == 2.5);
 	c = json_object_get(o, "cpu_s");
 	assert_int_equal(json_object_size(c), 7);
 	assert_true(json_real_value(json_object_get(c, "total")) == 2.25);
