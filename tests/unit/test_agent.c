@@ -1436,6 +1436,41 @@ static void test_control_registry_root_starts(void **state)
 	run_isolated(body_registry_root, 20);
 }
 
+/* A root whose node has the block index in its metadata store (as the
+ * testbed stages it): the index comes from there, never from the
+ * registry, and the container starts. */
+static int body_registry_root_store(struct h *h)
+{
+	char meta[128], digest[SHA256_OCI_LEN];
+	struct err e = {""};
+	int ret = 0;
+
+	snprintf(meta, sizeof(meta), "%s/meta", h->dir);
+	h->o.meta_dir = meta;
+	if (oci_layout_init(meta, &e) ||
+	    oci_layout_put(meta, g_img.index, g_img.index_len, digest, &e) ||
+	    h_start(h, FREG_HONEST)) {
+		fprintf(stderr, "%s\n", e.msg);
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, 0), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED from the registry");
+	CHECK(atomic_load(&h->reg.index_gets) == 0,
+	      "the registry was asked for the index %u times though the "
+	      "metadata store holds it",
+	      atomic_load(&h->reg.index_gets));
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_control_registry_root_index_from_store(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_root_store, 20);
+}
+
 /* The registry strategy (`docker pull`, the full-pull baseline): the agent
  * pulls the tar+gzip layer whole, checks it against its diff_id, and
  * starts. */
@@ -1453,6 +1488,9 @@ static int body_registry_strategy(struct h *h)
 	      "no STARTED with the registry strategy");
 	CHECK(atomic_load(&h->reg.layer_gets) == 1,
 	      "the layer was pulled %u times", atomic_load(&h->reg.layer_gets));
+	CHECK(atomic_load(&h->reg.index_gets) == 0,
+	      "the block index was read %u times: docker pull reads none",
+	      atomic_load(&h->reg.index_gets));
 out:
 	h_stop(h);
 	return ret;
@@ -2083,6 +2121,48 @@ static void test_registry_strategy_retries_corrupt_pull(void **state)
 	run_isolated(body_registry_pull_corrupt, 30);
 }
 
+/* Issue 10: the index was decoded twice on the root, by lib/fetch in the
+ * registry worker and again by the cache (parse, verify and decompress
+ * once: the cache's). The worker now hands the index over as read. The
+ * registry's first answer for the index has a byte changed: the cache
+ * must be the one that refuses it (a "bad_meta" naming the manifest's
+ * digest, not a registry error from the worker's own check), and the
+ * agent, asking again, must start the container. */
+static int body_registry_index_checked_by_cache(struct h *h)
+{
+	int ret = 0;
+
+	if (h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	h->reg.fault_digest = g_img.index_digest;
+	h->reg.fault = FREG_FAULT_CORRUPT;
+	h->reg.fault_n = 1;
+	CHECK(!h_provision(h, 1, 0), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 8000),
+	      "no STARTED within 8 s of a corrupt index (%u index reads)",
+	      atomic_load(&h->reg.index_gets));
+	CHECK(h_log_has(h, "\"bad_meta\"") &&
+		      h_log_has(h, "index does not match the manifest's"),
+	      "the corrupt index was not refused by the cache");
+	CHECK(!h_log_has(h, "content has digest"),
+	      "the registry worker checked the index itself");
+	CHECK(atomic_load(&h->reg.index_gets) == 2,
+	      "the index was read %u times: once corrupt, then once more "
+	      "was right",
+	      atomic_load(&h->reg.index_gets));
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_registry_index_checked_once_by_the_cache(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_index_checked_by_cache, 30);
+}
+
 static int setup(void **state)
 {
 	struct err e = {""};
@@ -2110,6 +2190,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_honest_parent_starts),
 		cmocka_unit_test(test_control_registry_root_starts),
+		cmocka_unit_test(test_control_registry_root_index_from_store),
 		cmocka_unit_test(test_control_registry_strategy_starts),
 		cmocka_unit_test(
 			test_release_frees_blocks_queued_for_slow_child),
@@ -2127,6 +2208,7 @@ int main(void)
 		cmocka_unit_test(test_registry_strategy_retries_closed_pull),
 		cmocka_unit_test(test_registry_strategy_retries_stalled_pull),
 		cmocka_unit_test(test_registry_strategy_retries_corrupt_pull),
+		cmocka_unit_test(test_registry_index_checked_once_by_the_cache),
 	};
 	int ret;
 
