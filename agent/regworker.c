@@ -12,7 +12,8 @@
 struct regjob {
 	enum regjob_kind kind;
 	char ref[512];
-	uint32_t *blocks;
+	uint32_t *blocks;	/* BLOCKS: which, for the error */
+	struct fetch_extent *x; /* BLOCKS: where each lies */
 	uint32_t n;
 	void *tag;
 	struct regjob *next;
@@ -95,24 +96,31 @@ static struct fetch_image *get_open(struct regworker *w, const char *ref,
 		return NULL;
 	}
 	o->fi.parallel = w->parallel;
-	/* The agent's cache verifies and decompresses every block, whoever
-	 * sent it: doing it here too would do it twice. */
-	o->fi.raw = 1;
 	snprintf(o->ref, sizeof(o->ref), "%s", ref);
 	o->next = w->open;
 	w->open = o;
 	return &o->fi;
 }
 
-/* The first layer that has block blobs: what the agent serves. */
-static int block_layer(const struct fetch_image *fi)
+/* The image, opened, and its first layer that has block blobs: what the
+ * agent serves. */
+static struct fetch_image *get_block_layer(struct regworker *w, const char *ref,
+					   unsigned *layer, struct err *e,
+					   int *ret)
 {
+	struct fetch_image *fi = get_open(w, ref, e, ret);
 	unsigned i;
 
-	for (i = 0; i < fi->img.nlayers; i++)
-		if (fi->img.layers[i].has_blocks)
-			return (int)i;
-	return -1;
+	if (!fi)
+		return NULL;
+	for (i = 0; i < fi->img.nlayers && !fi->img.layers[i].has_blocks; i++)
+		;
+	if (i == fi->img.nlayers) {
+		*ret = err_set(e, -EINVAL, "%s: no block layer", ref);
+		return NULL;
+	}
+	*layer = i;
+	return fi;
 }
 
 static void *dup_bytes(const void *p, size_t len)
@@ -129,14 +137,13 @@ static void do_meta(struct regworker *w, struct regjob *j)
 	struct regres *r;
 	struct fetch_image *fi;
 	struct err e = {""};
-	int ret = 0, l;
+	int ret = 0;
 
 	fi = get_open(w, j->ref, &e, &ret);
 	if (!fi) {
 		post_error(w, j, ret, e.msg);
 		return;
 	}
-	l = block_layer(fi);
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		post_error(w, j, -ENOMEM, "out of memory");
@@ -148,12 +155,39 @@ static void do_meta(struct regworker *w, struct regjob *j)
 	r->manifest_len = fi->manifest_len;
 	r->config = dup_bytes(fi->config, fi->config_len);
 	r->config_len = fi->config_len;
-	if (l >= 0) {
-		r->index = dup_bytes(fi->index_raw[l], fi->index_len[l]);
-		r->index_len = fi->index_len[l];
-	}
 	/* What was read to get here counts as registry traffic. */
 	r->bytes = fi->meta_bytes;
+	post(w, r);
+}
+
+/* The index as read: checking, decoding and keeping it is the cache's
+ * (the index from the node's metadata store never gets here). */
+static void do_index(struct regworker *w, struct regjob *j)
+{
+	struct regres *r = NULL;
+	struct fetch_image *fi;
+	struct err e = {""};
+	uint8_t *buf = NULL;
+	unsigned l;
+	size_t len = 0;
+	int ret = 0;
+
+	fi = get_block_layer(w, j->ref, &l, &e, &ret);
+	if (fi)
+		ret = fetch_blob_raw(fi, fi->img.layers[l].index.digest, &buf,
+				     &len, &e);
+	if (!ret && !(r = calloc(1, sizeof(*r))))
+		ret = err_set(&e, -ENOMEM, "out of memory");
+	if (ret) {
+		free(buf);
+		post_error(w, j, ret, e.msg);
+		return;
+	}
+	r->kind = REGRES_META;
+	r->tag = j->tag;
+	r->index = buf;
+	r->index_len = len;
+	r->bytes = len;
 	post(w, r);
 }
 
@@ -190,15 +224,13 @@ static void do_blocks(struct regworker *w, struct regjob *j)
 	struct block_ctx c = {.w = w, .tag = j->tag};
 	struct fetch_image *fi;
 	struct err e = {""};
-	int ret = 0, l;
+	unsigned l;
+	int ret = 0;
 
-	fi = get_open(w, j->ref, &e, &ret);
-	if (fi) {
-		l = block_layer(fi);
-		ret = l < 0 ? err_set(&e, -EINVAL, "%s: no block layer", j->ref)
-			    : fetch_blocks(fi, (unsigned)l, j->blocks, j->n,
-					   post_block, &c, NULL, &e);
-	}
+	fi = get_block_layer(w, j->ref, &l, &e, &ret);
+	if (fi)
+		ret = fetch_blocks_raw(fi, l, j->x, j->n, post_block, &c, NULL,
+				       &e);
 	if (ret) {
 		post_error(w, j, ret, e.msg);
 	} else {
@@ -304,6 +336,13 @@ static void do_layer(struct regworker *w, struct regjob *j)
 	free(c);
 }
 
+static void job_free(struct regjob *j)
+{
+	free(j->blocks);
+	free(j->x);
+	free(j);
+}
+
 static void *run(void *arg)
 {
 	struct regworker *w = arg;
@@ -324,12 +363,13 @@ static void *run(void *arg)
 			return NULL; /* stopping, nothing left */
 		if (j->kind == REGJOB_META)
 			do_meta(w, j);
+		else if (j->kind == REGJOB_INDEX)
+			do_index(w, j);
 		else if (j->kind == REGJOB_BLOCKS)
 			do_blocks(w, j);
 		else
 			do_layer(w, j);
-		free(j->blocks);
-		free(j);
+		job_free(j);
 	}
 }
 
@@ -363,24 +403,38 @@ int regworker_start(struct regworker **out, unsigned parallel,
 }
 
 int regworker_submit(struct regworker *w, enum regjob_kind kind,
-		     const char *ref, const uint32_t *blocks, uint32_t n,
-		     void *tag)
+		     const char *ref, const struct blockimg_index *ix,
+		     const uint32_t *blocks, uint32_t n, void *tag)
 {
-	struct regjob *j = calloc(1, sizeof(*j));
+	struct regjob *j;
+	uint32_t i;
 
+	if (kind == REGJOB_BLOCKS && !ix)
+		return -EINVAL;
+	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
 	j->kind = kind;
 	snprintf(j->ref, sizeof(j->ref), "%s", ref);
 	j->tag = tag;
-	if (n) {
+	if (kind == REGJOB_BLOCKS && n) {
 		j->blocks = malloc(n * sizeof(*blocks));
-		if (!j->blocks) {
-			free(j);
+		j->x = malloc(n * sizeof(*j->x));
+		if (!j->blocks || !j->x) {
+			job_free(j);
 			return -ENOMEM;
 		}
 		memcpy(j->blocks, blocks, n * sizeof(*blocks));
 		j->n = n;
+		for (i = 0; i < n; i++) {
+			if (blocks[i] >= ix->nblocks) {
+				job_free(j);
+				return -ERANGE;
+			}
+			j->x[i].offset = ix->blocks[blocks[i]].offset;
+			j->x[i].clen = ix->blocks[blocks[i]].clen;
+			j->x[i].block = blocks[i];
+		}
 	}
 	pthread_mutex_lock(&w->lock);
 	if (w->jobs_tail)
@@ -432,8 +486,7 @@ void regworker_stop(struct regworker *w)
 	w->stopping = 1;
 	for (j = w->jobs; j; j = jn) {
 		jn = j->next;
-		free(j->blocks);
-		free(j);
+		job_free(j);
 	}
 	w->jobs = w->jobs_tail = NULL;
 	pthread_cond_signal(&w->cond);

@@ -390,20 +390,50 @@ static int reg_request(struct source *s, enum source_req r,
 	switch (r) {
 	case SOURCE_REQ_META:
 		ret = regworker_submit(rg->rw, REGJOB_META, s->cache->ref, NULL,
-				       0, s);
+				       NULL, 0, s);
 		break;
 	case SOURCE_REQ_BLOCKS:
 		ret = regworker_submit(rg->rw, REGJOB_BLOCKS, s->cache->ref,
-				       blocks, n, s);
+				       &s->cache->ix, blocks, n, s);
 		break;
 	default:
 		ret = regworker_submit(rg->rw, REGJOB_LAYER, s->cache->ref,
-				       NULL, 0, s);
+				       NULL, NULL, 0, s);
 		break;
 	}
 	if (!ret)
 		rg->inflight++;
 	return ret;
+}
+
+/* After the manifest and config: the index, unless the cache took it from
+ * the node's metadata store (as peer_ask_blobs). The META request stays in
+ * flight until it comes. 1 when asked. */
+static int reg_ask_index(struct reg *rg)
+{
+	struct source *s = &rg->s;
+
+	if (s->cache->meta != CACHE_META_MANIFEST || s->cache->index)
+		return 0;
+	if (!regworker_submit(rg->rw, REGJOB_INDEX, s->cache->ref, NULL, NULL,
+			      0, s))
+		return 1;
+	s->sink->failed(s->arg, s, SOURCE_REQ_META, NULL, 0, 0, -ENOMEM,
+			"cannot ask the registry for the index");
+	return 0;
+}
+
+static enum source_req req_of(enum regjob_kind k)
+{
+	switch (k) {
+	case REGJOB_META:
+	case REGJOB_INDEX:
+		return SOURCE_REQ_META;
+	case REGJOB_BLOCKS:
+		return SOURCE_REQ_BLOCKS;
+	default:
+		return SOURCE_REQ_LAYER;
+	}
 }
 
 void source_registry_result(struct regres *r)
@@ -413,7 +443,6 @@ void source_registry_result(struct regres *r)
 
 	switch (r->kind) {
 	case REGRES_META:
-		rg->inflight--;
 		s->bytes += r->bytes;
 		s->sink->doc(s->arg, s, SOURCE_DOC_MANIFEST, r->manifest,
 			     r->manifest_len);
@@ -421,6 +450,8 @@ void source_registry_result(struct regres *r)
 			     r->config_len);
 		s->sink->doc(s->arg, s, SOURCE_DOC_INDEX, r->index,
 			     r->index_len);
+		if (r->index || !reg_ask_index(rg))
+			rg->inflight--;
 		break;
 	case REGRES_BLOCK:
 		s->bytes += r->clen;
@@ -436,11 +467,8 @@ void source_registry_result(struct regres *r)
 		break;
 	case REGRES_ERROR:
 		rg->inflight--;
-		s->sink->failed(s->arg, s,
-				r->job == REGJOB_META	  ? SOURCE_REQ_META
-				: r->job == REGJOB_BLOCKS ? SOURCE_REQ_BLOCKS
-							  : SOURCE_REQ_LAYER,
-				r->blocks, 0, r->nblocks, r->error, r->msg);
+		s->sink->failed(s->arg, s, req_of(r->job), r->blocks, 0,
+				r->nblocks, r->error, r->msg);
 		break;
 	}
 }

@@ -189,6 +189,9 @@ int fetch_main(int argc, char **argv)
 	if (ret)
 		goto out;
 	opened = 1;
+	ret = fetch_indexes(&fi, &e);
+	if (ret)
+		goto out;
 	fi.parallel = all ? 1 : (unsigned)parallel;
 	if (layer >= fi.img.nlayers || !fi.img.layers[layer].has_blocks) {
 		ret = err_set(&e, -EINVAL, "%s: layer %u has no block blobs",

@@ -11,7 +11,8 @@
 #include "oci.h"
 #include "units.h"
 
-/* A local layout: the same picture fetch_open gives for a registry. */
+/* A local layout: the same picture fetch_open and fetch_indexes give for a
+ * registry. */
 static int open_layout(const char *dir, const char *tag, struct oci_image *img,
 		       struct blockimg_index **ixp, struct err *e)
 {
@@ -90,6 +91,8 @@ int inspect_main(int argc, char **argv)
 		ret = open_layout(what, tag, &img, &ix, &e);
 	} else {
 		ret = fetch_open(what, NULL, &fi, &e);
+		if (!ret && (ret = fetch_indexes(&fi, &e)))
+			fetch_close(&fi);
 		if (!ret) {
 			img = fi.img;
 			ix = fi.ix;

@@ -1,7 +1,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
 #include "fetch.h"
 
@@ -35,12 +34,33 @@ static int meta_sink(void *arg, const void *p, size_t len)
 	return 0;
 }
 
+/* A small blob from the registry, whole, as sent. */
+static int get_raw(struct fetch_image *fi, const char *digest,
+		   struct meta_buf *m, struct err *e)
+{
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = registry_blob_get(fi->r, fi->ref.repo, digest, 0, 0, meta_sink, m,
+				e);
+	if (ret == -EFBIG)
+		err_set(e, ret, "blob %s: larger than %u bytes", digest,
+			FETCH_META_MAX);
+	if (ret) {
+		free(m->buf);
+		m->buf = NULL;
+		return ret;
+	}
+	fi->meta_bytes += m->len;
+	return 0;
+}
+
 /* A small blob, whole, checked against its digest. */
 static int get_small(struct fetch_image *fi, const char *digest,
 		     struct meta_buf *m, struct err *e)
 {
 	uint8_t d[SHA256_LEN];
-	char got[SHA256_OCI_LEN];
+	char got[SHA256_OCI_LEN] = "?";
 	int ret;
 
 	memset(m, 0, sizeof(*m));
@@ -55,21 +75,31 @@ static int get_small(struct fetch_image *fi, const char *digest,
 		m->buf = NULL;
 		m->len = 0;
 	}
-	ret = registry_blob_get(fi->r, fi->ref.repo, digest, 0, 0, meta_sink, m,
-				e);
-	if (ret == -EFBIG)
-		err_set(e, ret, "blob %s: larger than %u bytes", digest,
-			FETCH_META_MAX);
+	ret = get_raw(fi, digest, m, e);
 	if (!ret && (sha256_buf(m->buf ? m->buf : "", m->len, d) ||
-		     strcmp(sha256_oci(d, got), digest)))
+		     strcmp(sha256_oci(d, got), digest))) {
 		ret = err_set(e, -EBADMSG, "blob %s: content has digest %s",
 			      digest, got);
-	if (ret) {
 		free(m->buf);
 		m->buf = NULL;
-		return ret;
 	}
-	fi->meta_bytes += m->len;
+	return ret;
+}
+
+int fetch_blob_raw(struct fetch_image *fi, const char *digest, uint8_t **buf,
+		   size_t *len, struct err *e)
+{
+	struct meta_buf m;
+	int ret;
+
+	ret = get_raw(fi, digest, &m, e);
+	if (ret)
+		return ret;
+	/* An empty blob is a buffer too: the caller's check refuses it. */
+	if (!m.buf && !(m.buf = malloc(1)))
+		return err_set(e, -ENOMEM, "out of memory");
+	*buf = (uint8_t *)m.buf;
+	*len = m.len;
 	return 0;
 }
 
@@ -79,7 +109,6 @@ int fetch_open(const char *refstr, const char *meta_dir, struct fetch_image *fi,
 	struct meta_buf m;
 	char *manifest = NULL;
 	size_t mlen;
-	unsigned i;
 	int ret;
 
 	memset(fi, 0, sizeof(*fi));
@@ -116,38 +145,6 @@ int fetch_open(const char *refstr, const char *meta_dir, struct fetch_image *fi,
 		fi->config = m.buf;
 		fi->config_len = m.len;
 	}
-	if (ret)
-		goto out;
-	fi->ix = calloc(fi->img.nlayers ? fi->img.nlayers : 1, sizeof(*fi->ix));
-	fi->index_raw = calloc(fi->img.nlayers ? fi->img.nlayers : 1,
-			       sizeof(*fi->index_raw));
-	fi->index_len = calloc(fi->img.nlayers ? fi->img.nlayers : 1,
-			       sizeof(*fi->index_len));
-	if (!fi->ix || !fi->index_raw || !fi->index_len) {
-		ret = err_set(e, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < fi->img.nlayers; i++) {
-		if (!fi->img.layers[i].has_blocks)
-			continue;
-		ret = get_small(fi, fi->img.layers[i].index.digest, &m, e);
-		if (!ret) {
-			ret = blockimg_index_decode((const uint8_t *)m.buf,
-						    m.len, &fi->ix[i], e);
-			fi->index_raw[i] = (uint8_t *)m.buf;
-			fi->index_len[i] = m.len;
-		}
-		if (!ret && fi->ix[i].data_size != fi->img.layers[i].data.size)
-			ret = err_set(e, -EBADMSG,
-				      "layer %u: index says %llu data bytes, "
-				      "manifest %llu",
-				      i,
-				      (unsigned long long)fi->ix[i].data_size,
-				      (unsigned long long)fi->img.layers[i]
-					      .data.size);
-		if (ret)
-			goto out;
-	}
 out:
 	if (!ret) {
 		fi->manifest = manifest;
@@ -159,19 +156,55 @@ out:
 	return ret;
 }
 
-void fetch_close(struct fetch_image *fi)
+static void free_indexes(struct fetch_image *fi)
 {
 	unsigned i;
 
 	if (fi->ix)
 		for (i = 0; i < fi->img.nlayers; i++)
 			blockimg_index_free(&fi->ix[i]);
-	if (fi->index_raw)
-		for (i = 0; i < fi->img.nlayers; i++)
-			free(fi->index_raw[i]);
 	free(fi->ix);
-	free(fi->index_raw);
-	free(fi->index_len);
+	fi->ix = NULL;
+}
+
+int fetch_indexes(struct fetch_image *fi, struct err *e)
+{
+	struct meta_buf m;
+	unsigned i;
+	int ret = 0;
+
+	if (fi->ix)
+		return 0;
+	fi->ix = calloc(fi->img.nlayers ? fi->img.nlayers : 1, sizeof(*fi->ix));
+	if (!fi->ix)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (i = 0; !ret && i < fi->img.nlayers; i++) {
+		const struct oci_layer *l = &fi->img.layers[i];
+
+		if (!l->has_blocks)
+			continue;
+		ret = get_small(fi, l->index.digest, &m, e);
+		if (!ret) {
+			ret = blockimg_index_decode((const uint8_t *)m.buf,
+						    m.len, &fi->ix[i], e);
+			free(m.buf);
+		}
+		if (!ret && fi->ix[i].data_size != l->data.size)
+			ret = err_set(e, -EBADMSG,
+				      "layer %u: index says %llu data bytes, "
+				      "manifest %llu",
+				      i,
+				      (unsigned long long)fi->ix[i].data_size,
+				      (unsigned long long)l->data.size);
+	}
+	if (ret)
+		free_indexes(fi);
+	return ret;
+}
+
+void fetch_close(struct fetch_image *fi)
+{
+	free_indexes(fi);
 	free(fi->manifest);
 	free(fi->config);
 	oci_image_free(&fi->img);
@@ -182,23 +215,38 @@ void fetch_close(struct fetch_image *fi)
 /* What the runs of one fetch share: their sink decompresses into one
  * buffer, which is safe because every sink runs on the caller's thread. */
 struct fetch_ctx {
-	const struct blockimg_index *ix;
+	const struct blockimg_index *ix; /* NULL: raw, the caller checks */
 	uint8_t *ubuf;
 	struct blockimg_decoder *dec;
 	fetch_block_fn fn;
 	void *arg;
 	struct fetch_stats *st;
 	struct err *e;
-	int raw; /* fi->raw: deliver unchecked, the caller checks */
 };
 
 /* Assembles one run's bytes into blocks as they stream in. */
 struct run_ctx {
 	struct fetch_ctx *f;
-	uint32_t block, last; /* block being filled, last of the run */
-	uint8_t *cbuf;	      /* its compressed bytes, while it streams */
-	size_t have;
+	const struct fetch_extent *x, *end; /* block being filled; past last */
+	uint8_t *cbuf; /* its compressed bytes, while it streams */
+	size_t cap, have;
 };
+
+/* One block whole: checked against the index and decompressed first,
+ * unless raw. */
+static int deliver(struct fetch_ctx *f, uint32_t b, const uint8_t *cbuf,
+		   size_t clen)
+{
+	int ret;
+
+	if (!f->ix)
+		return f->fn(f->arg, b, cbuf, clen, NULL, 0);
+	ret = blockimg_block_decompress(f->ix, f->dec, b, cbuf, clen, f->ubuf,
+					f->ix->block_size, f->e);
+	return ret ? ret
+		   : f->fn(f->arg, b, cbuf, clen, f->ubuf,
+			   f->ix->blocks[b].ulen);
+}
 
 static int run_sink(void *arg, const void *p, size_t len)
 {
@@ -208,20 +256,18 @@ static int run_sink(void *arg, const void *p, size_t len)
 	int ret;
 
 	if (!c->cbuf) {
-		c->cbuf = malloc(ZSTD_compressBound(f->ix->block_size));
+		c->cbuf = malloc(c->cap ? c->cap : 1);
 		if (!c->cbuf)
 			return err_set(f->e, -ENOMEM, "out of memory");
 	}
 	while (len) {
-		const struct blockimg_block *b;
 		size_t n;
 
-		if (c->block > c->last)
+		if (c->x == c->end)
 			return err_set(f->e, -EBADMSG,
 				       "registry sent more "
 				       "than was asked");
-		b = &f->ix->blocks[c->block];
-		n = b->clen - c->have;
+		n = c->x->clen - c->have;
 		if (n > len)
 			n = len;
 		memcpy(c->cbuf + c->have, s, n);
@@ -229,32 +275,98 @@ static int run_sink(void *arg, const void *p, size_t len)
 		s += n;
 		len -= n;
 		f->st->bytes += n;
-		if (c->have < b->clen)
+		if (c->have < c->x->clen)
 			continue;
-		if (f->raw)
-			ret = f->fn(f->arg, c->block, c->cbuf, c->have, NULL,
-				    0);
-		else
-			ret = blockimg_block_decompress(
-				f->ix, f->dec, c->block, c->cbuf, c->have,
-				f->ubuf, f->ix->block_size, f->e);
-		if (!ret && !f->raw)
-			ret = f->fn(f->arg, c->block, c->cbuf, c->have, f->ubuf,
-				    b->ulen);
+		ret = deliver(f, c->x->block, c->cbuf, c->have);
 		if (ret)
 			return ret;
 		f->st->blocks++;
-		c->block++;
+		c->x++;
 		c->have = 0;
 	}
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_offset(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const struct fetch_extent *x = a, *y = b;
 
-	return (x > y) - (x < y);
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Sorts x by offset and drops repeats; returns how many are left. */
+static uint32_t sort_extents(struct fetch_extent *x, uint32_t n)
+{
+	uint32_t i, k = 0;
+
+	qsort(x, n, sizeof(*x), cmp_offset);
+	for (i = 0; i < n; i++)
+		if (!k || x[i].offset != x[k - 1].offset)
+			x[k++] = x[i];
+	return k;
+}
+
+/* Reads x[0..n) (sorted, no repeats) from the layer's data blob: each run
+ * of neighbours with one range request, up to 64 MiB. */
+static int get_runs(struct fetch_image *fi, unsigned layer, struct fetch_ctx *f,
+		    const struct fetch_extent *x, uint32_t n, struct err *e)
+{
+	struct registry_range *rg = calloc(n ? n : 1, sizeof(*rg));
+	struct run_ctx *runs = calloc(n ? n : 1, sizeof(*runs));
+	uint32_t i, j, nruns = 0;
+	int ret = 0;
+
+	if (!rg || !runs) {
+		ret = err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i = j) {
+		struct run_ctx *c = &runs[nruns];
+
+		c->cap = x[i].clen;
+		for (j = i + 1; j < n; j++) {
+			if (x[j].offset != x[j - 1].offset + x[j - 1].clen ||
+			    x[j].offset + x[j].clen - x[i].offset >
+				    FETCH_MAX_RUN)
+				break;
+			if (x[j].clen > c->cap)
+				c->cap = x[j].clen;
+		}
+		c->f = f;
+		c->x = &x[i];
+		c->end = &x[j];
+		rg[nruns].off = x[i].offset;
+		rg[nruns].len = x[j - 1].offset + x[j - 1].clen - x[i].offset;
+		rg[nruns].sink = run_sink;
+		rg[nruns].arg = c;
+		nruns++;
+	}
+	f->st->requests += nruns;
+	ret = registry_blob_get_ranges(fi->r, fi->ref.repo,
+				       fi->img.layers[layer].data.digest, rg,
+				       nruns, fi->parallel, e);
+	for (i = 0; !ret && i < nruns; i++)
+		if (runs[i].x != runs[i].end)
+			ret = err_set(e, -EBADMSG,
+				      "block %u: the registry "
+				      "sent %zu of %u bytes",
+				      runs[i].x->block, runs[i].have,
+				      runs[i].x->clen);
+out:
+	for (i = 0; runs && i < nruns; i++)
+		free(runs[i].cbuf);
+	free(runs);
+	free(rg);
+	return ret;
+}
+
+static int has_blocks(const struct fetch_image *fi, unsigned layer,
+		      struct err *e)
+{
+	if (layer >= fi->img.nlayers || !fi->img.layers[layer].has_blocks)
+		return err_set(e, -EINVAL, "layer %u has no block blobs",
+			       layer);
+	return 0;
 }
 
 int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
@@ -262,85 +374,77 @@ int fetch_blocks(struct fetch_image *fi, unsigned layer, const uint32_t *blocks,
 		 struct fetch_stats *st, struct err *e)
 {
 	struct fetch_stats local = {0};
-	struct fetch_ctx f = {.fn = fn, .arg = arg, .e = e, .raw = fi->raw};
-	const struct blockimg_index *ix;
-	struct registry_range *rg = NULL;
-	struct run_ctx *runs = NULL;
-	uint32_t *sorted = NULL, i, j, nruns = 0;
-	int ret = 0;
+	struct fetch_ctx f = {.fn = fn, .arg = arg, .e = e};
+	struct fetch_extent *x = NULL;
+	uint32_t i;
+	int ret;
 
-	if (!st)
-		st = &local;
-	if (layer >= fi->img.nlayers || !fi->img.layers[layer].has_blocks)
-		return err_set(e, -EINVAL, "layer %u has no block blobs",
-			       layer);
-	ix = &fi->ix[layer];
-	f.ix = ix;
-	f.st = st;
-	sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	runs = calloc(n ? n : 1, sizeof(*runs));
-	rg = calloc(n ? n : 1, sizeof(*rg));
-	f.ubuf = malloc(ix->block_size);
-	if (!sorted || !runs || !rg || !f.ubuf ||
-	    blockimg_decoder_new(&f.dec)) {
+	ret = has_blocks(fi, layer, e);
+	if (!ret && !fi->ix)
+		ret = err_set(e, -EINVAL, "layer %u: index not read", layer);
+	if (ret)
+		return ret;
+	f.ix = &fi->ix[layer];
+	f.st = st ? st : &local;
+	x = malloc((n ? n : 1) * sizeof(*x));
+	f.ubuf = malloc(f.ix->block_size ? f.ix->block_size : 1);
+	if (!x || !f.ubuf || blockimg_decoder_new(&f.dec)) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (blocks[i] >= ix->nblocks) {
+		if (blocks[i] >= f.ix->nblocks) {
 			ret = err_set(e, -ERANGE,
 				      "block %u: the layer has %u "
 				      "blocks",
-				      blocks[i], ix->nblocks);
+				      blocks[i], f.ix->nblocks);
 			goto out;
 		}
-		sorted[i] = blocks[i];
+		x[i].offset = f.ix->blocks[blocks[i]].offset;
+		x[i].clen = f.ix->blocks[blocks[i]].clen;
+		x[i].block = blocks[i];
 	}
-	qsort(sorted, n, sizeof(*sorted), cmp_u32);
-	for (i = 0; i < n; i = j) {
-		uint64_t off = ix->blocks[sorted[i]].offset;
-		struct run_ctx *c = &runs[nruns];
-
-		/* Extend the run over neighbours (skipping duplicates). */
-		for (j = i + 1; j < n; j++) {
-			uint32_t prev = sorted[j - 1], cur = sorted[j];
-
-			if (cur == prev)
-				continue;
-			if (cur != prev + 1 ||
-			    ix->blocks[cur].offset + ix->blocks[cur].clen -
-					    off >
-				    FETCH_MAX_RUN)
-				break;
-		}
-		c->f = &f;
-		c->block = sorted[i];
-		c->last = sorted[j - 1];
-		rg[nruns].off = off;
-		rg[nruns].len = ix->blocks[c->last].offset +
-				ix->blocks[c->last].clen - off;
-		rg[nruns].sink = run_sink;
-		rg[nruns].arg = c;
-		nruns++;
-	}
-	st->requests += nruns;
-	ret = registry_blob_get_ranges(fi->r, fi->ref.repo,
-				       fi->img.layers[layer].data.digest, rg,
-				       nruns, fi->parallel, e);
-	for (i = 0; !ret && i < nruns; i++)
-		if (runs[i].block != runs[i].last + 1)
-			ret = err_set(e, -EBADMSG,
-				      "block %u: the registry "
-				      "sent %zu of %u bytes",
-				      runs[i].block, runs[i].have,
-				      ix->blocks[runs[i].block].clen);
+	ret = get_runs(fi, layer, &f, x, sort_extents(x, n), e);
 out:
-	for (i = 0; runs && i < nruns; i++)
-		free(runs[i].cbuf);
-	free(runs);
-	free(rg);
-	free(sorted);
+	free(x);
 	free(f.ubuf);
 	blockimg_decoder_free(f.dec);
+	return ret;
+}
+
+int fetch_blocks_raw(struct fetch_image *fi, unsigned layer,
+		     const struct fetch_extent *xs, uint32_t n,
+		     fetch_block_fn fn, void *arg, struct fetch_stats *st,
+		     struct err *e)
+{
+	struct fetch_stats local = {0};
+	struct fetch_ctx f = {
+		.fn = fn, .arg = arg, .st = st ? st : &local, .e = e};
+	struct fetch_extent *x;
+	uint64_t size;
+	uint32_t i;
+	int ret;
+
+	ret = has_blocks(fi, layer, e);
+	if (ret)
+		return ret;
+	/* The caller's index was checked, but not against this manifest's
+	 * data blob: a range past it would be asked for in vain. */
+	size = fi->img.layers[layer].data.size;
+	for (i = 0; i < n; i++)
+		if (!xs[i].clen || xs[i].offset > size ||
+		    xs[i].clen > size - xs[i].offset)
+			return err_set(e, -ERANGE,
+				       "block %u: bytes %llu+%u are not in "
+				       "the layer's %llu",
+				       xs[i].block,
+				       (unsigned long long)xs[i].offset,
+				       xs[i].clen, (unsigned long long)size);
+	x = malloc((n ? n : 1) * sizeof(*x));
+	if (!x)
+		return err_set(e, -ENOMEM, "out of memory");
+	memcpy(x, xs, n * sizeof(*x));
+	ret = get_runs(fi, layer, &f, x, sort_extents(x, n), e);
+	free(x);
 	return ret;
 }

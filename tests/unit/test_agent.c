@@ -17,8 +17,10 @@
  *   - fake parents (struct fparent) are threads answering GET_MANIFEST,
  *     GET_BLOB and GET_BLOCK, honest or slow or lying as the test says;
  *   - a fake registry (struct freg) is a thread speaking just enough HTTP
- *     for lib/registry (manifests and ranged blob reads); the image
- *     reference names it, pinned to the real manifest's digest:
+ *     for lib/registry (manifests, blob reads whole or ranged, the
+ *     tar+gzip layer the registry strategy pulls among them); the first
+ *     GETs of one blob can be made to fail, close, stall or come corrupt;
+ *     the image reference names it, pinned to the real manifest's digest:
  *     127.0.0.1:PORT/t/img@sha256:<hex>;
  *   - children are blocking sockets to the agent's block port.
  * Every wait polls a condition with a bound. */
@@ -102,12 +104,15 @@ struct timg {
 	size_t manifest_len, config_len, index_len;
 	uint8_t *data;
 	size_t data_len;
+	uint8_t *layer; /* the tar+gzip layer: what `docker pull` reads */
+	size_t layer_len;
 	struct blockimg_index ix;
 	uint8_t *is_startup; /* per block */
 	char manifest_digest[SHA256_OCI_LEN];
 	char config_digest[SHA256_OCI_LEN];
 	char index_digest[SHA256_OCI_LEN];
 	char data_digest[SHA256_OCI_LEN];
+	char layer_digest[SHA256_OCI_LEN];
 };
 
 static struct timg g_img, g_fake;
@@ -227,6 +232,11 @@ static int timg_build(struct timg *t, uint64_t seed, struct err *e)
 		ret = err_set(e, -EINVAL, "blob path");
 	if (!ret && read_file(path, &t->data, &t->data_len))
 		ret = err_set(e, -EIO, "%s: cannot read", path);
+	if (!ret && oci_layout_blob_path(dir, layer.blob.digest, path,
+					 sizeof(path)) < 0)
+		ret = err_set(e, -EINVAL, "blob path");
+	if (!ret && read_file(path, &t->layer, &t->layer_len))
+		ret = err_set(e, -EIO, "%s: cannot read", path);
 	if (ret)
 		goto out;
 	t->manifest = man;
@@ -241,6 +251,8 @@ static int timg_build(struct timg *t, uint64_t seed, struct err *e)
 		 layer.index.digest);
 	snprintf(t->data_digest, sizeof(t->data_digest), "%s",
 		 layer.data.digest);
+	snprintf(t->layer_digest, sizeof(t->layer_digest), "%s",
+		 layer.blob.digest);
 	t->is_startup = calloc(t->ix.nblocks, 1);
 	if (!t->is_startup) {
 		ret = -ENOMEM;
@@ -261,6 +273,7 @@ static void timg_free(struct timg *t)
 	free(t->config);
 	free(t->index);
 	free(t->data);
+	free(t->layer);
 	free(t->is_startup);
 	blockimg_index_free(&t->ix);
 	memset(t, 0, sizeof(*t));
@@ -817,21 +830,37 @@ enum freg_mode {
 	FREG_FAIL, /* 503 to everything */
 };
 
+/* How a GET of the faulty blob goes wrong (struct freg, fault_*). */
+enum freg_fault {
+	FREG_FAULT_503,	    /* 503 Service Unavailable */
+	FREG_FAULT_CLOSE,   /* the connection closed, nothing answered */
+	FREG_FAULT_STALL,   /* half the body, then silence, then closed */
+	FREG_FAULT_CORRUPT, /* the whole body with one byte changed */
+};
+
 struct freg {
 	const struct timg *img;
 	enum freg_mode mode;
 	int corrupt; /* a block whose bytes it always serves corrupt, or -1 */
 	int watch;   /* a block whose range reads it counts, or -1 */
+	/* The first fault_n GETs of the blob fault_digest (NULL: none) go
+	 * wrong as fault says; later ones are honest. A stall lasts
+	 * stall_ms: a real one lasts until curl's low-speed limit (30 s)
+	 * gives up, and ends the same way, in a failed transfer. */
+	const char *fault_digest;
+	enum freg_fault fault;
+	unsigned fault_n, stall_ms;
 	int lfd;
 	uint16_t port;
 	pthread_t thr;
 	int running;
 	atomic_int stop;
 	atomic_uint requests, manifests, ranges, watch_asks;
+	atomic_uint faults, layer_gets, index_gets;
 };
 
-static void http_reply(int fd, const char *status, const char *extra,
-		       const void *body, size_t len, int head)
+static void http_header(int fd, const char *status, const char *extra,
+			size_t len)
 {
 	char hdr[1024];
 	int n;
@@ -840,11 +869,45 @@ static void http_reply(int fd, const char *status, const char *extra,
 		     "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n",
 		     status, extra, len);
-	if (n < 0 || (size_t)n >= sizeof(hdr))
-		return;
-	if (write_all(fd, hdr, (size_t)n) || head || !len)
-		return;
-	write_all(fd, body, len);
+	if (n > 0 && (size_t)n < sizeof(hdr))
+		write_all(fd, hdr, (size_t)n);
+}
+
+static void http_reply(int fd, const char *status, const char *extra,
+		       const void *body, size_t len, int head)
+{
+	http_header(fd, status, extra, len);
+	if (!head && len)
+		write_all(fd, body, len);
+}
+
+/* One GET of the faulty blob, gone wrong; the caller closes fd. */
+static void freg_fault(struct freg *r, int fd, const uint8_t *blob, size_t len)
+{
+	uint8_t *copy;
+
+	atomic_fetch_add(&r->faults, 1);
+	switch (r->fault) {
+	case FREG_FAULT_503:
+		http_reply(fd, "503 Service Unavailable", "", NULL, 0, 0);
+		break;
+	case FREG_FAULT_CLOSE:
+		break;
+	case FREG_FAULT_STALL:
+		http_header(fd, "200 OK", "", len);
+		write_all(fd, blob, len / 2);
+		nap_ms(r->stall_ms);
+		break;
+	case FREG_FAULT_CORRUPT:
+		copy = malloc(len ? len : 1);
+		if (!copy)
+			return;
+		memcpy(copy, blob, len);
+		copy[len / 2] ^= 0x5a;
+		http_reply(fd, "200 OK", "", copy, len, 0);
+		free(copy);
+		break;
+	}
 }
 
 static void freg_blob(struct freg *r, int fd, const char *digest,
@@ -866,9 +929,21 @@ static void freg_blob(struct freg *r, int fd, const char *digest,
 	} else if (!strcmp(digest, t->data_digest)) {
 		blob = t->data;
 		len = t->data_len;
+	} else if (!strcmp(digest, t->layer_digest)) {
+		blob = t->layer;
+		len = t->layer_len;
 	}
 	if (!blob) {
 		http_reply(fd, "404 Not Found", "", NULL, 0, head);
+		return;
+	}
+	if (!head && blob == t->layer)
+		atomic_fetch_add(&r->layer_gets, 1);
+	if (!head && blob == (const uint8_t *)t->index)
+		atomic_fetch_add(&r->index_gets, 1);
+	if (!head && r->fault_digest && !strcmp(digest, r->fault_digest) &&
+	    atomic_load(&r->faults) < r->fault_n) {
+		freg_fault(r, fd, blob, len);
 		return;
 	}
 	if (!range || sscanf(range, "bytes=%llu-%llu", &a, &b) != 2) {
@@ -985,6 +1060,7 @@ static int freg_start(struct freg *r, const struct timg *img,
 	r->img = img;
 	r->mode = mode;
 	r->corrupt = r->watch = -1;
+	r->stall_ms = 1000;
 	r->lfd = listen_any(&r->port);
 	if (r->lfd < 0)
 		return r->lfd;
@@ -1101,17 +1177,24 @@ static void h_stop(struct h *h)
 	freg_stop(&h->reg);
 }
 
-static int h_provision(struct h *h, uint32_t container, uint16_t parent_port)
+static int h_provision_as(struct h *h, uint32_t container, uint16_t parent_port,
+			  uint8_t strategy)
 {
 	struct proto_msg m = {.type = PROTO_PROVISION,
 			      .container = container,
-			      .strategy = PROTO_STRATEGY_FAASNET};
+			      .strategy = strategy};
 
 	m.function = proto_str(FUNCTION);
 	m.image = proto_str(h->ref);
 	m.parent.addr = parent_port ? LOOPBACK : 0;
 	m.parent.port = parent_port;
 	return send_msg(h->mgr_fd, &m);
+}
+
+static int h_provision(struct h *h, uint32_t container, uint16_t parent_port)
+{
+	return h_provision_as(h, container, parent_port,
+			      PROTO_STRATEGY_FAASNET);
 }
 
 static int h_parent(struct h *h, uint16_t parent_port)
@@ -1358,6 +1441,72 @@ static void test_control_registry_root_starts(void **state)
 {
 	(void)state;
 	run_isolated(body_registry_root, 20);
+}
+
+/* A root whose node has the block index in its metadata store (as the
+ * testbed stages it): the index comes from there, never from the
+ * registry, and the container starts. */
+static int body_registry_root_store(struct h *h)
+{
+	char meta[128], digest[SHA256_OCI_LEN];
+	struct err e = {""};
+	int ret = 0;
+
+	snprintf(meta, sizeof(meta), "%s/meta", h->dir);
+	h->o.meta_dir = meta;
+	if (oci_layout_init(meta, &e) ||
+	    oci_layout_put(meta, g_img.index, g_img.index_len, digest, &e) ||
+	    h_start(h, FREG_HONEST)) {
+		fprintf(stderr, "%s\n", e.msg);
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, 0), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED from the registry");
+	CHECK(atomic_load(&h->reg.index_gets) == 0,
+	      "the registry was asked for the index %u times though the "
+	      "metadata store holds it",
+	      atomic_load(&h->reg.index_gets));
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_control_registry_root_index_from_store(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_root_store, 20);
+}
+
+/* The registry strategy (`docker pull`, the full-pull baseline): the agent
+ * pulls the tar+gzip layer whole, checks it against its diff_id, and
+ * starts. */
+static int body_registry_strategy(struct h *h)
+{
+	int ret = 0;
+
+	if (h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision_as(h, 1, 0, PROTO_STRATEGY_REGISTRY),
+	      "send PROVISION");
+	CHECK(h_wait_started(h, 1, 5000),
+	      "no STARTED with the registry strategy");
+	CHECK(atomic_load(&h->reg.layer_gets) == 1,
+	      "the layer was pulled %u times", atomic_load(&h->reg.layer_gets));
+	CHECK(atomic_load(&h->reg.index_gets) == 0,
+	      "the block index was read %u times: docker pull reads none",
+	      atomic_load(&h->reg.index_gets));
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_control_registry_strategy_starts(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_strategy, 20);
 }
 
 /* --- one test per defect ------------------------------------------------- */
@@ -1906,6 +2055,126 @@ static void test_silent_parent_times_out(void **state)
 	run_isolated(body_silent_parent, 30);
 }
 
+/* Issue 10, high (fixed in 698ec2e): with the registry strategy, a failed
+ * pull was never retried. The agent armed its retry timer, and when it
+ * fired asked for nothing, so the container never started (63 of 64 in a
+ * 64-VM run, after pulls that stalled 30 s). The registry's first GET of
+ * the layer goes wrong as `fault` says, the second is honest: the agent
+ * must pull again, once, and start the container. */
+static int registry_strategy_retry(struct h *h, enum freg_fault fault)
+{
+	int ret = 0;
+
+	if (h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	h->reg.fault_digest = g_img.layer_digest;
+	h->reg.fault = fault;
+	h->reg.fault_n = 1;
+	CHECK(!h_provision_as(h, 1, 0, PROTO_STRATEGY_REGISTRY),
+	      "send PROVISION");
+	CHECK(h_wait_started(h, 1, 8000),
+	      "no STARTED within 8 s of a failed pull (%u failed, %u pulls "
+	      "of the layer in all)",
+	      atomic_load(&h->reg.faults), atomic_load(&h->reg.layer_gets));
+	CHECK(atomic_load(&h->reg.faults) == 1, "%u pulls failed, not one",
+	      atomic_load(&h->reg.faults));
+	CHECK(atomic_load(&h->reg.layer_gets) == 2,
+	      "the layer was pulled %u times: once, failed, then once more "
+	      "was right",
+	      atomic_load(&h->reg.layer_gets));
+out:
+	h_stop(h);
+	return ret;
+}
+
+static int body_registry_pull_503(struct h *h)
+{
+	return registry_strategy_retry(h, FREG_FAULT_503);
+}
+
+static int body_registry_pull_closed(struct h *h)
+{
+	return registry_strategy_retry(h, FREG_FAULT_CLOSE);
+}
+
+static int body_registry_pull_stalled(struct h *h)
+{
+	return registry_strategy_retry(h, FREG_FAULT_STALL);
+}
+
+static int body_registry_pull_corrupt(struct h *h)
+{
+	return registry_strategy_retry(h, FREG_FAULT_CORRUPT);
+}
+
+static void test_registry_strategy_retries_failed_pull(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_pull_503, 30);
+}
+
+static void test_registry_strategy_retries_closed_pull(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_pull_closed, 30);
+}
+
+static void test_registry_strategy_retries_stalled_pull(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_pull_stalled, 30);
+}
+
+static void test_registry_strategy_retries_corrupt_pull(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_pull_corrupt, 30);
+}
+
+/* Issue 10: the index was decoded twice on the root, by lib/fetch in the
+ * registry worker and again by the cache (parse, verify and decompress
+ * once: the cache's). The worker now hands the index over as read. The
+ * registry's first answer for the index has a byte changed: the cache
+ * must be the one that refuses it (a "bad_meta" naming the manifest's
+ * digest, not a registry error from the worker's own check), and the
+ * agent, asking again, must start the container. */
+static int body_registry_index_checked_by_cache(struct h *h)
+{
+	int ret = 0;
+
+	if (h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	h->reg.fault_digest = g_img.index_digest;
+	h->reg.fault = FREG_FAULT_CORRUPT;
+	h->reg.fault_n = 1;
+	CHECK(!h_provision(h, 1, 0), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 8000),
+	      "no STARTED within 8 s of a corrupt index (%u index reads)",
+	      atomic_load(&h->reg.index_gets));
+	CHECK(h_log_has(h, "\"bad_meta\"") &&
+		      h_log_has(h, "index does not match the manifest's"),
+	      "the corrupt index was not refused by the cache");
+	CHECK(!h_log_has(h, "content has digest"),
+	      "the registry worker checked the index itself");
+	CHECK(atomic_load(&h->reg.index_gets) == 2,
+	      "the index was read %u times: once corrupt, then once more "
+	      "was right",
+	      atomic_load(&h->reg.index_gets));
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_registry_index_checked_once_by_the_cache(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_index_checked_by_cache, 30);
+}
+
 static int setup(void **state)
 {
 	struct err e = {""};
@@ -1933,6 +2202,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_honest_parent_starts),
 		cmocka_unit_test(test_control_registry_root_starts),
+		cmocka_unit_test(test_control_registry_root_index_from_store),
+		cmocka_unit_test(test_control_registry_strategy_starts),
 		cmocka_unit_test(
 			test_release_frees_blocks_queued_for_slow_child),
 		cmocka_unit_test(test_lying_parent_consistent_fake_image),
@@ -1945,6 +2216,11 @@ int main(void)
 			test_pending_requests_do_not_lock_out_children),
 		cmocka_unit_test(test_backlog_past_limit_not_dropped_silently),
 		cmocka_unit_test(test_silent_parent_times_out),
+		cmocka_unit_test(test_registry_strategy_retries_failed_pull),
+		cmocka_unit_test(test_registry_strategy_retries_closed_pull),
+		cmocka_unit_test(test_registry_strategy_retries_stalled_pull),
+		cmocka_unit_test(test_registry_strategy_retries_corrupt_pull),
+		cmocka_unit_test(test_registry_index_checked_once_by_the_cache),
 	};
 	int ret;
 
