@@ -253,8 +253,16 @@ static void index_from_store(struct image *im)
 	    oci_layout_read_blob(im->env->o->meta_dir, cache_index_digest(c),
 				 &buf, &len, &e))
 		return;
-	if (cache_set_index(c, buf, len, &e))
-		image_log(im, "error", json_pack("{s:s}", "error", e.msg));
+	/* It matched the manifest's digest, so the image itself is broken
+	 * (the network would serve the same bytes): the meta is asked again
+	 * within its budget, then given up, never waited for in silence. */
+	if (cache_set_index(c, buf, len, &e)) {
+		image_log(im, "bad_meta",
+			  json_pack("{s:s, s:s}", "source", "store", "error",
+				    e.msg));
+		im->meta_asked = 0;
+		failure(im, NULL, e.msg);
+	}
 	free(buf);
 }
 

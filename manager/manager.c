@@ -723,8 +723,10 @@ int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 		ret = m.listen_fd;
 		goto out;
 	}
-	if (o->dilation > 1.0 && (ret = evloop_set_dilation(m.l, o->dilation))) {
-		err_set(e, ret, "dilation %g: expected at least 1", o->dilation);
+	if (o->dilation > 1.0 &&
+	    (ret = evloop_set_dilation(m.l, o->dilation))) {
+		err_set(e, ret, "dilation %g: expected at least 1",
+			o->dilation);
 		goto out;
 	}
 	evloop_add(m.l, m.listen_fd, EVLOOP_IN, on_accept, &m);

@@ -197,7 +197,8 @@ static void on_msg(struct drv *d, const struct proto_msg *m)
 				&r->c[m->container - r->first_id];
 
 			/* The agent's wall clock, made the world's. */
-			c->started_ns = driver_world_ns(r->t0_ns, d->k, m->t_ns);
+			c->started_ns =
+				driver_world_ns(r->t0_ns, d->k, m->t_ns);
 			r->started++;
 			/* Requests can use it from when the driver knows of
 			 * it, as a real front end would. */

@@ -1351,7 +1351,7 @@ static const struct {
 	{"topology", parse_topology},	  {"images", parse_images},
 	{"functions", parse_functions},	  {"workload", parse_workload},
 	{"strategies", parse_strategies}, {"sweep", parse_sweep},
-	{"serve", parse_serve},	  {"dilation", parse_dilation},
+	{"serve", parse_serve},		  {"dilation", parse_dilation},
 };
 
 static int parse_top(const struct ctx *c, const yaml_node_t *root,

@@ -151,10 +151,12 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 					  plan->core_ifindex, r->uplink_c, e);
 		if (!ret && up)
 			ret = shape(sk, plan, r->uplink_r_ifindex, up,
-				    plan->uplink_queue_bytes, 0, r->uplink_r, e);
+				    plan->uplink_queue_bytes, 0, r->uplink_r,
+				    e);
 		if (!ret && up)
 			ret = shape(sk, plan, r->uplink_c_ifindex, up,
-				    plan->uplink_queue_bytes, 0, r->uplink_c, e);
+				    plan->uplink_queue_bytes, 0, r->uplink_c,
+				    e);
 	}
 	return ret;
 }

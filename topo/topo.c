@@ -81,8 +81,7 @@ int topo_spec_check(const struct topo_spec *spec, struct err *e)
 	}
 	if (spec->dilation != 0 &&
 	    !(spec->dilation >= 1.0 && spec->dilation <= TOPO_MAX_DILATION))
-		return err_set(e, -EINVAL,
-			       "dilation: expected 1 to %d, got %g",
+		return err_set(e, -EINVAL, "dilation: expected 1 to %d, got %g",
 			       TOPO_MAX_DILATION, spec->dilation);
 	if (spec->delay_ns > TOPO_MAX_DELAY_NS) {
 		if (spec->delay_ns % NS_PER_S == 0)

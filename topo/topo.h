@@ -18,7 +18,7 @@
  * limits to restore); removed when the testbed is clean. */
 #define TOPO_STATE_DIR "/run/faasnet-testbed"
 
-#define TOPO_MAX_VMS 4096
+#define TOPO_MAX_VMS	  4096
 #define TOPO_MAX_DILATION 1000
 /* A Linux bridge takes at most 1023 ports (BR_MAX_PORTS - 1). */
 #define TOPO_MAX_RACK_SIZE 1000

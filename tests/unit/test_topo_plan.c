@@ -185,9 +185,9 @@ static void test_dilation(void **state)
 	for (i = 0; i < p1.nhosts; i++) {
 		assert_int_equal(p3.hosts[i].queue_bytes,
 				 p1.hosts[i].queue_bytes);
-		assert_int_equal(p1.hosts[i].queue_bytes,
-				 topo_queue_bytes(p1.hosts[i].rate_bps,
-						  TOPO_MTU));
+		assert_int_equal(
+			p1.hosts[i].queue_bytes,
+			topo_queue_bytes(p1.hosts[i].rate_bps, TOPO_MTU));
 	}
 	assert_int_equal(p3.uplink_queue_bytes, p1.uplink_queue_bytes);
 	assert_int_equal(p3.gso_max_segs, p1.gso_max_segs);
