@@ -45,6 +45,10 @@ struct run {
 	/* The time dilation the network is shaped for now (the scenario's,
 	 * or for auto the smallest one found to be enough so far). */
 	double k;
+	struct topo_spec topo; /* as shaped, k included */
+	/* The last run_one: its verdict, and its raw folder. */
+	int last_degraded;
+	char last_raw[PATH_MAX];
 	struct topo_plan plan;
 	char refs[SCENARIO_MAX_IMAGES][400];
 	char layouts[SCENARIO_MAX_IMAGES][PATH_MAX + 300];
@@ -548,6 +552,7 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 	r->keys[i].cpu.seeder += rf->cpu.seeder;
 	r->keys[i].cpu.total += rf->cpu.total;
 	r->degraded |= rf->verdict.degraded;
+	r->last_degraded = rf->verdict.degraded;
 }
 
 /* The BitTorrent baseline has no manager and no agents: bittorrent.c runs
@@ -663,6 +668,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	const char *stname = scenario_strategy_name(st);
 	int ret, n;
 
+	r->last_degraded = 0;
 	n = snprintf(raw, sizeof(raw), "%s/raw/%s", r->dir, stname);
 	if (sweep_idx >= 0)
 		n += snprintf(raw + n, sizeof(raw) - (size_t)n, "-%s%ld",
@@ -670,6 +676,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	if (s->repetitions > 1)
 		snprintf(raw + n, sizeof(raw) - (size_t)n, "-r%u", rep + 1);
 	snprintf(label, sizeof(label), "run %s", raw + strlen(r->dir) + 5);
+	snprintf(r->last_raw, sizeof(r->last_raw), "%s", raw);
 	ret = mkdirs(raw);
 	if (ret)
 		return err_set(r->e, ret, "%s: %s", raw, strerror(-ret));
@@ -853,6 +860,98 @@ out:
 	return ret;
 }
 
+/* dilation: auto raises the dilation along this ladder, from 1, for a run
+ * whose verdict is degraded, and keeps it for the runs after (the host
+ * that could not carry one run in real time will not carry a larger
+ * one). Past its top a degraded run stands, said as such. */
+static const double auto_ladder[] = {1, 1.5, 2, 3, 4, 6, 8, 12, 16};
+#define AUTO_STEPS (sizeof(auto_ladder) / sizeof(auto_ladder[0]))
+
+static double auto_next(double k)
+{
+	size_t i;
+
+	for (i = 0; i < AUTO_STEPS; i++)
+		if (auto_ladder[i] > k)
+			return auto_ladder[i];
+	return 0;
+}
+
+/* The network shaped for dilation k, in place. */
+static int set_dilation(struct run *r, double k)
+{
+	struct topo_plan plan;
+	int ret;
+
+	r->topo.dilation = k;
+	ret = topo_plan_make(&r->topo, &plan, r->e);
+	if (ret)
+		return ret;
+	ret = topo_reshape(&plan, r->e);
+	if (ret) {
+		topo_plan_free(&plan);
+		return ret;
+	}
+	topo_plan_free(&r->plan);
+	r->plan = plan;
+	r->k = k;
+	return 0;
+}
+
+/* One run; with dilation: auto, run again at the next dilation while its
+ * verdict is degraded. What a degraded attempt recorded is dropped (its
+ * raw folder kept, renamed RUN-kK-degraded, for the record). */
+static int run_one_auto(struct run *r, enum scenario_strategy st,
+			int sweep_idx, unsigned rep)
+{
+	size_t nrows, nreq, npool, nkeys;
+	int degraded, ret;
+	double next;
+	__typeof__(r->keys) *keys = NULL;
+
+	if (r->s->dilation != 0)
+		return run_one(r, st, sweep_idx, rep);
+	keys = malloc(sizeof(*keys));
+	if (!keys)
+		return err_set(r->e, -ENOMEM, "out of memory");
+	for (;;) {
+		nrows = r->nrows;
+		nreq = r->nreq;
+		npool = r->npool;
+		nkeys = r->nkeys;
+		degraded = r->degraded;
+		memcpy(keys, r->keys, sizeof(*keys));
+		ret = run_one(r, st, sweep_idx, rep);
+		next = auto_next(r->k);
+		if (ret || !r->last_degraded || !next)
+			break;
+		{
+			char to[PATH_MAX + 32];
+
+			snprintf(to, sizeof(to), "%s-k%g-degraded", r->last_raw,
+				 r->k);
+			if (rename(r->last_raw, to))
+				fprintf(stderr, "run: %s: %s\n", to,
+					strerror(errno));
+		}
+		fprintf(stderr,
+			"run: dilation auto: degraded at %g, the run again "
+			"at %g\n",
+			r->k, next);
+		r->nrows = nrows;
+		r->nreq = nreq;
+		r->npool = npool;
+		r->nkeys = nkeys;
+		r->degraded = degraded;
+		memcpy(r->keys, keys, sizeof(*keys));
+		ret = set_dilation(r, next);
+		if (ret)
+			break;
+	}
+	free(keys);
+	return ret;
+}
+
 /* events.jsonl: every process's timeline, each line tagged with its run,
  * in time order (one kernel, one clock). */
 static int merge_events(struct run *r)
@@ -1002,6 +1101,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	scenario_scaled_topology(s, &topo);
 	r.k = s->dilation >= 1.0 ? s->dilation : 1.0;
 	topo.dilation = r.k;
+	r.topo = topo;
 	ret = topo_plan_make(&topo, &r.plan, e);
 	if (ret)
 		return ret;
@@ -1027,8 +1127,8 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	for (sw = 0; !ret && sw < nsw; sw++)
 		for (rep = 0; !ret && rep < s->repetitions; rep++)
 			for (k = 0; !ret && k < nst; k++) {
-				ret = run_one(&r, sts[(rep + k) % nst],
-					      s->nsweep ? sw : -1, rep);
+				ret = run_one_auto(&r, sts[(rep + k) % nst],
+						   s->nsweep ? sw : -1, rep);
 			}
 out:
 	/* Down on every path, the registry first: it holds its namespace. */

@@ -53,6 +53,72 @@ static int shape(struct nl_sock *sk, const struct topo_plan *plan, int ifindex,
 					 queue_bytes, delay_ns, what, e);
 }
 
+/* One host's eth0 from inside its namespace (netns_run). */
+struct reshape_one {
+	const struct topo_host *h;
+	struct err *e;
+};
+
+static int reshape_inside(void *arg)
+{
+	struct reshape_one *o = arg;
+	char what[64];
+	struct nl_sock *sk = link_sock_open(o->e);
+	int ret;
+
+	if (!sk)
+		return -EIO;
+	snprintf(what, sizeof(what), "%s: " TOPO_HOST_IFNAME " (upload)",
+		 o->h->netns);
+	ret = link_set_htb_rate(sk, TOPO_HOST_IFINDEX, o->h->rate_bps,
+				topo_burst_bytes(o->h->rate_bps, TOPO_MTU),
+				what, o->e);
+	link_sock_close(sk);
+	return ret;
+}
+
+int topo_reshape(const struct topo_plan *plan, struct err *e)
+{
+	struct nl_sock *sk = link_sock_open(e);
+	uint64_t up = plan->uplink_rate_bps;
+	uint32_t upb = topo_burst_bytes(up, TOPO_MTU);
+	unsigned i;
+	int ret = 0;
+
+	if (!sk)
+		return -EIO;
+	for (i = 0; !ret && i < plan->nhosts; i++) {
+		const struct topo_host *h = &plan->hosts[i];
+		struct reshape_one o = {h, e};
+		int nsfd;
+
+		ret = link_set_htb_rate(sk, h->ifindex, h->rate_bps,
+					topo_burst_bytes(h->rate_bps, TOPO_MTU),
+					h->ifname, e);
+		if (ret)
+			break;
+		nsfd = netns_open(h->netns);
+		if (nsfd < 0) {
+			ret = err_set(e, nsfd, "namespace %s: %s", h->netns,
+				      strerror(-nsfd));
+			break;
+		}
+		ret = netns_run(nsfd, reshape_inside, &o);
+		close(nsfd);
+	}
+	for (i = 0; !ret && up && i < plan->nracks; i++) {
+		ret = link_set_htb_rate(sk, plan->racks[i].uplink_r_ifindex, up,
+					upb, plan->racks[i].uplink_r, e);
+		if (!ret)
+			ret = link_set_htb_rate(sk,
+						plan->racks[i].uplink_c_ifindex,
+						up, upb, plan->racks[i].uplink_c,
+						e);
+	}
+	link_sock_close(sk);
+	return ret;
+}
+
 static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		      const struct topo_host *h, int bridge_ifindex,
 		      struct err *e)

@@ -32,6 +32,13 @@ struct topo_clean_stats {
 	unsigned links; /* links removed from the initial namespace */
 };
 
+/* Shapes a built network again as plan says (another dilation: the rates
+ * change, the queues and everything else stay): every host's link at both
+ * ends and the rack uplinks, in place. Returns 0 or a negative errno with
+ * e naming the link. */
+int topo_reshape(const struct topo_plan *plan, struct err *e)
+	__attribute__((warn_unused_result));
+
 /* Removes every link of TOPO_LINK_GROUP (one request), every namespace and
  * link whose name starts with TOPO_PREFIX, the tmpfs netns_prepare may have
  * mounted, the saved state, and puts back the host limits raised for the

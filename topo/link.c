@@ -408,6 +408,34 @@ out:
 		       : 0;
 }
 
+int link_set_htb_rate(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
+		      uint32_t burst_bytes, const char *what, struct err *e)
+{
+	struct rtnl_class *c = rtnl_class_alloc();
+	uint64_t bytes = rate_bps / 8;
+	int ret = -NLE_NOMEM;
+
+	if (!c)
+		goto out;
+	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
+	rtnl_tc_set_parent(TC_CAST(c), TC_HANDLE(1, 0));
+	rtnl_tc_set_handle(TC_CAST(c), TC_HANDLE(1, 1));
+	ret = rtnl_tc_set_kind(TC_CAST(c), "htb");
+	if (ret)
+		goto out;
+	rtnl_htb_set_rate64(c, bytes);
+	rtnl_htb_set_ceil64(c, bytes);
+	rtnl_htb_set_rbuffer(c, burst_bytes);
+	rtnl_htb_set_cbuffer(c, burst_bytes);
+	rtnl_htb_set_quantum(c, LINK_HTB_QUANTUM);
+	/* RTM_NEWTCLASS on an existing class without NLM_F_EXCL changes it. */
+	ret = rtnl_class_add(sk, c, NLM_F_REPLACE);
+out:
+	rtnl_class_put(c);
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot change its htb rate", what)
+		       : 0;
+}
+
 int link_del(struct nl_sock *sk, const char *name, struct err *e)
 {
 	struct rtnl_link *l = rtnl_link_alloc();

@@ -70,6 +70,11 @@ int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,
  * queueing delays do not grow as a scenario scales rates down; when
  * delay_ns is not 0, a netem qdisc there instead delays packets (a kernel
  * without netem fails this with -ENODEV: probe first). */
+int link_set_htb_rate(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
+		      uint32_t burst_bytes, const char *what, struct err *e);
+/* link_set_htb_rate: a link shaped by link_shape_htb to another rate and
+ * bucket, in place (the class changed, its queue and the packets in it
+ * kept), as `tc class change` does. */
 int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		   uint32_t burst_bytes, uint32_t queue_bytes,
 		   uint64_t delay_ns, const char *what, struct err *e);

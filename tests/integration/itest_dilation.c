@@ -1,0 +1,148 @@
+/* Time dilation: one small scenario run at dilation 1 and 3 must report
+ * the same times (p50 and slowest within 10%) for the strategies whose
+ * pace the emulated network sets, because dilation slows the whole world,
+ * links and timers alike, and reports in the world's time
+ * (docs/fidelity.md, "Time dilation"). ondemand is left out: its pace on
+ * this host is docker-registry's CPU per range request, which dilation
+ * does not slow (measured there). Needs root and docker-registry; drives
+ * the release build, as itest_scale does, because it measures time. */
+#include <jansson.h>
+#include <math.h>
+
+#include "itest.h"
+
+#define DIL_BIN "build/bin/faasnet-testbed"
+#define NSTRAT	2
+#define TOL	0.10
+
+static const char *const strategies[NSTRAT] = {"faasnet", "registry"};
+static char top[96];
+
+static const char scenario_fmt[] =
+	"name: dilation\n"
+	"description: the time-dilation test's scenario\n"
+	"topology:\n"
+	"  vms: 8\n"
+	"  vm_link: { rate: 1gbit }\n"
+	"  registry_link: { rate: 4.8gbit }\n"
+	"scale: 0.02\n"
+	"dilation: %g\n"
+	"images:\n"
+	"  - { name: py, size: 758MB, block_size: 512KiB }\n"
+	"functions:\n"
+	"  - { name: f1, image: py }\n"
+	"workload:\n"
+	"  - { at: 0s, invoke: f1, containers: 8 }\n"
+	"strategies: [faasnet, registry]\n"
+	"repetitions: 2\n"
+	"timeout: 60s\n";
+
+struct point {
+	double p50[NSTRAT], max[NSTRAT], dilation[NSTRAT];
+};
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (top[0])
+		itest_run(NULL, "rm -rf %s", top);
+	itest_run(NULL, ITEST_BIN " clean >&2");
+	return 0;
+}
+
+/* Runs the scenario at dilation k; returns 1 when a run was degraded. */
+static int run_at(double k, struct point *pt)
+{
+	char dir[160], file[192], path[224];
+	json_t *root, *runs;
+	FILE *f;
+	size_t i, s;
+	int st, degraded;
+
+	snprintf(dir, sizeof(dir), "%s/k%g", top, k);
+	itest_run(NULL, "rm -rf %s", dir);
+	snprintf(file, sizeof(file), "%s/dilation-%g.yaml", top, k);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, scenario_fmt, k);
+	assert_int_equal(fclose(f), 0);
+	st = itest_run(NULL, DIL_BIN " run %s --out %s --allow-degraded >&2",
+		       file, dir);
+	assert_int_equal(st, 0);
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	root = json_load_file(path, 0, NULL);
+	assert_non_null(root);
+	runs = json_object_get(root, "runs");
+	degraded = !strcmp(json_string_value(json_object_get(root, "fidelity")),
+			   "degraded");
+	for (s = 0; s < NSTRAT; s++) {
+		json_t *run = NULL;
+
+		for (i = 0; i < json_array_size(runs); i++) {
+			json_t *r = json_array_get(runs, i);
+
+			if (!strcmp(json_string_value(
+					    json_object_get(r, "strategy")),
+				    strategies[s]))
+				run = r;
+		}
+		assert_non_null(run);
+		assert_int_equal(
+			json_integer_value(json_object_get(run, "failed")), 0);
+		pt->p50[s] = json_number_value(json_object_get(run, "p50_s"));
+		pt->max[s] = json_number_value(json_object_get(run, "max_s"));
+		pt->dilation[s] =
+			json_number_value(json_object_get(run, "dilation"));
+		fprintf(stderr, "dilation %g: %-8s p50 %.2f s, slowest %.2f s\n",
+			k, strategies[s], pt->p50[s], pt->max[s]);
+	}
+	json_decref(root);
+	return degraded;
+}
+
+static void test_dilation_1_and_3_agree(void **state)
+{
+	struct point p1, p3;
+	unsigned s;
+	int bad = 0;
+
+	(void)state;
+	ITEST_NEED_REGISTRY();
+	if (access(DIL_BIN, X_OK)) {
+		fprintf(stderr, "SKIP: %s not built\n", DIL_BIN);
+		skip();
+	}
+	snprintf(top, sizeof(top), "/tmp/fnet-itest-dilation-%d",
+		 (int)getpid());
+	assert_int_equal(itest_run(NULL, "mkdir -p %s", top), 0);
+	/* A degraded run is run once more: its numbers may be the host's. */
+	if (run_at(1, &p1))
+		run_at(1, &p1);
+	if (run_at(3, &p3))
+		run_at(3, &p3);
+	for (s = 0; s < NSTRAT; s++) {
+		double dp = p3.p50[s] / p1.p50[s] - 1;
+		double dm = p3.max[s] / p1.max[s] - 1;
+
+		assert_true(p1.dilation[s] == 1);
+		assert_true(p3.dilation[s] == 3);
+		if (fabs(dp) > TOL || fabs(dm) > TOL) {
+			fprintf(stderr,
+				"%s at dilation 3: p50 %+.0f%%, slowest "
+				"%+.0f%% against dilation 1\n",
+				strategies[s], 100 * dp, 100 * dm);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_dilation_1_and_3_agree,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
