@@ -336,7 +336,7 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 	ret = regworker_start(&a.env.rw,
 			      o->registry_requests ? o->registry_requests
 						   : AGENT_REGISTRY_REQUESTS,
-			      o->meta_dir, &a.rw_fd);
+			      o->meta_dir, o->dilation, &a.rw_fd);
 	if (ret) {
 		err_set(e, ret, "registry worker: %s", strerror(-ret));
 		goto out;

@@ -30,6 +30,7 @@ struct regworker {
 	pthread_t thread;
 	unsigned parallel;    /* range requests in flight per block job */
 	const char *meta_dir; /* the node's metadata store, or NULL */
+	double dilation;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int efd;
@@ -91,6 +92,8 @@ static struct fetch_image *get_open(struct regworker *w, const char *ref,
 		return NULL;
 	}
 	*ret = fetch_open(ref, w->meta_dir, &o->fi, e);
+	if (!*ret)
+		registry_set_dilation(o->fi.r, w->dilation);
 	if (*ret) {
 		free(o);
 		return NULL;
@@ -374,7 +377,7 @@ static void *run(void *arg)
 }
 
 int regworker_start(struct regworker **out, unsigned parallel,
-		    const char *meta_dir, int *efd)
+		    const char *meta_dir, double k, int *efd)
 {
 	struct regworker *w = calloc(1, sizeof(*w));
 	int ret;
@@ -383,6 +386,7 @@ int regworker_start(struct regworker **out, unsigned parallel,
 		return -ENOMEM;
 	w->parallel = parallel;
 	w->meta_dir = meta_dir;
+	w->dilation = k;
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
 		ret = -errno;

@@ -55,9 +55,10 @@ struct regworker;
 
 /* Starts the thread; *efd becomes readable when results wait. Block jobs
  * keep up to `parallel` range requests in flight; meta_dir (kept, not
- * copied) is the node's metadata store, or NULL. */
+ * copied) is the node's metadata store, or NULL; the registry's time-outs
+ * are dilated k times (0 or 1: not). */
 int regworker_start(struct regworker **w, unsigned parallel,
-		    const char *meta_dir, int *efd);
+		    const char *meta_dir, double k, int *efd);
 /* Queues a job. For REGJOB_BLOCKS, blocks[0..n) are copied, and where each
  * lies is read from ix now, on the caller's thread: the index the caller's
  * cache checked (-ERANGE for a block it does not have). */

@@ -51,6 +51,7 @@ struct registry {
 	char errbuf[CURL_ERROR_SIZE];
 	CURLM *multi; /* for registry_blob_get_ranges, made on first use */
 	struct xfer pool[REGISTRY_MAX_PARALLEL];
+	double dilation; /* the time-outs times this; 0 or 1: as they are */
 };
 
 /* One HTTP request and what came back. The callbacks fill the response
@@ -431,9 +432,21 @@ static int transport_error(CURL *c, const char *errbuf, const struct req *q,
 		       errbuf[0] ? errbuf : curl_easy_strerror(res));
 }
 
+void registry_set_dilation(struct registry *r, double k)
+{
+	r->dilation = k;
+}
+
+/* A time-out in seconds under r's dilation. */
+static long dilated_s(const struct registry *r, long s)
+{
+	return r->dilation > 1.0 ? (long)((double)s * r->dilation + 0.5) : s;
+}
+
 /* Sets handle c up for request q (its headers in *hdrs, which the caller
  * frees after the transfer). */
-static int req_prepare(CURL *c, char *errbuf, struct req *q, const char *url,
+static int req_prepare(const struct registry *r, CURL *c, char *errbuf,
+		       struct req *q, const char *url,
 		       struct curl_slist **hdrsp, struct err *e)
 {
 	struct curl_slist *hdrs = NULL, *t;
@@ -449,9 +462,11 @@ static int req_prepare(CURL *c, char *errbuf, struct req *q, const char *url,
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) ||
 	    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+			     dilated_s(r, CONNECT_TIMEOUT_S)) ||
 	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_BYTES) ||
-	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME_S) ||
+	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+			     dilated_s(r, LOW_SPEED_TIME_S)) ||
 	    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, IO_BUFFER_SIZE) ||
 	    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, IO_BUFFER_SIZE) ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) ||
@@ -577,7 +592,7 @@ static int perform(struct registry *r, struct req *q, const char *url,
 	struct curl_slist *hdrs = NULL;
 	int ret;
 
-	ret = req_prepare(r->curl, r->errbuf, q, url, &hdrs, e);
+	ret = req_prepare(r, r->curl, r->errbuf, q, url, &hdrs, e);
 	if (!ret)
 		ret = req_result(r->curl, r->errbuf, q,
 				 curl_easy_perform(r->curl), e);
@@ -954,8 +969,8 @@ int registry_blob_get_ranges(struct registry *r, const char *repo,
 			ret = range_req(x->q, url, rg[next].off, rg[next].len,
 					rg[next].sink, rg[next].arg, e);
 			if (!ret)
-				ret = req_prepare(x->curl, x->errbuf, x->q, url,
-						  &x->hdrs, e);
+				ret = req_prepare(r, x->curl, x->errbuf, x->q,
+						  url, &x->hdrs, e);
 			if (!ret && curl_multi_add_handle(r->multi, x->curl))
 				ret = err_set(e, -ENOMEM,
 					      "curl_multi_add_handle "

@@ -36,6 +36,9 @@ int registry_ref_parse(const char *s, struct registry_ref *ref, struct err *e);
  * -ETIMEDOUT when the connection fails that way, -EBADMSG for a reply that
  * does not make sense. See docs/registry.md. */
 int registry_open(const char *url, struct registry **r, struct err *e);
+/* Time dilation (docs/fidelity.md): the connect time-out and the stall
+ * time (docs/registry.md) k times as long; 0 or 1 leaves them. */
+void registry_set_dilation(struct registry *r, double k);
 void registry_close(struct registry *r);
 
 /* *exists: 1 when the registry has the blob, 0 when it answers 404. */
