@@ -118,7 +118,7 @@ ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
 	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o \
 	build/asan/obj/testbed/serve.o
 
-build/test/itest_%: tests/integration/itest_%.c tests/integration/itest.h $$(ITEST_EXTRA_itest_$$*) build/asan/libfaasnet.a
+build/test/itest_%: tests/integration/itest_%.c $(wildcard tests/integration/*.h) $$(ITEST_EXTRA_itest_$$*) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(ITEST_EXTRA_itest_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 

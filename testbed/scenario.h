@@ -125,7 +125,9 @@ const char *scenario_strategy_name(enum scenario_strategy st);
 /* -EINVAL for an unknown name. */
 int scenario_strategy_parse(const char *name, enum scenario_strategy *st);
 
-/* The topology with every rate times scale (never below 1kbit). */
+/* The topology with every rate times scale (never below 1kbit), but the
+ * manager's link, which keeps the VM rate as written: control messages are
+ * the same size at every scale. */
 void scenario_scaled_topology(const struct scenario *s, struct topo_spec *out);
 /* Image i's size scaled as its block is, so that it has exactly as many
  * blocks as at full size (never above the size written). 0 for a converted

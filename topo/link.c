@@ -354,18 +354,42 @@ static int add_netem(struct nl_sock *sk, int ifindex, uint64_t delay_ns)
 	return ret;
 }
 
+/* HTB class 1:1 of ifindex at rate_bps (rate = ceil) with the given
+ * bucket, added (flags NLM_F_EXCL) or changed in place (NLM_F_REPLACE).
+ * A libnl error. */
+static int htb_class(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
+		     uint32_t burst_bytes, int flags)
+{
+	struct rtnl_class *c = rtnl_class_alloc();
+	uint64_t bytes = rate_bps / 8;
+	int ret;
+
+	if (!c)
+		return -NLE_NOMEM;
+	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
+	rtnl_tc_set_parent(TC_CAST(c), TC_HANDLE(1, 0));
+	rtnl_tc_set_handle(TC_CAST(c), TC_HANDLE(1, 1));
+	ret = rtnl_tc_set_kind(TC_CAST(c), "htb");
+	if (!ret) {
+		rtnl_htb_set_rate64(c, bytes);
+		rtnl_htb_set_ceil64(c, bytes);
+		rtnl_htb_set_rbuffer(c, burst_bytes);
+		rtnl_htb_set_cbuffer(c, burst_bytes);
+		rtnl_htb_set_quantum(c, LINK_HTB_QUANTUM);
+		ret = rtnl_class_add(sk, c, flags);
+	}
+	rtnl_class_put(c);
+	return ret;
+}
+
 int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		   uint32_t burst_bytes, uint32_t queue_bytes,
 		   uint64_t delay_ns, const char *what, struct err *e)
 {
-	struct rtnl_qdisc *q = NULL;
-	struct rtnl_class *c = NULL;
-	uint64_t bytes = rate_bps / 8;
+	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
 	int ret = -NLE_NOMEM;
 
-	q = rtnl_qdisc_alloc();
-	c = rtnl_class_alloc();
-	if (!q || !c)
+	if (!q)
 		goto out;
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
@@ -377,19 +401,7 @@ int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 	ret = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
 	if (ret < 0)
 		goto out;
-
-	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
-	rtnl_tc_set_parent(TC_CAST(c), TC_HANDLE(1, 0));
-	rtnl_tc_set_handle(TC_CAST(c), TC_HANDLE(1, 1));
-	ret = rtnl_tc_set_kind(TC_CAST(c), "htb");
-	if (ret)
-		goto out;
-	rtnl_htb_set_rate64(c, bytes);
-	rtnl_htb_set_ceil64(c, bytes);
-	rtnl_htb_set_rbuffer(c, burst_bytes);
-	rtnl_htb_set_cbuffer(c, burst_bytes);
-	rtnl_htb_set_quantum(c, LINK_HTB_QUANTUM);
-	ret = rtnl_class_add(sk, c, NLM_F_CREATE | NLM_F_EXCL);
+	ret = htb_class(sk, ifindex, rate_bps, burst_bytes, NLM_F_EXCL);
 	if (ret < 0)
 		goto out;
 	/* Under the class: a delay, or the queue of a link without one. */
@@ -397,13 +409,11 @@ int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		       : add_queue(sk, ifindex, queue_bytes);
 	if (ret < 0) {
 		rtnl_qdisc_put(q);
-		rtnl_class_put(c);
 		return nl_fail(e, ret, "%s: cannot add %s", what,
 			       delay_ns ? "netem delay" : "its queue");
 	}
 out:
 	rtnl_qdisc_put(q);
-	rtnl_class_put(c);
 	return ret < 0 ? nl_fail(e, ret, "%s: cannot shape it with htb", what)
 		       : 0;
 }
@@ -411,27 +421,9 @@ out:
 int link_set_htb_rate(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		      uint32_t burst_bytes, const char *what, struct err *e)
 {
-	struct rtnl_class *c = rtnl_class_alloc();
-	uint64_t bytes = rate_bps / 8;
-	int ret = -NLE_NOMEM;
-
-	if (!c)
-		goto out;
-	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
-	rtnl_tc_set_parent(TC_CAST(c), TC_HANDLE(1, 0));
-	rtnl_tc_set_handle(TC_CAST(c), TC_HANDLE(1, 1));
-	ret = rtnl_tc_set_kind(TC_CAST(c), "htb");
-	if (ret)
-		goto out;
-	rtnl_htb_set_rate64(c, bytes);
-	rtnl_htb_set_ceil64(c, bytes);
-	rtnl_htb_set_rbuffer(c, burst_bytes);
-	rtnl_htb_set_cbuffer(c, burst_bytes);
-	rtnl_htb_set_quantum(c, LINK_HTB_QUANTUM);
 	/* RTM_NEWTCLASS on an existing class without NLM_F_EXCL changes it. */
-	ret = rtnl_class_add(sk, c, NLM_F_REPLACE);
-out:
-	rtnl_class_put(c);
+	int ret = htb_class(sk, ifindex, rate_bps, burst_bytes, NLM_F_REPLACE);
+
 	return ret < 0 ? nl_fail(e, ret, "%s: cannot change its htb rate", what)
 		       : 0;
 }

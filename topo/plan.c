@@ -67,12 +67,15 @@ int topo_plan_make(const struct topo_spec *spec, struct topo_plan *plan,
 
 	/* The registry and manager hang off the core bridge: every rack
 	 * reaches them through its own uplink, as in a data centre. The
-	 * manager's link only carries control traffic, at the VM rate. */
+	 * manager's link only carries control traffic: at the VM rate, or
+	 * the spec's own manager rate. */
 	bad |= host_init(&plan->hosts[0], TOPO_ROLE_REGISTRY, "registry",
 			 TOPO_REGISTRY_ADDR, TOPO_RACK_CORE,
 			 spec->registry_rate_bps, k);
 	bad |= host_init(&plan->hosts[1], TOPO_ROLE_MANAGER, "manager",
-			 TOPO_MANAGER_ADDR, TOPO_RACK_CORE, spec->vm_rate_bps,
+			 TOPO_MANAGER_ADDR, TOPO_RACK_CORE,
+			 spec->manager_rate_bps ? spec->manager_rate_bps
+						: spec->vm_rate_bps,
 			 k);
 	for (i = 0; i < spec->vms; i++) {
 		char name[IFNAMSIZ];

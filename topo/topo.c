@@ -74,6 +74,11 @@ int topo_spec_check(const struct topo_spec *spec, struct err *e)
 	if (ret)
 		return ret;
 	/* 0 means unshaped here, not a missing rate. */
+	if (spec->manager_rate_bps) {
+		ret = check_rate("manager rate", spec->manager_rate_bps, e);
+		if (ret)
+			return ret;
+	}
 	if (spec->uplink_rate_bps) {
 		ret = check_rate("rack_uplink.rate", spec->uplink_rate_bps, e);
 		if (ret)

@@ -30,6 +30,10 @@ struct topo_spec {
 	uint64_t vm_rate_bps;	    /* each VM link, both directions */
 	uint64_t registry_rate_bps; /* the registry's link, both directions */
 	uint64_t uplink_rate_bps;   /* rack bridge <-> core, 0 = unshaped */
+	/* The manager's link: control messages only, which are the same
+	 * size at every scale, so a scenario leaves it at the VM rate as
+	 * written (0: the VM rate). Set by a run, not by a topology file. */
+	uint64_t manager_rate_bps;
 	uint64_t delay_ns;	    /* one-way delay on VM links, 0 = none */
 	unsigned delay_line;	    /* line of `delay` in source, 0 = none */
 	/* Time dilation: the world runs this many times slower than the

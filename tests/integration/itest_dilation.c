@@ -7,9 +7,11 @@
  * does not slow (measured there). Needs root and docker-registry; drives
  * the release build, as itest_scale does, because it measures time. */
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 
 #include "itest.h"
+#include "itest_summary.h"
 
 #define DIL_BIN "build/bin/faasnet-testbed"
 #define NSTRAT	2
@@ -53,10 +55,10 @@ static int teardown(void **state)
 /* Runs the scenario at dilation k; returns 1 when a run was degraded. */
 static int run_at(double k, struct point *pt)
 {
-	char dir[160], file[192], path[224];
-	json_t *root, *runs;
+	char dir[160], file[192];
+	json_t *root;
 	FILE *f;
-	size_t i, s;
+	size_t s;
 	int st, degraded;
 
 	snprintf(dir, sizeof(dir), "%s/k%g", top, k);
@@ -69,26 +71,10 @@ static int run_at(double k, struct point *pt)
 	st = itest_run(NULL, DIL_BIN " run %s --out %s --allow-degraded >&2",
 		       file, dir);
 	assert_int_equal(st, 0);
-	snprintf(path, sizeof(path), "%s/summary.json", dir);
-	root = json_load_file(path, 0, NULL);
-	assert_non_null(root);
-	runs = json_object_get(root, "runs");
-	degraded = !strcmp(json_string_value(json_object_get(root, "fidelity")),
-			   "degraded");
+	root = itest_summary_load(dir, &degraded);
 	for (s = 0; s < NSTRAT; s++) {
-		json_t *run = NULL;
+		json_t *run = itest_summary_run(root, strategies[s]);
 
-		for (i = 0; i < json_array_size(runs); i++) {
-			json_t *r = json_array_get(runs, i);
-
-			if (!strcmp(json_string_value(
-					    json_object_get(r, "strategy")),
-				    strategies[s]))
-				run = r;
-		}
-		assert_non_null(run);
-		assert_int_equal(
-			json_integer_value(json_object_get(run, "failed")), 0);
 		pt->p50[s] = json_number_value(json_object_get(run, "p50_s"));
 		pt->max[s] = json_number_value(json_object_get(run, "max_s"));
 		pt->dilation[s] =

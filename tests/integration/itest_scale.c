@@ -7,9 +7,11 @@
  * made the host the bottleneck at 0.05, which is the host's doing, not the
  * emulation's; the same code runs sanitized in itest_run and itest_stack. */
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 
 #include "itest.h"
+#include "itest_summary.h"
 
 #define SCALE_BIN "build/bin/faasnet-testbed"
 
@@ -88,11 +90,11 @@ static void image_bytes(const char *cache, double *data, double *gzip)
  * degraded (the host, not the emulated network, may have set the pace). */
 static int run_at(double scale, struct point *pt)
 {
-	char dir[160], file[192], cache[192], path[224];
+	char dir[160], file[192], cache[192];
 	double data, gzip;
-	json_t *root, *runs;
+	json_t *root;
 	FILE *f;
-	size_t i, k;
+	size_t k;
 	int st, degraded;
 
 	snprintf(dir, sizeof(dir), "%s/s%g", top, scale);
@@ -110,26 +112,10 @@ static int run_at(double scale, struct point *pt)
 	snprintf(cache, sizeof(cache), "%s/.cache", top);
 	image_bytes(cache, &data, &gzip);
 	itest_run(NULL, "rm -rf %s/.cache", top);
-	snprintf(path, sizeof(path), "%s/summary.json", dir);
-	root = json_load_file(path, 0, NULL);
-	assert_non_null(root);
-	runs = json_object_get(root, "runs");
-	degraded = !strcmp(json_string_value(json_object_get(root, "fidelity")),
-			   "degraded");
+	root = itest_summary_load(dir, &degraded);
 	for (k = 0; k < NSTRAT; k++) {
-		json_t *run = NULL;
+		json_t *run = itest_summary_run(root, strategies[k]);
 
-		for (i = 0; i < json_array_size(runs); i++) {
-			json_t *r = json_array_get(runs, i);
-
-			if (!strcmp(json_string_value(
-					    json_object_get(r, "strategy")),
-				    strategies[k]))
-				run = r;
-		}
-		assert_non_null(run);
-		assert_int_equal(
-			json_integer_value(json_object_get(run, "failed")), 0);
 		pt->p50[k] = json_number_value(json_object_get(run, "p50_s"));
 		pt->frac[k] = (json_number_value(
 				       json_object_get(run, "registry_bytes")) +

@@ -1333,6 +1333,8 @@ static void test_scaled_topology(void **state)
 	assert_true(t.vm_rate_bps == 50 * MBIT);
 	assert_true(t.registry_rate_bps == 125 * MBIT);
 	assert_true(t.uplink_rate_bps == 500 * MBIT);
+	/* control messages do not shrink: the manager keeps the VM rate */
+	assert_true(t.manager_rate_bps == GBIT);
 	/* counts and delays are not bandwidths */
 	assert_int_equal(t.vms, 16);
 	assert_int_equal(t.rack_size, 8);

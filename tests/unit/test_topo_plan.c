@@ -178,6 +178,9 @@ static void test_dilation(void **state)
 	s.dilation = 3;
 	assert_int_equal(topo_plan_make(&s, &p3, &e), 0);
 	assert_int_equal(p3.hosts[0].rate_bps, 1600000000ull);
+	/* the manager at the VM rate unless the spec gives its own */
+	assert_int_equal(p1.hosts[1].rate_bps, 20000000);
+	assert_int_equal(p3.hosts[1].rate_bps, 6666667);
 	assert_int_equal(p3.hosts[2].rate_bps, 6666667);
 	assert_int_equal(p3.uplink_rate_bps, 30000000);
 	assert_int_equal(p3.delay_ns, 3000000);
@@ -192,6 +195,13 @@ static void test_dilation(void **state)
 	assert_int_equal(p3.uplink_queue_bytes, p1.uplink_queue_bytes);
 	assert_int_equal(p3.gso_max_segs, p1.gso_max_segs);
 	topo_plan_free(&p1);
+	topo_plan_free(&p3);
+
+	s.dilation = 1;
+	s.manager_rate_bps = 1000000000;
+	assert_int_equal(topo_plan_make(&s, &p3, &e), 0);
+	assert_int_equal(p3.hosts[1].rate_bps, 1000000000);
+	assert_int_equal(p3.hosts[2].rate_bps, 20000000);
 	topo_plan_free(&p3);
 
 	s.dilation = 0.5;
