@@ -355,7 +355,8 @@ static int add_netem(struct nl_sock *sk, int ifindex, uint64_t delay_ns)
 }
 
 /* HTB class 1:1 of ifindex at rate_bps (rate = ceil) with the given
- * bucket, added (flags NLM_F_EXCL) or changed in place (NLM_F_REPLACE).
+ * bucket, added (NLM_F_CREATE | NLM_F_EXCL) or changed in place
+ * (NLM_F_REPLACE).
  * A libnl error. */
 static int htb_class(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 		     uint32_t burst_bytes, int flags)
@@ -401,7 +402,8 @@ int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
 	ret = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
 	if (ret < 0)
 		goto out;
-	ret = htb_class(sk, ifindex, rate_bps, burst_bytes, NLM_F_EXCL);
+	ret = htb_class(sk, ifindex, rate_bps, burst_bytes,
+			NLM_F_CREATE | NLM_F_EXCL);
 	if (ret < 0)
 		goto out;
 	/* Under the class: a delay, or the queue of a link without one. */
