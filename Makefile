@@ -43,7 +43,7 @@ main_of_faasnet-invoke  := manager/invoke.c
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
 INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
 
-.PHONY: all deps check unit integration bench run clean-build format
+.PHONY: all deps check unit integration bench bench-agent run clean-build format
 .SECONDEXPANSION:
 all: deps $(BINS)
 
@@ -134,7 +134,18 @@ check: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(BINS) $(ASAN_BINS) $(INTEG_BINS)
 	@./scripts/run-tests.sh all $(UNIT_TESTS) $(INTEG_BINS)
 
-bench: all
+# The agent's cost on loopback, no root (bench/agent-cpu.sh); the others
+# need root.
+BENCH_AGENT_OBJ := build/obj/image/synth.o build/obj/image/layer.o
+build/bench/agent-bench: bench/agent_bench.c $(BENCH_AGENT_OBJ) build/libfaasnet.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BENCH_AGENT_OBJ) build/libfaasnet.a $(PKG_LIBS)
+
+bench-agent: all build/bench/agent-bench
+	@./bench/agent-cpu.sh
+
+bench: all build/bench/agent-bench
+	@./bench/agent-cpu.sh
 	@./bench/topo-updown.sh
 	@./bench/fetch-vs-curl.sh
 	@./bench/queue-delay.sh
