@@ -17,7 +17,7 @@ PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpt
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c outside testbed/ and image/ is library code, but for the mains.
-MAINS       := agent/main.c manager/main.c manager/invoke.c
+MAINS       := agent/main.c manager/main.c manager/invoke.c agent/lazycurl.c
 LIB_SRC     := $(wildcard lib/*.c) \
 	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c))
 TOPO_SRC    := $(wildcard topo/*.c)
@@ -39,6 +39,12 @@ ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
 main_of_faasnet-agent   := agent/main.c
 main_of_faasnet-manager := manager/main.c
 main_of_faasnet-invoke  := manager/invoke.c
+# The agent (issue 11: a thousand on one host) maps libc alone at start:
+# libcurl and its 27 libraries are loaded by agent/lazycurl.c when it first
+# reads the registry, and what else it uses is linked in.
+extra_of_faasnet-agent := agent/lazycurl.c
+libs_of_faasnet-agent  := -Wl,--as-needed -Wl,-Bstatic -ljansson -lzstd \
+	-lcrypto -lz -Wl,-Bdynamic -lpthread -lm
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
 INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
@@ -74,13 +80,13 @@ build/bin/faasnet-image: $(patsubst %.c,build/obj/%.o,$(IMAGE_SRC)) build/libfaa
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(patsubst %,build/bin/%,$(DAEMONS)): build/bin/%: $$(patsubst %.c,build/obj/%.o,$$(main_of_%)) build/libfaasnet.a
+$(patsubst %,build/bin/%,$(DAEMONS)): build/bin/%: $$(patsubst %.c,build/obj/%.o,$$(main_of_%) $$(extra_of_%)) build/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(or $(libs_of_$*),$(PKG_LIBS))
 
-$(patsubst %,build/asan/bin/%,$(DAEMONS)): build/asan/bin/%: $$(patsubst %.c,build/asan/obj/%.o,$$(main_of_%)) build/asan/libfaasnet.a
+$(patsubst %,build/asan/bin/%,$(DAEMONS)): build/asan/bin/%: $$(patsubst %.c,build/asan/obj/%.o,$$(main_of_%) $$(extra_of_%)) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(or $(libs_of_$*),$(PKG_LIBS))
 
 # The sanitized builds that the integration tests drive.
 build/asan/bin/faasnet-testbed: $(patsubst %.c,build/asan/obj/%.o,$(TESTBED_SRC)) build/asan/libfaasnet.a

@@ -9,12 +9,13 @@
  *          agents' CPU seconds during the burst, the bytes they received
  *          (their own `stats` lines), CPU s per MB, and the floor: sha256
  *          plus zstd decompression of the same bytes, in this process.
+ *   --registry: the root reads an HTTP registry (a thread here) instead.
  *   idle:  N agents started at once: the time until every one has said
  *          HELLO (it listens before it does), then RSS and PSS each.
  *
  * usage: agent-bench [--agent BIN] [--agents N] [--size BYTES]
  *                    [--block-size BYTES] [--reps R] [--idle N,...]
- *                    [--perf FILE] [--keep]
+ *                    [--perf FILE] [--keep] [--registry]
  * Temp files in /tmp/fnet-lean-bench.*, removed. */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -23,11 +24,14 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,6 +67,7 @@ struct img {
 	char manifest_digest[SHA256_OCI_LEN];
 	char config_digest[SHA256_OCI_LEN];
 	char index_digest[SHA256_OCI_LEN];
+	char data_digest[SHA256_OCI_LEN];
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
@@ -207,6 +212,8 @@ static int img_build(struct img *t, uint64_t size, uint32_t block_size,
 		 img.config.digest);
 	snprintf(t->index_digest, sizeof(t->index_digest), "%s",
 		 layer.index.digest);
+	snprintf(t->data_digest, sizeof(t->data_digest), "%s",
+		 layer.data.digest);
 out:
 	free(cfg);
 	free(man);
@@ -395,6 +402,159 @@ static double floor_s_per_mb(const struct img *t, double *lib_s_per_mb)
 	return cpu / mb;
 }
 
+/* --- a registry ----------------------------------------------------------- */
+
+/* With --registry the tree's root reads the registry, as in a run, rather
+ * than this program's block protocol: a thread speaking just enough HTTP
+ * for lib/registry (manifest, blobs, ranged reads), one connection at a
+ * time, each closed after its reply. */
+struct reg {
+	const struct img *img;
+	int lfd;
+	uint16_t port;
+	pthread_t thr;
+	volatile int stop;
+	unsigned long requests;
+};
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void http_reply(int fd, const char *status, const char *extra,
+		       const void *body, size_t len, int head)
+{
+	char hdr[1024];
+	int n;
+
+	n = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n",
+		     status, extra, len);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return;
+	if (write_all(fd, hdr, (size_t)n) || head || !len)
+		return;
+	write_all(fd, body, len);
+}
+
+static void reg_serve(struct reg *r, int fd)
+{
+	const struct img *t = r->img;
+	char req[8192], method[8], path[512], extra[256], *range, *end;
+	const char *prefix = "/v2/bench/img/", *dg;
+	const uint8_t *blob = NULL;
+	unsigned long long a, b;
+	size_t len = 0, blen = 0;
+	int head;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 2000) <= 0)
+			return;
+		n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+		if (n <= 0)
+			return;
+		len += (size_t)n;
+		req[len] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+		if (len == sizeof(req) - 1)
+			return;
+	}
+	r->requests++;
+	if (sscanf(req, "%7s %511s", method, path) != 2)
+		return;
+	head = !strcmp(method, "HEAD");
+	range = strcasestr(req, "\r\nRange:");
+	if (range) {
+		range += 8;
+		range += strspn(range, " ");
+		end = strstr(range, "\r\n");
+		if (end)
+			*end = '\0';
+	}
+	if (!strcmp(path, "/v2/") || !strcmp(path, "/v2")) {
+		http_reply(fd, "200 OK", "", "{}", 2, head);
+		return;
+	}
+	if (strncmp(path, prefix, strlen(prefix))) {
+		http_reply(fd, "404 Not Found", "", NULL, 0, head);
+		return;
+	}
+	dg = path + strlen(prefix);
+	if (!strncmp(dg, "manifests/", 10)) {
+		snprintf(extra, sizeof(extra),
+			 "Content-Type: %s\r\nDocker-Content-Digest: %s\r\n",
+			 OCI_MANIFEST_MEDIA_TYPE, t->manifest_digest);
+		http_reply(fd, "200 OK", extra, t->manifest, t->manifest_len,
+			   head);
+		return;
+	}
+	if (!strncmp(dg, "blobs/", 6)) {
+		dg += 6;
+		if (!strcmp(dg, t->config_digest)) {
+			blob = (const uint8_t *)t->config;
+			blen = t->config_len;
+		} else if (!strcmp(dg, t->index_digest)) {
+			blob = (const uint8_t *)t->index;
+			blen = t->index_len;
+		} else if (!strcmp(dg, t->data_digest)) {
+			blob = t->data;
+			blen = t->data_len;
+		}
+	}
+	if (!blob) {
+		http_reply(fd, "404 Not Found", "", NULL, 0, head);
+		return;
+	}
+	if (!range || sscanf(range, "bytes=%llu-%llu", &a, &b) != 2) {
+		http_reply(fd, "200 OK", "", blob, blen, head);
+		return;
+	}
+	if (a > b || b >= blen) {
+		http_reply(fd, "416 Range Not Satisfiable", "", NULL, 0, head);
+		return;
+	}
+	snprintf(extra, sizeof(extra), "Content-Range: bytes %llu-%llu/%zu\r\n",
+		 a, b, blen);
+	http_reply(fd, "206 Partial Content", extra, blob + a, b - a + 1, head);
+}
+
+static void *reg_run(void *arg)
+{
+	struct reg *r = arg;
+
+	while (!r->stop) {
+		struct pollfd p = {.fd = r->lfd, .events = POLLIN};
+		int fd;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		reg_serve(r, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
 /* --- agents ----------------------------------------------------------------
  */
 
@@ -418,6 +578,7 @@ struct bench {
 	uint16_t mgr_port, root_port;
 	const struct img *img;
 	char ref[256];
+	int registry; /* the root reads the registry */
 	int failed;
 	long deadline_timer;
 	/* Every connection open, to close them with the loop. */
@@ -753,7 +914,7 @@ static void bench_clean(struct bench *bn, int keep)
 }
 
 /* From an agent's event log: the bytes its `stats` line says it took from
- * its parent, the blocks it holds, and its line count. */
+ * its parent and the registry, the blocks it holds, and its line count. */
 static int read_stats(const char *path, unsigned long long *bytes,
 		      unsigned long *held, unsigned long *lines)
 {
@@ -772,10 +933,13 @@ static int read_stats(const char *path, unsigned long long *bytes,
 		*q = '\0';
 		if (strstr(p, "\"event\":\"stats\"")) {
 			char *b = strstr(p, "\"parent_bytes\":");
+			char *rb = strstr(p, "\"registry_bytes\":");
 			char *h = strstr(p, "\"blocks_held\":");
 
 			if (b)
 				*bytes += strtoull(b + 15, NULL, 10);
+			if (rb)
+				*bytes += strtoull(rb + 17, NULL, 10);
 			if (h)
 				*held = strtoul(h + 14, NULL, 10);
 		}
@@ -842,9 +1006,14 @@ static int burst(struct bench *bn, unsigned n, const char *perf_out, int keep,
 
 		m.function = proto_str(FUNCTION);
 		m.image = proto_str(bn->ref);
-		/* Binary tree in BFS order; the first under this program. */
-		m.parent.addr = i ? bn->a[(i - 1) / 2].addr : 0x7f000001u;
-		m.parent.port = i ? AGENT_PORT : bn->root_port;
+		/* Binary tree in BFS order; the first under this program
+		 * (or the registry). */
+		m.parent.addr = i	       ? bn->a[(i - 1) / 2].addr
+				: bn->registry ? 0
+					       : 0x7f000001u;
+		m.parent.port = i	       ? AGENT_PORT
+				: bn->registry ? 0
+					       : bn->root_port;
 		if (conn_send(bn->a[i].mgr, &m, &e)) {
 			fprintf(stderr, "agent-bench: PROVISION: %s\n", e.msg);
 			goto out;
@@ -965,6 +1134,7 @@ int main(int argc, char **argv)
 		{"idle", required_argument, NULL, 'i'},
 		{"perf", required_argument, NULL, 'p'},
 		{"keep", no_argument, NULL, 'k'},
+		{"registry", no_argument, NULL, 'R'},
 		{0},
 	};
 	struct bench bn = {.agent_bin = "build/bin/faasnet-agent"};
@@ -975,6 +1145,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	double floor, lib_floor, v[5][16];
 	struct burst_result r;
+	struct reg reg = {0};
 	struct img t;
 	struct err e;
 	int c, keep = 0, k;
@@ -1011,18 +1182,22 @@ int main(int argc, char **argv)
 		case 'k':
 			keep = 1;
 			break;
+		case 'R':
+			bn.registry = 1;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: agent-bench [--agent BIN] [--agents N] "
 				"[--size BYTES] [--block-size BYTES] [--reps "
 				"R] "
-				"[--idle N,...] [--perf FILE] [--keep]\n");
+				"[--idle N,...] [--perf FILE] [--keep] "
+				"[--registry]\n");
 			return 2;
 		}
 	}
-	if (n < 1 || n > 1000 || reps < 1 || reps > 16 || size < 4096 ||
+	if (n < 1 || n > 1000 || reps > 16 || size < 4096 ||
 	    block_size < BLOCKIMG_MIN_BLOCK_SIZE) {
-		fprintf(stderr, "agent-bench: agents 1-1000, reps 1-16\n");
+		fprintf(stderr, "agent-bench: agents 1-1000, reps 0-16\n");
 		return 2;
 	}
 	maxn = n;
@@ -1048,9 +1223,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bn.img = &t;
-	/* Pinned; the registry it names is never asked (port 1). */
-	snprintf(bn.ref, sizeof(bn.ref), "127.0.0.1:1/bench/img@%s",
-		 t.manifest_digest);
+	/* Pinned. Without --registry the registry it names is never asked
+	 * (port 1). */
+	reg.img = &t;
+	reg.lfd = -1;
+	if (bn.registry) {
+		reg.lfd = listen_lo(&reg.port);
+		if (reg.lfd < 0 ||
+		    pthread_create(&reg.thr, NULL, reg_run, &reg)) {
+			fprintf(stderr,
+				"agent-bench: cannot start the registry\n");
+			img_free(&t);
+			return 1;
+		}
+	}
+	snprintf(bn.ref, sizeof(bn.ref), "127.0.0.1:%u/bench/img@%s",
+		 bn.registry ? reg.port : 1, t.manifest_digest);
 	printf("image: %.1f MB in %u blocks of %u bytes, %.1f MB compressed "
 	       "(zstd)\n",
 	       (double)t.ix.size / 1e6, t.ix.nblocks, t.ix.block_size,
@@ -1059,10 +1247,11 @@ int main(int argc, char **argv)
 	printf("floor: sha256 + zstd decompress: %.2f ms CPU per MB (lib/"
 	       "blockimg's verify+decompress: %.2f ms)\n",
 	       floor * 1000, lib_floor * 1000);
-	if (reps)
-		printf("burst: %u agents, a binary tree under this program "
-		       "(the root parent), every block in the start-up set\n",
-		       n);
+	printf("burst: %u agents, a binary tree under %s, every block in the "
+	       "start-up set\n",
+	       n,
+	       bn.registry ? "a registry (HTTP, this program)"
+			   : "this program (the root parent)");
 	for (i = 0; i < reps; i++) {
 		if (burst(&bn, n, i == 0 ? perf_out : NULL, keep, &r)) {
 			img_free(&t);
@@ -1082,17 +1271,26 @@ int main(int argc, char **argv)
 		v[3][i] = r.mb;
 		v[4][i] = r.rss_idle_kib;
 	}
-	printf("  median of %u: %.2f s wall; agents' CPU %.3f s for %.1f MB "
-	       "= %.2f ms per MB; floor %.2f ms per MB; ratio %.2fx; "
-	       "VmRSS idle %.2f MiB\n",
-	       reps, median(v[0], reps), median(v[1], reps), median(v[3], reps),
-	       median(v[2], reps) * 1000, floor * 1000,
-	       median(v[2], reps) / floor, median(v[4], reps) / 1024);
+	if (reps)
+		printf("  median of %u: %.2f s wall; agents' CPU %.3f s for "
+		       "%.1f MB "
+		       "= %.2f ms per MB; floor %.2f ms per MB; ratio %.2fx; "
+		       "VmRSS idle %.2f MiB\n",
+		       reps, median(v[0], reps), median(v[1], reps),
+		       median(v[3], reps), median(v[2], reps) * 1000,
+		       floor * 1000, median(v[2], reps) / floor,
+		       median(v[4], reps) / 1024);
 	for (i = 0; i < nidle; i++)
 		if (idle(&bn, idles[i], keep)) {
 			img_free(&t);
 			return 1;
 		}
+	if (reg.lfd >= 0) {
+		reg.stop = 1;
+		pthread_join(reg.thr, NULL);
+		close(reg.lfd);
+		printf("registry: %lu requests\n", reg.requests);
+	}
 	img_free(&t);
 	free(bn.a);
 	return 0;
