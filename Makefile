@@ -45,6 +45,9 @@ main_of_faasnet-invoke  := manager/invoke.c
 extra_of_faasnet-agent := agent/lazycurl.c
 libs_of_faasnet-agent  := -Wl,--as-needed -Wl,-Bstatic -ljansson -lzstd \
 	-lcrypto -lz -Wl,-Bdynamic -lpthread -lm
+# Not position-independent: libcrypto's tables linked in would otherwise
+# be relocated at every start, 750 KB of each agent's RSS (docs/bench.md).
+ldflags_of_faasnet-agent := -no-pie
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
 INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
@@ -82,7 +85,7 @@ build/bin/faasnet-image: $(patsubst %.c,build/obj/%.o,$(IMAGE_SRC)) build/libfaa
 
 $(patsubst %,build/bin/%,$(DAEMONS)): build/bin/%: $$(patsubst %.c,build/obj/%.o,$$(main_of_%) $$(extra_of_%)) build/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(or $(libs_of_$*),$(PKG_LIBS))
+	$(CC) $(CFLAGS) $(ldflags_of_$*) -o $@ $^ $(or $(libs_of_$*),$(PKG_LIBS))
 
 $(patsubst %,build/asan/bin/%,$(DAEMONS)): build/asan/bin/%: $$(patsubst %.c,build/asan/obj/%.o,$$(main_of_%) $$(extra_of_%)) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
