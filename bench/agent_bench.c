@@ -1071,7 +1071,7 @@ done:
 
 static int idle(struct bench *bn, unsigned n, int keep)
 {
-	double secs, *rss = malloc(n * sizeof(double)),
+	double secs, idle_cpu = 0, *rss = malloc(n * sizeof(double)),
 		     *anon = malloc(n * sizeof(double)), pss = 0, cpu = 0,
 		     max = 0;
 	unsigned i;
@@ -1095,11 +1095,17 @@ static int idle(struct bench *bn, unsigned n, int keep)
 		if (rss[i] > max)
 			max = rss[i];
 	}
+	/* Then a second of nothing: what the loops' ticks cost. */
+	sleep(1);
+	for (i = 0; i < n; i++)
+		idle_cpu += (double)proc_cpu_ns(bn->a[i].pid) / 1e9;
+	idle_cpu -= cpu;
 	printf("  idle %4u agents: all listening in %.2f s; per agent: VmRSS "
 	       "median %.2f MiB (max %.2f), RssAnon %.2f MiB, PSS mean %.2f "
-	       "MiB; start CPU %.1f ms each\n",
+	       "MiB; start CPU %.1f ms each; idle CPU %.3f ms/s each\n",
 	       n, secs, median(rss, n) / 1024, max / 1024,
-	       median(anon, n) / 1024, pss / n / 1024, cpu * 1000 / n);
+	       median(anon, n) / 1024, pss / n / 1024, cpu * 1000 / n,
+	       idle_cpu * 1000 / n);
 	bench_stop(bn);
 	bench_clean(bn, keep);
 	ret = 0;
