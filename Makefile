@@ -17,7 +17,7 @@ PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpt
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c outside testbed/ and image/ is library code, but for the mains.
-MAINS       := agent/main.c manager/main.c manager/invoke.c
+MAINS       := agent/main.c manager/main.c manager/invoke.c agent/lazycurl.c
 LIB_SRC     := $(wildcard lib/*.c) \
 	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c))
 TOPO_SRC    := $(wildcard topo/*.c)
@@ -39,11 +39,20 @@ ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
 main_of_faasnet-agent   := agent/main.c
 main_of_faasnet-manager := manager/main.c
 main_of_faasnet-invoke  := manager/invoke.c
+# The agent (issue 11: a thousand on one host) maps libc alone at start:
+# libcurl and its 27 libraries are loaded by agent/lazycurl.c when it first
+# reads the registry, and what else it uses is linked in.
+extra_of_faasnet-agent := agent/lazycurl.c
+libs_of_faasnet-agent  := -Wl,--as-needed -Wl,-Bstatic -ljansson -lzstd \
+	-lcrypto -lz -Wl,-Bdynamic -lpthread -lm
+# Not position-independent: libcrypto's tables linked in would otherwise
+# be relocated at every start, 750 KB of each agent's RSS (docs/bench.md).
+ldflags_of_faasnet-agent := -no-pie
 
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
 INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
 
-.PHONY: all deps check unit integration bench run clean-build format
+.PHONY: all deps check unit integration bench bench-agent run clean-build format
 .SECONDEXPANSION:
 all: deps $(BINS)
 
@@ -74,13 +83,13 @@ build/bin/faasnet-image: $(patsubst %.c,build/obj/%.o,$(IMAGE_SRC)) build/libfaa
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(patsubst %,build/bin/%,$(DAEMONS)): build/bin/%: $$(patsubst %.c,build/obj/%.o,$$(main_of_%)) build/libfaasnet.a
+$(patsubst %,build/bin/%,$(DAEMONS)): build/bin/%: $$(patsubst %.c,build/obj/%.o,$$(main_of_%) $$(extra_of_%)) build/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(ldflags_of_$*) -o $@ $^ $(or $(libs_of_$*),$(PKG_LIBS))
 
-$(patsubst %,build/asan/bin/%,$(DAEMONS)): build/asan/bin/%: $$(patsubst %.c,build/asan/obj/%.o,$$(main_of_%)) build/asan/libfaasnet.a
+$(patsubst %,build/asan/bin/%,$(DAEMONS)): build/asan/bin/%: $$(patsubst %.c,build/asan/obj/%.o,$$(main_of_%) $$(extra_of_%)) build/asan/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(or $(libs_of_$*),$(PKG_LIBS))
 
 # The sanitized builds that the integration tests drive.
 build/asan/bin/faasnet-testbed: $(patsubst %.c,build/asan/obj/%.o,$(TESTBED_SRC)) build/asan/libfaasnet.a
@@ -134,7 +143,18 @@ check: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(BINS) $(ASAN_BINS) $(INTEG_BINS)
 	@./scripts/run-tests.sh all $(UNIT_TESTS) $(INTEG_BINS)
 
-bench: all
+# The agent's cost on loopback, no root (bench/agent-cpu.sh); the others
+# need root.
+BENCH_AGENT_OBJ := build/obj/image/synth.o build/obj/image/layer.o
+build/bench/agent-bench: bench/agent_bench.c $(BENCH_AGENT_OBJ) build/libfaasnet.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BENCH_AGENT_OBJ) build/libfaasnet.a $(PKG_LIBS)
+
+bench-agent: all build/bench/agent-bench
+	@./bench/agent-cpu.sh
+
+bench: all build/bench/agent-bench
+	@./bench/agent-cpu.sh
 	@./bench/topo-updown.sh
 	@./bench/fetch-vs-curl.sh
 	@./bench/queue-delay.sh

@@ -18,6 +18,9 @@
  * left waiting for a reply that never comes. */
 #define CONN_SMALL_ALLOWANCE (1u << 20)
 #define CONN_READ_CHUNK	     (256u << 10)
+/* Frames written per system call: a burst of blocks for a child goes out
+ * in a few sendmsg calls, not one each (two iovecs a frame). */
+#define CONN_IOV 128
 
 struct outbuf {
 	uint8_t *buf;
@@ -38,8 +41,11 @@ struct conn {
 	struct outbuf *out, *out_tail;
 	size_t backlog;
 	int connecting;
-	int busy;   /* inside a callback: freeing must wait */
-	int closed; /* conn_close was called meanwhile */
+	int busy;	 /* inside a callback: freeing must wait */
+	int closed;	 /* conn_close was called meanwhile */
+	unsigned events; /* what the loop watches now (EVLOOP_IN|OUT) */
+	/* Frames queued by this round's callbacks are written once it ends. */
+	struct evloop_defer flush_later;
 	conn_frame_fn on_frame;
 	conn_close_fn on_close;
 	void *arg;
@@ -57,6 +63,7 @@ static void destroy(struct conn *c)
 {
 	struct outbuf *o, *on;
 
+	evloop_defer_cancel(c->l, &c->flush_later);
 	if (c->fd >= 0) {
 		evloop_del(c->l, c->fd);
 		close(c->fd);
@@ -94,53 +101,89 @@ static void fail(struct conn *c, int error, const char *why)
 	destroy(c);
 }
 
+/* Watched for writing only while something waits that the socket did
+ * not take: epoll_ctl only when that changes. */
 static void update_events(struct conn *c)
 {
+	unsigned ev;
+
 	if (c->closed)
 		return;
-	evloop_mod(c->l, c->fd,
-		   EVLOOP_IN | (c->out || c->connecting ? EVLOOP_OUT : 0));
+	/* A flush already deferred to the round's end needs no event. */
+	ev = EVLOOP_IN |
+	     ((c->out && !c->flush_later.armed) || c->connecting ? EVLOOP_OUT
+								 : 0);
+	if (ev != c->events && !evloop_mod(c->l, c->fd, ev))
+		c->events = ev;
 }
 
 static int flush(struct conn *c)
 {
-	struct outbuf *o;
-	struct iovec iov[2];
+	struct iovec iov[CONN_IOV];
 	struct msghdr mh = {.msg_iov = iov};
-	ssize_t n;
+	struct outbuf *o;
+	size_t n, offered;
+	ssize_t sent;
 
-	while ((o = c->out)) {
-		size_t total = o->len + o->ext_len;
-
-		/* The frame's head from our buffer, a block's bytes from
-		 * where the cache holds them: one system call, no copy. */
+	while (c->out) {
+		/* Frames' heads from our buffers, blocks' bytes from where
+		 * the cache holds them: many frames a system call, no copy. */
 		mh.msg_iovlen = 0;
-		if (o->off < o->len) {
-			iov[mh.msg_iovlen].iov_base = o->buf + o->off;
-			iov[mh.msg_iovlen++].iov_len = o->len - o->off;
-		}
-		if (o->ext_len) {
+		offered = 0;
+		for (o = c->out; o && mh.msg_iovlen + 2 <= CONN_IOV;
+		     o = o->next) {
 			size_t eoff = o->off > o->len ? o->off - o->len : 0;
 
-			iov[mh.msg_iovlen].iov_base = (void *)(o->ext + eoff);
-			iov[mh.msg_iovlen++].iov_len = o->ext_len - eoff;
+			if (o->off < o->len) {
+				iov[mh.msg_iovlen].iov_base = o->buf + o->off;
+				iov[mh.msg_iovlen++].iov_len = o->len - o->off;
+			}
+			if (o->ext_len > eoff) {
+				iov[mh.msg_iovlen].iov_base =
+					(void *)(o->ext + eoff);
+				iov[mh.msg_iovlen++].iov_len =
+					o->ext_len - eoff;
+			}
+			offered += o->len + o->ext_len - o->off;
 		}
-		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
+		sent = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			return -errno;
 		}
-		o->off += (size_t)n;
-		c->backlog -= (size_t)n;
-		if (o->off < total)
-			break;
-		c->out = o->next;
-		if (!c->out)
-			c->out_tail = NULL;
-		outbuf_free(o);
+		c->backlog -= (size_t)sent;
+		for (n = (size_t)sent; (o = c->out);) {
+			size_t left = o->len + o->ext_len - o->off;
+
+			if (n < left) {
+				o->off += n;
+				break;
+			}
+			n -= left;
+			c->out = o->next;
+			if (!c->out)
+				c->out_tail = NULL;
+			outbuf_free(o);
+		}
+		if ((size_t)sent < offered)
+			break; /* the socket is full: EVLOOP_OUT says when not
+				*/
 	}
 	return 0;
+}
+
+/* The end of the loop's round: what this round queued goes out. A failure
+ * shows again, and is handled, when the loop next polls the socket. */
+static void flush_deferred(struct evloop *l, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)l;
+	if (c->closed || c->connecting)
+		return;
+	flush(c);
+	update_events(c);
 }
 
 /* Cuts whole frames off the read buffer and hands them on. */
@@ -275,6 +318,7 @@ int conn_new(struct evloop *l, int fd, conn_frame_fn on_frame,
 		free(c);
 		return ret;
 	}
+	c->events = EVLOOP_IN;
 	*out = c;
 	return 0;
 }
@@ -354,8 +398,12 @@ static int queue(struct conn *c, const struct proto_msg *m, int by_ref,
 		c->out = o;
 	c->out_tail = o;
 	c->backlog += o->len + o->ext_len;
-	/* Write what the socket takes now; a failure shows again, and is
-	 * handled, when the loop next polls the socket. */
+	/* Written when the loop's round ends, with whatever else the round
+	 * queues; outside a running loop (a caller before evloop_run), now. */
+	if (!c->connecting && evloop_current() == c->l) {
+		evloop_defer(c->l, &c->flush_later, flush_deferred, c);
+		return 0;
+	}
 	if (!c->connecting)
 		flush(c);
 	update_events(c);

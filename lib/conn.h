@@ -36,7 +36,9 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 		 struct conn **out, struct err *e)
 	__attribute__((warn_unused_result));
 
-/* Encodes and queues m. -ENOBUFS when more than the queue limit (64 MiB)
+/* Encodes and queues m. Inside the loop's round, what is queued is written
+ * when the round ends (lib/evloop's deferred work), many frames a system
+ * call; outside a running loop, at once. -ENOBUFS when more than the queue limit (64 MiB)
  * is waiting (a peer that stopped reading): nothing is queued. A frame
  * without data is still taken up to 1 MiB past the limit, so that the
  * caller can answer ERROR instead; when that fails too, the caller should

@@ -1,8 +1,10 @@
 /* eventlog: a process's timeline as JSON Lines, one object per event with
  * CLOCK_MONOTONIC nanoseconds: every process runs on one kernel, so the
  * logs of the manager and a thousand agents merge into one exact timeline.
- * Each line is flushed as written, so a killed process loses nothing it
- * logged. */
+ * Lines are buffered and written once the event loop's round ends (before
+ * it waits), or at once outside a running loop: a process killed while it
+ * waits loses nothing it logged, one killed mid-round loses that round's
+ * lines; exit and eventlog_close write everything. */
 #ifndef FAASNET_EVENTLOG_H
 #define FAASNET_EVENTLOG_H
 

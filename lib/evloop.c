@@ -37,7 +37,55 @@ struct evloop {
 	long next_id;
 	int stopped;
 	double dilation; /* >= 1 */
+	struct evloop_defer *deferred; /* armed, newest first */
 };
+
+static __thread struct evloop *current;
+
+struct evloop *evloop_current(void)
+{
+	return current;
+}
+
+void evloop_defer(struct evloop *l, struct evloop_defer *d, evloop_defer_fn fn,
+		  void *arg)
+{
+	if (d->armed)
+		return;
+	d->fn = fn;
+	d->arg = arg;
+	d->armed = 1;
+	d->next = l->deferred;
+	l->deferred = d;
+}
+
+void evloop_defer_cancel(struct evloop *l, struct evloop_defer *d)
+{
+	struct evloop_defer **p;
+
+	if (!d->armed)
+		return;
+	for (p = &l->deferred; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	d->armed = 0;
+	d->next = NULL;
+}
+
+/* One node at a time from the head: a call may cancel others or defer. */
+static void run_deferred(struct evloop *l)
+{
+	struct evloop_defer *d;
+
+	while ((d = l->deferred)) {
+		l->deferred = d->next;
+		d->next = NULL;
+		d->armed = 0;
+		d->fn(l, d->arg);
+	}
+}
 
 uint64_t evloop_now_ns(void)
 {
@@ -81,6 +129,8 @@ void evloop_free(struct evloop *l)
 
 	if (!l)
 		return;
+	while (l->deferred)
+		evloop_defer_cancel(l, l->deferred);
 	for (i = 0; i < l->nfd; i++)
 		free(l->byfd[i]);
 	free(l->byfd);
@@ -234,9 +284,12 @@ static void run_timers(struct evloop *l)
 int evloop_run(struct evloop *l, volatile int *stop)
 {
 	struct epoll_event ev[MAX_EVENTS];
-	int n, i, wait_ms;
+	struct evloop *outer = current;
+	int n, i, wait_ms, ret = 0;
 
 	l->stopped = 0;
+	current = l;
+	run_deferred(l);
 	while (!l->stopped && !(stop && *stop)) {
 		wait_ms = TICK_MS;
 		if (l->timers) {
@@ -251,8 +304,10 @@ int evloop_run(struct evloop *l, volatile int *stop)
 			wait_ms = ms > TICK_MS ? TICK_MS : (int)ms;
 		}
 		n = epoll_wait(l->ep, ev, MAX_EVENTS, wait_ms);
-		if (n < 0 && errno != EINTR)
-			return -errno;
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
 		for (i = 0; i < n && !l->stopped; i++) {
 			struct watch *w = ev[i].data.ptr;
 			unsigned events = 0;
@@ -268,6 +323,9 @@ int evloop_run(struct evloop *l, volatile int *stop)
 		}
 		bury(l);
 		run_timers(l);
+		run_deferred(l);
 	}
-	return 0;
+	run_deferred(l);
+	current = outer;
+	return ret;
 }

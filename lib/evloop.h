@@ -45,6 +45,27 @@ uint64_t evloop_span_ns(const struct evloop *l, uint64_t ms);
 long evloop_timer(struct evloop *l, unsigned ms, evloop_timer_fn fn, void *arg);
 void evloop_cancel(struct evloop *l, long id);
 
+/* Work to do once the current batch of events has been handled, before
+ * the loop next waits: a connection writes everything its callbacks queued
+ * in one system call, the event log writes its lines in one. The node is
+ * the caller's (no allocation); arming an armed node does nothing. Every
+ * deferred call runs before the loop sleeps and before evloop_run returns;
+ * one may defer again (it then runs in the same round). */
+typedef void (*evloop_defer_fn)(struct evloop *l, void *arg);
+struct evloop_defer {
+	evloop_defer_fn fn;
+	void *arg;
+	struct evloop_defer *next;
+	int armed;
+};
+void evloop_defer(struct evloop *l, struct evloop_defer *d, evloop_defer_fn fn,
+		  void *arg);
+/* Disarms d (its owner is going away); safe on an unarmed node. */
+void evloop_defer_cancel(struct evloop *l, struct evloop_defer *d);
+
+/* The loop this thread is running (inside evloop_run), or NULL. */
+struct evloop *evloop_current(void);
+
 /* Runs until evloop_stop is called (from a callback) or *stop becomes
  * non-zero (a signal handler's flag; checked at least every 100 ms).
  * Returns 0 or a negative errno from epoll_wait. */

@@ -135,6 +135,73 @@ static void test_stop_flag_ends_the_loop(void **state)
 	evloop_free(l);
 }
 
+/* Deferred work: after the round's callbacks, before the loop waits;
+ * arming twice runs once; a cancelled node does not run; a deferred call
+ * may defer again; evloop_current names the running loop. */
+struct dfr {
+	struct evloop_defer a, b, c;
+	int order[8], n, again;
+	struct evloop *cur;
+};
+
+static void d_a(struct evloop *l, void *arg)
+{
+	struct dfr *d = arg;
+
+	d->order[d->n++] = 'a';
+	d->cur = evloop_current();
+	if (!d->again++)
+		evloop_defer(l, &d->a, d_a, d); /* runs again, same round */
+	else
+		evloop_stop(l);
+}
+
+static void d_c(struct evloop *l, void *arg)
+{
+	struct dfr *d = arg;
+
+	(void)l;
+	d->order[d->n++] = 'c';
+}
+
+static void d_timer(struct evloop *l, void *arg)
+{
+	struct dfr *d = arg;
+
+	d->order[d->n++] = 't';
+	evloop_defer(l, &d->a, d_a, d);
+	evloop_defer(l, &d->a, d_a, d); /* armed: nothing more */
+	evloop_defer(l, &d->b, d_c, d);
+	evloop_defer(l, &d->c, d_c, d);
+	evloop_defer_cancel(l, &d->b);
+}
+
+static void test_deferred_work_runs_once_after_the_round(void **state)
+{
+	struct evloop *l;
+	struct dfr d = {0};
+
+	(void)state;
+	assert_int_equal(evloop_new(&l), 0);
+	assert_null(evloop_current());
+	assert_true(evloop_timer(l, 0, d_timer, &d) > 0);
+	assert_int_equal(evloop_run(l, NULL), 0);
+	assert_null(evloop_current());
+	/* t, then c and a (newest first), then a again. */
+	assert_int_equal(d.n, 4);
+	assert_int_equal(d.order[0], 't');
+	assert_int_equal(d.order[1], 'c');
+	assert_int_equal(d.order[2], 'a');
+	assert_int_equal(d.order[3], 'a');
+	assert_ptr_equal(d.cur, l);
+	assert_false(d.a.armed || d.b.armed || d.c.armed);
+	/* Armed when the loop goes: freed without running. */
+	evloop_defer(l, &d.c, d_c, &d);
+	evloop_free(l);
+	assert_int_equal(d.n, 4);
+	assert_false(d.c.armed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_timers_fire_in_order_and_cancel),
 		cmocka_unit_test(test_stop_flag_ends_the_loop),
 		cmocka_unit_test(test_dilation),
+		cmocka_unit_test(test_deferred_work_runs_once_after_the_round),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
