@@ -114,6 +114,7 @@ UNIT_EXTRA_test_driver := build/asan/obj/testbed/driver.o \
 UNIT_EXTRA_test_fidelity := build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_requests := build/asan/obj/testbed/requests.o \
 	build/asan/obj/testbed/summary.o build/asan/obj/testbed/fidelity.o
+UNIT_EXTRA_test_procs := build/asan/obj/testbed/procs.o
 
 build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
 	@mkdir -p $(@D)

@@ -14,6 +14,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -577,6 +578,14 @@ static int make_torrent(struct bt *b, unsigned i, const char *layout)
 	return 0;
 }
 
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int sleep_or_stop(volatile sig_atomic_t *stop, struct err *e)
 {
 	if (stop && *stop)
@@ -635,8 +644,8 @@ static int start_tracker(struct bt *b, volatile sig_atomic_t *stop)
 				"/whitelist.txt",
 				NULL};
 
-		ret = procs_spawn(b->pr, TOPO_PREFIX "registry", argv, b->plog,
-				  &b->tracker, b->e);
+		ret = procs_spawn_ext(b->pr, TOPO_PREFIX "registry", argv,
+				      b->plog, &b->tracker, b->e);
 		if (ret)
 			return ret;
 	}
@@ -689,8 +698,8 @@ static int start_seeder(struct bt *b, volatile sig_atomic_t *stop)
 		if (b->img[i].used)
 			argv[k++] = b->img[i].torrent;
 	argv[k] = NULL;
-	ret = procs_spawn(b->pr, TOPO_PREFIX "manager", (char *const *)argv,
-			  b->plog, &b->seeder, b->e);
+	ret = procs_spawn_ext(b->pr, TOPO_PREFIX "manager", (char *const *)argv,
+			      b->plog, &b->seeder, b->e);
 	if (ret)
 		return ret;
 	/* Up once the tracker counts it as a seeder of every torrent. */
@@ -925,8 +934,9 @@ static int start_download(struct bt *b, unsigned idx)
 	argv[k++] = dir;
 	argv[k++] = im->torrent;
 	argv[k] = NULL;
-	return procs_spawn(b->pr, b->plan->hosts[2 + idx].netns,
-			   (char *const *)argv, b->plog, &b->dl[idx].pid, b->e);
+	return procs_spawn_ext(b->pr, b->plan->hosts[2 + idx].netns,
+			       (char *const *)argv, b->plog, &b->dl[idx].pid,
+			       b->e);
 }
 
 /* Under time dilation (docs/fidelity.md) the run keeps the world's clock,
@@ -1250,6 +1260,14 @@ int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 		goto out;
 	}
 	ret = prepare(b, raw, layout_dirs, inv, ninv);
+	if (!ret)
+		ret = procs_set_dilation(b->pr, dilation(b), e);
+	/* aria2c's and opentracker's logs then read in the world's time:
+	 * real time is origin + (logged - origin) * k. */
+	if (!ret && dilation(b) > 1)
+		eventlog_write(b->log, "dilation",
+			       json_pack("{s:f, s:f}", "k", dilation(b),
+					 "origin_unix_s", wall_s()));
 	/* No invocation, no torrent: nothing to track or seed. */
 	if (!ret && b->ntorrents)
 		ret = start_tracker(b, stop);

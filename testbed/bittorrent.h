@@ -28,7 +28,11 @@
  * layer's size once complete). Returns 0, -EINTR when *stop was set (stop
  * may be NULL), or a negative errno with e; r is left for
  * driver_result_free on every path. Ends every process it started on every
- * path. docs/bittorrent.md tells how. */
+ * path. Under the plan's time dilation (plan->spec.dilation > 1),
+ * opentracker, the seeder and every aria2c run under libfaketime, their
+ * clocks that many times slower (procs_set_dilation); when libfaketime is
+ * missing the run fails before anything starts. docs/bittorrent.md tells
+ * how. */
 int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 		   const char *const *layout_dirs, const char *raw,
 		   const struct scenario_invocation *inv, size_t ninv,

@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +19,12 @@
 
 #define RECORD TOPO_STATE_DIR "/procs"
 
+extern char **environ;
+
 struct proc {
 	pid_t pid;
 	int reaped;
+	int faketime; /* started under libfaketime */
 	enum procs_kind kind;
 };
 
@@ -49,6 +54,21 @@ static enum procs_kind kind_of(const char *path, const char *netns)
 	return PROCS_OTHER;
 }
 
+/* libfaketime gives each process a POSIX semaphore and shared memory
+ * object named by its PID, and removes them only when the process exits
+ * normally and can still reach /dev/shm: opentracker (chrooted, and ended
+ * by SIGTERM, which it does not catch) and anything SIGKILLed leave them
+ * behind, a pair per process and run. Removed once the process is gone. */
+static void faketime_shm_remove(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/shm/sem.faketime_sem_%d", (int)pid);
+	unlink(path);
+	snprintf(path, sizeof(path), "/dev/shm/faketime_shm_%d", (int)pid);
+	unlink(path);
+}
+
 /* waitpid that also counts the process's CPU time by kind. */
 static pid_t reap(struct proc *pc, int options)
 {
@@ -60,6 +80,8 @@ static pid_t reap(struct proc *pc, int options)
 		reaped_cpu.s[pc->kind] +=
 			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		if (pc->faketime)
+			faketime_shm_remove(pc->pid);
 	}
 	return r;
 }
@@ -67,7 +89,17 @@ static pid_t reap(struct proc *pc, int options)
 struct procs {
 	struct proc *v;
 	size_t n, cap;
+	double dilation;    /* 1: real time */
+	uint64_t origin_ns; /* CLOCK_MONOTONIC when it was set */
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* Field n (1-based, as proc(5) counts) of /proc/PID/stat; 0 when absent. */
 static unsigned long long stat_field(pid_t pid, int n, int *found)
@@ -119,7 +151,110 @@ unsigned long long procs_start_time(pid_t pid)
 int procs_new(struct procs **out)
 {
 	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return -ENOMEM;
+	(*out)->dilation = 1;
+	return 0;
+}
+
+int procs_set_dilation(struct procs *p, double k, struct err *e)
+{
+	if (!(k >= 1 && k <= PROCS_DILATION_MAX))
+		return err_set(e, -EINVAL,
+			       "dilation %g: expected a factor from 1 to %d", k,
+			       PROCS_DILATION_MAX);
+	if (k > 1 && access(PROCS_FAKETIME_LIB, R_OK))
+		return err_set(e, -ENOENT,
+			       "dilation %g slows aria2c and opentracker with "
+			       "libfaketime: %s: %s (apt-get install "
+			       "libfaketime)",
+			       k, PROCS_FAKETIME_LIB, strerror(errno));
+	p->dilation = k;
+	p->origin_ns = now_ns();
+	return 0;
+}
+
+void procs_env_free(char **env)
+{
+	size_t i;
+
+	if (!env)
+		return;
+	for (i = 0; env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* What procs_env_dilated leaves out of the harness's environment. */
+static int faketime_var(const char *var)
+{
+	static const char *const names[] = {
+		"LD_PRELOAD=",
+		"NO_FAKE_STAT=",
+		"DONT_FAKE_MONOTONIC=",
+		"FAKERANDOM_SEED=",
+	};
+	size_t i;
+
+	if (!strncmp(var, "FAKETIME", 8))
+		return 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(var, names[i], strlen(names[i])))
+			return 1;
+	return 0;
+}
+
+int procs_env_dilated(char *const env[], double k, double since_s, char ***out)
+{
+	long long off_us, rate_e9;
+	size_t n = 0, i, j = 0;
+	char **v;
+
+	*out = NULL;
+	if (!(k > 1 && k <= PROCS_DILATION_MAX) || !(since_s >= 0))
+		return -EINVAL;
+	while (env && env[n])
+		n++;
+	v = calloc(n + 3, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (faketime_var(env[i]))
+			continue;
+		v[j] = strdup(env[i]);
+		if (!v[j++])
+			goto nomem;
+	}
+	/* By hand, not with %f: LC_NUMERIC could make the point a comma,
+	 * and libfaketime reads the value with atof in the C locale. */
+	off_us = llround(since_s * (1 - 1 / k) * 1e6);
+	rate_e9 = llround(1e9 / k);
+	if (asprintf(&v[j], "LD_PRELOAD=%s", PROCS_FAKETIME_LIB) < 0) {
+		v[j] = NULL;
+		goto nomem;
+	}
+	j++;
+	if (asprintf(&v[j], "FAKETIME=-%lld.%06lld x%lld.%09lld",
+		     off_us / 1000000, off_us % 1000000, rate_e9 / 1000000000,
+		     rate_e9 % 1000000000) < 0) {
+		v[j] = NULL;
+		goto nomem;
+	}
+	*out = v;
+	return 0;
+nomem:
+	procs_env_free(v);
+	return -ENOMEM;
+}
+
+int procs_child_env(const struct procs *p, enum procs_prog prog,
+		    char *const env[], char ***out)
+{
+	*out = NULL;
+	if (prog != PROCS_PROG_EXTERNAL || p->dilation <= 1)
+		return 0;
+	return procs_env_dilated(env, p->dilation,
+				 (double)(now_ns() - p->origin_ns) / 1e9, out);
 }
 
 static void record(pid_t pid)
@@ -160,10 +295,12 @@ int procs_run_wait(char *const argv[], const char *log, struct err *e)
 	return 0;
 }
 
-int procs_spawn(struct procs *p, const char *netns, char *const argv[],
-		const char *log, pid_t *pidp, struct err *e)
+static int spawn(struct procs *p, enum procs_prog prog, const char *netns,
+		 char *const argv[], const char *log, pid_t *pidp,
+		 struct err *e)
 {
 	struct proc *nv;
+	char **env = NULL;
 	int nsfd, logfd, ret = 0;
 	pid_t pid;
 
@@ -183,6 +320,12 @@ int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0) {
 		ret = err_set(e, -errno, "%s: %s", log, strerror(errno));
+		goto out;
+	}
+	ret = procs_child_env(p, prog, environ, &env);
+	if (ret) {
+		err_set(e, ret, "%s: its environment: %s", argv[0],
+			strerror(-ret));
 		goto out;
 	}
 	pid = fork();
@@ -205,22 +348,36 @@ int procs_spawn(struct procs *p, const char *netns, char *const argv[],
 				strerror(errno));
 			_exit(126);
 		}
-		execv(argv[0], argv);
+		execve(argv[0], argv, env ? env : environ);
 		dprintf(2, "%s: cannot run it: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	p->v[p->n].pid = pid;
 	p->v[p->n].reaped = 0;
+	p->v[p->n].faketime = env != NULL;
 	p->v[p->n].kind = kind_of(argv[0], netns);
 	p->n++;
 	record(pid);
 	if (pidp)
 		*pidp = pid;
 out:
+	procs_env_free(env);
 	if (logfd >= 0)
 		close(logfd);
 	close(nsfd);
 	return ret;
+}
+
+int procs_spawn(struct procs *p, const char *netns, char *const argv[],
+		const char *log, pid_t *pidp, struct err *e)
+{
+	return spawn(p, PROCS_PROG_OURS, netns, argv, log, pidp, e);
+}
+
+int procs_spawn_ext(struct procs *p, const char *netns, char *const argv[],
+		    const char *log, pid_t *pidp, struct err *e)
+{
+	return spawn(p, PROCS_PROG_EXTERNAL, netns, argv, log, pidp, e);
 }
 
 int procs_alive(struct procs *p, pid_t pid)
@@ -316,5 +473,10 @@ int procs_clean_recorded(void)
 		if (left)
 			usleep(20000);
 	} while (left && now_ms() < deadline);
+	/* The record does not say which ran under libfaketime: whatever
+	 * it left of theirs goes (nothing, for the others). */
+	for (i = 0; i < ended; i++)
+		if (procs_start_time(v[i].pid) != v[i].t)
+			faketime_shm_remove(v[i].pid);
 	return ended;
 }

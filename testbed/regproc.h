@@ -3,7 +3,12 @@
  * (filesystem storage in a folder of the run's, listening only on the
  * registry's emulated address), waited on until /v2/ answers, and stopped by
  * its PID. The PID is recorded under TOPO_STATE_DIR so that `stop`, `down`
- * and `clean` in another process find it; nothing is ever ended by name. */
+ * and `clean` in another process find it; nothing is ever ended by name.
+ *
+ * Under time dilation the registry keeps real time: it is a Go program,
+ * whose clock and timers libfaketime cannot reach (Go reads the vDSO and
+ * makes its own system calls), and it has no timer that bears on a run
+ * (docs/fidelity.md, "Time dilation: external programs"). */
 #ifndef FAASNET_TESTBED_REGPROC_H
 #define FAASNET_TESTBED_REGPROC_H
 
