@@ -116,7 +116,7 @@ UNIT_EXTRA_test_requests := build/asan/obj/testbed/requests.o \
 	build/asan/obj/testbed/summary.o build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_procs := build/asan/obj/testbed/procs.o
 
-build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS)
+build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS) $(wildcard tests/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
@@ -147,9 +147,9 @@ check: deps
 # The agent's cost on loopback, no root (bench/agent-cpu.sh); the others
 # need root.
 BENCH_AGENT_OBJ := build/obj/image/synth.o build/obj/image/layer.o
-build/bench/agent-bench: bench/agent_bench.c $(BENCH_AGENT_OBJ) build/libfaasnet.a $(HEADERS)
+build/bench/agent-bench: bench/agent_bench.c $(BENCH_AGENT_OBJ) build/libfaasnet.a $(HEADERS) tests/mem_image.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BENCH_AGENT_OBJ) build/libfaasnet.a $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(BENCH_AGENT_OBJ) build/libfaasnet.a $(PKG_LIBS)
 
 bench-agent: all build/bench/agent-bench
 	@./bench/agent-cpu.sh

@@ -48,6 +48,7 @@
 #include "proto.h"
 #include "sha256.h"
 #include "synth.h"
+#include "mem_image.h"
 
 extern char **environ;
 
@@ -57,81 +58,6 @@ extern char **environ;
 #define BURST_LIMIT_S 300
 
 /* --- the image --------------------------------------------------------- */
-
-struct img {
-	char *manifest, *config, *index;
-	size_t manifest_len, config_len, index_len;
-	uint8_t *data;
-	size_t data_len;
-	struct blockimg_index ix;
-	char manifest_digest[SHA256_OCI_LEN];
-	char config_digest[SHA256_OCI_LEN];
-	char index_digest[SHA256_OCI_LEN];
-	char data_digest[SHA256_OCI_LEN];
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int read_file(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	long n;
-	int ret = -EIO;
-
-	*buf = NULL;
-	if (!f)
-		return -errno;
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET))
-		goto out;
-	*buf = malloc(n ? (size_t)n : 1);
-	if (!*buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (fread(*buf, 1, (size_t)n, f) != (size_t)n) {
-		free(*buf);
-		*buf = NULL;
-		goto out;
-	}
-	*len = (size_t)n;
-	ret = 0;
-out:
-	fclose(f);
-	return ret;
-}
-
-static void digest_of(const void *buf, size_t len, char out[SHA256_OCI_LEN])
-{
-	uint8_t d[SHA256_LEN];
-
-	sha256_buf(buf, len, d);
-	sha256_oci(d, out);
-}
-
-struct feed {
-	struct layer_builder *lb;
-	struct err *e;
-};
-
-static int feed(void *arg, const void *buf, size_t len)
-{
-	struct feed *f = arg;
-
-	return layer_builder_add(f->lb, buf, len, f->e);
-}
 
 /* Every block in the start-up set, in order: the whole image moves. */
 static int all_startup(void *arg, struct blockimg_index *ix, struct err *e)
@@ -152,82 +78,15 @@ static int all_startup(void *arg, struct blockimg_index *ix, struct err *e)
 
 /* A synthetic one-layer image (image/synth: compresses like a rootfs),
  * built in a temp OCI layout and read back into memory. */
-static int img_build(struct img *t, uint64_t size, uint32_t block_size,
+static int img_build(struct mem_image *t, uint64_t size, uint32_t block_size,
 		     struct err *e)
 {
-	char dir[] = "/tmp/fnet-lean-bench.img.XXXXXX", path[512];
-	struct oci_layer layer;
-	struct oci_image img;
-	struct feed f = {.e = e};
-	char *cfg = NULL, *man = NULL, *data = NULL;
-	size_t cfglen, manlen;
-	int ret;
-
-	memset(t, 0, sizeof(*t));
-	memset(&layer, 0, sizeof(layer));
-	memset(&img, 0, sizeof(img));
-	if (!mkdtemp(dir))
-		return err_set(e, -errno, "mkdtemp: %s", strerror(errno));
-	ret = oci_layout_init(dir, e);
-	if (!ret)
-		ret = layer_builder_new(dir, block_size, 1, &f.lb, e);
-	if (ret)
-		goto out;
-	ret = synth_layer(size, 1.0, 11, feed, &f, e);
-	if (ret) {
-		layer_builder_free(f.lb);
-		goto out;
-	}
-	ret = layer_builder_finish(f.lb, all_startup, NULL, &layer, &t->ix, e);
-	if (ret)
-		goto out;
-	img.nlayers = 1;
-	img.layers = &layer;
-	ret = oci_config_build(&img, &cfg, &cfglen, e);
-	if (!ret)
-		ret = oci_layout_put(dir, cfg, cfglen, img.config.digest, e);
-	img.config.size = cfglen;
-	snprintf(img.config.media_type, sizeof(img.config.media_type), "%s",
-		 OCI_CONFIG_MEDIA_TYPE);
-	if (!ret)
-		ret = oci_manifest_build(&img, &man, &manlen, e);
-	if (!ret)
-		ret = oci_layout_read_blob(dir, layer.index.digest, &t->index,
-					   &t->index_len, e);
-	if (!ret && oci_layout_blob_path(dir, layer.data.digest, path,
-					 sizeof(path)) < 0)
-		ret = err_set(e, -EINVAL, "blob path");
-	if (!ret && read_file(path, &data, &t->data_len))
-		ret = err_set(e, -EIO, "%s: cannot read", path);
-	if (ret)
-		goto out;
-	t->data = (uint8_t *)data;
-	t->manifest = man;
-	t->manifest_len = manlen;
-	t->config = cfg;
-	t->config_len = cfglen;
-	man = cfg = NULL;
-	digest_of(t->manifest, t->manifest_len, t->manifest_digest);
-	snprintf(t->config_digest, sizeof(t->config_digest), "%s",
-		 img.config.digest);
-	snprintf(t->index_digest, sizeof(t->index_digest), "%s",
-		 layer.index.digest);
-	snprintf(t->data_digest, sizeof(t->data_digest), "%s",
-		 layer.data.digest);
-out:
-	free(cfg);
-	free(man);
-	rm_tree(dir);
-	return ret;
+	return mem_image_build(t, size, block_size, 11, all_startup, NULL, e);
 }
 
-static void img_free(struct img *t)
+static void img_free(struct mem_image *t)
 {
-	free(t->manifest);
-	free(t->config);
-	free(t->index);
-	free(t->data);
-	blockimg_index_free(&t->ix);
+	mem_image_free(t);
 }
 
 /* --- clocks and /proc --------------------------------------------------- */
@@ -340,7 +199,7 @@ static double median(double *v, unsigned n)
  * Returns CPU seconds per MB (10^6 bytes of compressed data). *lib_s_per_mb:
  * the same through lib/blockimg's blockimg_block_decompress, what the agent
  * calls. */
-static double floor_s_per_mb(const struct img *t, double *lib_s_per_mb)
+static double floor_s_per_mb(const struct mem_image *t, double *lib_s_per_mb)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	const EVP_MD *md = EVP_sha256();
@@ -409,7 +268,7 @@ static double floor_s_per_mb(const struct img *t, double *lib_s_per_mb)
  * for lib/registry (manifest, blobs, ranged reads), one connection at a
  * time, each closed after its reply. */
 struct reg {
-	const struct img *img;
+	const struct mem_image *img;
 	int lfd;
 	uint16_t port;
 	pthread_t thr;
@@ -453,7 +312,7 @@ static void http_reply(int fd, const char *status, const char *extra,
 
 static void reg_serve(struct reg *r, int fd)
 {
-	const struct img *t = r->img;
+	const struct mem_image *t = r->img;
 	char req[8192], method[8], path[512], extra[256], *range, *end;
 	const char *prefix = "/v2/bench/img/", *dg;
 	const uint8_t *blob = NULL;
@@ -576,7 +435,7 @@ struct bench {
 	unsigned n, hellos, started;
 	int mgr_lfd, root_lfd;
 	uint16_t mgr_port, root_port;
-	const struct img *img;
+	const struct mem_image *img;
 	char ref[256];
 	int registry; /* the root reads the registry */
 	int failed;
@@ -705,7 +564,7 @@ static void mgr_closed(struct conn *c, int error, const char *why, void *arg)
 static void root_frame(struct conn *c, const struct proto_msg *m, void *arg)
 {
 	struct bench *bn = arg;
-	const struct img *t = bn->img;
+	const struct mem_image *t = bn->img;
 	struct proto_msg r = {.id = m->id};
 	struct err e = {""};
 	uint32_t b, k, count;
@@ -910,7 +769,7 @@ static void bench_clean(struct bench *bn, int keep)
 	if (keep)
 		fprintf(stderr, "agent-bench: kept %s\n", bn->dir);
 	else
-		rm_tree(bn->dir);
+		mem_rm_tree(bn->dir);
 }
 
 /* From an agent's event log: the bytes its `stats` line says it took from
@@ -918,13 +777,15 @@ static void bench_clean(struct bench *bn, int keep)
 static int read_stats(const char *path, unsigned long long *bytes,
 		      unsigned long *held, unsigned long *lines)
 {
+	uint8_t *raw;
 	char *buf, *p, *q;
-	size_t len;
+	size_t len = 0;
 
 	*bytes = 0;
 	*held = *lines = 0;
-	if (read_file(path, &buf, &len))
+	if (mem_read_file(path, &raw, &len))
 		return -1;
+	buf = (char *)raw;
 	for (p = buf; p < buf + len; p = q + 1) {
 		q = memchr(p, '\n', (size_t)(buf + len - p));
 		if (!q)
@@ -977,7 +838,7 @@ struct burst_result {
 static int burst(struct bench *bn, unsigned n, const char *perf_out, int keep,
 		 struct burst_result *res)
 {
-	const struct img *t = bn->img;
+	const struct mem_image *t = bn->img;
 	double t0, secs, rss[n], rss2[n], tick = (double)sysconf(_SC_CLK_TCK);
 	unsigned long long bytes, total = 0;
 	unsigned long held, lines, nlines = 0;
@@ -1152,7 +1013,7 @@ int main(int argc, char **argv)
 	double floor, lib_floor, v[5][16];
 	struct burst_result r;
 	struct reg reg = {0};
-	struct img t;
+	struct mem_image t;
 	struct err e;
 	int c, keep = 0, k;
 

@@ -58,6 +58,7 @@
 #include "proto.h"
 #include "sha256.h"
 #include "synth.h"
+#include "mem_image.h"
 
 #define LOOPBACK   0x7f000001u
 #define FUNCTION   "f"
@@ -99,193 +100,28 @@ static void nap_ms(unsigned ms)
 
 /* --- the images ------------------------------------------------------- */
 
-struct timg {
-	char *manifest, *config, *index;
-	size_t manifest_len, config_len, index_len;
-	uint8_t *data;
-	size_t data_len;
-	uint8_t *layer; /* the tar+gzip layer: what `docker pull` reads */
-	size_t layer_len;
-	struct blockimg_index ix;
-	uint8_t *is_startup; /* per block */
-	char manifest_digest[SHA256_OCI_LEN];
-	char config_digest[SHA256_OCI_LEN];
-	char index_digest[SHA256_OCI_LEN];
-	char data_digest[SHA256_OCI_LEN];
-	char layer_digest[SHA256_OCI_LEN];
-};
+static struct mem_image g_img, g_fake;
 
-static struct timg g_img, g_fake;
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
+static int timg_build(struct mem_image *t, uint64_t seed, struct err *e)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int read_file(const char *path, uint8_t **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	long n;
-	int ret = -EIO;
-
-	*buf = NULL;
-	if (!f)
-		return -errno;
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET))
-		goto out;
-	*buf = malloc(n ? (size_t)n : 1);
-	if (!*buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (fread(*buf, 1, (size_t)n, f) != (size_t)n) {
-		free(*buf);
-		*buf = NULL;
-		goto out;
-	}
-	*len = (size_t)n;
-	ret = 0;
-out:
-	fclose(f);
-	return ret;
-}
-
-/* The digest of buf, "sha256:<hex>". */
-static void digest_of(const void *buf, size_t len, char out[SHA256_OCI_LEN])
-{
-	uint8_t d[SHA256_LEN];
-
-	sha256_buf(buf, len, d);
-	sha256_oci(d, out);
-}
-
-struct feed {
-	struct layer_builder *lb;
-	struct err *e;
-};
-
-static int feed(void *arg, const void *buf, size_t len)
-{
-	struct feed *f = arg;
-
-	return layer_builder_add(f->lb, buf, len, f->e);
-}
-
-/* A one-layer synthetic image with blocks, built in a temp OCI layout and
- * read back into memory; the layout is removed. */
-static int timg_build(struct timg *t, uint64_t seed, struct err *e)
-{
-	char dir[] = "/tmp/test_agent_img.XXXXXX", path[512];
 	struct synth_startup su = {.fraction = 0.25, .seed = seed};
-	struct oci_layer layer;
-	struct oci_image img;
-	struct feed f = {.e = e};
-	char *cfg = NULL, *man = NULL;
-	size_t cfglen, manlen;
-	uint32_t i;
-	int ret;
 
-	memset(t, 0, sizeof(*t));
-	memset(&layer, 0, sizeof(layer));
-	memset(&img, 0, sizeof(img));
-	if (!mkdtemp(dir))
-		return err_set(e, -errno, "mkdtemp: %s", strerror(errno));
-	ret = oci_layout_init(dir, e);
-	if (!ret)
-		ret = layer_builder_new(dir, BLOCK_SIZE, 1, &f.lb, e);
-	if (ret)
-		goto out;
-	ret = synth_layer(IMAGE_SIZE, 1.0, seed, feed, &f, e);
-	if (ret) {
-		layer_builder_free(f.lb);
-		goto out;
-	}
-	ret = layer_builder_finish(f.lb, synth_draw_startup, &su, &layer,
-				   &t->ix, e);
-	if (ret)
-		goto out;
-	img.nlayers = 1;
-	img.layers = &layer;
-	ret = oci_config_build(&img, &cfg, &cfglen, e);
-	if (!ret)
-		ret = oci_layout_put(dir, cfg, cfglen, img.config.digest, e);
-	img.config.size = cfglen;
-	snprintf(img.config.media_type, sizeof(img.config.media_type), "%s",
-		 OCI_CONFIG_MEDIA_TYPE);
-	if (!ret)
-		ret = oci_manifest_build(&img, &man, &manlen, e);
-	if (!ret)
-		ret = oci_layout_read_blob(dir, layer.index.digest, &t->index,
-					   &t->index_len, e);
-	if (!ret && oci_layout_blob_path(dir, layer.data.digest, path,
-					 sizeof(path)) < 0)
-		ret = err_set(e, -EINVAL, "blob path");
-	if (!ret && read_file(path, &t->data, &t->data_len))
-		ret = err_set(e, -EIO, "%s: cannot read", path);
-	if (!ret && oci_layout_blob_path(dir, layer.blob.digest, path,
-					 sizeof(path)) < 0)
-		ret = err_set(e, -EINVAL, "blob path");
-	if (!ret && read_file(path, &t->layer, &t->layer_len))
-		ret = err_set(e, -EIO, "%s: cannot read", path);
-	if (ret)
-		goto out;
-	t->manifest = man;
-	t->manifest_len = manlen;
-	t->config = cfg;
-	t->config_len = cfglen;
-	man = cfg = NULL;
-	digest_of(t->manifest, t->manifest_len, t->manifest_digest);
-	snprintf(t->config_digest, sizeof(t->config_digest), "%s",
-		 img.config.digest);
-	snprintf(t->index_digest, sizeof(t->index_digest), "%s",
-		 layer.index.digest);
-	snprintf(t->data_digest, sizeof(t->data_digest), "%s",
-		 layer.data.digest);
-	snprintf(t->layer_digest, sizeof(t->layer_digest), "%s",
-		 layer.blob.digest);
-	t->is_startup = calloc(t->ix.nblocks, 1);
-	if (!t->is_startup) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < t->ix.nstartup; i++)
-		t->is_startup[t->ix.startup[i]] = 1;
-out:
-	free(cfg);
-	free(man);
-	rm_tree(dir);
-	return ret;
+	return mem_image_build(t, IMAGE_SIZE, BLOCK_SIZE, seed,
+			       synth_draw_startup, &su, e);
 }
 
-static void timg_free(struct timg *t)
+static void timg_free(struct mem_image *t)
 {
-	free(t->manifest);
-	free(t->config);
-	free(t->index);
-	free(t->data);
-	free(t->layer);
-	free(t->is_startup);
-	blockimg_index_free(&t->ix);
-	memset(t, 0, sizeof(*t));
+	mem_image_free(t);
 }
 
 /* The first block of the start-up set, and one outside it. */
-static uint32_t startup_block(const struct timg *t)
+static uint32_t startup_block(const struct mem_image *t)
 {
 	return t->ix.startup[0];
 }
 
-static uint32_t other_block(const struct timg *t)
+static uint32_t other_block(const struct mem_image *t)
 {
 	uint32_t b;
 
@@ -541,7 +377,7 @@ static int wait_sent(int fd, int timeout_ms)
 	return 0;
 }
 
-static int block_ok(const struct timg *t, const struct proto_msg *m)
+static int block_ok(const struct mem_image *t, const struct proto_msg *m)
 {
 	struct err e = {""};
 
@@ -568,7 +404,7 @@ enum fp_flag {
 #define FP_MAX_HELD  16
 
 struct fparent {
-	const struct timg *img; /* what it serves, for any reference */
+	const struct mem_image *img; /* what it serves, for any reference */
 	unsigned flags;
 	int corrupt; /* a block it always serves corrupt, or -1 */
 	int watch;   /* a block whose asks it counts (watch_asks), or -1 */
@@ -613,7 +449,7 @@ static int str_is(const struct proto_str *s, const char *c)
 
 static void fp_block(struct fparent *fp, int fd, uint32_t id, uint32_t b)
 {
-	const struct timg *t = fp->img;
+	const struct mem_image *t = fp->img;
 	struct proto_msg r = {.type = PROTO_BLOCK, .id = id, .block = b};
 	uint8_t *copy = NULL;
 
@@ -644,7 +480,7 @@ static void fp_block(struct fparent *fp, int fd, uint32_t id, uint32_t b)
 
 static void fp_frame(struct fparent *fp, int fd, const struct proto_msg *m)
 {
-	const struct timg *t = fp->img;
+	const struct mem_image *t = fp->img;
 	struct proto_msg r = {.type = PROTO_BLOB, .id = m->id};
 	unsigned k, n;
 
@@ -781,7 +617,8 @@ static void *fp_run(void *arg)
 	return NULL;
 }
 
-static int fp_start(struct fparent *fp, const struct timg *img, unsigned flags)
+static int fp_start(struct fparent *fp, const struct mem_image *img,
+		    unsigned flags)
 {
 	unsigned i;
 
@@ -839,7 +676,7 @@ enum freg_fault {
 };
 
 struct freg {
-	const struct timg *img;
+	const struct mem_image *img;
 	enum freg_mode mode;
 	int corrupt; /* a block whose bytes it always serves corrupt, or -1 */
 	int watch;   /* a block whose range reads it counts, or -1 */
@@ -913,7 +750,7 @@ static void freg_fault(struct freg *r, int fd, const uint8_t *blob, size_t len)
 static void freg_blob(struct freg *r, int fd, const char *digest,
 		      const char *range, int head)
 {
-	const struct timg *t = r->img;
+	const struct mem_image *t = r->img;
 	const uint8_t *blob = NULL;
 	unsigned long long a, b;
 	char extra[256];
@@ -1053,7 +890,7 @@ static void *freg_run(void *arg)
 	return NULL;
 }
 
-static int freg_start(struct freg *r, const struct timg *img,
+static int freg_start(struct freg *r, const struct mem_image *img,
 		      enum freg_mode mode)
 {
 	memset(r, 0, sizeof(*r));
@@ -1114,7 +951,7 @@ static void *agent_thread(void *arg)
 /* Starts the registry (serving img, in reg_mode), the manager's socket and
  * the agent, and waits for the agent's HELLO. The reference is pinned to
  * img's manifest. h->dir is made by the caller and removed by it. */
-static int h_start_img(struct h *h, const struct timg *img,
+static int h_start_img(struct h *h, const struct mem_image *img,
 		       enum freg_mode reg_mode)
 {
 	struct proto_msg m;
@@ -1248,7 +1085,7 @@ static int h_log_has(struct h *h, const char *s)
 	size_t len;
 	int found;
 
-	if (read_file(h->events, &buf, &len))
+	if (mem_read_file(h->events, &buf, &len))
 		return 0;
 	found = memmem(buf, len, s, strlen(s)) != NULL;
 	free(buf);
@@ -1344,7 +1181,7 @@ static void run_isolated(body_fn body, unsigned limit_s)
 		exit(body(&h));
 	}
 	if (pid < 0) {
-		rm_tree(dir);
+		mem_rm_tree(dir);
 		fail_msg("fork: %s", strerror(errno));
 	}
 	while (waitpid(pid, &st, WNOHANG) == 0) {
@@ -1358,7 +1195,7 @@ static void run_isolated(body_fn body, unsigned limit_s)
 	}
 	if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st))
 		dump_events(events);
-	rm_tree(dir);
+	mem_rm_tree(dir);
 	if (timed_out)
 		fail_msg("no result within %u s", limit_s);
 	if (WIFSIGNALED(st))
