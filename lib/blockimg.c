@@ -61,6 +61,11 @@ static uint64_t encoded_len(uint32_t nblocks, uint32_t nstartup)
 	       (uint64_t)nstartup * STARTUP_LEN;
 }
 
+uint64_t blockimg_index_max_len(uint64_t nblocks)
+{
+	return HDR_LEN + nblocks * (ENT_LEN + STARTUP_LEN);
+}
+
 /* The header's fields on their own: everything that can be checked before
  * the arrays are read, so that no count is trusted before it is bounded. */
 static int check_header(const struct blockimg_index *ix, struct err *e)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockimg.h"
 #include "proto.h"
 
 /* The encoding; docs/protocol.md is its specification and keeps these tags
@@ -567,7 +568,7 @@ const char *proto_type_name(enum proto_type t)
 
 int proto_image_fits(uint64_t nblocks, uint64_t block_size, struct err *e)
 {
-	uint64_t index = 40 + 52 * nblocks;
+	uint64_t index = blockimg_index_max_len(nblocks);
 	/* ZSTD_compressBound: size + size/256 + a small constant. */
 	uint64_t block = block_size + (block_size >> 8) + 1024;
 
