@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "plan.h"
 #include "registry.h"
+#include "units.h"
 
 /* Set by the signal handler, which can reach nothing else. */
 static volatile int stop;
@@ -132,20 +133,15 @@ int main(int argc, char **argv)
 			o.request_timeout_ms = (unsigned)v;
 			break;
 		}
-		case 'D': {
-			char *end;
-			double v = strtod(optarg, &end);
-
-			if (*end || end == optarg || !(v >= 1.0) || v > 1000) {
+		case 'D':
+			if (units_parse_number(optarg, 1, 1000, &o.dilation)) {
 				fprintf(stderr,
 					"faasnet-agent: --dilation: expected "
 					"1 to 1000, got \"%s\"\n",
 					optarg);
 				return 2;
 			}
-			o.dilation = v;
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -334,4 +335,15 @@ const char *units_format_size(char *buf, size_t len, uint64_t bytes)
 	snprintf(buf, len, "%" PRIu64 ".%" PRIu64 "%s", tenths / 10,
 		 tenths % 10, size_units_si[i].name);
 	return buf;
+}
+
+int units_parse_number(const char *s, double min, double max, double *v)
+{
+	char *end;
+	double d = strtod(s, &end);
+
+	if (*end || end == s || !(d >= min && d <= max))
+		return -EINVAL;
+	*v = d;
+	return 0;
 }

@@ -38,6 +38,10 @@ int units_parse_size(const char *s, uint64_t *bytes);
  * ("0", "0.0"). Returns 0, -EINVAL or -ERANGE (over about 584 years). */
 int units_parse_duration(const char *s, uint64_t *ns);
 
+/* A plain number, the whole string (strtod's syntax), from min to max: a
+ * factor such as a dilation. Returns 0 or -EINVAL. */
+int units_parse_number(const char *s, double min, double max, double *v);
+
 /* The formatters fit in 32 bytes and truncate (snprintf) when len is
  * smaller. */
 

@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "plan.h"
 #include "proto.h"
+#include "units.h"
 
 /* Set by the signal handler, which can reach nothing else. */
 static volatile int stop;
@@ -61,18 +62,6 @@ static int parse_seed(const char *s, uint64_t *v)
 	if (errno || *end || end == s || s[0] == '-' || n > LLONG_MAX)
 		return -1;
 	*v = n;
-	return 0;
-}
-
-/* A dilation factor: a number from 1 to 1000. */
-static int parse_dilation(const char *s, double *v)
-{
-	char *end;
-	double d = strtod(s, &end);
-
-	if (*end || end == s || !(d >= 1.0) || d > 1000)
-		return -1;
-	*v = d;
 	return 0;
 }
 
@@ -161,7 +150,7 @@ int main(int argc, char **argv)
 			bad = parse_seed(optarg, &o.seed);
 			break;
 		case 'K':
-			bad = parse_dilation(optarg, &o.dilation);
+			bad = units_parse_number(optarg, 1, 1000, &o.dilation);
 			break;
 		case 'h':
 			usage(stdout);

@@ -40,18 +40,11 @@ static void usage(FILE *f)
  * the scenario's key. */
 static int parse_dilation(const char *s, double *k)
 {
-	char *end;
-	double v;
-
 	if (!strcmp(s, "auto")) {
 		*k = 0;
 		return 0;
 	}
-	v = strtod(s, &end);
-	if (*end || end == s || !(v >= 1.0) || v > SCENARIO_MAX_DILATION)
-		return -EINVAL;
-	*k = v;
-	return 0;
+	return units_parse_number(s, 1, SCENARIO_MAX_DILATION, k);
 }
 
 /* --check: the scenario as it would run, without running it. */

@@ -42,10 +42,6 @@ struct run {
 	char dir[PATH_MAX], bindir[PATH_MAX], cache[PATH_MAX];
 	char meta[PATH_MAX + 8]; /* the VMs' metadata store: DIR/meta */
 	char registry[32];	 /* the registry's host:port, from plan.h */
-	/* The time dilation the network is shaped for now (the scenario's,
-	 * or for auto the smallest one found to be enough so far). */
-	double k;
-	struct topo_spec topo; /* as shaped, k included */
 	/* The last run_one: its verdict, and its raw folder. */
 	int last_degraded;
 	char last_raw[PATH_MAX];
@@ -79,6 +75,13 @@ struct run {
 	pid_t reg_pid; /* the registry, for its CPU time per run */
 	struct err *e;
 };
+
+/* The dilation the network is shaped for now: the scenario's, or for
+ * auto the smallest found enough so far. The plan holds it (1 or more). */
+static double run_k(const struct run *r)
+{
+	return r->plan.spec.dilation;
+}
 
 /* What one run measured of itself: its verdict and its processes' CPU. */
 struct run_fidelity {
@@ -538,8 +541,8 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 		r->nkeys++;
 	}
 	r->keys[i].corrupt += corrupt;
-	if (r->k > r->keys[i].dilation)
-		r->keys[i].dilation = r->k;
+	if (run_k(r) > r->keys[i].dilation)
+		r->keys[i].dilation = run_k(r);
 	/* Repetitions pool: each keeps its reasons, named by repetition. */
 	snprintf(prefix, sizeof(prefix), "r%u: ", rep + 1);
 	fidelity_merge(&r->keys[i].verdict, &rf->verdict,
@@ -749,7 +752,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	argv[k++] = "--dot";
 	argv[k++] = dot;
 	/* Its timers, and the agents', run in the world's time. */
-	snprintf(kstr, sizeof(kstr), "%.17g", r->k);
+	snprintf(kstr, sizeof(kstr), "%.17g", run_k(r));
 	argv[k++] = "--dilation";
 	argv[k++] = kstr;
 	argv[k] = NULL;
@@ -788,7 +791,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 
 	mon = monitor_start(r, raw, label);
 	ret = driver_run(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, inv, ninv, s,
-			 s->timeout_ns, r->k, r->o->stop, label, &dr, r->e);
+			 s->timeout_ns, run_k(r), r->o->stop, label, &dr, r->e);
 	fidmon_stop(mon);
 	procs_stop_all(pr, 3000);
 	monitor_end(r, mon, mgr_ev, dr.t0_ns, label, &rf);
@@ -880,11 +883,12 @@ static double auto_next(double k)
 /* The network shaped for dilation k, in place. */
 static int set_dilation(struct run *r, double k)
 {
+	struct topo_spec spec = r->plan.spec;
 	struct topo_plan plan;
 	int ret;
 
-	r->topo.dilation = k;
-	ret = topo_plan_make(&r->topo, &plan, r->e);
+	spec.dilation = k;
+	ret = topo_plan_make(&spec, &plan, r->e);
 	if (ret)
 		return ret;
 	ret = topo_reshape(&plan, r->e);
@@ -894,15 +898,14 @@ static int set_dilation(struct run *r, double k)
 	}
 	topo_plan_free(&r->plan);
 	r->plan = plan;
-	r->k = k;
 	return 0;
 }
 
 /* One run; with dilation: auto, run again at the next dilation while its
  * verdict is degraded. What a degraded attempt recorded is dropped (its
  * raw folder kept, renamed RUN-kK-degraded, for the record). */
-static int run_one_auto(struct run *r, enum scenario_strategy st,
-			int sweep_idx, unsigned rep)
+static int run_one_auto(struct run *r, enum scenario_strategy st, int sweep_idx,
+			unsigned rep)
 {
 	size_t nrows, nreq, npool, nkeys;
 	int degraded, ret;
@@ -922,14 +925,14 @@ static int run_one_auto(struct run *r, enum scenario_strategy st,
 		degraded = r->degraded;
 		memcpy(keys, r->keys, sizeof(*keys));
 		ret = run_one(r, st, sweep_idx, rep);
-		next = auto_next(r->k);
+		next = auto_next(run_k(r));
 		if (ret || !r->last_degraded || !next)
 			break;
 		{
 			char to[PATH_MAX + 32];
 
 			snprintf(to, sizeof(to), "%s-k%g-degraded", r->last_raw,
-				 r->k);
+				 run_k(r));
 			if (rename(r->last_raw, to))
 				fprintf(stderr, "run: %s: %s\n", to,
 					strerror(errno));
@@ -937,7 +940,7 @@ static int run_one_auto(struct run *r, enum scenario_strategy st,
 		fprintf(stderr,
 			"run: dilation auto: degraded at %g, the run again "
 			"at %g\n",
-			r->k, next);
+			run_k(r), next);
 		r->nrows = nrows;
 		r->nreq = nreq;
 		r->npool = npool;
@@ -1099,16 +1102,14 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	snprintf(dir, PATH_MAX, "%s", r.dir);
 
 	scenario_scaled_topology(s, &topo);
-	r.k = s->dilation >= 1.0 ? s->dilation : 1.0;
-	topo.dilation = r.k;
-	r.topo = topo;
+	topo.dilation = s->dilation >= 1.0 ? s->dilation : 1.0;
 	ret = topo_plan_make(&topo, &r.plan, e);
 	if (ret)
 		return ret;
 	fprintf(stderr, "run: %s: %u VMs, scale %g, %s%g, results in %s\n",
 		s->name, topo.vms, s->scale,
-		s->dilation >= 1.0 ? "dilation " : "dilation auto from ", r.k,
-		r.dir);
+		s->dilation >= 1.0 ? "dilation " : "dilation auto from ",
+		topo.dilation, r.dir);
 	util_progress_init(&prog, "run: network");
 	bo.arg = &prog;
 	ret = topo_build(&r.plan, &bo, e);

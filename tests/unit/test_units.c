@@ -518,6 +518,24 @@ static void test_size_round_trip(void **state)
 	}
 }
 
+static void test_parse_number(void **state)
+{
+	double v = -1;
+
+	(void)state;
+	assert_int_equal(units_parse_number("2.5", 1, 100, &v), 0);
+	assert_true(v == 2.5);
+	assert_int_equal(units_parse_number("1", 1, 100, &v), 0);
+	assert_true(v == 1);
+	assert_int_equal(units_parse_number("100", 1, 100, &v), 0);
+	assert_int_equal(units_parse_number("0.5", 1, 100, &v), -EINVAL);
+	assert_int_equal(units_parse_number("101", 1, 100, &v), -EINVAL);
+	assert_int_equal(units_parse_number("", 1, 100, &v), -EINVAL);
+	assert_int_equal(units_parse_number("3x", 1, 100, &v), -EINVAL);
+	assert_int_equal(units_parse_number("nan", 1, 100, &v), -EINVAL);
+	assert_true(v == 1 || v == 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_rate_round_trip),
 		cmocka_unit_test(test_rate_rounded_close),
 		cmocka_unit_test(test_size_round_trip),
+		cmocka_unit_test(test_parse_number),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
