@@ -45,14 +45,14 @@ struct mwait {
 
 struct children {
 	struct evloop *l;
-	int fd;
 	const struct children_ops *ops;
 	void *arg;
 	unsigned max_conns, nconns;
 	struct child *list;
 	struct btable *tables;
 	struct mwait *mwaits;
-	long reap_timer, sweep_timer, accept_timer;
+	long reap_timer, sweep_timer;
+	struct conn_acceptor *acc;
 };
 
 static void reap(struct evloop *l, void *arg);
@@ -458,50 +458,18 @@ static void reap(struct evloop *l, void *arg)
 	}
 }
 
-static void on_accept(struct evloop *l, int fd, unsigned events, void *arg);
-static void resume_accept(struct evloop *l, void *arg);
-
-static void pause_accept(struct children *cs)
-{
-	evloop_del(cs->l, cs->fd);
-	cs->accept_timer = evloop_timer(cs->l, CHILDREN_ACCEPT_PAUSE_MS,
-					resume_accept, cs);
-	if (cs->accept_timer < 0)
-		cs->accept_timer = 0;
-}
-
-static void resume_accept(struct evloop *l, void *arg)
-{
-	struct children *cs = arg;
-
-	cs->accept_timer = 0;
-	if (evloop_add(l, cs->fd, EVLOOP_IN, on_accept, cs))
-		pause_accept(cs);
-}
-
-static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
+/* A child's connection, from conn_accept_start. */
+static void on_accept(void *arg, int s)
 {
 	struct children *cs = arg;
 	struct child *ch;
-	int s;
 
-	(void)events;
-	s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (s < 0) {
-		/* Out of descriptors or memory: the pending connection stays
-		 * and the level-triggered socket stays readable, so stop
-		 * watching it for a moment rather than spin. */
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM)
-			pause_accept(cs);
-		return;
-	}
 	if (cs->nconns >= cs->max_conns) {
 		close(s);
 		return;
 	}
 	ch = calloc(1, sizeof(*ch));
-	if (!ch || conn_new(l, s, child_frame, child_closed, ch, &ch->c)) {
+	if (!ch || conn_new(cs->l, s, child_frame, child_closed, ch, &ch->c)) {
 		free(ch);
 		close(s);
 		return;
@@ -522,11 +490,11 @@ int children_start(struct evloop *l, int listen_fd,
 	if (!cs)
 		return -ENOMEM;
 	cs->l = l;
-	cs->fd = listen_fd;
 	cs->ops = ops;
 	cs->arg = arg;
 	cs->max_conns = max_conns ? max_conns : CHILDREN_MAX_CONNS;
-	ret = evloop_add(l, listen_fd, EVLOOP_IN, on_accept, cs);
+	ret = conn_accept_start(l, listen_fd, CHILDREN_ACCEPT_PAUSE_MS,
+				on_accept, cs, &cs->acc);
 	if (ret) {
 		free(cs);
 		return ret;
@@ -547,13 +515,11 @@ void children_free(struct children *cs)
 
 	if (!cs)
 		return;
-	evloop_del(cs->l, cs->fd);
+	conn_accept_stop(cs->acc);
 	if (cs->reap_timer)
 		evloop_cancel(cs->l, cs->reap_timer);
 	if (cs->sweep_timer)
 		evloop_cancel(cs->l, cs->sweep_timer);
-	if (cs->accept_timer)
-		evloop_cancel(cs->l, cs->accept_timer);
 	for (ch = cs->list; ch; ch = ch->next) {
 		if (ch->c)
 			conn_close(ch->c);

@@ -467,3 +467,82 @@ int conn_listen(uint32_t addr, uint16_t port, int backlog, struct err *e)
 	}
 	return fd;
 }
+
+struct conn_acceptor {
+	struct evloop *l;
+	int fd;
+	unsigned pause_ms;
+	conn_accept_fn fn;
+	void *arg;
+	long timer; /* armed while paused */
+};
+
+static void acceptor_ready(struct evloop *l, int fd, unsigned events,
+			   void *arg);
+
+static void acceptor_resume(struct evloop *l, void *arg);
+
+static void acceptor_pause(struct conn_acceptor *a)
+{
+	evloop_del(a->l, a->fd);
+	a->timer = evloop_timer(a->l, a->pause_ms, acceptor_resume, a);
+	if (a->timer < 0) {
+		a->timer = 0;
+		evloop_stop(a->l);
+	}
+}
+
+static void acceptor_resume(struct evloop *l, void *arg)
+{
+	struct conn_acceptor *a = arg;
+
+	a->timer = 0;
+	if (evloop_add(l, a->fd, EVLOOP_IN, acceptor_ready, a))
+		acceptor_pause(a);
+}
+
+static void acceptor_ready(struct evloop *l, int fd, unsigned events, void *arg)
+{
+	struct conn_acceptor *a = arg;
+	int s;
+
+	(void)l;
+	(void)events;
+	s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (s >= 0) {
+		a->fn(a->arg, s);
+		return;
+	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM)
+		acceptor_pause(a);
+}
+
+int conn_accept_start(struct evloop *l, int listen_fd, unsigned pause_ms,
+		      conn_accept_fn fn, void *arg, struct conn_acceptor **out)
+{
+	struct conn_acceptor *a = calloc(1, sizeof(*a));
+	int ret;
+
+	if (!a)
+		return -ENOMEM;
+	*a = (struct conn_acceptor){l, listen_fd, pause_ms, fn, arg, 0};
+	ret = evloop_add(l, listen_fd, EVLOOP_IN, acceptor_ready, a);
+	if (ret) {
+		free(a);
+		return ret;
+	}
+	*out = a;
+	return 0;
+}
+
+void conn_accept_stop(struct conn_acceptor *a)
+{
+	if (!a)
+		return;
+	if (a->timer)
+		evloop_cancel(a->l, a->timer);
+	else
+		evloop_del(a->l, a->fd);
+	free(a);
+}

@@ -38,9 +38,9 @@ int conn_connect(struct evloop *l, uint32_t addr, uint16_t port,
 
 /* Encodes and queues m. Inside the loop's round, what is queued is written
  * when the round ends (lib/evloop's deferred work), many frames a system
- * call; outside a running loop, at once. -ENOBUFS when more than the queue limit (64 MiB)
- * is waiting (a peer that stopped reading): nothing is queued. A frame
- * without data is still taken up to 1 MiB past the limit, so that the
+ * call; outside a running loop, at once. -ENOBUFS when more than the queue
+ * limit (64 MiB) is waiting (a peer that stopped reading): nothing is queued. A
+ * frame without data is still taken up to 1 MiB past the limit, so that the
  * caller can answer ERROR instead; when that fails too, the caller should
  * close the connection rather than leave the peer waiting for a reply that
  * will never come. */
@@ -60,6 +60,20 @@ typedef void (*conn_release_fn)(void *arg);
 int conn_send_ref(struct conn *c, const struct proto_msg *m,
 		  conn_release_fn release, void *arg, struct err *e)
 	__attribute__((warn_unused_result));
+
+/* Accepting on a listening socket: each new connection (non-blocking,
+ * close-on-exec) goes to fn, which owns the descriptor. When accept fails
+ * for want of descriptors or memory, the pending connection stays and the
+ * level-triggered socket stays readable, so the socket is not watched for
+ * pause_ms rather than spin the loop (the loop is stopped if even that
+ * timer cannot be armed). The listening descriptor stays the caller's. */
+typedef void (*conn_accept_fn)(void *arg, int fd);
+struct conn_acceptor;
+int conn_accept_start(struct evloop *l, int listen_fd, unsigned pause_ms,
+		      conn_accept_fn fn, void *arg, struct conn_acceptor **out)
+	__attribute__((warn_unused_result));
+/* Stops watching the socket and frees a; NULL is fine. */
+void conn_accept_stop(struct conn_acceptor *a);
 
 /* A non-blocking listening TCP socket on addr:port (host order), or a
  * negative errno with e saying which port. */

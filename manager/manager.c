@@ -62,6 +62,7 @@ struct manager {
 	struct evloop *l;
 	struct eventlog *log;
 	int listen_fd;
+	struct conn_acceptor *acc;
 	struct vm *vms;
 	unsigned nvms;
 	struct place_vm *pv; /* the pool as place_pick sees it, per placement */
@@ -516,40 +517,14 @@ static void peer_closed(struct conn *c, int error, const char *why, void *arg)
 	}
 }
 
-static void on_accept(struct evloop *l, int fd, unsigned events, void *arg);
-
-static void resume_accept(struct evloop *l, void *arg)
-{
-	struct manager *m = arg;
-
-	if (evloop_add(l, m->listen_fd, EVLOOP_IN, on_accept, m) &&
-	    evloop_timer(l, ACCEPT_PAUSE_MS, resume_accept, m) < 0)
-		evloop_stop(l);
-}
-
-static void on_accept(struct evloop *l, int fd, unsigned events, void *arg)
+/* A new connection (an agent's or a driver's), from conn_accept_start. */
+static void on_accept(void *arg, int s)
 {
 	struct manager *m = arg;
 	struct peer *p;
-	int s;
 
-	(void)events;
-	s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (s < 0) {
-		/* Out of descriptors: the connection stays pending and the
-		 * level-triggered socket readable; not watching it for a
-		 * moment keeps the loop from spinning. */
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			evloop_del(l, fd);
-			if (evloop_timer(l, ACCEPT_PAUSE_MS, resume_accept, m) <
-			    0)
-				evloop_stop(l);
-		}
-		return;
-	}
 	p = calloc(1, sizeof(*p));
-	if (!p || conn_new(l, s, peer_frame, peer_closed, p, &p->c)) {
+	if (!p || conn_new(m->l, s, peer_frame, peer_closed, p, &p->c)) {
 		free(p);
 		close(s);
 		return;
@@ -729,7 +704,12 @@ int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 			o->dilation);
 		goto out;
 	}
-	evloop_add(m.l, m.listen_fd, EVLOOP_IN, on_accept, &m);
+	ret = conn_accept_start(m.l, m.listen_fd, ACCEPT_PAUSE_MS, on_accept,
+				&m, &m.acc);
+	if (ret) {
+		err_set(e, ret, "listen: %s", strerror(-ret));
+		goto out;
+	}
 	evloop_timer(m.l, o->heartbeat_ms, heartbeat, &m);
 	lag_tick(m.l, &m);
 	eventlog_write(m.log, "manager_up",
@@ -752,6 +732,7 @@ out:
 	free(m.vms);
 	free(m.pv);
 	free(m.cts);
+	conn_accept_stop(m.acc);
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);
 	evloop_free(m.l);
