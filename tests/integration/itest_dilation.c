@@ -13,9 +13,8 @@
 #include "itest.h"
 #include "itest_summary.h"
 
-#define DIL_BIN "build/bin/faasnet-testbed"
-#define NSTRAT	2
-#define TOL	0.10
+#define NSTRAT 2
+#define TOL    0.10
 
 static const char *const strategies[NSTRAT] = {"faasnet", "registry"};
 static char top[96];
@@ -57,21 +56,12 @@ static int run_at(double k, struct point *pt)
 {
 	char dir[160], file[192];
 	json_t *root;
-	FILE *f;
 	size_t s;
-	int st, degraded;
+	int degraded;
 
 	snprintf(dir, sizeof(dir), "%s/k%g", top, k);
-	itest_run(NULL, "rm -rf %s", dir);
 	snprintf(file, sizeof(file), "%s/dilation-%g.yaml", top, k);
-	f = fopen(file, "w");
-	assert_non_null(f);
-	fprintf(f, scenario_fmt, k);
-	assert_int_equal(fclose(f), 0);
-	st = itest_run(NULL, DIL_BIN " run %s --out %s --allow-degraded >&2",
-		       file, dir);
-	assert_int_equal(st, 0);
-	root = itest_summary_load(dir, &degraded);
+	root = itest_run_scenario(dir, file, &degraded, scenario_fmt, k);
 	for (s = 0; s < NSTRAT; s++) {
 		json_t *run = itest_summary_run(root, strategies[s]);
 
@@ -79,8 +69,9 @@ static int run_at(double k, struct point *pt)
 		pt->max[s] = json_number_value(json_object_get(run, "max_s"));
 		pt->dilation[s] =
 			json_number_value(json_object_get(run, "dilation"));
-		fprintf(stderr, "dilation %g: %-8s p50 %.2f s, slowest %.2f s\n",
-			k, strategies[s], pt->p50[s], pt->max[s]);
+		fprintf(stderr,
+			"dilation %g: %-8s p50 %.2f s, slowest %.2f s\n", k,
+			strategies[s], pt->p50[s], pt->max[s]);
 	}
 	json_decref(root);
 	return degraded;
@@ -94,8 +85,8 @@ static void test_dilation_1_and_3_agree(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
-	if (access(DIL_BIN, X_OK)) {
-		fprintf(stderr, "SKIP: %s not built\n", DIL_BIN);
+	if (access(ITEST_RELEASE_BIN, X_OK)) {
+		fprintf(stderr, "SKIP: %s not built\n", ITEST_RELEASE_BIN);
 		skip();
 	}
 	snprintf(top, sizeof(top), "/tmp/fnet-itest-dilation-%d",

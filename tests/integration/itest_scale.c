@@ -13,8 +13,6 @@
 #include "itest.h"
 #include "itest_summary.h"
 
-#define SCALE_BIN "build/bin/faasnet-testbed"
-
 #define NSCALES 3
 #define NSTRAT	4
 #define P50_TOL 0.15
@@ -93,26 +91,15 @@ static int run_at(double scale, struct point *pt)
 	char dir[160], file[192], cache[192];
 	double data, gzip;
 	json_t *root;
-	FILE *f;
 	size_t k;
-	int st, degraded;
+	int degraded;
 
 	snprintf(dir, sizeof(dir), "%s/s%g", top, scale);
-	itest_run(NULL, "rm -rf %s", dir);
 	snprintf(file, sizeof(file), "%s/scale-%g.yaml", top, scale);
-	f = fopen(file, "w");
-	assert_non_null(f);
-	fprintf(f, scenario_fmt, scale);
-	assert_int_equal(fclose(f), 0);
-	/* The verdict is not what this test checks: a degraded run still
-	 * writes every number, and the report says why. */
-	st = itest_run(NULL, SCALE_BIN " run %s --out %s --allow-degraded >&2",
-		       file, dir);
-	assert_int_equal(st, 0);
+	root = itest_run_scenario(dir, file, &degraded, scenario_fmt, scale);
 	snprintf(cache, sizeof(cache), "%s/.cache", top);
 	image_bytes(cache, &data, &gzip);
 	itest_run(NULL, "rm -rf %s/.cache", top);
-	root = itest_summary_load(dir, &degraded);
 	for (k = 0; k < NSTRAT; k++) {
 		json_t *run = itest_summary_run(root, strategies[k]);
 
@@ -139,8 +126,8 @@ static void test_three_scales_agree(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
-	if (access(SCALE_BIN, X_OK)) {
-		fprintf(stderr, "SKIP: %s not built\n", SCALE_BIN);
+	if (access(ITEST_RELEASE_BIN, X_OK)) {
+		fprintf(stderr, "SKIP: %s not built\n", ITEST_RELEASE_BIN);
 		skip();
 	}
 	snprintf(top, sizeof(top), "/tmp/fnet-itest-scale-%d", (int)getpid());
