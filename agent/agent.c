@@ -304,7 +304,7 @@ static void tick(struct evloop *l, void *arg)
 
 /* --- setup and teardown ------------------------------------------------- */
 
-int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
+int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 {
 	struct agent a = {.o = o, .listen_fd = -1, .rw_fd = -1};
 	struct image *im, *in;
@@ -354,7 +354,7 @@ int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
 	eventlog_write(a.env.log, "agent_up",
 		       json_pack("{s:i}", "port", (int)o->port));
 	connect_manager(a.env.l, &a);
-	ret = evloop_run(a.env.l, stop);
+	ret = evloop_run(a.env.l, stop_fd);
 
 	for (im = a.images; im; im = im->next)
 		image_log(im, "stats",

@@ -47,9 +47,9 @@ struct agent_opts {
  * readers". */
 #define AGENT_REGISTRY_REQUESTS 4
 
-/* Runs until *stop becomes non-zero. Returns 0 or a negative errno with e
- * set (a socket that cannot be made, say). */
-int agent_run(const struct agent_opts *o, volatile int *stop, struct err *e)
+/* Runs until stop_fd becomes readable (evloop_run's stop_fd). Returns 0 or
+ * a negative errno with e set (a socket that cannot be made, say). */
+int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 	__attribute__((warn_unused_result));
 
 #endif

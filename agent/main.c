@@ -7,21 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "agent.h"
+#include "evloop.h"
 #include "plan.h"
 #include "registry.h"
 #include "units.h"
-
-/* Set by the signal handler, which can reach nothing else. */
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -54,10 +47,9 @@ int main(int argc, char **argv)
 	struct agent_opts o = {.port = TOPO_AGENT_PORT,
 			       .manager_addr = TOPO_MANAGER_ADDR,
 			       .manager_port = TOPO_MANAGER_PORT};
-	struct sigaction sa = {.sa_handler = on_signal};
 	struct err e = {""};
 	uint16_t unused;
-	int c, ret;
+	int c, sfd, ret;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -154,12 +146,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* SIGINT and SIGTERM end the loop through a descriptor. */
+	sfd = evloop_signal_fd();
+	if (sfd < 0) {
+		fprintf(stderr, "faasnet-agent: signals: %s\n", strerror(-sfd));
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	ret = agent_run(&o, &stop, &e);
+	ret = agent_run(&o, sfd, &e);
+	close(sfd);
 	curl_global_cleanup();
 	if (ret) {
 		fprintf(stderr, "faasnet-agent %s: %s\n", o.name, e.msg);

@@ -664,7 +664,7 @@ static int run_for(struct bench *bn, unsigned limit_s, const char *what)
 {
 	bn->deadline_timer =
 		evloop_timer(bn->l, limit_s * 1000, on_deadline, bn);
-	if (evloop_run(bn->l, NULL))
+	if (evloop_run(bn->l, -1))
 		bn->failed = 1;
 	if (bn->deadline_timer > 0)
 		evloop_cancel(bn->l, bn->deadline_timer);

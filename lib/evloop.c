@@ -1,14 +1,16 @@
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "evloop.h"
 
 #define MAX_EVENTS 64
-#define TICK_MS	   100
 
 struct watch {
 	int fd;
@@ -281,17 +283,31 @@ static void run_timers(struct evloop *l)
 	}
 }
 
-int evloop_run(struct evloop *l, volatile int *stop)
+static void on_stop_fd(struct evloop *l, int fd, unsigned events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	evloop_stop(l);
+}
+
+int evloop_run(struct evloop *l, int stop_fd)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	struct evloop *outer = current;
 	int n, i, wait_ms, ret = 0;
 
+	if (stop_fd >= 0 && (ret = evloop_add(l, stop_fd, EVLOOP_IN,
+					      on_stop_fd, NULL)))
+		return ret;
 	l->stopped = 0;
 	current = l;
 	run_deferred(l);
-	while (!l->stopped && !(stop && *stop)) {
-		wait_ms = TICK_MS;
+	while (!l->stopped) {
+		/* No timer: sleep until a descriptor wakes us. The stop
+		 * request is a descriptor too, so an idle loop never polls
+		 * (a thousand idle agents stay asleep). */
+		wait_ms = -1;
 		if (l->timers) {
 			uint64_t now = evloop_now_ns();
 			uint64_t due = l->timers->due_ns;
@@ -301,7 +317,7 @@ int evloop_run(struct evloop *l, volatile int *stop)
 			uint64_t ms =
 				due <= now ? 0 : (due - now) / 1000000 + 1;
 
-			wait_ms = ms > TICK_MS ? TICK_MS : (int)ms;
+			wait_ms = ms > INT_MAX ? INT_MAX : (int)ms;
 		}
 		n = epoll_wait(l->ep, ev, MAX_EVENTS, wait_ms);
 		if (n < 0 && errno != EINTR) {
@@ -326,6 +342,25 @@ int evloop_run(struct evloop *l, volatile int *stop)
 		run_deferred(l);
 	}
 	run_deferred(l);
+	if (stop_fd >= 0)
+		evloop_del(l, stop_fd);
 	current = outer;
 	return ret;
+}
+
+int evloop_signal_fd(void)
+{
+	sigset_t set;
+	int fd;
+
+	/* Blocked first, so that SIGINT or SIGTERM can only ever be read
+	 * from the descriptor: no handler, no flag, no race with the wait.
+	 * Threads started afterwards inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
 }

@@ -66,11 +66,18 @@ void evloop_defer_cancel(struct evloop *l, struct evloop_defer *d);
 /* The loop this thread is running (inside evloop_run), or NULL. */
 struct evloop *evloop_current(void);
 
-/* Runs until evloop_stop is called (from a callback) or *stop becomes
- * non-zero (a signal handler's flag; checked at least every 100 ms).
- * Returns 0 or a negative errno from epoll_wait. */
-int evloop_run(struct evloop *l, volatile int *stop);
+/* Runs until evloop_stop is called (from a callback) or stop_fd becomes
+ * readable (-1: no such descriptor): a signalfd from evloop_signal_fd in
+ * a daemon, an eventfd a test writes to. The descriptor is watched while
+ * the loop runs, never read nor closed. With no timer due the loop sleeps
+ * until a descriptor wakes it. Returns 0 or a negative errno. */
+int evloop_run(struct evloop *l, int stop_fd);
 void evloop_stop(struct evloop *l);
+
+/* Blocks SIGINT and SIGTERM for the process and returns a descriptor
+ * that becomes readable when one arrives (for evloop_run's stop_fd), or a
+ * negative errno. Called by a daemon's main before it starts threads. */
+int evloop_signal_fd(void);
 
 /* CLOCK_MONOTONIC in nanoseconds: the timestamps of every event log, one
  * clock for every process on the machine. */

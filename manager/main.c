@@ -8,21 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
+#include "evloop.h"
 #include "manager.h"
 #include "plan.h"
 #include "proto.h"
 #include "units.h"
-
-/* Set by the signal handler, which can reach nothing else. */
-static volatile int stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -93,10 +86,9 @@ int main(int argc, char **argv)
 		.dead_ms = 2000,
 		.seed = 1,
 	};
-	struct sigaction sa = {.sa_handler = on_signal};
 	struct err e = {""};
 	char *eq;
-	int c, ret, bad = 0;
+	int c, sfd, ret, bad = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -171,11 +163,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* SIGINT and SIGTERM end the loop through a descriptor. */
+	sfd = evloop_signal_fd();
+	if (sfd < 0) {
+		fprintf(stderr, "faasnet-manager: signals: %s\n", strerror(-sfd));
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
-	ret = manager_run(&o, &stop, &e);
+	ret = manager_run(&o, sfd, &e);
+	close(sfd);
 	if (ret) {
 		fprintf(stderr, "faasnet-manager: %s\n", e.msg);
 		return 1;

@@ -663,7 +663,7 @@ static void dump_trees(struct manager *m)
 	fclose(f);
 }
 
-int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
+int manager_run(const struct manager_opts *o, int stop_fd, struct err *e)
 {
 	struct manager m = {.o = o, .listen_fd = -1};
 	struct peer *p, *pn;
@@ -716,7 +716,7 @@ int manager_run(const struct manager_opts *o, volatile int *stop, struct err *e)
 		       json_pack("{s:i, s:i, s:I}", "port", (int)o->port,
 				 "functions", (int)o->nfunctions, "seed",
 				 (json_int_t)o->seed));
-	ret = evloop_run(m.l, stop);
+	ret = evloop_run(m.l, stop_fd);
 	dump_trees(&m);
 out:
 	for (p = m.peers; p; p = pn) {

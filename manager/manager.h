@@ -39,7 +39,8 @@ struct manager_opts {
 	double dilation;
 };
 
-int manager_run(const struct manager_opts *o, volatile int *stop,
-		struct err *e);
+/* Runs until stop_fd becomes readable (evloop_run's stop_fd). Returns 0 or
+ * a negative errno with e set. */
+int manager_run(const struct manager_opts *o, int stop_fd, struct err *e);
 
 #endif

@@ -1,11 +1,21 @@
 /* Time dilation: one small scenario run at dilation 1 and 3 must report
- * the same times (p50 and slowest within 10%) for the strategies whose
- * pace the emulated network sets, because dilation slows the whole world,
- * links and timers alike, and reports in the world's time
+ * the same times (p50 within 10%, and faasnet's slowest) for the
+ * strategies whose pace the emulated network sets, because dilation slows
+ * the whole world, links and timers alike, and reports in the world's time
  * (docs/fidelity.md, "Time dilation"). ondemand is left out: its pace on
  * this host is docker-registry's CPU per range request, which dilation
- * does not slow (measured there). Needs root and docker-registry; drives
- * the release build, as itest_scale does, because it measures time. */
+ * does not slow (measured there).
+ *
+ * The registry baseline's slowest container is held to 30% only: it is
+ * the one of 8 TCP flows that lost its share at the registry's tail-drop
+ * queue, and the kernel's TCP timers are not dilated. Measured
+ * 2026-11-28, 10 runs at K = 1 and 9 at K = 3 (release build): p50
+ * 4.45-4.64 s and 4.35-4.63 s; slowest 4.64-4.90 s and 4.66-4.87 s but
+ * for two runs at K = 3, 5.17 and 5.86 s (CI failed on a 10% bound with
+ * 5.19). faasnet's slowest: 2.50-2.67 s and 2.50-2.60 s. A timer left
+ * undilated in our own code would be off by up to 3x, which both bounds
+ * catch. Needs root and docker-registry; drives the release build, as
+ * itest_scale does, because it measures time. */
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -17,6 +27,8 @@
 #define TOL    0.10
 
 static const char *const strategies[NSTRAT] = {"faasnet", "registry"};
+/* How far each strategy's slowest may move (see above). */
+static const double max_tol[NSTRAT] = {TOL, 0.30};
 static char top[96];
 
 static const char scenario_fmt[] =
@@ -103,7 +115,7 @@ static void test_dilation_1_and_3_agree(void **state)
 
 		assert_true(p1.dilation[s] == 1);
 		assert_true(p3.dilation[s] == 3);
-		if (fabs(dp) > TOL || fabs(dm) > TOL) {
+		if (fabs(dp) > TOL || fabs(dm) > max_tol[s]) {
 			fprintf(stderr,
 				"%s at dilation 3: p50 %+.0f%%, slowest "
 				"%+.0f%% against dilation 1\n",

@@ -51,10 +51,8 @@ static void fp_stop(struct evloop *l, void *arg)
 /* Runs the loop for ms milliseconds. */
 static inline void fp_pump(struct evloop *l, unsigned ms)
 {
-	volatile int stop = 0;
-
 	evloop_timer(l, ms, fp_stop, NULL);
-	evloop_run(l, &stop);
+	evloop_run(l, -1);
 }
 
 /* Reads one frame into buf (cap bytes) within ms, decoded into m: 0, or

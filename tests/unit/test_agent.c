@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -930,7 +931,7 @@ struct h {
 	struct rd mgr;
 	uint16_t mgr_port, agent_port;
 	struct agent_opts o;
-	volatile int stop;
+	int stop_fd; /* an eventfd: written to stop the agent */
 	pthread_t thr;
 	int running, ret;
 	struct err e;
@@ -944,7 +945,7 @@ static void *agent_thread(void *arg)
 {
 	struct h *h = arg;
 
-	h->ret = agent_run(&h->o, &h->stop, &h->e);
+	h->ret = agent_run(&h->o, h->stop_fd, &h->e);
 	return NULL;
 }
 
@@ -957,7 +958,7 @@ static int h_start_img(struct h *h, const struct mem_image *img,
 	struct proto_msg m;
 	int r;
 
-	h->mgr_lfd = h->mgr_fd = -1;
+	h->mgr_lfd = h->mgr_fd = h->stop_fd = -1;
 	h->reg.lfd = -1;
 	snprintf(h->events, sizeof(h->events), "%s/events.jsonl", h->dir);
 	if (freg_start(&h->reg, img, reg_mode))
@@ -974,7 +975,8 @@ static int h_start_img(struct h *h, const struct mem_image *img,
 	h->o.manager_port = h->mgr_port;
 	h->o.events = h->events;
 	h->o.registry_requests = 2;
-	if (pthread_create(&h->thr, NULL, agent_thread, h))
+	h->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (h->stop_fd < 0 || pthread_create(&h->thr, NULL, agent_thread, h))
 		return -1;
 	h->running = 1;
 	h->mgr_fd = accept_within(h->mgr_lfd, 5000);
@@ -999,13 +1001,19 @@ static int h_start(struct h *h, enum freg_mode reg_mode)
 
 static void h_stop(struct h *h)
 {
-	h->stop = 1;
+	uint64_t one = 1;
+
 	if (h->running) {
+		if (write(h->stop_fd, &one, sizeof(one)) != sizeof(one))
+			abort();
 		pthread_join(h->thr, NULL);
 		h->running = 0;
 		if (h->ret)
 			fprintf(stderr, "agent_run: %d %s\n", h->ret, h->e.msg);
 	}
+	if (h->stop_fd >= 0)
+		close(h->stop_fd);
+	h->stop_fd = -1;
 	if (h->mgr_fd >= 0)
 		close(h->mgr_fd);
 	if (h->mgr_lfd >= 0)

@@ -137,7 +137,7 @@ static void test_written_before_the_loop_waits(void **state)
 	assert_int_equal(count_lines(path), 1);
 	assert_int_equal(evloop_new(&l), 0);
 	assert_true(evloop_timer(l, 0, in_round, &r) > 0);
-	assert_int_equal(evloop_run(l, NULL), 0);
+	assert_int_equal(evloop_run(l, -1), 0);
 	/* Buffered during the round, all on disk by the next. */
 	assert_int_equal(r.lines_in_round, 1);
 	assert_int_equal(r.lines_after, 101);

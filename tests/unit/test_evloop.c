@@ -8,6 +8,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "evloop.h"
@@ -53,7 +58,7 @@ test_readable_fd_calls_back_and_removal_in_batch_is_safe(void **state)
 	/* Whichever of the two runs first removes a: if that is a itself,
 	 * the removal of the running watch must be safe too. */
 	s.other_fd = a[0];
-	assert_int_equal(evloop_run(l, NULL), 0);
+	assert_int_equal(evloop_run(l, -1), 0);
 	assert_int_equal(s.reads, 1);
 	assert_int_equal(evloop_mod(l, 12345, EVLOOP_IN), -ENOENT);
 	assert_int_equal(evloop_del(l, 12345), -ENOENT);
@@ -89,7 +94,7 @@ static void test_timers_fire_in_order_and_cancel(void **state)
 	assert_true(id > 0);
 	assert_true(evloop_timer(l, 20, on_timer, &s) > 0);
 	evloop_cancel(l, id);
-	assert_int_equal(evloop_run(l, NULL), 0);
+	assert_int_equal(evloop_run(l, -1), 0);
 	/* The cancelled one never ran: two fired, the second at >= 30 ms. */
 	assert_int_equal(s.nfired, 2);
 	assert_true(evloop_now_ns() - t0 >= 30000000ull);
@@ -117,22 +122,81 @@ static void test_dilation(void **state)
 	t0 = evloop_now_ns();
 	assert_true(evloop_timer(l, 10, on_timer, &s) > 0);
 	assert_true(evloop_timer(l, 20, on_timer, &s) > 0);
-	assert_int_equal(evloop_run(l, NULL), 0);
+	assert_int_equal(evloop_run(l, -1), 0);
 	/* The second is due 20 ms of the world later: 60 of the wall's. */
 	assert_int_equal(s.nfired, 2);
 	assert_true(evloop_now_ns() - t0 >= 60000000ull);
 	evloop_free(l);
 }
 
-static void test_stop_flag_ends_the_loop(void **state)
+/* A stop request from another thread (a test's, or a signal's through
+ * evloop_signal_fd) wakes a loop that has nothing else to wait for: with
+ * no timer it sleeps with no time-out, so only the descriptor can end it. */
+struct stopper {
+	int fd;
+	unsigned ms;
+};
+
+static void *stop_later(void *arg)
 {
+	struct stopper *s = arg;
+	uint64_t one = 1;
+
+	usleep(s->ms * 1000u);
+	if (write(s->fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+	return NULL;
+}
+
+static void test_stop_fd_wakes_an_idle_loop(void **state)
+{
+	struct stopper s = {.ms = 50};
 	struct evloop *l;
-	volatile int stop = 1;
+	pthread_t thr;
+	uint64_t t0;
 
 	(void)state;
+	s.fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(s.fd >= 0);
 	assert_int_equal(evloop_new(&l), 0);
-	assert_int_equal(evloop_run(l, &stop), 0);
+	t0 = evloop_now_ns();
+	assert_int_equal(pthread_create(&thr, NULL, stop_later, &s), 0);
+	assert_int_equal(evloop_run(l, s.fd), 0);
+	pthread_join(thr, NULL);
+	assert_true(evloop_now_ns() - t0 >= 50000000ull);
+	/* The descriptor was watched only while the loop ran: it can be
+	 * given to the next run, which then ends at once. */
+	assert_int_equal(evloop_run(l, s.fd), 0);
 	evloop_free(l);
+	close(s.fd);
+}
+
+/* SIGTERM becomes a readable descriptor, not a handler's flag. */
+static void test_signal_fd_reads_sigterm(void **state)
+{
+	struct evloop *l;
+	sigset_t old, set;
+	int fd;
+
+	(void)state;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &old), 0);
+	fd = evloop_signal_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(evloop_new(&l), 0);
+	assert_int_equal(kill(getpid(), SIGTERM), 0);
+	assert_int_equal(evloop_run(l, fd), 0);
+	evloop_free(l);
+	close(fd);
+	/* Drop the pending SIGTERM before unblocking, then restore. */
+	{
+		struct timespec zero = {0, 0};
+
+		assert_int_equal(sigtimedwait(&set, NULL, &zero), SIGTERM);
+	}
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
 }
 
 /* Deferred work: after the round's callbacks, before the loop waits;
@@ -185,7 +249,7 @@ static void test_deferred_work_runs_once_after_the_round(void **state)
 	assert_int_equal(evloop_new(&l), 0);
 	assert_null(evloop_current());
 	assert_true(evloop_timer(l, 0, d_timer, &d) > 0);
-	assert_int_equal(evloop_run(l, NULL), 0);
+	assert_int_equal(evloop_run(l, -1), 0);
 	assert_null(evloop_current());
 	/* t, then c and a (newest first), then a again. */
 	assert_int_equal(d.n, 4);
@@ -208,7 +272,8 @@ int main(void)
 		cmocka_unit_test(
 			test_readable_fd_calls_back_and_removal_in_batch_is_safe),
 		cmocka_unit_test(test_timers_fire_in_order_and_cancel),
-		cmocka_unit_test(test_stop_flag_ends_the_loop),
+		cmocka_unit_test(test_stop_fd_wakes_an_idle_loop),
+		cmocka_unit_test(test_signal_fd_reads_sigterm),
 		cmocka_unit_test(test_dilation),
 		cmocka_unit_test(test_deferred_work_runs_once_after_the_round),
 	};

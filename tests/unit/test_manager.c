@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -31,7 +33,7 @@ struct agent {
 
 struct t {
 	struct manager_opts o;
-	volatile int stop;
+	int stop_fd; /* an eventfd: written to stop the manager */
 	pthread_t thr;
 	int ret;
 	struct err e;
@@ -45,7 +47,7 @@ static void *manager_thread(void *arg)
 {
 	struct t *t = arg;
 
-	t->ret = manager_run(&t->o, &t->stop, &t->e);
+	t->ret = manager_run(&t->o, t->stop_fd, &t->e);
 	return NULL;
 }
 
@@ -128,6 +130,8 @@ static void start(struct t *t)
 	};
 	t->o.functions[0].name = FN;
 	t->o.functions[0].image = "127.0.0.1:1/f/x:v1";
+	t->stop_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(t->stop_fd >= 0);
 	assert_int_equal(pthread_create(&t->thr, NULL, manager_thread, t), 0);
 	t->drv = connect_retry(port);
 	assert_true(t->drv >= 0);
@@ -152,8 +156,11 @@ static void stop(struct t *t)
 {
 	unsigned i;
 
-	t->stop = 1;
+	uint64_t one = 1;
+
+	assert_int_equal(write(t->stop_fd, &one, sizeof(one)), sizeof(one));
 	pthread_join(t->thr, NULL);
+	close(t->stop_fd);
 	for (i = 0; i < NAGENTS; i++)
 		close(t->a[i].fd);
 	close(t->drv);
