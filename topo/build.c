@@ -133,8 +133,12 @@ static int build_host(struct nl_sock *sk, const struct topo_plan *plan,
 		.peer_ifindex = TOPO_HOST_IFINDEX,
 	};
 	uint64_t delay = h->role == TOPO_ROLE_VM ? plan->delay_ns : 0;
+	uint8_t mac[TOPO_MAC_LEN];
 	char what[64];
 	int ret;
+
+	topo_mac(h->addr, mac);
+	v.peer_mac = mac;
 
 	ret = netns_create(h->netns, host_ns_init, &ni, &v.peer_nsfd);
 	if (ret) {
@@ -188,11 +192,14 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 			struct err *e)
 {
 	uint64_t up = plan->uplink_rate_bps;
+	uint8_t mac[TOPO_MAC_LEN];
 	unsigned i;
 	int ret;
 
+	/* Fixed, or it would follow its ports' as they come and go. */
+	topo_mac(TOPO_HARNESS_ADDR, mac);
 	ret = link_add_bridge(sk, TOPO_CORE_BRIDGE, plan->core_ifindex,
-			      TOPO_LINK_GROUP, e);
+			      TOPO_LINK_GROUP, mac, e);
 	if (!ret)
 		ret = link_add_addr4(sk, plan->core_ifindex, TOPO_HARNESS_ADDR,
 				     TOPO_NET_PREFIX, TOPO_CORE_BRIDGE, e);
@@ -209,7 +216,7 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 		};
 
 		ret = link_add_bridge(sk, r->bridge, r->bridge_ifindex,
-				      TOPO_LINK_GROUP, e);
+				      TOPO_LINK_GROUP, NULL, e);
 		if (!ret)
 			ret = link_add_veth(sk, &v, e);
 		if (!ret)
@@ -224,6 +231,53 @@ static int build_fabric(struct nl_sock *sk, const struct topo_plan *plan,
 				    plan->uplink_queue_bytes, 0, r->uplink_c,
 				    e);
 	}
+	return ret;
+}
+
+/* ARP answered by the core bridge instead of flooded. Without this, a
+ * host's first packet to each peer broadcasts a request that every bridge
+ * floods to every port, through br_netfilter when the host has it on: at
+ * fig17 (1,000 VMs in racks of 100) the first contacts of a burst cost
+ * about 30 s of CPU and the run's first seconds were degraded (issue 11).
+ * A data centre's virtual switch answers ARP itself in the same way.
+ *
+ * Every host's address and fixed MAC (topo_mac) are a permanent
+ * neighbour of the core bridge, where the harness's address is (so the
+ * harness never asks either), and every host's MAC has a static
+ * forwarding entry there and on its own rack bridge. Every port but the
+ * rack bridges' uplinks has proxy ARP on: a request from a VM is flooded
+ * by its rack bridge out of the uplink only, and the core bridge answers
+ * it from its tables; a request floods no host's port anywhere. A frame to
+ * a MAC its rack bridge does not know leaves by the uplink too, and the
+ * core knows them all. Linear in hosts: 3 entries and a flag per host. */
+static int answer_arp(struct nl_sock *sk, const struct topo_plan *plan,
+		      struct err *e)
+{
+	uint8_t mac[TOPO_MAC_LEN];
+	unsigned i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < plan->nhosts; i++) {
+		const struct topo_host *h = &plan->hosts[i];
+		int core_port = h->rack == TOPO_RACK_CORE
+					? h->ifindex
+					: plan->racks[h->rack].uplink_c_ifindex;
+
+		topo_mac(h->addr, mac);
+		ret = link_neigh_add(sk, plan->core_ifindex, h->addr, mac,
+				     TOPO_CORE_BRIDGE, e);
+		if (!ret)
+			ret = link_fdb_add(sk, core_port, mac, TOPO_CORE_BRIDGE,
+					   e);
+		if (!ret && h->rack != TOPO_RACK_CORE)
+			ret = link_fdb_add(sk, h->ifindex, mac,
+					   plan->racks[h->rack].bridge, e);
+		if (!ret)
+			ret = link_set_proxy_arp(sk, h->ifindex, h->ifname, e);
+	}
+	for (i = 0; !ret && i < plan->nracks; i++)
+		ret = link_set_proxy_arp(sk, plan->racks[i].uplink_c_ifindex,
+					 plan->racks[i].uplink_c, e);
 	return ret;
 }
 
@@ -379,6 +433,8 @@ int topo_build(const struct topo_plan *plan, const struct topo_build_opts *opts,
 	ret = b.ret;
 	if (ret)
 		*e = b.e;
+	else
+		ret = answer_arp(sk, plan, e);
 out:
 	link_sock_close(sk);
 	if (ret) {

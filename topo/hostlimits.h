@@ -13,7 +13,8 @@
 int hostlimits_raise_fds(void);
 
 /* Makes the ARP table hold at least 64 entries per host (each VM talks to a
- * handful of peers, the registry and manager to every VM), saving the old
+ * handful of peers, the registry and manager to every VM, and the core
+ * bridge holds one per host: build.c), saving the old
  * thresholds unless a saved copy exists already. Never lowers them. */
 int hostlimits_raise_neigh(unsigned nhosts, struct err *e);
 

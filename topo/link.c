@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/pkt_sched.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -212,8 +213,20 @@ int link_attach(struct nl_sock *sk, int ifindex, int master, const char *what,
 	return 0;
 }
 
+/* Sets l's Ethernet address; libnl copies it. */
+static int set_mac(struct rtnl_link *l, const uint8_t *mac)
+{
+	struct nl_addr *a = nl_addr_build(AF_LLC, mac, LINK_MAC_LEN);
+
+	if (!a)
+		return -NLE_NOMEM;
+	rtnl_link_set_addr(l, a);
+	nl_addr_put(a);
+	return 0;
+}
+
 int link_add_bridge(struct nl_sock *sk, const char *name, int ifindex,
-		    uint32_t group, struct err *e)
+		    uint32_t group, const uint8_t *mac, struct err *e)
 {
 	struct rtnl_link *l = rtnl_link_alloc();
 	int ret;
@@ -224,7 +237,9 @@ int link_add_bridge(struct nl_sock *sk, const char *name, int ifindex,
 	rtnl_link_set_group(l, group);
 	if (ifindex)
 		rtnl_link_set_ifindex(l, ifindex);
-	ret = rtnl_link_set_type(l, "bridge");
+	ret = mac ? set_mac(l, mac) : 0;
+	if (!ret)
+		ret = rtnl_link_set_type(l, "bridge");
 	if (!ret)
 		ret = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(l);
@@ -256,6 +271,11 @@ int link_add_veth(struct nl_sock *sk, const struct link_veth *v, struct err *e)
 	rtnl_link_set_group(p, v->group);
 	if (v->peer_ifindex)
 		rtnl_link_set_ifindex(p, v->peer_ifindex);
+	if (v->peer_mac && set_mac(p, v->peer_mac)) {
+		rtnl_link_put(p);
+		rtnl_link_veth_release(l);
+		return err_set(e, -ENOMEM, "veth %s: out of memory", v->name);
+	}
 	/* The peer cannot be made up in the same request: veth refuses to
 	 * open an end before its other end exists (ENOTCONN). */
 	if (v->peer_nsfd >= 0)
@@ -280,6 +300,104 @@ int link_add_veth(struct nl_sock *sk, const struct link_veth *v, struct err *e)
 	if (ret < 0)
 		return nl_fail(e, ret, "%s: cannot attach it", v->name);
 	return 0;
+}
+
+/* RTM_NEWNEIGH: a neighbour (family AF_INET, dst) or a bridge forwarding
+ * entry (AF_BRIDGE, NTF_MASTER), created or replaced. */
+static int newneigh(struct nl_sock *sk, uint8_t family, int ifindex,
+		    uint16_t state, uint8_t flags, const uint32_t *dst_be,
+		    const uint8_t *mac)
+{
+	struct ndmsg nd = {
+		.ndm_family = family,
+		.ndm_ifindex = ifindex,
+		.ndm_state = state,
+		.ndm_flags = flags,
+	};
+	struct nl_msg *m;
+
+	m = nlmsg_alloc_simple(RTM_NEWNEIGH,
+			       NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE);
+	if (!m)
+		return -NLE_NOMEM;
+	if (nlmsg_append(m, &nd, sizeof(nd), NLMSG_ALIGNTO) < 0 ||
+	    (dst_be && nla_put(m, NDA_DST, sizeof(*dst_be), dst_be) < 0) ||
+	    nla_put(m, NDA_LLADDR, LINK_MAC_LEN, mac) < 0) {
+		nlmsg_free(m);
+		return -NLE_NOMEM;
+	}
+	return nl_send_sync(sk, m); /* frees m */
+}
+
+static const char *mac_str(const uint8_t *mac, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+		 mac[2], mac[3], mac[4], mac[5]);
+	return buf;
+}
+
+int link_neigh_add(struct nl_sock *sk, int ifindex, uint32_t addr,
+		   const uint8_t *mac, const char *what, struct err *e)
+{
+	uint32_t be = htonl(addr);
+	char m[18];
+	int ret = newneigh(sk, AF_INET, ifindex, NUD_PERMANENT, 0, &be, mac);
+
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot add neighbour %u.%u.%u.%u "
+					 "at %s",
+				 what, addr >> 24, (addr >> 16) & 0xff,
+				 (addr >> 8) & 0xff, addr & 0xff,
+				 mac_str(mac, m, sizeof(m)))
+		       : 0;
+}
+
+int link_fdb_add(struct nl_sock *sk, int port, const uint8_t *mac,
+		 const char *what, struct err *e)
+{
+	char m[18];
+	/* NUD_NOARP is "static" to the bridge; NUD_PERMANENT would make the
+	 * address the bridge's own ("local"). Sticky: a static entry still
+	 * moves to whichever port last sent from the address, and a proxy
+	 * ARP reply carries the answered host's MAC as its source. */
+	int ret = newneigh(sk, AF_BRIDGE, port, NUD_NOARP,
+			   NTF_MASTER | NTF_STICKY, NULL, mac);
+
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot add forwarding entry %s",
+				 what, mac_str(mac, m, sizeof(m)))
+		       : 0;
+}
+
+int link_set_proxy_arp(struct nl_sock *sk, int port, const char *what,
+		       struct err *e)
+{
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_BRIDGE,
+		.ifi_index = port,
+	};
+	struct nlattr *pi;
+	struct nl_msg *m;
+	int ret = -NLE_NOMEM;
+
+	m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+	if (!m)
+		goto out;
+	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    !(pi = nla_nest_start(m, IFLA_PROTINFO))) {
+		nlmsg_free(m);
+		goto out;
+	}
+	/* Without the flag the bridge reads IFLA_PROTINFO as a bare port
+	 * state (the old RSTP daemons' form). */
+	pi->nla_type |= NLA_F_NESTED;
+	if (nla_put_u8(m, IFLA_BRPORT_PROXYARP, 1) < 0) {
+		nlmsg_free(m);
+		goto out;
+	}
+	nla_nest_end(m, pi);
+	ret = nl_send_sync(sk, m); /* frees m */
+out:
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot turn proxy ARP on", what)
+		       : 0;
 }
 
 int link_add_addr4(struct nl_sock *sk, int ifindex, uint32_t addr,

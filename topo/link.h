@@ -19,10 +19,13 @@ struct nl_sock;
 struct nl_sock *link_sock_open(struct err *e);
 void link_sock_close(struct nl_sock *sk);
 
-/* A bridge named name, with the requested ifindex (0: any) and link group,
+#define LINK_MAC_LEN 6
+
+/* A bridge named name, with the requested ifindex (0: any), link group and
+ * Ethernet address (NULL: the kernel's, which then follows its ports'),
  * up, without IPv6 addresses, spanning tree off (the default). */
 int link_add_bridge(struct nl_sock *sk, const char *name, int ifindex,
-		    uint32_t group, struct err *e);
+		    uint32_t group, const uint8_t *mac, struct err *e);
 
 struct link_veth {
 	const char *name; /* this end, in the socket's namespace */
@@ -34,6 +37,7 @@ struct link_veth {
 	 * when this end's ifindex is requested too. */
 	int peer_ifindex;
 	int peer_nsfd; /* namespace of the peer, -1: this one */
+	const uint8_t *peer_mac; /* LINK_MAC_LEN bytes, NULL: random */
 };
 
 /* Creates a veth pair; the peer is made directly in its namespace (which
@@ -83,6 +87,24 @@ int link_shape_htb(struct nl_sock *sk, int ifindex, uint64_t rate_bps,
  * (IFLA_GSO_MAX_SEGS; 1 turns segmentation offload off in effect). */
 int link_set_gso_max_segs(struct nl_sock *sk, int ifindex, uint32_t segs,
 			  const char *what, struct err *e);
+
+/* Answering ARP at a bridge instead of flooding it (build.c): */
+/* A permanent IPv4 neighbour entry addr -> mac on ifindex (the entry
+ * never expires nor is probed; on a bridge it is also what the bridge
+ * answers ARP with, link_set_proxy_arp). */
+int link_neigh_add(struct nl_sock *sk, int ifindex, uint32_t addr,
+		   const uint8_t *mac, const char *what, struct err *e);
+/* A static forwarding entry on port's bridge: frames to mac leave by port
+ * (`bridge fdb add MAC dev PORT master static sticky`); never aged nor
+ * moved by learning. */
+int link_fdb_add(struct nl_sock *sk, int port, const uint8_t *mac,
+		 const char *what, struct err *e);
+/* Turns proxy ARP on for a bridge port (`bridge link set dev PORT
+ * proxy_arp on`): the bridge answers an ARP request that comes in by it
+ * from its own neighbour table and forwarding entries, and floods no
+ * broadcast out by it. */
+int link_set_proxy_arp(struct nl_sock *sk, int port, const char *what,
+		       struct err *e);
 
 /* Deletes a link by name (a veth takes its peer with it). -ENODEV if absent. */
 int link_del(struct nl_sock *sk, const char *name, struct err *e);

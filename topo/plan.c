@@ -178,6 +178,16 @@ uint32_t topo_gso_max_segs(uint64_t min_rate_bps, unsigned mtu)
 	return segs > 65536 / mss ? (uint32_t)(65536 / mss) : (uint32_t)segs;
 }
 
+void topo_mac(uint32_t addr, uint8_t mac[TOPO_MAC_LEN])
+{
+	mac[0] = 0x02;
+	mac[1] = 0x46;
+	mac[2] = (uint8_t)(addr >> 24);
+	mac[3] = (uint8_t)(addr >> 16);
+	mac[4] = (uint8_t)(addr >> 8);
+	mac[5] = (uint8_t)addr;
+}
+
 const char *topo_addr_str(uint32_t addr, char *buf, size_t len)
 {
 	struct in_addr a = {.s_addr = htonl(addr)};

@@ -133,6 +133,14 @@ uint32_t topo_queue_bytes(uint64_t rate_bps, unsigned mtu);
  * that queue, in whole segments, 1 (offloads off) to 44 (64 KiB). */
 uint32_t topo_gso_max_segs(uint64_t min_rate_bps, unsigned mtu);
 
+/* The Ethernet address of the interface that holds addr (a host's eth0,
+ * the core bridge for the harness): 02:46 (locally administered, "F")
+ * then the four bytes of the address, so that 198.18.1.5 is
+ * 02:46:c6:12:01:05. Fixed, so that the bridges can answer ARP for every
+ * host from tables made when the network is built (build.c). */
+#define TOPO_MAC_LEN 6
+void topo_mac(uint32_t addr, uint8_t mac[TOPO_MAC_LEN]);
+
 /* Dotted-quad text of a host-order address. */
 const char *topo_addr_str(uint32_t addr, char *buf, size_t len);
 

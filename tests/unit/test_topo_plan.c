@@ -209,6 +209,23 @@ static void test_dilation(void **state)
 	assert_non_null(strstr(e.msg, "dilation: expected 1 to 1000"));
 }
 
+/* Each address its own fixed, locally administered unicast MAC. */
+static void test_mac_from_address(void **state)
+{
+	uint8_t a[TOPO_MAC_LEN], b[TOPO_MAC_LEN];
+	const uint8_t want[TOPO_MAC_LEN] = {0x02, 0x46, 0xc6, 0x12, 0x01, 0x05};
+
+	(void)state;
+	topo_mac(0xc6120105u, a); /* 198.18.1.5 */
+	assert_memory_equal(a, want, TOPO_MAC_LEN);
+	assert_true(a[0] & 0x02);    /* locally administered */
+	assert_false(a[0] & 0x01);   /* unicast */
+	topo_mac(0xc6120106u, b);
+	assert_memory_not_equal(a, b, TOPO_MAC_LEN);
+	topo_mac(TOPO_HARNESS_ADDR, b);
+	assert_int_equal(b[5], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_burst_sizing),
 		cmocka_unit_test(test_queue_and_gso),
 		cmocka_unit_test(test_dilation),
+		cmocka_unit_test(test_mac_from_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
