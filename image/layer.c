@@ -251,7 +251,7 @@ int layer_builder_finish(struct layer_builder *lb, layer_startup_fn startup,
 		goto out;
 	l->index.size = enclen;
 	snprintf(l->index.media_type, sizeof(l->index.media_type), "%s",
-		 BLOCKIMG_INDEX_MEDIA_TYPE);
+		 blockimg_index_media_type(&ix));
 	l->has_blocks = 1;
 	ret = sha256_final(&lb->diff, dg);
 	lb->diff_live = 0;

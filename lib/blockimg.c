@@ -29,6 +29,13 @@ static const uint8_t INDEX_MAGIC[8] = {'F', 'N', 'B', 'L', 'K', 'I', 'X', 0};
 
 #define STARTUP_LEN 4
 
+/* Version 2: after the start-up entries, a count, then the reads. */
+#define NTRACE_LEN	 4
+#define TRACE_OFFSET	 0
+#define TRACE_LEN_FIELD	 8
+#define TRACE_GAP	 12
+#define TRACE_LEN	 16
+
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -54,16 +61,60 @@ static void put_le64(uint8_t *p, uint64_t v)
 	put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* In 64 bits: with 32-bit counts it cannot overflow (below 2^38). */
-static uint64_t encoded_len(uint32_t nblocks, uint32_t nstartup)
+/* In 64 bits: with 32-bit counts it cannot overflow (below 2^38). The
+ * trace's part is there only in version 2 (ntrace > 0). */
+static uint64_t encoded_len(uint32_t nblocks, uint32_t nstartup,
+			    uint32_t ntrace)
 {
 	return HDR_LEN + (uint64_t)nblocks * ENT_LEN +
-	       (uint64_t)nstartup * STARTUP_LEN;
+	       (uint64_t)nstartup * STARTUP_LEN +
+	       (ntrace ? NTRACE_LEN + (uint64_t)ntrace * TRACE_LEN : 0);
 }
 
 uint64_t blockimg_index_max_len(uint64_t nblocks)
 {
-	return HDR_LEN + nblocks * (ENT_LEN + STARTUP_LEN);
+	return HDR_LEN + nblocks * (ENT_LEN + STARTUP_LEN) + NTRACE_LEN +
+	       (uint64_t)BLOCKIMG_MAX_TRACE * TRACE_LEN;
+}
+
+const char *blockimg_index_media_type(const struct blockimg_index *ix)
+{
+	return ix->ntrace ? BLOCKIMG_INDEX_MEDIA_TYPE_TRACE
+			  : BLOCKIMG_INDEX_MEDIA_TYPE;
+}
+
+int blockimg_startup_from_trace(struct blockimg_index *ix)
+{
+	uint32_t *set = NULL, n = 0, i, b, first, count;
+	uint8_t *seen;
+
+	seen = calloc(ix->nblocks / 8 + 1, 1);
+	if (ix->nblocks)
+		set = malloc(ix->nblocks * sizeof(*set));
+	if (!seen || (ix->nblocks && !set)) {
+		free(seen);
+		free(set);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ix->ntrace; i++) {
+		const struct blockimg_read *r = &ix->trace[i];
+
+		if (blockimg_range(ix, r->offset, r->len, &first, &count)) {
+			free(seen);
+			free(set);
+			return -ERANGE;
+		}
+		for (b = first; b < first + count; b++)
+			if (!(seen[b / 8] & 1u << b % 8)) {
+				seen[b / 8] |= (uint8_t)(1u << b % 8);
+				set[n++] = b;
+			}
+	}
+	free(seen);
+	free(ix->startup);
+	ix->startup = set;
+	ix->nstartup = n;
+	return 0;
 }
 
 /* The header's fields on their own: everything that can be checked before
@@ -97,6 +148,55 @@ static int check_header(const struct blockimg_index *ix, struct err *e)
 			       " blocks",
 			       ix->nstartup, ix->nblocks);
 	return 0;
+}
+
+/* The trace: each read inside the layer, each gap bounded, and the start-up
+ * set exactly the blocks the reads touch in first-read order, so that the
+ * two can never disagree about what a start needs. */
+static int check_trace(const struct blockimg_index *ix, struct err *e)
+{
+	struct blockimg_index derived = *ix;
+	uint32_t i;
+	int ret;
+
+	if (!ix->ntrace)
+		return 0;
+	if (ix->ntrace > BLOCKIMG_MAX_TRACE)
+		return err_set(e, -EBADMSG,
+			       "index: %" PRIu32 " trace reads, at most %u",
+			       ix->ntrace, BLOCKIMG_MAX_TRACE);
+	for (i = 0; i < ix->ntrace; i++) {
+		const struct blockimg_read *r = &ix->trace[i];
+
+		if (r->offset > ix->size || r->len > ix->size - r->offset)
+			return err_set(e, -EBADMSG,
+				       "index: trace read %" PRIu32
+				       ": bytes %" PRIu64 "+%" PRIu32
+				       " end past the layer's %" PRIu64,
+				       i, r->offset, r->len, ix->size);
+		if (r->gap_us > BLOCKIMG_MAX_GAP_US)
+			return err_set(e, -EBADMSG,
+				       "index: trace read %" PRIu32
+				       ": %" PRIu32
+				       " us of compute before it, at most %u",
+				       i, r->gap_us, BLOCKIMG_MAX_GAP_US);
+	}
+	derived.startup = NULL;
+	derived.nstartup = 0;
+	ret = blockimg_startup_from_trace(&derived);
+	if (ret)
+		return err_set(e, ret, "index: out of memory");
+	if (derived.nstartup != ix->nstartup ||
+	    (ix->nstartup && memcmp(derived.startup, ix->startup,
+				    ix->nstartup * sizeof(*ix->startup))))
+		ret = err_set(e, -EBADMSG,
+			      "index: the start-up set (%" PRIu32
+			      " blocks) is not the %" PRIu32
+			      " blocks the trace reads, in the order it first "
+			      "reads them",
+			      ix->nstartup, derived.nstartup);
+	free(derived.startup);
+	return ret;
 }
 
 /* The arrays against the header. The last block's exact ulen follows from
@@ -139,7 +239,7 @@ static int check_arrays(const struct blockimg_index *ix, struct err *e)
 			       " data bytes, header says %" PRIu64,
 			       off, ix->data_size);
 	if (!ix->nstartup)
-		return 0;
+		return check_trace(ix, e);
 
 	seen = calloc(ix->nblocks / 8 + 1, 1);
 	if (!seen)
@@ -166,7 +266,7 @@ static int check_arrays(const struct blockimg_index *ix, struct err *e)
 	}
 out:
 	free(seen);
-	return ret;
+	return ret ? ret : check_trace(ix, e);
 }
 
 int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
@@ -177,7 +277,8 @@ int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
 	uint32_t i;
 	int ret;
 
-	if ((ix->nblocks && !ix->blocks) || (ix->nstartup && !ix->startup))
+	if ((ix->nblocks && !ix->blocks) || (ix->nstartup && !ix->startup) ||
+	    (ix->ntrace && !ix->trace))
 		return -EINVAL;
 	/* The decoder's own rules: never write what it would refuse. */
 	ret = check_header(ix, NULL);
@@ -185,7 +286,7 @@ int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
 		ret = check_arrays(ix, NULL);
 	if (ret)
 		return ret == -ENOMEM ? ret : -EINVAL;
-	n = encoded_len(ix->nblocks, ix->nstartup);
+	n = encoded_len(ix->nblocks, ix->nstartup, ix->ntrace);
 	if (n > SIZE_MAX)
 		return -EINVAL;
 	out = malloc((size_t)n);
@@ -193,7 +294,8 @@ int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
 		return -ENOMEM;
 
 	memcpy(out + HDR_MAGIC, INDEX_MAGIC, sizeof(INDEX_MAGIC));
-	put_le32(out + HDR_VERSION, BLOCKIMG_VERSION);
+	put_le32(out + HDR_VERSION,
+		 ix->ntrace ? BLOCKIMG_VERSION_TRACE : BLOCKIMG_VERSION);
 	put_le32(out + HDR_BLOCK_SIZE, ix->block_size);
 	put_le64(out + HDR_SIZE, ix->size);
 	put_le64(out + HDR_DATA_SIZE, ix->data_size);
@@ -210,6 +312,15 @@ int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
 	}
 	for (i = 0; i < ix->nstartup; i++, p += STARTUP_LEN)
 		put_le32(p, ix->startup[i]);
+	if (ix->ntrace) {
+		put_le32(p, ix->ntrace);
+		p += NTRACE_LEN;
+	}
+	for (i = 0; i < ix->ntrace; i++, p += TRACE_LEN) {
+		put_le64(p + TRACE_OFFSET, ix->trace[i].offset);
+		put_le32(p + TRACE_LEN_FIELD, ix->trace[i].len);
+		put_le32(p + TRACE_GAP, ix->trace[i].gap_us);
+	}
 
 	*buf = out;
 	*len = (size_t)n;
@@ -235,10 +346,11 @@ int blockimg_index_decode(const uint8_t *buf, size_t len,
 		return err_set(e, -EBADMSG,
 			       "index: bad magic, not a FaaSNet block index");
 	version = get_le32(buf + HDR_VERSION);
-	if (version != BLOCKIMG_VERSION)
+	if (version != BLOCKIMG_VERSION && version != BLOCKIMG_VERSION_TRACE)
 		return err_set(e, -EBADMSG,
-			       "index: version %" PRIu32 ", expected %d",
-			       version, BLOCKIMG_VERSION);
+			       "index: version %" PRIu32 ", expected %d or %d",
+			       version, BLOCKIMG_VERSION,
+			       BLOCKIMG_VERSION_TRACE);
 	d.block_size = get_le32(buf + HDR_BLOCK_SIZE);
 	d.size = get_le64(buf + HDR_SIZE);
 	d.data_size = get_le64(buf + HDR_DATA_SIZE);
@@ -247,9 +359,27 @@ int blockimg_index_decode(const uint8_t *buf, size_t len,
 	ret = check_header(&d, e);
 	if (ret)
 		return ret;
+	/* Version 2's trace count sits after the start-up entries: read
+	 * once the buffer is known to reach it; a version 2 index has a
+	 * trace, or it would have been written as version 1. */
+	if (version == BLOCKIMG_VERSION_TRACE) {
+		uint64_t at = encoded_len(d.nblocks, d.nstartup, 0);
+
+		if (len < at + NTRACE_LEN)
+			return err_set(e, -EBADMSG,
+				       "index: truncated: %zu bytes, its trace "
+				       "count is at %" PRIu64,
+				       len, at);
+		d.ntrace = get_le32(buf + at);
+		if (!d.ntrace || d.ntrace > BLOCKIMG_MAX_TRACE)
+			return err_set(e, -EBADMSG,
+				       "index: version 2 with %" PRIu32
+				       " trace reads, expected 1 to %u",
+				       d.ntrace, BLOCKIMG_MAX_TRACE);
+	}
 	/* Exact length before any allocation: the arrays then cost no more
 	 * memory than the buffer that describes them. */
-	want = encoded_len(d.nblocks, d.nstartup);
+	want = encoded_len(d.nblocks, d.nstartup, d.ntrace);
 	if (len < want)
 		return err_set(e, -EBADMSG,
 			       "index: truncated: %zu bytes, header says "
@@ -293,6 +423,22 @@ int blockimg_index_decode(const uint8_t *buf, size_t len,
 	}
 	for (i = 0; i < d.nstartup; i++, p += STARTUP_LEN)
 		d.startup[i] = get_le32(p);
+	if (d.ntrace) {
+		p += NTRACE_LEN;
+		d.trace = calloc(d.ntrace, sizeof(*d.trace));
+		if (!d.trace) {
+			ret = err_set(e, -ENOMEM,
+				      "index: out of memory for %" PRIu32
+				      " trace reads",
+				      d.ntrace);
+			goto out;
+		}
+	}
+	for (i = 0; i < d.ntrace; i++, p += TRACE_LEN) {
+		d.trace[i].offset = get_le64(p + TRACE_OFFSET);
+		d.trace[i].len = get_le32(p + TRACE_LEN_FIELD);
+		d.trace[i].gap_us = get_le32(p + TRACE_GAP);
+	}
 	ret = check_arrays(&d, e);
 	if (ret)
 		goto out;
@@ -307,6 +453,7 @@ void blockimg_index_free(struct blockimg_index *ix)
 {
 	free(ix->blocks);
 	free(ix->startup);
+	free(ix->trace);
 	memset(ix, 0, sizeof(*ix));
 }
 

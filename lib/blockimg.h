@@ -3,8 +3,10 @@
  * compressed on its own with zstd and stored back to back in a data blob; an
  * index blob gives every block's offset and length in the data blob and the
  * sha256 of its compressed bytes, plus the image's start-up access set (the
- * blocks a container reads while starting, in order). Reading any byte range
- * touches only the blocks that cover it.
+ * blocks a container reads while starting, in order) and, from version 2,
+ * its start-up trace (the reads a start makes, in order, with the compute
+ * time before each). Reading any byte range touches only the blocks that
+ * cover it.
  *
  * This module owns the index's binary encoding (docs/image-format.md), the
  * range-to-block mapping, building blocks from a byte stream, and verifying
@@ -19,7 +21,11 @@
 #include "err.h"
 #include "sha256.h"
 
+/* Version 1: no trace. Version 2: a start-up trace after the start-up
+ * set. The encoder writes 1 for an index without a trace, so that such
+ * images keep their digests. */
 #define BLOCKIMG_VERSION	    1
+#define BLOCKIMG_VERSION_TRACE	    2
 #define BLOCKIMG_DEFAULT_BLOCK_SIZE (512u << 10) /* the paper's 512 KiB */
 /* 1 KiB: a scenario's 512 KiB block scaled to 0.005 is 2,621 bytes, and a
  * floor above that would change the image a scaled run moves. */
@@ -29,8 +35,15 @@
  * and it bounds what a corrupt index can make a decoder allocate. */
 #define BLOCKIMG_MAX_BLOCKS (1u << 24)
 
-/* OCI media types of the two blobs. */
+/* A start-up trace: at most this many reads (python3 importing numpy makes
+ * a few thousand), each preceded by at most a minute of compute. */
+#define BLOCKIMG_MAX_TRACE  (1u << 18)
+#define BLOCKIMG_MAX_GAP_US (60u * 1000 * 1000)
+
+/* OCI media types of the two blobs (the index's, by its version). */
 #define BLOCKIMG_INDEX_MEDIA_TYPE "application/vnd.faasnet.block.index.v1"
+#define BLOCKIMG_INDEX_MEDIA_TYPE_TRACE                                        \
+	"application/vnd.faasnet.block.index.v2"
 #define BLOCKIMG_DATA_MEDIA_TYPE  "application/vnd.faasnet.block.data.v1+zstd"
 
 struct blockimg_block {
@@ -38,6 +51,15 @@ struct blockimg_block {
 	uint32_t clen;	 /* compressed bytes */
 	uint32_t ulen;	 /* uncompressed bytes: block_size, less for the last */
 	uint8_t sha256[SHA256_LEN]; /* of the compressed bytes */
+};
+
+/* One read of a container's start: gap_us of compute (the world's
+ * microseconds), then len bytes at offset of the uncompressed layer. len 0
+ * is compute alone (the end of a start, after its last read). */
+struct blockimg_read {
+	uint64_t offset;
+	uint32_t len;
+	uint32_t gap_us;
 };
 
 struct blockimg_index {
@@ -49,6 +71,11 @@ struct blockimg_index {
 	uint32_t nstartup;
 	uint32_t *startup; /* block numbers, in the order a start-up reads them;
 			    * each at most once */
+	/* The start-up trace (0 and NULL: none, a version 1 index). With a
+	 * trace, the start-up set is exactly the blocks it reads, in the
+	 * order it first reads them (blockimg_startup_from_trace). */
+	uint32_t ntrace;
+	struct blockimg_read *trace;
 };
 
 /* Encodes the index into a malloc'd buffer. Returns 0 or -ENOMEM/-EINVAL
@@ -57,7 +84,8 @@ int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
 			  size_t *len);
 
 /* The most bytes an encoded index of nblocks blocks takes (every block in
- * the start-up set): what a frame that carries it must hold. */
+ * the start-up set, the longest trace): what a frame that carries it must
+ * hold. */
 uint64_t blockimg_index_max_len(uint64_t nblocks);
 
 /* Decodes and validates (magic, version, sizes, offsets contiguous, lengths
@@ -70,6 +98,14 @@ uint64_t blockimg_index_max_len(uint64_t nblocks);
 int blockimg_index_decode(const uint8_t *buf, size_t len,
 			  struct blockimg_index *ix, struct err *e);
 void blockimg_index_free(struct blockimg_index *ix);
+
+/* Sets ix's start-up set from its trace: the blocks the trace reads, in the
+ * order it first reads them (the old set is freed). 0, -ENOMEM, or
+ * -ERANGE when a read ends past the layer. */
+int blockimg_startup_from_trace(struct blockimg_index *ix);
+
+/* The media type of ix's encoding (by its version). */
+const char *blockimg_index_media_type(const struct blockimg_index *ix);
 
 /* The blocks covering bytes [off, off + len) of the layer: *first and *count.
  * len 0 gives first 0 and count 0 (for any off up to the layer's size).

@@ -171,7 +171,8 @@ static void expect_reject(const uint8_t *buf, size_t len, const char *want,
 	if (strncmp(e.msg, "index: ", 7) != 0)
 		fail_msg("%s: message \"%s\" does not start with \"index: \"",
 			 what, e.msg);
-	if (ix.blocks || ix.startup || ix.nblocks || ix.nstartup || ix.size)
+	if (ix.blocks || ix.startup || ix.nblocks || ix.nstartup || ix.size ||
+	    ix.trace || ix.ntrace)
 		fail_msg("%s: index not cleared on error", what);
 }
 
@@ -502,8 +503,9 @@ static void test_decode_rejects(void **state)
 		const struct patch p[] = {
 			{0, 4, 0x4b4c424e, 0, 0, "bad magic"}, /* "NBLK" */
 			{7, 4, 0x58494b4c, 0, 0, "bad magic"},
-			{HDR_VERSION, 4, 0, 0, 0, "version 0, expected 1"},
-			{HDR_VERSION, 4, 2, 0, 0, "version 2, expected 1"},
+			{HDR_VERSION, 4, 0, 0, 0, "version 0, expected 1 or 2"},
+			/* version 2 without its trace count after the set */
+			{HDR_VERSION, 4, 2, 0, 0, "its trace count is at"},
 			{HDR_BLOCK_SIZE, 4, 0, 0, 0, "block size 0"},
 			{HDR_BLOCK_SIZE, 4, BLOCKIMG_MIN_BLOCK_SIZE - 1, 0, 0,
 			 "block size 1023"},
@@ -827,6 +829,141 @@ static void test_decompress_exact_length(void **state)
 	image_free(&im);
 }
 
+/* A start-up trace (version 2): the layer below is 5 full blocks and 123
+ * bytes; the reads touch blocks 2, then 0 and 1, then 4 and 5 (block 1
+ * twice), and end with compute alone. */
+#define T_SIZE (5 * BS + 123)
+static const struct blockimg_read t_reads[] = {
+	{2 * BS + 10, 100, 1000},
+	{0, BS + 1, 5},
+	{BS + 7, 9, 0},
+	{4 * BS + 4000, 200, 70},
+	{T_SIZE, 0, 2000},
+};
+static const uint32_t t_startup[] = {2, 0, 1, 4, 5};
+#define T_NTRACE ARRAY_SIZE(t_reads)
+/* Where the trace count and the first read are in that index. */
+#define T_AT   (HDR_LEN + 6 * ENT_LEN + 4 * ARRAY_SIZE(t_startup))
+#define T_READ (T_AT + 4)
+
+static void trace_image(struct image *im, uint8_t **buf, size_t *len)
+{
+	build(im, T_SIZE, 21, NULL, 0);
+	im->ix.trace = malloc(sizeof(t_reads));
+	assert_non_null(im->ix.trace);
+	memcpy(im->ix.trace, t_reads, sizeof(t_reads));
+	im->ix.ntrace = T_NTRACE;
+	assert_int_equal(blockimg_startup_from_trace(&im->ix), 0);
+	assert_int_equal(blockimg_index_encode(&im->ix, buf, len), 0);
+}
+
+static void test_trace_round_trip(void **state)
+{
+	struct blockimg_index ix;
+	struct err e = {""};
+	struct image im;
+	uint8_t *buf, *buf2;
+	size_t len, len2, i;
+
+	(void)state;
+	trace_image(&im, &buf, &len);
+	/* The start-up set is the blocks read, in first-read order. */
+	assert_int_equal(im.ix.nstartup, ARRAY_SIZE(t_startup));
+	assert_memory_equal(im.ix.startup, t_startup, sizeof(t_startup));
+	assert_string_equal(blockimg_index_media_type(&im.ix),
+			    BLOCKIMG_INDEX_MEDIA_TYPE_TRACE);
+	assert_int_equal(get_le32(buf + HDR_VERSION), BLOCKIMG_VERSION_TRACE);
+	assert_int_equal(len, T_READ + 16 * T_NTRACE);
+	assert_int_equal(get_le32(buf + T_AT), T_NTRACE);
+	assert_true(len <= blockimg_index_max_len(6));
+	if (blockimg_index_decode(buf, len, &ix, &e))
+		fail_msg("decode: %s", e.msg);
+	assert_int_equal(ix.ntrace, T_NTRACE);
+	for (i = 0; i < T_NTRACE; i++) {
+		assert_int_equal(ix.trace[i].offset, t_reads[i].offset);
+		assert_int_equal(ix.trace[i].len, t_reads[i].len);
+		assert_int_equal(ix.trace[i].gap_us, t_reads[i].gap_us);
+	}
+	assert_int_equal(blockimg_index_encode(&ix, &buf2, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(buf2, buf, len);
+	free(buf2);
+	blockimg_index_free(&ix);
+	assert_null(ix.trace);
+	/* Without its trace the same index is version 1 again. */
+	free(im.ix.trace);
+	im.ix.trace = NULL;
+	im.ix.ntrace = 0;
+	assert_string_equal(blockimg_index_media_type(&im.ix),
+			    BLOCKIMG_INDEX_MEDIA_TYPE);
+	assert_int_equal(blockimg_index_encode(&im.ix, &buf2, &len2), 0);
+	assert_int_equal(get_le32(buf2 + HDR_VERSION), BLOCKIMG_VERSION);
+	free(buf2);
+	free(buf);
+	image_free(&im);
+}
+
+static void test_trace_rejects(void **state)
+{
+	static const struct {
+		size_t at;
+		uint32_t value;
+		const char *want;
+	} patches[] = {
+		/* the first read's length, past the layer */
+		{T_READ + 8, 6 * BS, "end past the layer"},
+		/* the last read's offset, past the layer */
+		{T_READ + 4 * 16, T_SIZE + 1, "end past the layer"},
+		/* a gap over a minute */
+		{T_READ + 12, BLOCKIMG_MAX_GAP_US + 1, "us of compute"},
+		/* a version 2 index with no trace */
+		{T_AT, 0, "version 2 with 0 trace reads"},
+		{T_AT, BLOCKIMG_MAX_TRACE + 1, "trace reads, expected 1"},
+		/* the start-up set out of the trace's order: 0 before 2 */
+		{HDR_LEN + 6 * ENT_LEN, 0, "is not the 5 blocks the trace"},
+		/* version 3 */
+		{HDR_VERSION, 3, "version 3, expected 1 or 2"},
+	};
+	struct image im;
+	uint8_t *buf, *copy, *cut;
+	size_t len, i, n;
+	char msg[64];
+
+	(void)state;
+	trace_image(&im, &buf, &len);
+	for (i = 0; i < ARRAY_SIZE(patches); i++) {
+		copy = malloc(len);
+		assert_non_null(copy);
+		memcpy(copy, buf, len);
+		put_le32(copy + patches[i].at, patches[i].value);
+		if (patches[i].at == HDR_LEN + 6 * ENT_LEN)
+			put_le32(copy + patches[i].at + 4, 2);
+		snprintf(msg, sizeof(msg), "patch %zu", i);
+		expect_reject(copy, len, patches[i].want, msg);
+		free(copy);
+	}
+	/* Every prefix is refused, the trace's included. */
+	for (n = 0; n < len; n++) {
+		cut = malloc(n ? n : 1);
+		assert_non_null(cut);
+		memcpy(cut, buf, n);
+		snprintf(msg, sizeof(msg), "cut to %zu of %zu", n, len);
+		expect_reject(cut, n, "truncated", msg);
+		free(cut);
+	}
+	/* The encoder refuses what the decoder would: a read past the end. */
+	{
+		uint8_t *out;
+		size_t olen;
+
+		im.ix.trace[0].len = 6 * BS;
+		assert_int_equal(blockimg_index_encode(&im.ix, &out, &olen),
+				 -EINVAL);
+	}
+	free(buf);
+	image_free(&im);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -842,6 +979,8 @@ int main(void)
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_verify_names_the_block),
 		cmocka_unit_test(test_decompress_exact_length),
+		cmocka_unit_test(test_trace_round_trip),
+		cmocka_unit_test(test_trace_rejects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
