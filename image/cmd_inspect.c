@@ -113,7 +113,12 @@ int inspect_main(int argc, char **argv)
 		fprintf(h, "  layer %u: %s %s (%.1f MB), diff_id %s\n", l,
 			ly->blob.media_type, ly->blob.digest,
 			(double)ly->blob.size / 1e6, ly->diff_id);
-		if (ly->has_blocks)
+		if (ly->has_blocks) {
+			uint64_t us = 0;
+			uint32_t t;
+
+			for (t = 0; t < ix[l].ntrace; t++)
+				us += ix[l].trace[t].gap_us;
 			fprintf(h,
 				"    blocks: %u of %s, %s uncompressed, data "
 				"%.1f "
@@ -123,14 +128,20 @@ int inspect_main(int argc, char **argv)
 						  ix[l].block_size),
 				units_format_size(b, sizeof(b), ix[l].size),
 				(double)ix[l].data_size / 1e6, ix[l].nstartup);
-		else
+			if (ix[l].ntrace)
+				fprintf(h,
+					"    start-up trace: %u reads, %.3f s "
+					"of compute\n",
+					ix[l].ntrace, (double)us / 1e6);
+		} else
 			fprintf(h, "    no block blobs (faasnet-image convert "
 				   "adds "
 				   "them)\n");
 		json_array_append_new(
 			layers,
 			json_pack(
-				"{s:s, s:I, s:s, s:b, s:i, s:i, s:I, s:I, s:i}",
+				"{s:s, s:I, s:s, s:b, s:i, s:i, s:I, s:I, s:i, "
+				"s:i}",
 				"digest", ly->blob.digest, "size",
 				(json_int_t)ly->blob.size, "diff_id",
 				ly->diff_id, "blocks_present", ly->has_blocks,
@@ -144,7 +155,9 @@ int inspect_main(int argc, char **argv)
 				(json_int_t)(ly->has_blocks ? ix[l].data_size
 							    : 0),
 				"startup_blocks",
-				ly->has_blocks ? (int)ix[l].nstartup : 0));
+				ly->has_blocks ? (int)ix[l].nstartup : 0,
+				"trace_reads",
+				ly->has_blocks ? (int)ix[l].ntrace : 0));
 	}
 	ret = json ? jsonout_print(json_pack("{s:s, s:s, s:o}", "image", what,
 					     "config", img.config.digest,

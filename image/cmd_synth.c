@@ -18,6 +18,7 @@ struct synth_args {
 	const char *name, *out;
 	uint64_t size, seed, full_size;
 	uint32_t block_size, full_block_size;
+	uint32_t compute_us; /* 0: no start-up trace */
 	double fraction;
 	int json;
 };
@@ -60,6 +61,10 @@ static void usage(FILE *f)
 		"  --startup-fraction F   share of blocks a start-up reads, "
 		"default 0.16\n"
 		"  --seed N               default 1\n"
+		"  --startup-compute TIME a start-up trace (index version "
+		"2) with this much\n"
+		"                         compute between its reads, e.g. "
+		"1.5s; default none\n"
 		"  --full-size SIZE --full-block-size SIZE\n"
 		"                         a scaled image: draw the start-up "
 		"set as for this\n"
@@ -75,6 +80,7 @@ static int parse(int argc, char **argv, struct synth_args *a)
 		{"block-size", required_argument, NULL, 'b'},
 		{"startup-fraction", required_argument, NULL, 'f'},
 		{"seed", required_argument, NULL, 'r'},
+		{"startup-compute", required_argument, NULL, 'c'},
 		{"full-size", required_argument, NULL, 'F'},
 		{"full-block-size", required_argument, NULL, 'B'},
 		{"out", required_argument, NULL, 'o'},
@@ -130,6 +136,20 @@ static int parse(int argc, char **argv, struct synth_args *a)
 					optarg);
 				return IMAGE_EXIT_USAGE;
 			}
+			break;
+		case 'c':
+			/* Whole microseconds; at most what the trace's gaps
+			 * can carry in all (a minute each is plenty). */
+			if (units_parse_duration(optarg, &v) ||
+			    v / 1000 > BLOCKIMG_MAX_GAP_US) {
+				fprintf(stderr,
+					"synth: --startup-compute: expected a "
+					"duration up to 60s like 1.5s, got "
+					"\"%s\"\n",
+					optarg);
+				return IMAGE_EXIT_USAGE;
+			}
+			a->compute_us = (uint32_t)(v / 1000);
 			break;
 		case 'F':
 			if (units_parse_size(optarg, &a->full_size) ||
@@ -212,6 +232,14 @@ int synth_main(int argc, char **argv)
 	 * pushed but never forwarded by an agent: refused before it is made. */
 	if (proto_image_fits(a.size / a.block_size +
 				     (a.size % a.block_size != 0),
+			     a.compute_us ? synth_trace_reads(
+						    a.full_size ? a.full_size
+								: a.size,
+						    a.full_size
+							    ? a.full_block_size
+							    : a.block_size,
+						    a.fraction)
+					  : 0,
 			     a.block_size, &e)) {
 		fprintf(stderr, "synth: %s\n", e.msg);
 		return IMAGE_EXIT_USAGE;
@@ -237,6 +265,7 @@ int synth_main(int argc, char **argv)
 	su.seed = a.seed;
 	su.full_size = a.full_size;
 	su.full_block_size = a.full_block_size;
+	su.compute_us = a.compute_us;
 	ret = layer_builder_finish(f.lb, synth_draw_startup, &su, &layer, &ix,
 				   &e);
 	if (ret)
@@ -260,11 +289,11 @@ int synth_main(int argc, char **argv)
 		startup_bytes += ix.blocks[ix.startup[i]].ulen;
 	fprintf(stderr,
 		"synth: %s: %s layer in %u blocks of %s; start-up set %u "
-		"blocks (%.1f%%); block data %.1f MB (%.2fx), tar+gzip %.1f "
-		"MB (%.2fx); %.1f s\n",
+		"blocks (%.1f%%), a trace of %u reads; block data %.1f MB "
+		"(%.2fx), tar+gzip %.1f MB (%.2fx); %.1f s\n",
 		a.name, units_format_size(sz, sizeof(sz), ix.size), ix.nblocks,
 		units_format_size(bs, sizeof(bs), a.block_size), ix.nstartup,
-		ix.nblocks ? 100.0 * ix.nstartup / ix.nblocks : 0.0,
+		ix.nblocks ? 100.0 * ix.nstartup / ix.nblocks : 0.0, ix.ntrace,
 		(double)ix.data_size / 1e6,
 		ix.data_size ? (double)ix.size / (double)ix.data_size : 0.0,
 		(double)layer.blob.size / 1e6,
@@ -273,11 +302,13 @@ int synth_main(int argc, char **argv)
 		now() - t0);
 	if (a.json &&
 	    jsonout_print(json_pack(
-		    "{s:s, s:s, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:f, s:s, "
-		    "s:s, s:f}",
+		    "{s:s, s:s, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, "
+		    "s:f, s:s, s:s, s:f}",
 		    "name", a.name, "out", a.out, "size", (json_int_t)ix.size,
 		    "block_size", (int)ix.block_size, "blocks", (int)ix.nblocks,
-		    "startup_blocks", (int)ix.nstartup, "startup_bytes",
+		    "startup_blocks", (int)ix.nstartup, "trace_reads",
+		    (int)ix.ntrace, "startup_compute_us",
+		    (json_int_t)a.compute_us, "startup_bytes",
 		    (json_int_t)startup_bytes, "data_bytes",
 		    (json_int_t)ix.data_size, "gzip_bytes",
 		    (json_int_t)layer.blob.size, "compression_ratio",

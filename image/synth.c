@@ -406,28 +406,42 @@ int synth_startup_set(uint32_t nblocks, double fraction, uint64_t seed,
 	return 0;
 }
 
+/* The pages a start-up reads, in order: synth_startup_set over the
+ * layer's pages of *page bytes (SYNTH_PAGE, or block_size when smaller). */
+static int draw_pages(uint64_t size, uint32_t block_size, double fraction,
+		      uint64_t seed, uint32_t **pages, uint32_t *np,
+		      uint32_t *page, struct err *e)
+{
+	uint64_t npages;
+
+	*pages = NULL;
+	*np = 0;
+	if (!block_size)
+		return err_set(e, -EINVAL, "start-up set: block size 0");
+	*page = block_size < SYNTH_PAGE ? block_size : SYNTH_PAGE;
+	npages = (size + *page - 1) / *page;
+	if (npages > UINT32_MAX)
+		return err_set(e, -EFBIG, "start-up set: layer too large");
+	return synth_startup_set((uint32_t)npages, fraction, seed, pages, np,
+				 e);
+}
+
 int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 			uint64_t seed, uint32_t **out, uint32_t *n,
 			struct err *e)
 {
-	uint32_t page = block_size < SYNTH_PAGE ? block_size : SYNTH_PAGE;
-	uint64_t npages, nblocks;
-	uint32_t *pages = NULL, np = 0, i, *set;
+	uint64_t nblocks;
+	uint32_t *pages = NULL, np = 0, i, *set, page;
 	uint8_t *taken;
 	int ret;
 
 	*out = NULL;
 	*n = 0;
-	if (!block_size)
-		return err_set(e, -EINVAL, "start-up set: block size 0");
-	npages = (size + page - 1) / page;
-	nblocks = (size + block_size - 1) / block_size;
-	if (npages > UINT32_MAX)
-		return err_set(e, -EFBIG, "start-up set: layer too large");
-	ret = synth_startup_set((uint32_t)npages, fraction, seed, &pages, &np,
-				e);
+	ret = draw_pages(size, block_size, fraction, seed, &pages, &np, &page,
+			 e);
 	if (ret || !np)
 		return ret;
+	nblocks = (size + block_size - 1) / block_size;
 	set = malloc(np * sizeof(*set));
 	taken = calloc(nblocks ? nblocks : 1, 1);
 	if (!set || !taken) {
@@ -451,6 +465,108 @@ int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 	return 0;
 }
 
+uint64_t synth_trace_reads(uint64_t size, uint32_t block_size,
+			   double fraction)
+{
+	uint32_t page = block_size < SYNTH_PAGE ? block_size : SYNTH_PAGE;
+
+	/* synth_startup_set's count, one more for a fraction that rounds to
+	 * nothing, and the compute-only end. */
+	return page ? (uint64_t)(fraction * (double)((size + page - 1) / page) +
+				 0.5) +
+			      2
+		    : 2;
+}
+
+/* off of a layer in blocks of from, as the same place in blocks of to. */
+static uint64_t scale_offset(uint64_t off, uint32_t from, uint32_t to)
+{
+	return off / from * to + off % from * to / from;
+}
+
+/* The trace of a synthetic start: each page drawn (in the size and blocks
+ * of the image it stands for) read whole, front to back within a run, its
+ * bytes mapped onto this layer block for block (a page never leaves its
+ * block), and compute_us spread over the reads with a seeded jitter, a
+ * fifth of it after the last read (the function's own initialisation once
+ * its files are in). The start-up set is then the trace's. */
+static int draw_trace(const struct synth_startup *s, uint64_t size,
+		      uint32_t bs, struct blockimg_index *ix, struct err *e)
+{
+	uint32_t *pages, np, page, i;
+	struct blockimg_read *t;
+	double *w, wsum = 0, spread;
+	uint64_t given = 0;
+	struct rng r;
+	int ret;
+
+	ret = draw_pages(size, bs, s->fraction, s->seed, &pages, &np, &page,
+			 e);
+	if (ret)
+		return ret;
+	if (np + 1 > BLOCKIMG_MAX_TRACE) {
+		free(pages);
+		return err_set(e, -EFBIG,
+			       "start-up trace: %u reads, at most %u: a larger "
+			       "block size or a smaller start-up fraction",
+			       np + 1, BLOCKIMG_MAX_TRACE);
+	}
+	t = calloc(np + 1, sizeof(*t));
+	w = calloc(np + 1, sizeof(*w));
+	if (!t || !w) {
+		free(pages);
+		free(t);
+		free(w);
+		return err_set(e, -ENOMEM, "start-up trace: out of memory");
+	}
+	rng_seed(&r, s->seed ^ 0x436f6d7075746521ull);
+	for (i = 0; i < np; i++) {
+		uint64_t off = (uint64_t)pages[i] * page;
+		uint64_t end = off + page < size ? off + page : size;
+		/* Onto this layer: its block b is the drawn image's block b,
+		 * ix->block_size / bs as long. In integers: a float could
+		 * put a page's first byte in the block before. */
+		uint64_t o2 = scale_offset(off, bs, ix->block_size);
+		uint64_t e2 = scale_offset(end, bs, ix->block_size);
+
+		if (e2 > ix->size)
+			e2 = ix->size;
+		if (o2 >= ix->size)
+			o2 = ix->size ? ix->size - 1 : 0;
+		if (e2 <= o2)
+			e2 = o2 + (ix->size > o2);
+		t[i].offset = o2;
+		t[i].len = (uint32_t)(e2 - o2);
+		/* Between 0.5 and 1.5 of the mean: calls and imports are
+		 * not all alike. */
+		w[i] = 0.5 + (double)rng_below(&r, 1000) / 1000.0;
+		wsum += w[i];
+	}
+	free(pages);
+	t[np].offset = ix->size;
+	t[np].len = 0;
+	spread = np ? (double)s->compute_us * 0.8 : 0;
+	for (i = 0; i < np; i++) {
+		double g = spread * w[i] / wsum;
+
+		t[i].gap_us = (uint32_t)(g > BLOCKIMG_MAX_GAP_US
+						 ? BLOCKIMG_MAX_GAP_US
+						 : g);
+		given += t[i].gap_us;
+	}
+	t[np].gap_us = (uint32_t)(s->compute_us > given ? s->compute_us - given
+							 : 0);
+	if (t[np].gap_us > BLOCKIMG_MAX_GAP_US)
+		t[np].gap_us = BLOCKIMG_MAX_GAP_US;
+	free(w);
+	free(ix->trace);
+	ix->trace = t;
+	ix->ntrace = np + 1;
+	if (blockimg_startup_from_trace(ix))
+		return err_set(e, -ENOMEM, "start-up trace: out of memory");
+	return 0;
+}
+
 int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
 {
 	struct synth_startup *s = arg;
@@ -468,6 +584,8 @@ int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e)
 				       "image scaled",
 				       (unsigned long long)nb, ix->nblocks);
 	}
+	if (s->compute_us)
+		return draw_trace(s, size, bs, ix, e);
 	return synth_startup_bytes(size, bs, s->fraction, s->seed, &ix->startup,
 				   &ix->nstartup, e);
 }

@@ -41,7 +41,14 @@ int synth_startup_bytes(uint64_t size, uint32_t block_size, double fraction,
 			uint64_t seed, uint32_t **out, uint32_t *n,
 			struct err *e);
 
-/* synth_startup_bytes as the start-up callback of layer_builder_finish
+/* The most reads a synthetic start-up trace of an image of size bytes in
+ * blocks of block_size has (the full-size image's, for a scaled one):
+ * what proto_image_fits must allow for. */
+uint64_t synth_trace_reads(uint64_t size, uint32_t block_size,
+			   double fraction);
+
+/* synth_startup_bytes (and the trace, with compute_us) as the start-up
+ * callback of layer_builder_finish
  * (arg: a struct synth_startup), which sets the index's start-up set once
  * the layer's size is known: synth and convert both draw it so. A scaled
  * image names the full-size image it stands for (full_size and
@@ -54,6 +61,12 @@ struct synth_startup {
 	uint64_t seed;
 	uint64_t full_size;
 	uint32_t full_block_size;
+	/* With compute_us > 0, the index also gets a start-up trace (version
+	 * 2, docs/image-format.md): the same pages read in the same order,
+	 * with compute_us microseconds of compute spread over them; the
+	 * start-up set is then the trace's (the same blocks). 0: no trace,
+	 * the index as before, byte for byte. */
+	uint32_t compute_us;
 };
 int synth_draw_startup(void *arg, struct blockimg_index *ix, struct err *e);
 

@@ -71,10 +71,10 @@ static uint64_t encoded_len(uint32_t nblocks, uint32_t nstartup,
 	       (ntrace ? NTRACE_LEN + (uint64_t)ntrace * TRACE_LEN : 0);
 }
 
-uint64_t blockimg_index_max_len(uint64_t nblocks)
+uint64_t blockimg_index_max_len(uint64_t nblocks, uint64_t ntrace)
 {
-	return HDR_LEN + nblocks * (ENT_LEN + STARTUP_LEN) + NTRACE_LEN +
-	       (uint64_t)BLOCKIMG_MAX_TRACE * TRACE_LEN;
+	return HDR_LEN + nblocks * (ENT_LEN + STARTUP_LEN) +
+	       (ntrace ? NTRACE_LEN + ntrace * TRACE_LEN : 0);
 }
 
 const char *blockimg_index_media_type(const struct blockimg_index *ix)

@@ -83,10 +83,10 @@ struct blockimg_index {
 int blockimg_index_encode(const struct blockimg_index *ix, uint8_t **buf,
 			  size_t *len);
 
-/* The most bytes an encoded index of nblocks blocks takes (every block in
- * the start-up set, the longest trace): what a frame that carries it must
- * hold. */
-uint64_t blockimg_index_max_len(uint64_t nblocks);
+/* The most bytes an encoded index of nblocks blocks and ntrace trace
+ * reads takes (every block in the start-up set): what a frame that
+ * carries it must hold. */
+uint64_t blockimg_index_max_len(uint64_t nblocks, uint64_t ntrace);
 
 /* Decodes and validates (magic, version, sizes, offsets contiguous, lengths
  * consistent, start-up entries in range and not repeated, no trailing bytes;

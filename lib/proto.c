@@ -566,17 +566,19 @@ const char *proto_type_name(enum proto_type t)
 	return rules[t].name;
 }
 
-int proto_image_fits(uint64_t nblocks, uint64_t block_size, struct err *e)
+int proto_image_fits(uint64_t nblocks, uint64_t ntrace, uint64_t block_size,
+		     struct err *e)
 {
-	uint64_t index = blockimg_index_max_len(nblocks);
+	uint64_t index = blockimg_index_max_len(nblocks, ntrace);
 	/* ZSTD_compressBound: size + size/256 + a small constant. */
 	uint64_t block = block_size + (block_size >> 8) + 1024;
 
 	if (index > PROTO_MAX_DATA)
 		return err_set(e, -EMSGSIZE,
-			       "a block index of %llu blocks is up to %llu "
+			       "a block index of %llu blocks%s is up to %llu "
 			       "bytes, over the %u bytes a frame carries",
 			       (unsigned long long)nblocks,
+			       ntrace ? " and its start-up trace" : "",
 			       (unsigned long long)index, PROTO_MAX_DATA);
 	if (block > PROTO_MAX_DATA)
 		return err_set(e, -EMSGSIZE,

@@ -133,13 +133,14 @@ int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 int proto_encode_head(const struct proto_msg *m, uint8_t **buf, size_t *len,
 		      struct err *e);
 
-/* 0 when an image layer of nblocks blocks of block_size bytes can travel
- * in frames: its block index (docs/image-format.md: 40 + 48 bytes a block
- * + 4 a start-up block, at most one per block) and its largest compressed
- * block (zstd's worst case, a little over block_size) fit PROTO_MAX_DATA.
- * Else -EMSGSIZE with e saying which does not. */
-int proto_image_fits(uint64_t nblocks, uint64_t block_size, struct err *e)
-	__attribute__((warn_unused_result));
+/* 0 when an image layer of nblocks blocks of block_size bytes, with a
+ * start-up trace of at most ntrace reads (0: none), can travel in frames:
+ * its block index (docs/image-format.md: 40 + 48 bytes a block + 4 a
+ * start-up block, at most one per block, + 4 + 16 a read) and its largest
+ * compressed block (zstd's worst case, a little over block_size) fit
+ * PROTO_MAX_DATA. Else -EMSGSIZE with e saying which does not. */
+int proto_image_fits(uint64_t nblocks, uint64_t ntrace, uint64_t block_size,
+		     struct err *e) __attribute__((warn_unused_result));
 
 /* Convenience for the common case of a string field from C. */
 struct proto_str proto_str(const char *s);

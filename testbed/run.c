@@ -183,7 +183,7 @@ static int prepare_images(struct run *r)
 {
 	const struct scenario *s = r->s;
 	char img[PATH_MAX + 64], log[PATH_MAX + 32], layout[PATH_MAX + 300];
-	char size[32], bs[32], frac[32], seed[32], name[300];
+	char size[32], bs[32], frac[32], seed[32], compute[40], name[300];
 	char fsize[32], fbs[32];
 	char src[2 * PATH_MAX];
 	unsigned i;
@@ -212,9 +212,13 @@ static int prepare_images(struct run *r)
 		/* "-s3": a scaled image is a miniature of its full-size one
 		 * (its files and start-up set); older caches held other bytes.
 		 */
-		snprintf(layout, sizeof(layout), "%s/%s-%s-%s-%s-%s%s",
+		snprintf(compute, sizeof(compute), "%.6fs",
+			 (double)im->startup_compute_ns / 1e9);
+		snprintf(layout, sizeof(layout), "%s/%s-%s-%s-%s-%s%s%s%s",
 			 r->cache, im->name, im->layout[0] ? "oci" : size, bs,
-			 frac, seed, im->layout[0] ? "" : "-s3");
+			 frac, seed, im->layout[0] ? "" : "-s3",
+			 im->startup_compute_ns ? "-t" : "",
+			 im->startup_compute_ns ? compute : "");
 		/* A relative layout is the scenario file's neighbour. */
 		if (im->layout[0] == '/' || !im->layout[0]) {
 			snprintf(src, sizeof(src), "%s", im->layout);
@@ -255,6 +259,11 @@ static int prepare_images(struct run *r)
 						fbs,
 						"--out",
 						layout,
+						/* a start-up trace */
+						im->startup_compute_ns
+							? "--startup-compute"
+							: NULL,
+						compute,
 						NULL};
 
 				ret = procs_run_wait(argv, log, r->e);

@@ -35,6 +35,10 @@ struct scenario_image {
 	uint64_t size; /* as written, before scale */
 	uint32_t block_size;
 	double startup_fraction;
+	/* Compute of a start between its reads, in ns (synthetic images; 0:
+	 * no start-up trace, the container starts when its start-up set is
+	 * there). */
+	uint64_t startup_compute_ns;
 	uint64_t seed;
 	char layout[PATH_MAX]; /* "" for synthetic */
 	unsigned line;

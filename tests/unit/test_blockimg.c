@@ -875,7 +875,7 @@ static void test_trace_round_trip(void **state)
 	assert_int_equal(get_le32(buf + HDR_VERSION), BLOCKIMG_VERSION_TRACE);
 	assert_int_equal(len, T_READ + 16 * T_NTRACE);
 	assert_int_equal(get_le32(buf + T_AT), T_NTRACE);
-	assert_true(len <= blockimg_index_max_len(6));
+	assert_true(len <= blockimg_index_max_len(6, T_NTRACE));
 	if (blockimg_index_decode(buf, len, &ix, &e))
 		fail_msg("decode: %s", e.msg);
 	assert_int_equal(ix.ntrace, T_NTRACE);

@@ -317,6 +317,42 @@ static void test_limits_accepted(void **state)
 	scenario_free(&s);
 }
 
+/* startup_compute: a synthetic image's start-up trace, a duration up to
+ * a minute; a layout's trace is recorded, so the key is refused there. */
+static void test_startup_compute(void **state)
+{
+	static const char head[] = "name: t\nimages:\n";
+	static const char tail[] = "functions:\n"
+				   "  - { name: f1, image: py }\n"
+				   "workload:\n"
+				   "  - { at: 0s, invoke: f1, containers: 1 }\n";
+	struct scenario s;
+	struct err e = {""};
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s%s%s", head,
+		 "  - { name: py, size: 758MB, startup_compute: 1.5s }\n", tail);
+	assert_int_equal(parse(text, &s, &e), 0);
+	assert_true(s.images[0].startup_compute_ns == 1500000000ull);
+	scenario_free(&s);
+	assert_int_equal(parse(BASE, &s, &e), 0);
+	assert_true(s.images[0].startup_compute_ns == 0);
+	scenario_free(&s);
+	snprintf(text, sizeof(text), "%s%s%s", head,
+		 "  - { name: py, size: 758MB, startup_compute: 61s }\n", tail);
+	assert_int_equal(parse(text, &s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "x.yaml:3:"));
+	assert_non_null(strstr(e.msg, "up to 60s"));
+	snprintf(text, sizeof(text), "%s%s%s", head,
+		 "  - { name: py, layout: img,\n"
+		 "      startup_compute: 1s }\n",
+		 tail);
+	assert_int_equal(parse(text, &s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "x.yaml:4:"));
+	assert_non_null(strstr(e.msg, "faasnet-image trace"));
+}
+
 static void test_dilation(void **state)
 {
 	struct scenario s;
@@ -426,7 +462,7 @@ static const struct bad_case bad[] = {
 	 "strategies, repetitions, seed, timeout, reclaim, sweep, serve"},
 	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
 	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
-	 "block_size, startup_fraction, seed, layout"},
+	 "block_size, startup_fraction, startup_compute, seed, layout"},
 	{BASE "  - { at: 1s, invoke: f1, count: 2 }\n",
 	 "x.yaml:8: workload[1]: unknown key 'count'; valid keys: at, from, "
 	 "to, invoke, containers, requests, rate, trace"},
@@ -1445,6 +1481,7 @@ int main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_dilation),
+		cmocka_unit_test(test_startup_compute),
 		cmocka_unit_test(test_any_order),
 		cmocka_unit_test(test_limits_accepted),
 		cmocka_unit_test(test_topology_path),

@@ -560,10 +560,74 @@ static void test_startup_full_size_terms(void **state)
 	free(ref.startup);
 }
 
+/* A synthetic start-up trace (compute_us > 0) reads the very blocks the
+ * start-up set names without one, in the same order, at every scale; its
+ * gaps add up to the compute asked for, a fifth of it after the last
+ * read; consecutive reads of a run go front to back; it encodes and
+ * decodes as a version 2 index. */
+static void test_startup_trace(void **state)
+{
+	const uint64_t full = 758000000;
+	const uint32_t fbs = 512u << 10;
+	static const double scales[] = {1, 0.02, 0.005};
+	struct synth_startup su = {.fraction = 0.16, .seed = 5};
+	struct blockimg_index ref = {0}, ix = {0};
+	struct err e = {""};
+	unsigned k, i, fwd = 0;
+	uint64_t sum;
+
+	(void)state;
+	ref.size = full;
+	ref.block_size = fbs;
+	ref.nblocks = (uint32_t)((full + fbs - 1) / fbs);
+	assert_int_equal(synth_draw_startup(&su, &ref, &e), 0);
+	assert_int_equal(ref.ntrace, 0);
+	su.compute_us = 1500000;
+	su.full_size = full;
+	su.full_block_size = fbs;
+	for (k = 0; k < 3; k++) {
+		ix.block_size = (uint32_t)(fbs * scales[k] + 0.5);
+		ix.nblocks = ref.nblocks;
+		ix.size = k ? (uint64_t)(ix.nblocks - 1) * ix.block_size + 1000
+			    : full;
+		if (synth_draw_startup(&su, &ix, &e))
+			fail_msg("scale %g: %s", scales[k], e.msg);
+		assert_true(ix.ntrace > 1);
+		assert_int_equal(ix.nstartup, ref.nstartup);
+		assert_memory_equal(ix.startup, ref.startup,
+				    ix.nstartup * sizeof(*ix.startup));
+		sum = 0;
+		for (i = 0; i < ix.ntrace; i++) {
+			const struct blockimg_read *r = &ix.trace[i];
+
+			sum += r->gap_us;
+			assert_true(r->offset + r->len <= ix.size);
+			if (i + 1 < ix.ntrace)
+				assert_true(r->len > 0);
+			if (i && r->offset == ix.trace[i - 1].offset +
+						     ix.trace[i - 1].len)
+				fwd++;
+		}
+		/* The last entry: compute alone, about a fifth of it. */
+		assert_int_equal(ix.trace[ix.ntrace - 1].len, 0);
+		assert_true(ix.trace[ix.ntrace - 1].gap_us >= 1500000 / 5);
+		assert_true(sum <= 1500000 && sum > 1500000 - ix.ntrace);
+		free(ix.startup);
+		free(ix.trace);
+		ix.startup = NULL;
+		ix.trace = NULL;
+	}
+	/* Runs of neighbouring pages are read front to back: most reads
+	 * start where the one before ended (4/5 of pages are in runs). */
+	assert_true(fwd > 3 * 3 * ref.nstartup / 10);
+	free(ref.startup);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_startup_full_size_terms),
+		cmocka_unit_test(test_startup_trace),
 		cmocka_unit_test(test_startup_bytes_maps_pages_onto_blocks),
 		cmocka_unit_test(test_layer_length),
 		cmocka_unit_test(test_layer_deterministic),
