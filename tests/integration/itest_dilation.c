@@ -104,11 +104,20 @@ static void test_dilation_1_and_3_agree(void **state)
 	snprintf(top, sizeof(top), "/tmp/fnet-itest-dilation-%d",
 		 (int)getpid());
 	assert_int_equal(itest_run(NULL, "mkdir -p %s", top), 0);
-	/* A degraded run is run once more: its numbers may be the host's. */
-	if (run_at(1, &p1))
-		run_at(1, &p1);
-	if (run_at(3, &p3))
-		run_at(3, &p3);
+	/* A degraded run is run once more: its numbers may be the host's.
+	 * Degraded twice, the host is too busy for the comparison to mean
+	 * anything (another build or experiment beside it): said, and
+	 * skipped, not judged. */
+	if (run_at(1, &p1) && run_at(1, &p1)) {
+		fprintf(stderr, "SKIP: dilation 1 degraded twice: the host is "
+				"busy, the times would be its own\n");
+		skip();
+	}
+	if (run_at(3, &p3) && run_at(3, &p3)) {
+		fprintf(stderr, "SKIP: dilation 3 degraded twice: the host is "
+				"busy, the times would be its own\n");
+		skip();
+	}
 	for (s = 0; s < NSTRAT; s++) {
 		double dp = p3.p50[s] / p1.p50[s] - 1;
 		double dm = p3.max[s] / p1.max[s] - 1;
