@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "cmds.h"
 #include "jsonout.h"
@@ -16,8 +15,6 @@
 #include "oci.h"
 #include "synth.h"
 #include "units.h"
-
-#define IN_CHUNK (256u << 10)
 
 struct conv_args {
 	const char *src, *out, *tag;
@@ -27,66 +24,9 @@ struct conv_args {
 	int json;
 };
 
-/* Streams a layer blob's uncompressed tar into the builder: gzip (either
- * media type) is inflated, a plain tar passed through. */
-static int feed_layer(const char *path, const char *media_type,
-		      struct layer_builder *lb, struct err *e)
+static int to_builder(void *arg, const void *buf, size_t len, struct err *e)
 {
-	int gz = strstr(media_type, "gzip") != NULL;
-	uint8_t *in = NULL, *out = NULL;
-	z_stream z = {0};
-	ssize_t n;
-	int fd, zr = Z_OK, ret = 0;
-
-	if (!gz && strcmp(media_type, OCI_LAYER_TAR_MEDIA_TYPE))
-		return err_set(e, -ENOTSUP,
-			       "layer media type %s: only "
-			       "tar and tar+gzip layers convert",
-			       media_type);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	in = malloc(IN_CHUNK);
-	out = malloc(IN_CHUNK);
-	/* 15 + 32: zlib detects the gzip header itself. */
-	if (!in || !out || (gz && inflateInit2(&z, 15 + 32) != Z_OK)) {
-		ret = err_set(e, -ENOMEM, "out of memory");
-		gz = 0;
-		goto out;
-	}
-	while (!ret && (n = read(fd, in, IN_CHUNK)) > 0) {
-		if (!gz) {
-			ret = layer_builder_add(lb, in, (size_t)n, e);
-			continue;
-		}
-		z.next_in = in;
-		z.avail_in = (uInt)n;
-		do {
-			z.next_out = out;
-			z.avail_out = IN_CHUNK;
-			zr = inflate(&z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END) {
-				ret = err_set(e, -EBADMSG,
-					      "%s: not valid "
-					      "gzip (%s)",
-					      path, z.msg ? z.msg : "?");
-				break;
-			}
-			ret = layer_builder_add(lb, out, IN_CHUNK - z.avail_out,
-						e);
-		} while (!ret && z.avail_out == 0 && zr != Z_STREAM_END);
-	}
-	if (!ret && n < 0)
-		ret = err_set(e, -errno, "%s: %s", path, strerror(errno));
-	if (!ret && gz && zr != Z_STREAM_END)
-		ret = err_set(e, -EBADMSG, "%s: gzip stream ends early", path);
-out:
-	if (gz)
-		inflateEnd(&z);
-	free(in);
-	free(out);
-	close(fd);
-	return ret;
+	return layer_builder_add(arg, buf, len, e);
 }
 
 /* Copies a blob into the new layout unchanged. */
@@ -213,7 +153,8 @@ int convert_main(int argc, char **argv)
 		ret = layer_builder_new(a.out, a.block_size, -1, &lb, &e);
 		if (ret)
 			break;
-		ret = feed_layer(path, ol->blob.media_type, lb, &e);
+		ret = layer_read_tar(path, ol->blob.media_type, to_builder, lb,
+				     &e);
 		if (ret) {
 			layer_builder_free(lb);
 			break;
