@@ -103,6 +103,11 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 # A unit test links its module from the sanitized library, plus any image/
 # module it names; nothing else of the program.
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
+UNIT_EXTRA_test_tracemap := build/asan/obj/image/tracemap.o \
+	build/asan/obj/image/tarscan.o
+UNIT_EXTRA_test_cmd_trace := build/asan/obj/image/cmd_trace.o \
+	build/asan/obj/image/tracemap.o build/asan/obj/image/tarscan.o \
+	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \

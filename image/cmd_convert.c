@@ -62,6 +62,60 @@ static int copy_blob(const char *src, const char *dst, const char *digest,
 	return ret;
 }
 
+/* A layer's start-up: the recorded trace its source index carries, else
+ * a drawn set. */
+struct conv_startup {
+	struct synth_startup draw;
+	struct blockimg_index src; /* ntrace 0: none recorded */
+};
+
+/* A trace is in the layer's terms (tar offsets), not its blocks', so it
+ * carries over to any block size: the start-up set is then the blocks it
+ * reads at this one. This is what keeps a traced layout's trace when the
+ * testbed converts it again for a scenario's block size. */
+static int conv_startup(void *arg, struct blockimg_index *ix, struct err *e)
+{
+	struct conv_startup *cs = arg;
+	int ret;
+
+	if (!cs->src.ntrace)
+		return synth_draw_startup(&cs->draw, ix, e);
+	if (cs->src.size != ix->size)
+		return err_set(e, -EBADMSG,
+			       "the source's index is of a layer of %llu "
+			       "bytes, this one has %llu",
+			       (unsigned long long)cs->src.size,
+			       (unsigned long long)ix->size);
+	free(ix->trace);
+	ix->trace = malloc(cs->src.ntrace * sizeof(*ix->trace));
+	if (!ix->trace)
+		return err_set(e, -ENOMEM, "out of memory");
+	memcpy(ix->trace, cs->src.trace, cs->src.ntrace * sizeof(*ix->trace));
+	ix->ntrace = cs->src.ntrace;
+	ret = blockimg_startup_from_trace(ix);
+	return ret ? err_set(e, ret, "start-up set from the trace: %s",
+			     strerror(-ret))
+		   : 0;
+}
+
+/* The source layer's recorded trace, when it has an index with one. */
+static int source_trace(const char *src, const struct oci_layer *ol,
+			struct blockimg_index *ix, struct err *e)
+{
+	char *buf = NULL;
+	size_t len;
+	int ret;
+
+	memset(ix, 0, sizeof(*ix));
+	if (!ol->has_blocks)
+		return 0;
+	ret = oci_layout_read_blob(src, ol->index.digest, &buf, &len, e);
+	if (!ret)
+		ret = blockimg_index_decode((uint8_t *)buf, len, ix, e);
+	free(buf);
+	return ret;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -71,9 +125,10 @@ static void usage(FILE *f)
 		"  Adds block data and a block index to every layer of an OCI "
 		"image layout\n  (e.g. from `skopeo copy docker://... "
 		"oci:DIR:T`), keeping its layers and\n  config. A real image "
-		"carries no start-up trace, so one is drawn with\n  "
-		"--startup-fraction (default 0.16) until a recorded one can "
-		"be given.\n");
+		"carries no start-up trace, so a start-up set is drawn\n  "
+		"with --startup-fraction (default 0.16); a layer whose index "
+		"has a\n  recorded trace (`faasnet-image trace`) keeps it, at "
+		"any block size.\n");
 }
 
 int convert_main(int argc, char **argv)
@@ -84,7 +139,7 @@ int convert_main(int argc, char **argv)
 	struct oci_image img = {0};
 	struct layer_builder *lb;
 	struct oci_layer nl;
-	struct synth_startup su = {0};
+	struct conv_startup su = {{0}, {0}};
 	struct err e = {""};
 	char *man = NULL, *cfg = NULL, *nman = NULL, path[4096];
 	size_t len, clen, nlen;
@@ -137,8 +192,8 @@ int convert_main(int argc, char **argv)
 		ret = oci_layout_init(a.out, &e);
 	if (!ret)
 		ret = copy_blob(a.src, a.out, img.config.digest, &e);
-	su.fraction = a.fraction;
-	su.seed = a.seed;
+	su.draw.fraction = a.fraction;
+	su.draw.seed = a.seed;
 	for (l = 0; !ret && l < img.nlayers; l++) {
 		struct oci_layer *ol = &img.layers[l];
 
@@ -159,9 +214,15 @@ int convert_main(int argc, char **argv)
 			layer_builder_free(lb);
 			break;
 		}
-		su.seed = a.seed + l;
-		ret = layer_builder_finish(lb, synth_draw_startup, &su, &nl,
-					   NULL, &e);
+		su.draw.seed = a.seed + l;
+		blockimg_index_free(&su.src);
+		ret = source_trace(a.src, ol, &su.src, &e);
+		if (ret) {
+			layer_builder_free(lb);
+			break;
+		}
+		ret = layer_builder_finish(lb, conv_startup, &su, &nl, NULL,
+					   &e);
 		/* The blocks joined must be the layer the config names. */
 		if (!ret && strcmp(nl.diff_id, ol->diff_id))
 			ret = err_set(&e, -EBADMSG,
@@ -193,6 +254,7 @@ int convert_main(int argc, char **argv)
 	    jsonout_print(json_pack("{s:s, s:i}", "out", a.out, "layers",
 				    (int)img.nlayers)))
 		ret = -EIO;
+	blockimg_index_free(&su.src);
 	free(man);
 	free(cfg);
 	free(nman);

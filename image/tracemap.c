@@ -371,7 +371,8 @@ static int call(struct tracemap_rec *r, long pid, int64_t t, const char *c,
 		ip = in_image(r, path);
 		sl = slot(r, fd);
 		if (!ip) {
-			if (path && strcmp(name, "lseek"))
+			if (path &&
+			    (is_mmap || (ret > 0 && strcmp(name, "lseek"))))
 				r->ignored++;
 			free(path);
 			return 0;
