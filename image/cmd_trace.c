@@ -35,11 +35,12 @@
 #include "tarscan.h"
 #include "tracemap.h"
 
-/* The calls a start's reads are made of, and those that move a
- * descriptor's position or name it. */
+/* The calls a start's reads are made of, those that move a descriptor's
+ * position or name it, and those that make a process (whose descriptor
+ * table is shared or copied). */
 #define TRACED_CALLS                                                           \
-	"trace=execve,execveat,chroot,open,openat,openat2,creat,close,read,"   \
-	"readv,pread64,preadv,preadv2,lseek,mmap"
+	"trace=execve,execveat,chroot,clone,clone3,fork,vfork,open,openat,"   \
+	"openat2,creat,close,read,readv,pread64,preadv,preadv2,lseek,mmap"
 #define OCI_REF_NAME "org.opencontainers.image.ref.name"
 
 static volatile sig_atomic_t stop_signal;

@@ -8,14 +8,24 @@
 
 /* ---- 1. strace text to file reads ---- */
 
-/* The descriptor table, one for the whole traced tree: a start's threads
- * share theirs, and a fork's child that reads before exec is rare enough
- * in a start to be read as its parent (docs/trace.md). A read whose -y path
- * is not what the table holds for its descriptor (opened unseen) starts at
- * 0. */
+/* A descriptor table: a process's, shared by its threads (clone with
+ * CLONE_FILES), copied by fork. A read's position is its descriptor's,
+ * followed from open, lseek and earlier reads; a read whose -y path is not
+ * what the table holds for its descriptor (opened unseen) starts at 0. */
 struct fd_slot {
 	char *path; /* in the image; NULL: not open, or not the image's */
 	uint64_t pos;
+};
+
+struct fdtab {
+	struct fd_slot *fds;
+	size_t nfds;
+	int refs;
+};
+
+struct pid_tab {
+	long pid;
+	struct fdtab *tab;
 };
 
 /* A call strace split around another process's lines. */
@@ -32,8 +42,8 @@ struct tracemap_rec {
 	long root_pid;
 	int64_t t_start, t_end;
 	int exit_status;
-	struct fd_slot *fds;
-	size_t nfds;
+	struct pid_tab *pids;
+	size_t npids;
 	struct pending *pend;
 	size_t npend;
 	struct tracemap_fread *reads;
@@ -62,19 +72,103 @@ int tracemap_rec_new(const char *root, struct tracemap_rec **out)
 	return 0;
 }
 
+static void tab_unref(struct fdtab *t)
+{
+	size_t i;
+
+	if (!t || --t->refs > 0)
+		return;
+	for (i = 0; i < t->nfds; i++)
+		free(t->fds[i].path);
+	free(t->fds);
+	free(t);
+}
+
+static struct pid_tab *pid_find(struct tracemap_rec *r, long pid)
+{
+	size_t i;
+
+	for (i = 0; i < r->npids; i++)
+		if (r->pids[i].pid == pid)
+			return &r->pids[i];
+	return NULL;
+}
+
+static void drop_pid(struct tracemap_rec *r, long pid)
+{
+	struct pid_tab *p = pid_find(r, pid);
+
+	if (!p)
+		return;
+	tab_unref(p->tab);
+	*p = r->pids[--r->npids];
+}
+
+/* pid's table: tab (shared) when given, else a new empty one when pid
+ * has none. */
+static struct fdtab *pid_tab(struct tracemap_rec *r, long pid,
+			     struct fdtab *tab)
+{
+	struct pid_tab *p = pid_find(r, pid), *np;
+
+	if (p && !tab)
+		return p->tab;
+	if (!tab) {
+		tab = calloc(1, sizeof(*tab));
+		if (!tab)
+			return NULL;
+	}
+	tab->refs++;
+	if (p) {
+		tab_unref(p->tab);
+		p->tab = tab;
+		return tab;
+	}
+	np = realloc(r->pids, (r->npids + 1) * sizeof(*np));
+	if (!np) {
+		tab_unref(tab);
+		return NULL;
+	}
+	r->pids = np;
+	r->pids[r->npids].pid = pid;
+	r->pids[r->npids++].tab = tab;
+	return tab;
+}
+
+static struct fdtab *tab_copy(const struct fdtab *t)
+{
+	struct fdtab *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	if (!c)
+		return NULL;
+	c->fds = calloc(t->nfds ? t->nfds : 1, sizeof(*c->fds));
+	if (!c->fds) {
+		free(c);
+		return NULL;
+	}
+	c->nfds = t->nfds;
+	for (i = 0; i < t->nfds; i++) {
+		c->fds[i].pos = t->fds[i].pos;
+		if (t->fds[i].path)
+			c->fds[i].path = strdup(t->fds[i].path);
+	}
+	return c;
+}
+
 void tracemap_rec_free(struct tracemap_rec *r)
 {
 	size_t i;
 
 	if (!r)
 		return;
-	for (i = 0; i < r->nfds; i++)
-		free(r->fds[i].path);
+	while (r->npids)
+		drop_pid(r, r->pids[0].pid);
 	for (i = 0; i < r->npend; i++)
 		free(r->pend[i].text);
 	for (i = 0; i < r->nreads; i++)
 		free(r->reads[i].path);
-	free(r->fds);
+	free(r->pids);
 	free(r->pend);
 	free(r->reads);
 	free(r->root);
@@ -215,21 +309,23 @@ static const char *in_image(const struct tracemap_rec *r, const char *p)
 	return rel;
 }
 
-static struct fd_slot *slot(struct tracemap_rec *r, long fd)
+static struct fd_slot *slot(struct tracemap_rec *r, long pid, long fd)
 {
-	if (fd < 0 || fd >= 1 << 20)
+	struct fdtab *t = pid_tab(r, pid, NULL);
+
+	if (!t || fd < 0 || fd >= 1 << 20)
 		return NULL;
-	if ((size_t)fd >= r->nfds) {
+	if ((size_t)fd >= t->nfds) {
 		size_t n = (size_t)fd + 64;
-		struct fd_slot *s = realloc(r->fds, n * sizeof(*s));
+		struct fd_slot *s = realloc(t->fds, n * sizeof(*s));
 
 		if (!s)
 			return NULL;
-		memset(s + r->nfds, 0, (n - r->nfds) * sizeof(*s));
-		r->fds = s;
-		r->nfds = n;
+		memset(s + t->nfds, 0, (n - t->nfds) * sizeof(*s));
+		t->fds = s;
+		t->nfds = n;
 	}
-	return &r->fds[fd];
+	return &t->fds[fd];
 }
 
 static int emit(struct tracemap_rec *r, const char *path, uint64_t off,
@@ -311,6 +407,19 @@ static int call(struct tracemap_rec *r, long pid, int64_t t, const char *c,
 	}
 	if (!r->started || !ok || ret < 0)
 		return 0;
+	if (!strcmp(name, "clone") || !strcmp(name, "clone3") ||
+	    !strcmp(name, "fork") || !strcmp(name, "vfork")) {
+		struct fdtab *pt = pid_tab(r, pid, NULL), *ct;
+
+		if (!pt || ret == 0)
+			return pt ? 0 : -ENOMEM;
+		/* A thread shares the table; a process gets a copy. */
+		if (strstr(lp, "CLONE_FILES"))
+			return pid_tab(r, ret, pt) ? 0 : -ENOMEM;
+		ct = tab_copy(pt);
+		/* On failure pid_tab frees the copy. */
+		return ct && pid_tab(r, ret, ct) ? 0 : -ENOMEM;
+	}
 	if (!strcmp(name, "execve") || !strcmp(name, "execveat")) {
 		/* The kernel maps the program itself: read whole
 		 * (docs/trace.md). */
@@ -328,7 +437,7 @@ static int call(struct tracemap_rec *r, long pid, int64_t t, const char *c,
 	if (!strcmp(name, "openat") || !strcmp(name, "open") ||
 	    !strcmp(name, "openat2") || !strcmp(name, "creat")) {
 		fd = fd_arg(eq + 4, strlen(eq + 4), &rpath);
-		sl = slot(r, fd);
+		sl = slot(r, pid, fd);
 		if (sl) {
 			const char *ip = in_image(r, rpath);
 
@@ -344,7 +453,7 @@ static int call(struct tracemap_rec *r, long pid, int64_t t, const char *c,
 			return 0;
 		fd = fd_arg(args[0], alen[0], &path);
 		free(path);
-		sl = slot(r, fd);
+		sl = slot(r, pid, fd);
 		if (sl) {
 			free(sl->path);
 			sl->path = NULL;
@@ -369,7 +478,7 @@ static int call(struct tracemap_rec *r, long pid, int64_t t, const char *c,
 			return 0;
 		}
 		ip = in_image(r, path);
-		sl = slot(r, fd);
+		sl = slot(r, pid, fd);
 		if (!ip) {
 			if (path &&
 			    (is_mmap || (ret > 0 && strcmp(name, "lseek"))))
@@ -463,6 +572,7 @@ int tracemap_rec_line(struct tracemap_rec *r, const char *line, struct err *e)
 			r->t_end = t;
 			r->exit_status = body[4] == 'e' ? atoi(body + 16) : -1;
 		}
+		drop_pid(r, pid);
 		return 0;
 	}
 	if (!strncmp(body, "<... ", 5)) {

@@ -1,8 +1,9 @@
 /* tracemap: from what a traced start did to a start-up trace in the
  * layer's terms (docs/trace.md). Three steps, each usable alone:
- *   1. strace's text (`strace -f -ttt -y -s 0 -qq`) into file reads:
+ *   1. strace's text (`strace -f -ttt -y -q -s 0`) into file reads:
  *      (path in the image, offset in the file, length, time), following
- *      each descriptor's position through open, read, lseek and close;
+ *      each descriptor's position through open, read, lseek and close,
+ *      in each process's descriptor table (clone: shared or copied);
  *   2. a layer's files (from its tar stream, by tarscan) as a table of
  *      where each regular file's data lies in the stream, with symbolic and
  *      hard links resolved;

@@ -293,7 +293,10 @@ static void test_strace_to_reads(void **state)
 		{"/usr/lib/libc.so.6", 0, 832, 2500},
 		{"/usr/lib/libc.so.6", 64, 784, 2600},
 		{"/usr/lib/libc.so.6", 0x2000, 8192, 2700},
-		{"/etc/hello.txt", 0, 4096, 4100},    /* unfinished, resumed */
+		{"/etc/hello.txt", 0, 4096, 4100}, /* unfinished, resumed */
+		/* Its position, though a forked child closed and reused fd 3.
+		 */
+		{"/etc/hello.txt", 4096, 4096, 4300},
 		{"/etc/hello.txt", 8192, 1808, 5100}, /* after lseek */
 		{"/tmp/out", 0, 100, 5500},
 	};
@@ -335,7 +338,7 @@ static void test_reads_to_trace(void **state)
 	scan(&t, 4096, &s);
 	tracemap_rec_result(r, &res);
 	assert_int_equal(tracemap_build(&res, s.files, &tr, &n, &st, &e), 0);
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 9);
 	/* The program, whole; its reads in order, each in its file's place
 	 * in the tar; /tmp/out, which the layer has not, left out. */
 	assert_int_equal(tr[0].offset, t.off_cat);
@@ -354,18 +357,21 @@ static void test_reads_to_trace(void **state)
 	assert_int_equal(tr[5].offset, t.off_hello);
 	assert_int_equal(tr[5].len, 4096);
 	assert_int_equal(tr[5].gap_us, 1400);
-	assert_int_equal(tr[6].offset, t.off_hello + 8192);
-	assert_int_equal(tr[6].len, 1808);
-	assert_int_equal(tr[6].gap_us, 1000);
+	assert_int_equal(tr[6].offset, t.off_hello + 4096);
+	assert_int_equal(tr[6].len, 4096);
+	assert_int_equal(tr[6].gap_us, 200);
+	assert_int_equal(tr[7].offset, t.off_hello + 8192);
+	assert_int_equal(tr[7].len, 1808);
+	assert_int_equal(tr[7].gap_us, 800);
 	/* The compute after the last read of the layer, to the exit. */
-	assert_int_equal(tr[7].len, 0);
-	assert_int_equal(tr[7].gap_us, 105800 - 5100);
+	assert_int_equal(tr[8].len, 0);
+	assert_int_equal(tr[8].gap_us, 105800 - 5100);
 	assert_int_equal(st.files, 4);
-	assert_int_equal(st.bytes, 3000 + 700 + 848 + 8192 + 4096 + 1808);
+	assert_int_equal(st.bytes, 3000 + 700 + 848 + 8192 + 10000);
 	assert_int_equal(st.bytes_total,
-			 3000 + 700 + 832 + 784 + 8192 + 4096 + 1808);
-	assert_int_equal(st.compute_us,
-			 500 + 700 + 300 + 100 + 100 + 1400 + 1000 + 100700);
+			 3000 + 700 + 832 + 784 + 8192 + 4096 + 4096 + 1808);
+	assert_int_equal(st.compute_us, 500 + 700 + 300 + 100 + 100 + 1400 +
+						200 + 800 + 100700);
 	assert_int_equal(st.not_in_layer, 1);
 	assert_int_equal(st.capped, 0);
 	free(tr);
