@@ -103,6 +103,11 @@ build/asan/bin/faasnet-image: $(patsubst %.c,build/asan/obj/%.o,$(IMAGE_SRC)) bu
 # A unit test links its module from the sanitized library, plus any image/
 # module it names; nothing else of the program.
 UNIT_EXTRA_test_synth := build/asan/obj/image/synth.o
+UNIT_EXTRA_test_tracemap := build/asan/obj/image/tracemap.o \
+	build/asan/obj/image/tarscan.o
+UNIT_EXTRA_test_cmd_trace := build/asan/obj/image/cmd_trace.o \
+	build/asan/obj/image/tracemap.o build/asan/obj/image/tarscan.o \
+	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
@@ -124,6 +129,8 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 # with summary.c).
 ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o \
 	build/asan/obj/testbed/requests.o build/asan/obj/testbed/fidelity.o
+ITEST_EXTRA_itest_trace := build/asan/obj/image/tarscan.o \
+	build/asan/obj/image/tracemap.o
 ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
 	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o \
 	build/asan/obj/testbed/serve.o

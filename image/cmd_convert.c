@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "cmds.h"
 #include "jsonout.h"
@@ -16,8 +15,6 @@
 #include "oci.h"
 #include "synth.h"
 #include "units.h"
-
-#define IN_CHUNK (256u << 10)
 
 struct conv_args {
 	const char *src, *out, *tag;
@@ -27,66 +24,9 @@ struct conv_args {
 	int json;
 };
 
-/* Streams a layer blob's uncompressed tar into the builder: gzip (either
- * media type) is inflated, a plain tar passed through. */
-static int feed_layer(const char *path, const char *media_type,
-		      struct layer_builder *lb, struct err *e)
+static int to_builder(void *arg, const void *buf, size_t len, struct err *e)
 {
-	int gz = strstr(media_type, "gzip") != NULL;
-	uint8_t *in = NULL, *out = NULL;
-	z_stream z = {0};
-	ssize_t n;
-	int fd, zr = Z_OK, ret = 0;
-
-	if (!gz && strcmp(media_type, OCI_LAYER_TAR_MEDIA_TYPE))
-		return err_set(e, -ENOTSUP,
-			       "layer media type %s: only "
-			       "tar and tar+gzip layers convert",
-			       media_type);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	in = malloc(IN_CHUNK);
-	out = malloc(IN_CHUNK);
-	/* 15 + 32: zlib detects the gzip header itself. */
-	if (!in || !out || (gz && inflateInit2(&z, 15 + 32) != Z_OK)) {
-		ret = err_set(e, -ENOMEM, "out of memory");
-		gz = 0;
-		goto out;
-	}
-	while (!ret && (n = read(fd, in, IN_CHUNK)) > 0) {
-		if (!gz) {
-			ret = layer_builder_add(lb, in, (size_t)n, e);
-			continue;
-		}
-		z.next_in = in;
-		z.avail_in = (uInt)n;
-		do {
-			z.next_out = out;
-			z.avail_out = IN_CHUNK;
-			zr = inflate(&z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END) {
-				ret = err_set(e, -EBADMSG,
-					      "%s: not valid "
-					      "gzip (%s)",
-					      path, z.msg ? z.msg : "?");
-				break;
-			}
-			ret = layer_builder_add(lb, out, IN_CHUNK - z.avail_out,
-						e);
-		} while (!ret && z.avail_out == 0 && zr != Z_STREAM_END);
-	}
-	if (!ret && n < 0)
-		ret = err_set(e, -errno, "%s: %s", path, strerror(errno));
-	if (!ret && gz && zr != Z_STREAM_END)
-		ret = err_set(e, -EBADMSG, "%s: gzip stream ends early", path);
-out:
-	if (gz)
-		inflateEnd(&z);
-	free(in);
-	free(out);
-	close(fd);
-	return ret;
+	return layer_builder_add(arg, buf, len, e);
 }
 
 /* Copies a blob into the new layout unchanged. */
@@ -122,6 +62,60 @@ static int copy_blob(const char *src, const char *dst, const char *digest,
 	return ret;
 }
 
+/* A layer's start-up: the recorded trace its source index carries, else
+ * a drawn set. */
+struct conv_startup {
+	struct synth_startup draw;
+	struct blockimg_index src; /* ntrace 0: none recorded */
+};
+
+/* A trace is in the layer's terms (tar offsets), not its blocks', so it
+ * carries over to any block size: the start-up set is then the blocks it
+ * reads at this one. This is what keeps a traced layout's trace when the
+ * testbed converts it again for a scenario's block size. */
+static int conv_startup(void *arg, struct blockimg_index *ix, struct err *e)
+{
+	struct conv_startup *cs = arg;
+	int ret;
+
+	if (!cs->src.ntrace)
+		return synth_draw_startup(&cs->draw, ix, e);
+	if (cs->src.size != ix->size)
+		return err_set(e, -EBADMSG,
+			       "the source's index is of a layer of %llu "
+			       "bytes, this one has %llu",
+			       (unsigned long long)cs->src.size,
+			       (unsigned long long)ix->size);
+	free(ix->trace);
+	ix->trace = malloc(cs->src.ntrace * sizeof(*ix->trace));
+	if (!ix->trace)
+		return err_set(e, -ENOMEM, "out of memory");
+	memcpy(ix->trace, cs->src.trace, cs->src.ntrace * sizeof(*ix->trace));
+	ix->ntrace = cs->src.ntrace;
+	ret = blockimg_startup_from_trace(ix);
+	return ret ? err_set(e, ret, "start-up set from the trace: %s",
+			     strerror(-ret))
+		   : 0;
+}
+
+/* The source layer's recorded trace, when it has an index with one. */
+static int source_trace(const char *src, const struct oci_layer *ol,
+			struct blockimg_index *ix, struct err *e)
+{
+	char *buf = NULL;
+	size_t len;
+	int ret;
+
+	memset(ix, 0, sizeof(*ix));
+	if (!ol->has_blocks)
+		return 0;
+	ret = oci_layout_read_blob(src, ol->index.digest, &buf, &len, e);
+	if (!ret)
+		ret = blockimg_index_decode((uint8_t *)buf, len, ix, e);
+	free(buf);
+	return ret;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -131,9 +125,10 @@ static void usage(FILE *f)
 		"  Adds block data and a block index to every layer of an OCI "
 		"image layout\n  (e.g. from `skopeo copy docker://... "
 		"oci:DIR:T`), keeping its layers and\n  config. A real image "
-		"carries no start-up trace, so one is drawn with\n  "
-		"--startup-fraction (default 0.16) until a recorded one can "
-		"be given.\n");
+		"carries no start-up trace, so a start-up set is drawn\n  "
+		"with --startup-fraction (default 0.16); a layer whose index "
+		"has a\n  recorded trace (`faasnet-image trace`) keeps it, at "
+		"any block size.\n");
 }
 
 int convert_main(int argc, char **argv)
@@ -144,7 +139,7 @@ int convert_main(int argc, char **argv)
 	struct oci_image img = {0};
 	struct layer_builder *lb;
 	struct oci_layer nl;
-	struct synth_startup su = {0};
+	struct conv_startup su = {{0}, {0}};
 	struct err e = {""};
 	char *man = NULL, *cfg = NULL, *nman = NULL, path[4096];
 	size_t len, clen, nlen;
@@ -197,8 +192,8 @@ int convert_main(int argc, char **argv)
 		ret = oci_layout_init(a.out, &e);
 	if (!ret)
 		ret = copy_blob(a.src, a.out, img.config.digest, &e);
-	su.fraction = a.fraction;
-	su.seed = a.seed;
+	su.draw.fraction = a.fraction;
+	su.draw.seed = a.seed;
 	for (l = 0; !ret && l < img.nlayers; l++) {
 		struct oci_layer *ol = &img.layers[l];
 
@@ -213,14 +208,21 @@ int convert_main(int argc, char **argv)
 		ret = layer_builder_new(a.out, a.block_size, -1, &lb, &e);
 		if (ret)
 			break;
-		ret = feed_layer(path, ol->blob.media_type, lb, &e);
+		ret = layer_read_tar(path, ol->blob.media_type, to_builder, lb,
+				     &e);
 		if (ret) {
 			layer_builder_free(lb);
 			break;
 		}
-		su.seed = a.seed + l;
-		ret = layer_builder_finish(lb, synth_draw_startup, &su, &nl,
-					   NULL, &e);
+		su.draw.seed = a.seed + l;
+		blockimg_index_free(&su.src);
+		ret = source_trace(a.src, ol, &su.src, &e);
+		if (ret) {
+			layer_builder_free(lb);
+			break;
+		}
+		ret = layer_builder_finish(lb, conv_startup, &su, &nl, NULL,
+					   &e);
 		/* The blocks joined must be the layer the config names. */
 		if (!ret && strcmp(nl.diff_id, ol->diff_id))
 			ret = err_set(&e, -EBADMSG,
@@ -252,6 +254,7 @@ int convert_main(int argc, char **argv)
 	    jsonout_print(json_pack("{s:s, s:i}", "out", a.out, "layers",
 				    (int)img.nlayers)))
 		ret = -EIO;
+	blockimg_index_free(&su.src);
 	free(man);
 	free(cfg);
 	free(nman);

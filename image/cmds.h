@@ -12,5 +12,6 @@ int convert_main(int argc, char **argv);
 int push_main(int argc, char **argv);
 int inspect_main(int argc, char **argv);
 int fetch_main(int argc, char **argv);
+int trace_main(int argc, char **argv);
 
 #endif

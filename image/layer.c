@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #define GZ_OUT	   (256u << 10)
 #define ZSTD_LEVEL 3
+#define IN_CHUNK   (256u << 10)
 
 /* A file being written whose sha256 is computed on the way out. */
 struct hashed_file {
@@ -286,4 +288,63 @@ void layer_builder_free(struct layer_builder *lb)
 	if (lb->diff_live)
 		sha256_abort(&lb->diff);
 	free(lb);
+}
+
+int layer_read_tar(const char *path, const char *media_type, layer_sink_fn sink,
+		   void *arg, struct err *e)
+{
+	int gz = strstr(media_type, "gzip") != NULL;
+	uint8_t *in = NULL, *out = NULL;
+	z_stream z = {0};
+	ssize_t n;
+	int fd, zr = Z_OK, ret = 0;
+
+	if (!gz && strcmp(media_type, OCI_LAYER_TAR_MEDIA_TYPE))
+		return err_set(e, -ENOTSUP,
+			       "layer media type %s: only "
+			       "tar and tar+gzip layers convert",
+			       media_type);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	in = malloc(IN_CHUNK);
+	out = malloc(IN_CHUNK);
+	/* 15 + 32: zlib detects the gzip header itself. */
+	if (!in || !out || (gz && inflateInit2(&z, 15 + 32) != Z_OK)) {
+		ret = err_set(e, -ENOMEM, "out of memory");
+		gz = 0;
+		goto out;
+	}
+	while (!ret && (n = read(fd, in, IN_CHUNK)) > 0) {
+		if (!gz) {
+			ret = sink(arg, in, (size_t)n, e);
+			continue;
+		}
+		z.next_in = in;
+		z.avail_in = (uInt)n;
+		do {
+			z.next_out = out;
+			z.avail_out = IN_CHUNK;
+			zr = inflate(&z, Z_NO_FLUSH);
+			if (zr != Z_OK && zr != Z_STREAM_END) {
+				ret = err_set(e, -EBADMSG,
+					      "%s: not valid "
+					      "gzip (%s)",
+					      path, z.msg ? z.msg : "?");
+				break;
+			}
+			ret = sink(arg, out, IN_CHUNK - z.avail_out, e);
+		} while (!ret && z.avail_out == 0 && zr != Z_STREAM_END);
+	}
+	if (!ret && n < 0)
+		ret = err_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (!ret && gz && zr != Z_STREAM_END)
+		ret = err_set(e, -EBADMSG, "%s: gzip stream ends early", path);
+out:
+	if (gz)
+		inflateEnd(&z);
+	free(in);
+	free(out);
+	close(fd);
+	return ret;
 }

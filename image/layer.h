@@ -31,4 +31,13 @@ int layer_builder_finish(struct layer_builder *lb, layer_startup_fn startup,
 			 struct blockimg_index *ix, struct err *e);
 void layer_builder_free(struct layer_builder *lb);
 
+/* Streams a layer blob's uncompressed tar to sink in pieces: gzip (either
+ * media type) inflated, a plain tar passed through; another media type is
+ * -ENOTSUP. A sink's error stops the stream and is returned. */
+typedef int (*layer_sink_fn)(void *arg, const void *buf, size_t len,
+			     struct err *e);
+int layer_read_tar(const char *path, const char *media_type, layer_sink_fn sink,
+		   void *arg, struct err *e)
+	__attribute__((warn_unused_result));
+
 #endif

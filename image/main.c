@@ -1,5 +1,6 @@
-/* faasnet-image: makes, converts, pushes, inspects and fetches images in
- * FaaSNet's block format. Thin: it finds the subcommand and hands over. */
+/* faasnet-image: makes, converts, pushes, inspects, fetches and traces
+ * images in FaaSNet's block format. Thin: it finds the subcommand and hands
+ * over. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const struct {
 	{"inspect", inspect_main,
 	 "describe an image (layout dir or reference)"},
 	{"fetch", fetch_main, "fetch blocks from a registry, verified"},
+	{"trace", trace_main, "record a real start-up trace into a layout"},
 };
 
 static void usage(FILE *f)
