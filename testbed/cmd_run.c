@@ -69,18 +69,31 @@ static int show(const struct scenario *s, struct err *e)
 	else if (s->dilation == 0)
 		printf("  dilation auto: from 1, raised for a run whose "
 		       "fidelity is degraded\n");
-	for (k = 0; k < s->nimages; k++)
-		printf("  image %s: %s in blocks of %s, start-up reads %.1f%% "
-		       "of "
-		       "its bytes\n",
-		       s->images[k].name,
-		       s->images[k].layout[0]
-			       ? s->images[k].layout
+	for (k = 0; k < s->nimages; k++) {
+		const struct scenario_image *im = &s->images[k];
+
+		printf("  image %s: %s in blocks of %s, ", im->name,
+		       im->layout[0]
+			       ? im->layout
 			       : units_format_size(sz, sizeof(sz),
 						   scenario_scaled_size(s, k)),
 		       units_format_size(bs, sizeof(bs),
-					 scenario_scaled_block_size(s, k)),
-		       100 * s->images[k].startup_fraction);
+					 scenario_scaled_block_size(s, k)));
+		/* A layout's start is its recorded trace when it has one
+		 * (convert keeps it); only then is the fraction unused. */
+		if (im->layout[0])
+			printf("start-up: the layout's recorded trace, or "
+			       "%.1f%% of its bytes drawn if it has none\n",
+			       100 * im->startup_fraction);
+		else if (im->startup_compute_ns)
+			printf("start-up reads %.1f%% of its bytes, a trace "
+			       "with %g s of compute\n",
+			       100 * im->startup_fraction,
+			       (double)im->startup_compute_ns / 1e9);
+		else
+			printf("start-up reads %.1f%% of its bytes\n",
+			       100 * im->startup_fraction);
+	}
 	printf("  %u functions; strategies:", s->nfunctions);
 	for (k = 0; k < s->nstrategies; k++)
 		printf(" %s", scenario_strategy_name(s->strategies[k]));
