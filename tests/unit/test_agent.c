@@ -972,7 +972,7 @@ static void freg_stop(struct freg *r)
 /* --- the agent under test and its manager -------------------------------- */
 
 struct h {
-	char dir[64], events[128], ref[256];
+	char dir[64], events[128], ref[256], meta[128];
 	int mgr_lfd, mgr_fd;
 	struct rd mgr;
 	uint16_t mgr_port, agent_port;
@@ -1339,18 +1339,29 @@ static void test_control_registry_root_starts(void **state)
 /* A root whose node has the block index in its metadata store (as the
  * testbed stages it): the index comes from there, never from the
  * registry, and the container starts. */
+/* h_start_img with img's block index in the node's metadata store, as a
+ * run stages it. */
+static int h_start_stored(struct h *h, const struct mem_image *img,
+			  enum freg_mode reg_mode)
+{
+	char digest[SHA256_OCI_LEN];
+	struct err e = {""};
+
+	snprintf(h->meta, sizeof(h->meta), "%s/meta", h->dir);
+	h->o.meta_dir = h->meta;
+	if (oci_layout_init(h->meta, &e) ||
+	    oci_layout_put(h->meta, img->index, img->index_len, digest, &e)) {
+		fprintf(stderr, "%s\n", e.msg);
+		return -1;
+	}
+	return h_start_img(h, img, reg_mode);
+}
+
 static int body_registry_root_store(struct h *h)
 {
-	char meta[128], digest[SHA256_OCI_LEN];
-	struct err e = {""};
 	int ret = 0;
 
-	snprintf(meta, sizeof(meta), "%s/meta", h->dir);
-	h->o.meta_dir = meta;
-	if (oci_layout_init(meta, &e) ||
-	    oci_layout_put(meta, g_img.index, g_img.index_len, digest, &e) ||
-	    h_start(h, FREG_HONEST)) {
-		fprintf(stderr, "%s\n", e.msg);
+	if (h_start_stored(h, &g_img, FREG_HONEST)) {
 		ret = 2;
 		goto out;
 	}
@@ -1376,18 +1387,11 @@ static void test_control_registry_root_index_from_store(void **state)
  * starts. */
 static int body_registry_strategy(struct h *h)
 {
-	char meta[128], digest[SHA256_OCI_LEN];
-	struct err e = {""};
 	int ret = 0;
 
 	/* The block index, read for its start-up trace once the layer is
 	 * here, comes from the node's metadata store, as in a run. */
-	snprintf(meta, sizeof(meta), "%s/meta", h->dir);
-	h->o.meta_dir = meta;
-	if (oci_layout_init(meta, &e) ||
-	    oci_layout_put(meta, g_img.index, g_img.index_len, digest, &e) ||
-	    h_start(h, FREG_HONEST)) {
-		fprintf(stderr, "%s\n", e.msg);
+	if (h_start_stored(h, &g_img, FREG_HONEST)) {
 		ret = 2;
 		goto out;
 	}
@@ -1483,19 +1487,13 @@ static void test_trace_waits_for_held_block_alone(void **state)
 static int start_after_gaps(struct h *h, uint8_t strategy)
 {
 	struct fparent fp = {.lfd = -1};
-	char meta[128], digest[SHA256_OCI_LEN];
 	uint64_t want = GAPS_RUNTIME_MS + (uint64_t)GAPS_N * GAPS_US / 1000;
 	uint64_t t0, took;
-	struct err e = {""};
 	int ret = 0;
 
-	snprintf(meta, sizeof(meta), "%s/meta", h->dir);
-	h->o.meta_dir = meta;
 	h->runtime_ms = GAPS_RUNTIME_MS;
-	if (oci_layout_init(meta, &e) ||
-	    oci_layout_put(meta, g_gaps.index, g_gaps.index_len, digest, &e) ||
-	    h_start_img(h, &g_gaps, FREG_HONEST) || fp_start(&fp, &g_gaps, 0)) {
-		fprintf(stderr, "%s\n", e.msg);
+	if (h_start_stored(h, &g_gaps, FREG_HONEST) ||
+	    fp_start(&fp, &g_gaps, 0)) {
 		ret = 2;
 		goto out;
 	}
