@@ -175,7 +175,7 @@ static void provision(struct agent *a, const struct proto_msg *m)
 		im->next = a->images;
 		a->images = im;
 	}
-	image_provision(im, m->container, m->parent);
+	image_provision(im, m->container, m->parent, m->runtime_ms);
 }
 
 /* The manager released this VM's last container of an image, and the VM
@@ -325,7 +325,8 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 	}
 	if (o->dilation > 1.0 &&
 	    (ret = evloop_set_dilation(a.env.l, o->dilation))) {
-		err_set(e, ret, "dilation %g: expected at least 1", o->dilation);
+		err_set(e, ret, "dilation %g: expected at least 1",
+			o->dilation);
 		goto out;
 	}
 	a.listen_fd = conn_listen(o->addr, o->port, 64, e);

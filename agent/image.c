@@ -161,7 +161,7 @@ static void request_layer(struct image *im)
 
 	for (ct = im->cts; ct && ct->started; ct = ct->next)
 		;
-	if (im->layer_asked || !ct)
+	if (im->layer_asked || im->layer_local || !ct)
 		return;
 	if (source_request(im->reg, SOURCE_REQ_LAYER, NULL, 0)) {
 		failure(im, im->reg, "cannot ask for the layer");
@@ -170,18 +170,78 @@ static void request_layer(struct image *im)
 	im->layer_asked = 1;
 }
 
+/* Moves block b, if WANTED, onto list[n..]: the new n. */
+static uint32_t take_wanted(struct cache *c, uint32_t b, uint32_t *list,
+			    uint32_t n)
+{
+	if (c->state[b] == CACHE_BLOCK_WANTED) {
+		c->state[b] = CACHE_BLOCK_REQUESTED;
+		list[n++] = b;
+	}
+	return n;
+}
+
+/* One request of list[0..n); 0, or -1 when it could not be asked (what
+ * was asked is asked again after the back-off). */
+static int ask_blocks(struct image *im, struct source *s, const uint32_t *list,
+		      uint32_t n)
+{
+	if (!n || !source_request(s, SOURCE_REQ_BLOCKS, list, n))
+		return 0;
+	cache_rewant(&im->cache);
+	failure(im, s, "cannot ask for blocks");
+	return -1;
+}
+
+/* Every WANTED block, asked in three requests by priority: the blocks a
+ * start's read waits for, then the start-up set in the order a start reads
+ * it, then the rest (the background, children's asks) by number. A request
+ * each, so that the registry, which reads one request's blocks by offset,
+ * keeps the order between them too; the parent answers in the order
+ * asked. */
+static void fetch_blocks(struct image *im, struct source *s)
+{
+	struct cache *c = &im->cache;
+	struct container *ct;
+	uint32_t *list, n = 0, b, first, count;
+
+	list = malloc((c->ix.nblocks ? c->ix.nblocks : 1) * sizeof(*list));
+	if (!list) {
+		failure(im, s, "out of memory");
+		return;
+	}
+	for (ct = im->cts; ct; ct = ct->next)
+		if (start_waiting(&ct->st, &first, &count))
+			for (b = first; b < first + count; b++)
+				n = take_wanted(c, b, list, n);
+	if (ask_blocks(im, s, list, n))
+		goto out;
+	n = 0;
+	for (b = 0; b < c->ix.nstartup; b++)
+		n = take_wanted(c, c->ix.startup[b], list, n);
+	if (ask_blocks(im, s, list, n))
+		goto out;
+	n = 0;
+	for (b = 0; b < c->ix.nblocks; b++)
+		n = take_wanted(c, b, list, n);
+	ask_blocks(im, s, list, n);
+out:
+	free(list);
+}
+
 /* Asks the current source for whatever is missing: the meta, else every
  * WANTED block. Nothing while a back-off runs. */
 static void fetch(struct image *im)
 {
 	struct cache *c = &im->cache;
 	struct source *s;
-	uint32_t *list, n = 0, b;
 	int ret;
 
 	if (im->retry_timer || im->gave_up)
 		return;
-	if (im->strategy == PROTO_STRATEGY_REGISTRY) {
+	/* Once the layer is here, the registry strategy still needs the
+	 * meta, for the trace (its index from the metadata store). */
+	if (im->strategy == PROTO_STRATEGY_REGISTRY && !im->layer_local) {
 		/* The pull failed (a transfer that stalled 30 s, say): the
 		 * whole layer again, as docker pull would, within the budget
 		 * got_failure keeps. Without this, a retry did nothing and
@@ -217,24 +277,14 @@ static void fetch(struct image *im)
 		}
 		return;
 	}
-	list = malloc((c->ix.nblocks ? c->ix.nblocks : 1) * sizeof(*list));
-	if (!list)
-		return;
-	for (b = 0; b < c->ix.nblocks; b++)
-		if (c->state[b] == CACHE_BLOCK_WANTED) {
-			c->state[b] = CACHE_BLOCK_REQUESTED;
-			list[n++] = b;
-		}
-	if (n && source_request(s, SOURCE_REQ_BLOCKS, list, n)) {
-		cache_rewant(c);
-		failure(im, s, "cannot ask for blocks");
-	}
-	free(list);
+	fetch_blocks(im, s);
 }
 
 /* --- what the sources hand back --------------------------------------- */
 
 static void container_check(struct image *im);
+static void containers_go(struct image *im);
+static void containers_poke(struct image *im);
 
 /* The block index from the node's metadata store, when it is there and
  * matches the digest the manifest names: it then never crosses the shaped
@@ -266,10 +316,28 @@ static void index_from_store(struct image *im)
 	free(buf);
 }
 
-static void meta_ready(struct image *im)
+/* faasnet: the start-up set, prefetched behind what the starts read
+ * (paper: later reads fetch through the tree too; nothing in the
+ * background). ondemand with a trace is lazy: only what a read waits for.
+ * registry: nothing, the layer is here. */
+static void want_startup(struct image *im)
 {
 	struct cache *c = &im->cache;
 	uint32_t i;
+
+	im->startup_wanted = im->cts != NULL;
+	if (!im->cts || im->strategy == PROTO_STRATEGY_REGISTRY ||
+	    (im->strategy == PROTO_STRATEGY_ONDEMAND && c->ix.ntrace))
+		return;
+	for (i = 0; i < c->ix.nstartup; i++)
+		cache_want(c, c->ix.startup[i]);
+}
+
+static void containers_go(struct image *im);
+
+static void meta_ready(struct image *im)
+{
+	struct cache *c = &im->cache;
 
 	im->meta_asked = 0;
 	im->fails = 0;
@@ -278,13 +346,9 @@ static void meta_ready(struct image *im)
 	image_log(im, "manifest",
 		  json_pack("{s:i, s:i}", "blocks", (int)c->ix.nblocks,
 			    "startup_blocks", (int)c->ix.nstartup));
-	/* faasnet and ondemand: the start-up set, on demand (paper: later
-	 * reads fetch through the tree too; nothing in the background). */
-	if (im->cts)
-		for (i = 0; i < c->ix.nstartup; i++)
-			cache_want(c, c->ix.startup[i]);
-	im->startup_wanted = im->cts != NULL;
+	want_startup(im);
 	children_meta_ready(im->env->children, c);
+	containers_go(im);
 	fetch(im);
 	container_check(im);
 }
@@ -392,7 +456,9 @@ static void got_block(void *arg, struct source *s, uint32_t b, const void *data,
 				    (json_int_t)image_registry_bytes(im),
 				    "parent_bytes",
 				    (json_int_t)image_parent_bytes(im)));
+	/* image_ready before a start that this block ends says started. */
 	container_check(im);
+	containers_poke(im);
 }
 
 static void got_failure(void *arg, struct source *s, enum source_req r,
@@ -423,19 +489,21 @@ static void got_failure(void *arg, struct source *s, enum source_req r,
 	failure(im, s, why);
 }
 
-static void container_started(struct image *im, struct container *ct);
-
+/* registry: the whole layer is here (docker pull is done); the starts
+ * play their traces with every block local, once the meta is read (the
+ * worker has the manifest and config already, the index is in the
+ * metadata store). */
 static void got_layer(void *arg, struct source *s, uint64_t bytes)
 {
 	struct image *im = arg;
-	struct container *ct;
 
 	(void)s;
 	(void)bytes;
 	im->layer_asked = 0;
-	for (ct = im->cts; ct; ct = ct->next)
-		if (!ct->started)
-			container_started(im, ct);
+	im->layer_local = 1;
+	container_check(im);
+	fetch(im);
+	containers_go(im);
 }
 
 static const struct source_sink sink = {
@@ -446,6 +514,82 @@ static const struct source_sink sink = {
 };
 
 /* --- containers ------------------------------------------------------- */
+
+static void container_started(struct image *im, struct container *ct);
+
+/* What a start reads is here: the whole layer (registry), else the
+ * block. */
+static int st_present(void *arg, uint32_t b)
+{
+	struct container *ct = arg;
+	struct cache *c = &ct->im->cache;
+
+	return ct->im->layer_local ||
+	       (b < c->ix.nblocks && c->state[b] == CACHE_BLOCK_PRESENT);
+}
+
+static int st_startup_present(void *arg)
+{
+	struct container *ct = arg;
+
+	return ct->im->layer_local || cache_startup_complete(&ct->im->cache);
+}
+
+/* A read waits: its absent blocks are wanted and asked for at once,
+ * ahead of any prefetch (fetch_blocks). */
+static void st_need(void *arg, struct start *s, uint32_t first, uint32_t count)
+{
+	struct container *ct = arg;
+	uint32_t b;
+
+	(void)s;
+	for (b = first; b < first + count; b++)
+		cache_want(&ct->im->cache, b);
+	fetch(ct->im);
+}
+
+static void st_done(void *arg, struct start *s)
+{
+	struct container *ct = arg;
+
+	(void)s;
+	if (!ct->started)
+		container_started(ct->im, ct);
+}
+
+static const struct start_ops start_ops = {
+	.present = st_present,
+	.startup_present = st_startup_present,
+	.need = st_need,
+	.done = st_done,
+};
+
+/* The image is usable by a container's runtime: the meta (lazy
+ * strategies), and for the registry strategy the whole layer too. */
+static int usable(const struct image *im)
+{
+	return im->cache.meta == CACHE_META_HELD &&
+	       (im->strategy != PROTO_STRATEGY_REGISTRY || im->layer_local);
+}
+
+static void containers_go(struct image *im)
+{
+	struct container *ct;
+
+	if (!usable(im))
+		return;
+	for (ct = im->cts; ct; ct = ct->next)
+		if (!ct->started)
+			start_go(&ct->st, &im->cache.ix);
+}
+
+static void containers_poke(struct image *im)
+{
+	struct container *ct;
+
+	for (ct = im->cts; ct; ct = ct->next)
+		start_poke(&ct->st);
+}
 
 /* A container is up: say so in the timeline and to the manager. */
 static void container_started(struct image *im, struct container *ct)
@@ -464,27 +608,39 @@ static void container_started(struct image *im, struct container *ct)
 	im->env->started(im->env->arg, im->function, ct->id, t);
 }
 
+/* The start-up set is here (registry: the whole layer): image_ready in
+ * the timeline for each container that waited (the results' image_ready_s,
+ * docs/results.md); with --background, the rest of the image from now on,
+ * behind whatever a start still reads. A container's start is its own
+ * (start.c): it may still be in its runtime start or its trace. */
 static void container_check(struct image *im)
 {
 	struct cache *c = &im->cache;
 	struct container *ct;
+	uint64_t t = evloop_now_ns();
 	uint32_t b;
 
-	/* registry: the layer job says when (got_layer). */
-	if (im->strategy == PROTO_STRATEGY_REGISTRY ||
-	    !cache_startup_complete(c))
+	if (!(im->strategy == PROTO_STRATEGY_REGISTRY
+		      ? im->layer_local
+		      : c->meta == CACHE_META_HELD &&
+				cache_startup_complete(c)))
 		return;
 	for (ct = im->cts; ct; ct = ct->next) {
-		if (ct->started)
+		if (ct->ready_logged)
 			continue;
-		container_started(im, ct);
-		if (!im->env->o->background)
-			continue;
-		/* The rest, queued behind what is already asked for. */
-		for (b = 0; b < c->ix.nblocks; b++)
-			cache_want(c, b);
-		fetch(im);
+		ct->ready_logged = 1;
+		image_log(im, "image_ready",
+			  json_pack("{s:i, s:f}", "container", (int)ct->id,
+				    "seconds", (double)(t - ct->t_cmd) / 1e9));
 	}
+	if (im->ready || !im->cts)
+		return;
+	im->ready = 1;
+	if (!im->env->o->background || im->strategy == PROTO_STRATEGY_REGISTRY)
+		return;
+	for (b = 0; b < c->ix.nblocks; b++)
+		cache_want(c, b);
+	fetch(im);
 }
 
 void image_set_parent(struct image *im, struct proto_peer p)
@@ -545,10 +701,9 @@ int image_new(struct image_env *env, const char *function, const char *ref,
 }
 
 void image_provision(struct image *im, uint32_t container,
-		     struct proto_peer parent)
+		     struct proto_peer parent, unsigned runtime_ms)
 {
 	struct container *ct = calloc(1, sizeof(*ct));
-	uint32_t i;
 
 	if (!ct) {
 		image_log(im, "provision_refused",
@@ -556,15 +711,20 @@ void image_provision(struct image *im, uint32_t container,
 				    "why", "out of memory"));
 		return;
 	}
+	ct->im = im;
 	ct->id = container;
 	ct->t_cmd = evloop_now_ns();
+	start_init(&ct->st, im->env->l, &start_ops, ct, runtime_ms);
 	ct->next = im->cts;
 	im->cts = ct;
 	image_log(im, "provision",
-		  json_pack("{s:i, s:i}", "container", (int)ct->id, "strategy",
-			    (int)im->strategy));
+		  json_pack("{s:i, s:i, s:i}", "container", (int)ct->id,
+			    "strategy", (int)im->strategy, "runtime_ms",
+			    (int)runtime_ms));
 	if (im->strategy == PROTO_STRATEGY_REGISTRY) {
 		request_layer(im);
+		container_check(im);
+		containers_go(im);
 		return;
 	}
 	if (im->cache.meta != CACHE_META_HELD || !im->startup_wanted) {
@@ -573,14 +733,12 @@ void image_provision(struct image *im, uint32_t container,
 			parent.addr = 0;
 		/* Back after an eviction: the start-up set again, from
 		 * wherever the VM sits in the tree now. */
-		for (i = 0; im->cache.meta == CACHE_META_HELD &&
-			    i < im->cache.ix.nstartup;
-		     i++)
-			cache_want(&im->cache, im->cache.ix.startup[i]);
-		im->startup_wanted = im->cache.meta == CACHE_META_HELD;
+		if (im->cache.meta == CACHE_META_HELD)
+			want_startup(im);
 		image_set_parent(im, parent);
 	}
 	container_check(im);
+	containers_go(im);
 }
 
 uint32_t image_evict(struct image *im)
@@ -592,8 +750,11 @@ uint32_t image_evict(struct image *im)
 		return 0;
 	freed = cache_evict(&im->cache);
 	im->startup_wanted = 0;
+	im->layer_local = 0;
+	im->ready = 0;
 	for (ct = im->cts; ct; ct = cn) {
 		cn = ct->next;
+		start_stop(&ct->st);
 		free(ct);
 	}
 	im->cts = NULL;
@@ -612,6 +773,7 @@ void image_free(struct image *im)
 	source_free(im->reg);
 	for (ct = im->cts; ct; ct = cn) {
 		cn = ct->next;
+		start_stop(&ct->st);
 		free(ct);
 	}
 	free(im->tries);

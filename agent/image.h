@@ -4,7 +4,9 @@
  * and when (back-off with jitter, budgets per request, leaving a failing
  * or lying parent for the registry), takes what the sources hand back
  * into the cache, hands each new block to the children (children.c) and
- * says when a container has started. Not the manager link, not the
+ * drives its containers' starts (start.c): what a start's read waits for
+ * is asked for first, then the rest of the start-up set, then the
+ * background. Not the manager link, not the
  * listening socket: those are agent.c's. */
 #ifndef FAASNET_AGENT_IMAGE_H
 #define FAASNET_AGENT_IMAGE_H
@@ -20,6 +22,7 @@
 #include "proto.h"
 #include "regworker.h"
 #include "source.h"
+#include "start.h"
 
 #define IMAGE_FN_MAX 128
 
@@ -43,10 +46,13 @@ struct image_env {
 };
 
 struct container {
+	struct image *im;
 	uint32_t id;
 	uint64_t t_cmd;
 	uint64_t t_started; /* resent to a reconnecting manager */
 	int started;
+	int ready_logged; /* image_ready is in the timeline */
+	struct start st;  /* the runtime start and the trace's replay */
 	struct container *next;
 };
 
@@ -64,6 +70,8 @@ struct image {
 	int use_registry;
 	int meta_asked;	     /* a META request in flight */
 	int layer_asked;     /* registry strategy: a LAYER request in flight */
+	int layer_local;     /* registry strategy: the whole layer is here */
+	int ready;	     /* the start-up set was here (image_ready) */
 	unsigned fails;	     /* failures in a row, for the back-off */
 	unsigned meta_tries; /* of the meta (or the layer), this parent */
 	uint8_t *tries;	     /* per block, this parent */
@@ -85,9 +93,11 @@ int image_new(struct image_env *env, const char *function, const char *ref,
 void image_free(struct image *im);
 
 /* A container of this image to run: fetched from parent (the registry
- * for addr 0, and for ondemand whatever the manager says). */
+ * for addr 0, and for ondemand whatever the manager says). Once the image
+ * is usable, the runtime takes runtime_ms (the world's) to create it, and
+ * then its start-up trace is played (start.c). */
 void image_provision(struct image *im, uint32_t container,
-		     struct proto_peer parent);
+		     struct proto_peer parent, unsigned runtime_ms);
 /* The manager moved this VM to another parent in the function's tree. */
 void image_set_parent(struct image *im, struct proto_peer p);
 /* The VM left the function's tree: its blocks go (those queued for a

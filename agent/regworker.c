@@ -78,14 +78,20 @@ static void post_error(struct regworker *w, struct regjob *j, int error,
 	post(w, r);
 }
 
-static struct fetch_image *get_open(struct regworker *w, const char *ref,
-				    struct err *e, int *ret)
+/* The image ref, opened once (manifest and config read from the registry
+ * then); *fresh (may be NULL) says whether that was now. */
+static struct fetch_image *get_open_fresh(struct regworker *w, const char *ref,
+					  struct err *e, int *ret, int *fresh)
 {
 	struct opened *o;
 
+	if (fresh)
+		*fresh = 0;
 	for (o = w->open; o; o = o->next)
 		if (!strcmp(o->ref, ref))
 			return &o->fi;
+	if (fresh)
+		*fresh = 1;
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		*ret = err_set(e, -ENOMEM, "out of memory");
@@ -103,6 +109,12 @@ static struct fetch_image *get_open(struct regworker *w, const char *ref,
 	o->next = w->open;
 	w->open = o;
 	return &o->fi;
+}
+
+static struct fetch_image *get_open(struct regworker *w, const char *ref,
+				    struct err *e, int *ret)
+{
+	return get_open_fresh(w, ref, e, ret, NULL);
 }
 
 /* The image, opened, and its first layer that has block blobs: what the
@@ -140,9 +152,9 @@ static void do_meta(struct regworker *w, struct regjob *j)
 	struct regres *r;
 	struct fetch_image *fi;
 	struct err e = {""};
-	int ret = 0;
+	int ret = 0, fresh;
 
-	fi = get_open(w, j->ref, &e, &ret);
+	fi = get_open_fresh(w, j->ref, &e, &ret, &fresh);
 	if (!fi) {
 		post_error(w, j, ret, e.msg);
 		return;
@@ -158,8 +170,10 @@ static void do_meta(struct regworker *w, struct regjob *j)
 	r->manifest_len = fi->manifest_len;
 	r->config = dup_bytes(fi->config, fi->config_len);
 	r->config_len = fi->config_len;
-	/* What was read to get here counts as registry traffic. */
-	r->bytes = fi->meta_bytes;
+	/* What was read to get here counts as registry traffic, once: the
+	 * registry strategy asks for the meta after its layer pull opened
+	 * the image (and counted it). */
+	r->bytes = fresh ? fi->meta_bytes : 0;
 	post(w, r);
 }
 

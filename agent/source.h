@@ -53,9 +53,12 @@ struct source_ops {
 	const char *name; /* "parent", "registry": the timeline's words */
 	int from_registry;
 	/* Queues a request; 0 or a negative errno (nothing was asked). For
-	 * BLOCKS, blocks[0..n) ascending: the peer asks one GET_BLOCK per run
-	 * of neighbours, the registry one job that keeps several range
-	 * requests in flight (docs/fidelity.md, "Registry readers"). */
+	 * BLOCKS, blocks[0..n) in the order wanted, each once: the peer asks
+	 * one GET_BLOCK per run of ascending neighbours, in that order; the
+	 * registry one job, read by offset, that keeps several range
+	 * requests in flight (docs/fidelity.md, "Registry readers"). Requests
+	 * go out in the order made (the registry's worker runs its jobs
+	 * one after another): image.c makes one per priority. */
 	int (*request)(struct source *s, enum source_req r,
 		       const uint32_t *blocks, uint32_t n);
 	/* Fails requests that waited past the timeout. */

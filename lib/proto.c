@@ -25,6 +25,9 @@ enum tag {
 	TAG_ERROR,
 	TAG_MESSAGE,
 	TAG_DATA,
+	/* After data: no type that carries data carries it, so data stays
+	 * the last field of every frame that has one (proto_encode_head). */
+	TAG_RUNTIME_MS,
 	TAG_MAX,
 };
 
@@ -67,6 +70,7 @@ static const struct field {
 	FIELD(TAG_ERROR, "error", K_I32, 4, error),
 	FIELD(TAG_MESSAGE, "message", K_STR, 0, message),
 	FIELD(TAG_DATA, "data", K_BYTES, 0, data),
+	FIELD(TAG_RUNTIME_MS, "runtime_ms", K_U32, 4, runtime_ms),
 #undef FIELD
 };
 
@@ -86,7 +90,7 @@ static const struct rule {
 			     BIT(TAG_FUNCTION) | BIT(TAG_IMAGE) |
 				     BIT(TAG_CONTAINER) | BIT(TAG_STRATEGY) |
 				     BIT(TAG_PARENT),
-			     0},
+			     BIT(TAG_RUNTIME_MS)},
 	[PROTO_PARENT] = {"PARENT", BIT(TAG_FUNCTION) | BIT(TAG_PARENT), 0},
 	[PROTO_STARTED] = {"STARTED",
 			   BIT(TAG_FUNCTION) | BIT(TAG_CONTAINER) |
@@ -224,6 +228,11 @@ static int check_value(const struct proto_msg *m, enum tag tag, int code,
 				       ", expected 1 to %" PRIu32,
 				       tn, tag, f->name, m->count, max);
 	}
+	if (tag == TAG_RUNTIME_MS && m->runtime_ms > PROTO_MAX_RUNTIME_MS)
+		return err_set(
+			e, code,
+			"%s: field %d (%s): %" PRIu32 ", expected at most %u",
+			tn, tag, f->name, m->runtime_ms, PROTO_MAX_RUNTIME_MS);
 	if (tag == TAG_STRATEGY && (m->strategy < PROTO_STRATEGY_FAASNET ||
 				    m->strategy > PROTO_STRATEGY_REGISTRY))
 		return err_set(e, code,
@@ -457,13 +466,18 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
  * how ERROR leaves out its message. Data NULL with length 0 is an empty
  * field, not a missing one. */
 /* A string is given when it is set; a number always, but for an optional
- * one (GET_BLOCK's count), which is left out while 0. */
+ * one (GET_BLOCK's count, PROVISION's runtime_ms), which is left out while
+ * 0: a frame without it is byte for byte what it was before the field. */
 static bool given(const struct proto_msg *m, const struct rule *r, enum tag tag)
 {
 	if (fields[tag].kind == K_STR)
 		return ((const struct proto_str *)member(m, tag))->s != NULL;
-	if (r->optional & BIT(tag))
-		return tag == TAG_COUNT ? m->count != 0 : true;
+	if (r->optional & BIT(tag)) {
+		if (tag == TAG_COUNT)
+			return m->count != 0;
+		if (tag == TAG_RUNTIME_MS)
+			return m->runtime_ms != 0;
+	}
 	return true;
 }
 

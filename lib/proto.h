@@ -29,6 +29,10 @@
 /* GET_BLOCK's count: a run of at most this many blocks (the block index's
  * own limit, BLOCKIMG_MAX_BLOCKS). */
 #define PROTO_MAX_BLOCK_RUN (1u << 24)
+/* PROVISION's runtime_ms: at most 10 minutes (a container runtime that
+ * takes longer to create a container is broken, not slow). The scenario
+ * parser checks its runtime_start against it. */
+#define PROTO_MAX_RUNTIME_MS (600u * 1000)
 
 enum proto_type {
 	/* control */
@@ -98,6 +102,9 @@ struct proto_msg {
 	struct proto_str message; /* ERROR, SUSPECT */
 	const uint8_t *data;	  /* MANIFEST, BLOB, BLOCK */
 	uint32_t data_len;
+	/* PROVISION, optional (0: left out): the runtime's start of the
+	 * container, in the world's ms, before its first read */
+	uint32_t runtime_ms;
 };
 
 /* The frame's total length from its first PROTO_HDR_LEN bytes (hdr must
@@ -127,7 +134,8 @@ int proto_encode(const struct proto_msg *m, uint8_t **buf, size_t *len,
 		 struct err *e);
 
 /* As proto_encode, but the data field's bytes (always the frame's last:
- * fields go in ascending tag order and data's is the highest) are left out;
+ * fields go in ascending tag order and data's is the highest of any type
+ * that carries data) are left out;
  * the caller writes them after the buffer, straight from where they lie,
  * e.g. a block in the agent's cache with writev. */
 int proto_encode_head(const struct proto_msg *m, uint8_t **buf, size_t *len,

@@ -27,9 +27,13 @@ static void usage(FILE *f)
 		"[--heartbeat-ms N]\n"
 		"         [--dead-ms N] [--reclaim-ms N] [--events FILE] "
 		"[--dot FILE]\n"
-		"         [--seed N] [--dilation K]\n"
+		"         [--seed N] [--dilation K] [--runtime-start NAME=MS "
+		"...]\n"
 		"  REF is the image in the registry, e.g. "
-		"198.18.0.2:5000/fn/py:v1.\n");
+		"198.18.0.2:5000/fn/py:v1.\n"
+		"  --runtime-start: the runtime's start of each container of "
+		"NAME, in ms\n"
+		"  of the world, sent in PROVISION (default 0).\n");
 }
 
 static int parse_uint(const char *s, unsigned *v)
@@ -73,6 +77,7 @@ int main(int argc, char **argv)
 		{"dot", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 'S'},
 		{"dilation", required_argument, NULL, 'K'},
+		{"runtime-start", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -87,6 +92,9 @@ int main(int argc, char **argv)
 		.seed = 1,
 	};
 	struct err e = {""};
+	/* NAME=MS, applied once every --function is known */
+	static char *runtime[MANAGER_MAX_FUNCTIONS];
+	unsigned nruntime = 0, i, k, ms;
 	char *eq;
 	int c, sfd, ret, bad = 0;
 
@@ -144,6 +152,17 @@ int main(int argc, char **argv)
 		case 'K':
 			bad = units_parse_number(optarg, 1, 1000, &o.dilation);
 			break;
+		case 'r':
+			eq = strchr(optarg, '=');
+			if (!eq || eq == optarg ||
+			    nruntime == MANAGER_MAX_FUNCTIONS ||
+			    parse_uint(eq + 1, &ms) ||
+			    ms > PROTO_MAX_RUNTIME_MS) {
+				bad = 1;
+				break;
+			}
+			runtime[nruntime++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -163,10 +182,27 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	for (i = 0; i < nruntime; i++) {
+		eq = strchr(runtime[i], '=');
+		*eq = '\0';
+		for (k = 0; k < o.nfunctions &&
+			    strcmp(o.functions[k].name, runtime[i]);
+		     k++)
+			;
+		if (k == o.nfunctions) {
+			fprintf(stderr,
+				"faasnet-manager: --runtime-start %s: no "
+				"such --function\n",
+				runtime[i]);
+			return 2;
+		}
+		parse_uint(eq + 1, &o.functions[k].runtime_ms);
+	}
 	/* SIGINT and SIGTERM end the loop through a descriptor. */
 	sfd = evloop_signal_fd();
 	if (sfd < 0) {
-		fprintf(stderr, "faasnet-manager: signals: %s\n", strerror(-sfd));
+		fprintf(stderr, "faasnet-manager: signals: %s\n",
+			strerror(-sfd));
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);

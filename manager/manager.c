@@ -222,6 +222,7 @@ static void invoke(struct manager *m, struct conn *c,
 		f->containers++;
 		p.function = proto_str(f->def->name);
 		p.image = proto_str(f->def->image);
+		p.runtime_ms = f->def->runtime_ms;
 		p.container = m->next_container++;
 		p.strategy = m->o->strategy;
 		p.parent = peer_of(m, parent);

@@ -17,6 +17,9 @@
 struct manager_function {
 	const char *name;
 	const char *image; /* registry reference */
+	/* The runtime's start of each container, in the world's ms; sent
+	 * in PROVISION (0: none) */
+	unsigned runtime_ms;
 };
 
 struct manager_opts {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bittorrent.h"
+#include "blockimg.h"
 #include "build.h"
 #include "driver.h"
 #include "evloop.h"
@@ -48,6 +49,9 @@ struct run {
 	struct topo_plan plan;
 	char refs[SCENARIO_MAX_IMAGES][400];
 	char layouts[SCENARIO_MAX_IMAGES][PATH_MAX + 300];
+	/* per image, the compute of its start-up trace (the sum of its
+	 * gaps; 0 without a trace): bittorrent's start after the download */
+	uint64_t trace_gaps_ns[SCENARIO_MAX_IMAGES];
 	struct summary_row *rows;
 	size_t nrows, caprows;
 	struct summary_run *runs;
@@ -151,13 +155,33 @@ static int pin_ref(struct run *r, unsigned i, const char *layout,
 	return 0;
 }
 
-static int stage_meta(struct run *r, const char *layout)
+/* The sum of the start-up trace's gaps of the index in buf (0 without a
+ * trace, or for an index that does not decode: the agents would refuse
+ * it, and the run says so). */
+static uint64_t trace_gaps_ns(const char *buf, size_t len)
+{
+	struct blockimg_index ix;
+	struct err e = {""};
+	uint64_t us = 0;
+	uint32_t i;
+
+	if (blockimg_index_decode((const uint8_t *)buf, len, &ix, &e))
+		return 0;
+	for (i = 0; i < ix.ntrace; i++)
+		us += ix.trace[i].gap_us;
+	blockimg_index_free(&ix);
+	return us * 1000;
+}
+
+/* Every block index of image i's layout into the metadata store; the
+ * first one's trace gaps noted (the layer the agents serve). */
+static int stage_meta(struct run *r, unsigned i, const char *layout)
 {
 	struct oci_image img = {0};
 	char *man = NULL, *buf = NULL, digest[SHA256_OCI_LEN];
 	size_t len;
 	unsigned l;
-	int ret;
+	int ret, first = 1;
 
 	ret = oci_layout_get_manifest(layout, NULL, &man, &len, r->e);
 	if (!ret)
@@ -169,6 +193,9 @@ static int stage_meta(struct run *r, const char *layout)
 					   &buf, &len, r->e);
 		if (!ret)
 			ret = oci_layout_put(r->meta, buf, len, digest, r->e);
+		if (!ret && first)
+			r->trace_gaps_ns[i] = trace_gaps_ns(buf, len);
+		first = 0;
 		free(buf);
 		buf = NULL;
 	}
@@ -281,7 +308,7 @@ static int prepare_images(struct run *r)
 			if (ret)
 				return ret;
 		}
-		ret = stage_meta(r, layout);
+		ret = stage_meta(r, i, layout);
 		if (ret)
 			return ret;
 		ret = pin_ref(r, i, layout, s->name, im->name);
@@ -363,9 +390,12 @@ static int add_row(struct run *r, const struct summary_row *row)
 struct seen {
 	char vm[16];
 	uint64_t registry_bytes, peer_bytes;
+	uint64_t ready_ns; /* image_ready, on the world's clock; 0: none */
 };
 
-static void read_logs(const char *raw, struct driver_result *dr,
+/* k: the run's dilation, to put the agents' timestamps on the world's
+ * clock, as the driver does with STARTED's. */
+static void read_logs(const char *raw, struct driver_result *dr, double k,
 		      struct seen *seen, unsigned *corrupt)
 {
 	char path[PATH_MAX + 300], line[8192];
@@ -418,6 +448,14 @@ static void read_logs(const char *raw, struct driver_result *dr,
 						 sizeof(seen[idx].vm), "%s",
 						 vm ? vm : "");
 				}
+				if (strcmp(who, "manager") &&
+				    !strcmp(ev, "image_ready") &&
+				    !seen[idx].ready_ns)
+					seen[idx].ready_ns = driver_world_ns(
+						dr->t0_ns, k,
+						(uint64_t)json_integer_value(
+							json_object_get(
+								j, "t_ns")));
 				if (strcmp(who, "manager") &&
 				    !strcmp(ev, "started")) {
 					uint64_t reg =
@@ -569,8 +607,12 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 
 /* The BitTorrent baseline has no manager and no agents: bittorrent.c runs
  * the tracker, the origin seeder and a download per container, and says
- * when each was up. Every byte a container fetched came from the swarm (the
- * origin seeder included): peer bytes. */
+ * when each download was done. Every byte a container fetched came from
+ * the swarm (the origin seeder included): peer bytes. Its container's start
+ * is modelled here, simply: with the whole image local, as for the
+ * registry strategy, the start costs the function's runtime start plus
+ * the sum of its trace's compute gaps (no read waits), added to the
+ * download's end, which is its image_ready. */
 static int run_bittorrent(struct run *r, const char *raw, const char *label,
 			  const struct scenario_invocation *inv, size_t ninv,
 			  long sweep, unsigned rep)
@@ -609,9 +651,18 @@ static int run_bittorrent(struct run *r, const char *raw, const char *label,
 				 r->plan.hosts[2 + vm_of[i]].name);
 		row.requested_s = (double)(c->requested_ns - dr.t0_ns) / 1e9;
 		if (c->started_ns) {
+			const struct scenario_function *fn =
+				&s->functions[c->function];
+
+			row.image_ready = 1;
+			row.image_ready_s =
+				(double)(c->started_ns - c->requested_ns) / 1e9;
 			row.started = 1;
 			row.started_s =
-				(double)(c->started_ns - dr.t0_ns) / 1e9;
+				(double)(c->started_ns + fn->runtime_start_ns +
+					 r->trace_gaps_ns[fn->image] -
+					 dr.t0_ns) /
+				1e9;
 			row.seconds = row.started_s - row.requested_s;
 		}
 		row.peer_bytes = bytes_of ? bytes_of[i] : 0;
@@ -664,6 +715,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
 	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
 	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
+	char rtargs[SCENARIO_MAX_FUNCTIONS][96];
 	char maxc[16], reclaim[24], dead[16], seed[24], mgr[32], kstr[32];
 	struct scenario_invocation *inv = NULL;
 	struct err we = {""};
@@ -726,7 +778,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
-	argv = calloc(20 + 2 * s->nfunctions, sizeof(*argv));
+	argv = calloc(20 + 4 * s->nfunctions, sizeof(*argv));
 	if (!argv) {
 		ret = -ENOMEM;
 		goto out;
@@ -742,6 +794,15 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 			 s->functions[i].name, r->refs[s->functions[i].image]);
 		argv[k++] = "--function";
 		argv[k++] = fnargs[i];
+		/* The manager tells the agents (PROVISION's runtime_ms). */
+		if (!s->functions[i].runtime_start_ns)
+			continue;
+		snprintf(rtargs[i], sizeof(rtargs[i]), "%s=%llu",
+			 s->functions[i].name,
+			 (unsigned long long)(s->functions[i].runtime_start_ns /
+					      1000000));
+		argv[k++] = "--runtime-start";
+		argv[k++] = rtargs[i];
 	}
 	argv[k++] = "--strategy";
 	argv[k++] = (char *)stname;
@@ -813,7 +874,7 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 		ret = -ENOMEM;
 		goto out;
 	}
-	read_logs(raw, &dr, seen, &corrupt);
+	read_logs(raw, &dr, run_k(r), seen, &corrupt);
 	for (i = 0; i < dr.n; i++) {
 		const struct driver_container *c = &dr.c[i];
 		struct summary_row row = {.sweep = sweep};
@@ -828,6 +889,12 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 			row.started_s =
 				(double)(c->started_ns - dr.t0_ns) / 1e9;
 			row.seconds = row.started_s - row.requested_s;
+		}
+		if (seen[i].ready_ns >= c->requested_ns && seen[i].ready_ns) {
+			row.image_ready = 1;
+			row.image_ready_s =
+				(double)(seen[i].ready_ns - c->requested_ns) /
+				1e9;
 		}
 		row.registry_bytes = seen[i].registry_bytes;
 		row.peer_bytes = seen[i].peer_bytes;

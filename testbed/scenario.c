@@ -256,6 +256,7 @@ static const struct key image_keys[] = {
 struct function_raw {
 	char name[64];
 	char image[64];
+	uint64_t runtime_start_ns;
 };
 
 static const struct key function_keys[] = {
@@ -273,6 +274,16 @@ static const struct key function_keys[] = {
 		.what = "the name of an image",
 		.min = 1,
 		.required = true,
+	},
+	{
+		/* The agent is told whole milliseconds (PROVISION's
+		 * runtime_ms), at most its limit. */
+		.name = "runtime_start",
+		.type = KEY_DURATION,
+		FIELD(struct function_raw, runtime_start_ns),
+		.what = "a duration from 0 to 10m like 1.5s",
+		.min = 0,
+		.max = (uint64_t)PROTO_MAX_RUNTIME_MS * 1000000,
 	},
 	{.name = NULL},
 };
@@ -969,6 +980,7 @@ static int parse_functions(const struct ctx *c, const yaml_node_t *v,
 		}
 		memcpy(s->functions[i].name, raw.name, sizeof(raw.name));
 		s->functions[i].image = (unsigned)idx;
+		s->functions[i].runtime_start_ns = raw.runtime_start_ns;
 		s->functions[i].line = (unsigned)yamlmsg_line(node);
 		/* Counted as it goes, so find_function sees earlier ones. */
 		s->nfunctions = (unsigned)i + 1;

@@ -47,6 +47,9 @@ struct scenario_image {
 struct scenario_function {
 	char name[64];
 	unsigned image; /* index into images */
+	/* runtime_start: the runtime creating a container before its first
+	 * read, the same for every strategy (0: none) */
+	uint64_t runtime_start_ns;
 	unsigned line;
 };
 

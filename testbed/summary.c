@@ -28,6 +28,7 @@ enum col {
 	COL_REQUESTED,
 	COL_STARTED,
 	COL_SECONDS,
+	COL_IMAGE_READY,
 	COL_REGISTRY,
 	COL_PEER,
 	NCOLS,
@@ -40,6 +41,7 @@ static const char *const col_names[NCOLS] = {
 	[COL_REQUESTED] = "requested_s",
 	[COL_STARTED] = "started_s",
 	[COL_SECONDS] = "seconds",
+	[COL_IMAGE_READY] = "image_ready_s",
 	[COL_REGISTRY] = "registry_bytes",
 	[COL_PEER] = "peer_bytes",
 };
@@ -73,8 +75,8 @@ int summary_compute(const struct summary_row *rows, size_t n,
 {
 	struct summary_run r = {.sweep = sweep,
 				.corrupt_blocks = corrupt_blocks};
-	double *secs = NULL;
-	size_t i, ns = 0;
+	double *secs = NULL, *ready = NULL;
+	size_t i, ns = 0, nr = 0;
 
 	if (!strategy || strlen(strategy) >= sizeof(r.strategy))
 		return -EINVAL;
@@ -85,8 +87,12 @@ int summary_compute(const struct summary_row *rows, size_t n,
 			ns++;
 	if (ns) {
 		secs = malloc(ns * sizeof(*secs));
-		if (!secs)
+		ready = malloc(n * sizeof(*ready));
+		if (!secs || !ready) {
+			free(secs);
+			free(ready);
 			return -ENOMEM;
+		}
 	}
 	ns = 0;
 	for (i = 0; i < n; i++) {
@@ -101,6 +107,8 @@ int summary_compute(const struct summary_row *rows, size_t n,
 		r.peer_bytes += row->peer_bytes;
 		if (row->started)
 			secs[ns++] = row->seconds;
+		if (row->started && row->image_ready)
+			ready[nr++] = row->image_ready_s;
 	}
 	r.started = (unsigned)ns;
 	r.failed = r.requested - r.started;
@@ -111,7 +119,13 @@ int summary_compute(const struct summary_row *rows, size_t n,
 		r.p99_s = summary_nearest_rank(secs, ns, 99);
 		r.max_s = secs[ns - 1];
 	}
+	if (nr) {
+		qsort(ready, nr, sizeof(*ready), summary_cmp_double);
+		r.image_ready_p50_s = summary_nearest_rank(ready, nr, 50);
+		r.image_ready_max_s = ready[nr - 1];
+	}
 	free(secs);
+	free(ready);
 	*out = r;
 	return 0;
 }
@@ -251,7 +265,9 @@ static int check_row(const struct summary_row *r, size_t i,
 		return ret;
 	/* "%.6f" of a NaN is "nan", which the reader rightly refuses. */
 	if (!isfinite(r->requested_s) ||
-	    (r->started && (!isfinite(r->started_s) || !isfinite(r->seconds))))
+	    (r->started &&
+	     (!isfinite(r->started_s) || !isfinite(r->seconds))) ||
+	    (r->image_ready && !isfinite(r->image_ready_s)))
 		return err_set(e, -EINVAL, "rows[%zu]: a time is not finite",
 			       i);
 	snprintf(what, sizeof(what), "rows[%zu]", i);
@@ -289,6 +305,9 @@ int summary_write_rows(FILE *f, const struct summary_row *rows, size_t n,
 			fprintf(f, "%.6f,%.6f", r->started_s, r->seconds);
 		else
 			fputc(',', f);
+		fputc(',', f);
+		if (r->image_ready)
+			fprintf(f, "%.6f", r->image_ready_s);
 		fprintf(f, ",%" PRIu64 ",%" PRIu64, r->registry_bytes,
 			r->peer_bytes);
 		if (sweep_param)
@@ -516,6 +535,7 @@ static int parse_row(struct reader *r, const char *sweep_param,
 		[COL_REQUESTED] = "seconds like 1.250000",
 		[COL_STARTED] = "seconds or nothing",
 		[COL_SECONDS] = "seconds or nothing",
+		[COL_IMAGE_READY] = "seconds or nothing",
 		[COL_REGISTRY] = "a byte count",
 		[COL_PEER] = "a byte count",
 	};
@@ -568,6 +588,13 @@ static int parse_row(struct reader *r, const char *sweep_param,
 		return bad(r, col_names[COL_SECONDS],
 			   "nothing, as started_s is empty",
 			   fields[COL_SECONDS]);
+	}
+	row->image_ready = fields[COL_IMAGE_READY][0] != '\0';
+	if (row->image_ready) {
+		ret = get_seconds(r, COL_IMAGE_READY, fields[COL_IMAGE_READY],
+				  &row->image_ready_s);
+		if (ret)
+			return ret;
 	}
 
 	ret = get_bytes(r, COL_REGISTRY, fields[COL_REGISTRY],
@@ -780,6 +807,12 @@ static int append_run(json_t *arr, const struct summary_run *run, size_t i,
 	ret = ret ?: set_new(o, "p90_s", json_real(run->p90_s));
 	ret = ret ?: set_new(o, "p99_s", json_real(run->p99_s));
 	ret = ret ?: set_new(o, "max_s", json_real(run->max_s));
+	ret = ret
+		      ?: set_new(o, "image_ready_p50_s",
+				 json_real(run->image_ready_p50_s));
+	ret = ret
+		      ?: set_new(o, "image_ready_max_s",
+				 json_real(run->image_ready_max_s));
 	if (ret)
 		return err_set(e, ret, "summary.json: out of memory");
 	ret = set_u64(o, "registry_bytes", run->registry_bytes, i, e);

@@ -23,6 +23,11 @@ struct summary_row {
 	double requested_s; /* from the start of the run */
 	double started_s;   /* when it was up; 0 when not started */
 	double seconds;	    /* started_s - requested_s */
+	/* The start-up set was on its VM (bittorrent: the download done),
+	 * this long after requested_s; image_ready 0: not known (never
+	 * placed, never there) */
+	int image_ready;
+	double image_ready_s;
 	uint64_t registry_bytes, peer_bytes;
 };
 
@@ -43,6 +48,8 @@ struct summary_run {
 	unsigned requested, started, failed;
 	/* over started containers; nearest-rank percentiles; 0 when none */
 	double p50_s, p90_s, p99_s, max_s;
+	/* over rows with image_ready (nearest rank); 0 when none */
+	double image_ready_p50_s, image_ready_max_s;
 	uint64_t registry_bytes, peer_bytes;
 	unsigned corrupt_blocks;
 	/* a scenario with serve: its requests (from requests.csv); else NULL */
@@ -65,9 +72,10 @@ int summary_compute(const struct summary_row *rows, size_t n,
 		    struct summary_run *out);
 
 /* containers.csv: the header strategy,function,vm,requested_s,started_s,
- * seconds,registry_bytes,peer_bytes (plus `sweep_param` as a last column
- * when sweep_param is not NULL), then one line per row; failed containers
- * have empty started_s and seconds. Times with 6 decimals. There is no CSV
+ * seconds,image_ready_s,registry_bytes,peer_bytes (plus `sweep_param` as a
+ * last column when sweep_param is not NULL), then one line per row; failed
+ * containers have empty started_s and seconds, and a row without
+ * image_ready an empty image_ready_s. Times with 6 decimals. There is no CSV
  * quoting: a name holding a comma, a quote or a line break, an empty
  * strategy or function, a sweep value < 0 with sweep_param (or != -1
  * without) is -EINVAL naming the row, before anything is written. Write

@@ -89,6 +89,28 @@ static inline void mem_digest_of(const void *buf, size_t len,
 	sha256_oci(d, out);
 }
 
+/* A start-up set from a trace (an index of version 2): pass
+ * mem_trace_startup and one of these to mem_image_build. */
+struct mem_trace {
+	const struct blockimg_read *reads;
+	uint32_t n;
+};
+
+static inline int mem_trace_startup(void *arg, struct blockimg_index *ix,
+				    struct err *e)
+{
+	const struct mem_trace *t = arg;
+	int ret;
+
+	ix->trace = malloc(t->n * sizeof(*ix->trace));
+	if (!ix->trace)
+		return err_set(e, -ENOMEM, "out of memory");
+	memcpy(ix->trace, t->reads, t->n * sizeof(*ix->trace));
+	ix->ntrace = t->n;
+	ret = blockimg_startup_from_trace(ix);
+	return ret ? err_set(e, ret, "trace: %s", strerror(-ret)) : 0;
+}
+
 struct mem_feed {
 	struct layer_builder *lb;
 	struct err *e;

@@ -18,6 +18,8 @@
 
 static char dir[96];
 
+#define JNUM(o, k) json_number_value(json_object_get((o), (k)))
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -90,6 +92,17 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 		assert_int_equal(
 			json_integer_value(json_object_get(r, "peer_bytes")),
 			run.peer_bytes);
+		assert_true(fabs(JNUM(r, "image_ready_p50_s") -
+				 run.image_ready_p50_s) < 1e-6);
+		assert_true(fabs(JNUM(r, "image_ready_max_s") -
+				 run.image_ready_max_s) < 1e-6);
+	}
+	/* Every container's image was ready before it started, and its
+	 * start took at least the function's runtime_start (200ms). */
+	for (i = 0; i < n; i++) {
+		assert_true(rows[i].started && rows[i].image_ready);
+		assert_true(rows[i].image_ready_s <= rows[i].seconds + 1e-6);
+		assert_true(rows[i].seconds >= 0.2);
 	}
 	/* faasnet read the registry once (one VM), ondemand four times. */
 	assert_true(json_integer_value(json_object_get(json_array_get(runs, 1),
@@ -99,8 +112,6 @@ static void test_run_writes_a_recomputable_results_folder(void **state)
 	json_decref(j);
 	free(rows);
 }
-
-#define JNUM(o, k) json_number_value(json_object_get((o), (k)))
 
 /* Runs that serve requests: every request served in FIFO order by warm
  * containers, an idle one released through the manager, and the requests

@@ -102,6 +102,14 @@ static void nap_ms(unsigned ms)
 /* --- the images ------------------------------------------------------- */
 
 static struct mem_image g_img, g_fake;
+/* Images with a start-up trace (index version 2): g_trace's first read is
+ * of TRACE_HELD, the highest of the blocks it reads; g_gaps is
+ * GAPS_N reads of block 3, each after GAPS_US of compute. */
+static struct mem_image g_trace, g_gaps;
+#define TRACE_HELD	40u
+#define GAPS_N		2000u
+#define GAPS_US		600u
+#define GAPS_RUNTIME_MS 300u
 
 static int timg_build(struct mem_image *t, uint64_t seed, struct err *e)
 {
@@ -109,6 +117,16 @@ static int timg_build(struct mem_image *t, uint64_t seed, struct err *e)
 
 	return mem_image_build(t, IMAGE_SIZE, BLOCK_SIZE, seed,
 			       synth_draw_startup, &su, e);
+}
+
+static int timg_build_trace(struct mem_image *t, uint64_t seed,
+			    const struct blockimg_read *reads, uint32_t n,
+			    struct err *e)
+{
+	struct mem_trace tr = {.reads = reads, .n = n};
+
+	return mem_image_build(t, IMAGE_SIZE, BLOCK_SIZE, seed,
+			       mem_trace_startup, &tr, e);
 }
 
 static void timg_free(struct mem_image *t)
@@ -403,18 +421,27 @@ enum fp_flag {
 
 #define FP_MAX_CONNS 16
 #define FP_MAX_HELD  16
+#define FP_MAX_ASKED 256
 
 struct fparent {
 	const struct mem_image *img; /* what it serves, for any reference */
 	unsigned flags;
 	int corrupt; /* a block it always serves corrupt, or -1 */
 	int watch;   /* a block whose asks it counts (watch_asks), or -1 */
+	int hold;    /* a block it answers only once hold_go is set, or -1 */
 	unsigned burst;
 	int lfd;
 	uint16_t port;
 	pthread_t thr;
 	int running;
-	atomic_int stop, release;
+	atomic_int stop, release, hold_go;
+	atomic_ullong hold_sent_ms; /* when the held block went, or 0 */
+	/* The blocks asked, in the order asked (a block asked again is
+	 * there again); asked[i] is written before nasked passes i. */
+	uint32_t asked[FP_MAX_ASKED];
+	atomic_uint nasked;
+	int hold_fd;
+	uint32_t hold_id;
 	atomic_uint conns, manifests, blobs, block_asks, watch_asks;
 	atomic_ullong last_req_ms;
 	int fd[FP_MAX_CONNS];
@@ -453,8 +480,19 @@ static void fp_block(struct fparent *fp, int fd, uint32_t id, uint32_t b)
 	const struct mem_image *t = fp->img;
 	struct proto_msg r = {.type = PROTO_BLOCK, .id = id, .block = b};
 	uint8_t *copy = NULL;
+	unsigned n;
 
+	n = atomic_load(&fp->nasked);
+	if (n < FP_MAX_ASKED) {
+		fp->asked[n] = b;
+		atomic_store(&fp->nasked, n + 1);
+	}
 	atomic_fetch_add(&fp->block_asks, 1);
+	if ((int)b == fp->hold && !atomic_load(&fp->hold_go)) {
+		fp->hold_fd = fd;
+		fp->hold_id = id;
+		return;
+	}
 	if ((int)b == fp->watch)
 		atomic_fetch_add(&fp->watch_asks, 1);
 	if (fp->flags & FP_SILENT)
@@ -553,6 +591,8 @@ static void fp_drop(struct fparent *fp, unsigned i)
 	for (h = 0; h < fp->nheld; h++)
 		if (fp->held[h].fd == fp->fd[i])
 			fp->held[h].fd = -1;
+	if (fp->hold_fd == fp->fd[i])
+		fp->hold_fd = -1;
 	close(fp->fd[i]);
 	fp->fd[i] = -1;
 	rd_free(&fp->rd[i]);
@@ -566,6 +606,12 @@ static void *fp_run(void *arg)
 		struct pollfd p[FP_MAX_CONNS + 1];
 		unsigned i, np = 0, idx[FP_MAX_CONNS];
 
+		if (atomic_load(&fp->hold_go) && fp->hold_fd >= 0) {
+			fp_block(fp, fp->hold_fd, fp->hold_id,
+				 (uint32_t)fp->hold);
+			atomic_store(&fp->hold_sent_ms, now_ms());
+			fp->hold_fd = -1;
+		}
 		if (atomic_load(&fp->release) && fp->nheld) {
 			for (i = 0; i < fp->nheld; i++)
 				if (fp->held[i].fd >= 0)
@@ -626,7 +672,7 @@ static int fp_start(struct fparent *fp, const struct mem_image *img,
 	memset(fp, 0, sizeof(*fp));
 	fp->img = img;
 	fp->flags = flags;
-	fp->corrupt = fp->watch = -1;
+	fp->corrupt = fp->watch = fp->hold = fp->hold_fd = -1;
 	fp->burst = 40;
 	for (i = 0; i < FP_MAX_CONNS; i++)
 		fp->fd[i] = -1;
@@ -926,7 +972,7 @@ static void freg_stop(struct freg *r)
 /* --- the agent under test and its manager -------------------------------- */
 
 struct h {
-	char dir[64], events[128], ref[256];
+	char dir[64], events[128], ref[256], meta[128];
 	int mgr_lfd, mgr_fd;
 	struct rd mgr;
 	uint16_t mgr_port, agent_port;
@@ -936,6 +982,7 @@ struct h {
 	int running, ret;
 	struct err e;
 	struct freg reg;
+	unsigned runtime_ms; /* PROVISION's */
 	/* SUSPECTs the manager heard, and the last one's accused */
 	unsigned suspects;
 	struct proto_peer accused;
@@ -1031,6 +1078,7 @@ static int h_provision_as(struct h *h, uint32_t container, uint16_t parent_port,
 
 	m.function = proto_str(FUNCTION);
 	m.image = proto_str(h->ref);
+	m.runtime_ms = h->runtime_ms;
 	m.parent.addr = parent_port ? LOOPBACK : 0;
 	m.parent.port = parent_port;
 	return send_msg(h->mgr_fd, &m);
@@ -1291,18 +1339,29 @@ static void test_control_registry_root_starts(void **state)
 /* A root whose node has the block index in its metadata store (as the
  * testbed stages it): the index comes from there, never from the
  * registry, and the container starts. */
+/* h_start_img with img's block index in the node's metadata store, as a
+ * run stages it. */
+static int h_start_stored(struct h *h, const struct mem_image *img,
+			  enum freg_mode reg_mode)
+{
+	char digest[SHA256_OCI_LEN];
+	struct err e = {""};
+
+	snprintf(h->meta, sizeof(h->meta), "%s/meta", h->dir);
+	h->o.meta_dir = h->meta;
+	if (oci_layout_init(h->meta, &e) ||
+	    oci_layout_put(h->meta, img->index, img->index_len, digest, &e)) {
+		fprintf(stderr, "%s\n", e.msg);
+		return -1;
+	}
+	return h_start_img(h, img, reg_mode);
+}
+
 static int body_registry_root_store(struct h *h)
 {
-	char meta[128], digest[SHA256_OCI_LEN];
-	struct err e = {""};
 	int ret = 0;
 
-	snprintf(meta, sizeof(meta), "%s/meta", h->dir);
-	h->o.meta_dir = meta;
-	if (oci_layout_init(meta, &e) ||
-	    oci_layout_put(meta, g_img.index, g_img.index_len, digest, &e) ||
-	    h_start(h, FREG_HONEST)) {
-		fprintf(stderr, "%s\n", e.msg);
+	if (h_start_stored(h, &g_img, FREG_HONEST)) {
 		ret = 2;
 		goto out;
 	}
@@ -1330,7 +1389,9 @@ static int body_registry_strategy(struct h *h)
 {
 	int ret = 0;
 
-	if (h_start(h, FREG_HONEST)) {
+	/* The block index, read for its start-up trace once the layer is
+	 * here, comes from the node's metadata store, as in a run. */
+	if (h_start_stored(h, &g_img, FREG_HONEST)) {
 		ret = 2;
 		goto out;
 	}
@@ -1352,6 +1413,132 @@ static void test_control_registry_strategy_starts(void **state)
 {
 	(void)state;
 	run_isolated(body_registry_strategy, 20);
+}
+
+/* --- the start-up trace ------------------------------------------------- */
+
+/* A start plays its trace: g_trace's first read is of TRACE_HELD, which
+ * the parent holds back. The agent asks for that block first (ahead of
+ * the start-up set's prefetch, which in block order would come first),
+ * the container has not started while it is held, and it starts once it
+ * is served, while the background's blocks (--background), which the
+ * parent never serves, are still missing: it waited for that block and no
+ * other. */
+static int body_trace_waits_for_held_block(struct h *h)
+{
+	struct fparent fp = {.lfd = -1};
+	uint64_t t_started, t_sent;
+	unsigned i, n, background = 0;
+	int ret = 0;
+
+	h->o.background = 1;
+	if (h_start_img(h, &g_trace, FREG_FAIL) ||
+	    fp_start(&fp, &g_trace, FP_ONLY_STARTUP_BLOCKS)) {
+		ret = 2;
+		goto out;
+	}
+	fp.hold = TRACE_HELD;
+	CHECK(!h_provision(h, 1, fp.port), "send PROVISION");
+	CHECK(!h_wait_started(h, 1, 1500),
+	      "STARTED while block %u, the trace's first read, was held back",
+	      TRACE_HELD);
+	CHECK(!h_log_has(h, "\"image_ready\""),
+	      "image_ready without block %u of the start-up set", TRACE_HELD);
+	n = atomic_load(&fp.nasked);
+	CHECK(n == g_trace.ix.nstartup,
+	      "%u blocks asked while the start waits, the start-up set is %u",
+	      n, g_trace.ix.nstartup);
+	CHECK(fp.asked[0] == TRACE_HELD,
+	      "the first block asked was %u, not %u (the trace's first read)",
+	      fp.asked[0], TRACE_HELD);
+	atomic_store(&fp.hold_go, 1);
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED once block %u came",
+	      TRACE_HELD);
+	t_started = now_ms();
+	t_sent = atomic_load(&fp.hold_sent_ms);
+	CHECK(t_sent && t_sent <= t_started,
+	      "STARTED before block %u was served", TRACE_HELD);
+	CHECK(h_wait_log(h, "\"image_ready\"", 2000), "no image_ready");
+	/* The background was asked for (at image_ready) and never served. */
+	for (i = 0; i < 100 && !background; i++) {
+		nap_ms(20);
+		n = atomic_load(&fp.nasked);
+		for (background = 0; n-- > 0;)
+			background += !g_trace.is_startup[fp.asked[n]];
+	}
+	CHECK(background > 0, "no background block was asked for");
+out:
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static void test_trace_waits_for_held_block_alone(void **state)
+{
+	(void)state;
+	run_isolated(body_trace_waits_for_held_block, 20);
+}
+
+/* The runtime's start and every compute gap are slept: GAPS_N gaps of
+ * GAPS_US (each under a millisecond: rounded down they would be lost,
+ * rounded up they would cost 1 ms each) and GAPS_RUNTIME_MS before the
+ * first read. STARTED comes no earlier than their sum, and not much
+ * later. */
+static int start_after_gaps(struct h *h, uint8_t strategy)
+{
+	struct fparent fp = {.lfd = -1};
+	uint64_t want = GAPS_RUNTIME_MS + (uint64_t)GAPS_N * GAPS_US / 1000;
+	uint64_t t0, took;
+	int ret = 0;
+
+	h->runtime_ms = GAPS_RUNTIME_MS;
+	if (h_start_stored(h, &g_gaps, FREG_HONEST) ||
+	    fp_start(&fp, &g_gaps, 0)) {
+		ret = 2;
+		goto out;
+	}
+	t0 = now_ms();
+	CHECK(!h_provision_as(h, 1,
+			      strategy == PROTO_STRATEGY_REGISTRY ? 0 : fp.port,
+			      strategy),
+	      "send PROVISION");
+	CHECK(h_wait_started(h, 1, 10000), "no STARTED");
+	took = now_ms() - t0;
+	CHECK(took >= want - 1, "STARTED after %llu ms, the gaps are %llu ms",
+	      (unsigned long long)took, (unsigned long long)want);
+	CHECK(took < want + 800,
+	      "STARTED after %llu ms, the gaps are %llu ms: gaps slept "
+	      "longer than they are",
+	      (unsigned long long)took, (unsigned long long)want);
+	CHECK(h_log_has(h, "\"image_ready\""), "no image_ready");
+out:
+	h_stop(h);
+	fp_stop(&fp);
+	return ret;
+}
+
+static int body_gaps_faasnet(struct h *h)
+{
+	return start_after_gaps(h, PROTO_STRATEGY_FAASNET);
+}
+
+static int body_gaps_registry(struct h *h)
+{
+	return start_after_gaps(h, PROTO_STRATEGY_REGISTRY);
+}
+
+static void test_trace_gaps_and_runtime_slept(void **state)
+{
+	(void)state;
+	run_isolated(body_gaps_faasnet, 20);
+}
+
+/* The registry strategy: the whole layer, then the same trace with every
+ * block here; the gaps still cost their time. */
+static void test_trace_gaps_slept_registry_strategy(void **state)
+{
+	(void)state;
+	run_isolated(body_gaps_registry, 20);
 }
 
 /* --- one test per defect ------------------------------------------------- */
@@ -2025,7 +2212,20 @@ static int setup(void **state)
 	struct err e = {""};
 
 	(void)state;
-	if (timg_build(&g_img, 1, &e) || timg_build(&g_fake, 2, &e)) {
+	static const struct blockimg_read trace[] = {
+		{TRACE_HELD * BLOCK_SIZE + 10, 100, 0},
+		{3 * BLOCK_SIZE, BLOCK_SIZE, 0},
+		{10 * BLOCK_SIZE + 4000, 200, 0}, /* blocks 10 and 11 */
+		{0, 0, 0},
+	};
+	static struct blockimg_read gaps[GAPS_N];
+	uint32_t i;
+
+	for (i = 0; i < GAPS_N; i++)
+		gaps[i] = (struct blockimg_read){3 * BLOCK_SIZE, 10, GAPS_US};
+	if (timg_build(&g_img, 1, &e) || timg_build(&g_fake, 2, &e) ||
+	    timg_build_trace(&g_trace, 3, trace, 4, &e) ||
+	    timg_build_trace(&g_gaps, 4, gaps, GAPS_N, &e)) {
 		fprintf(stderr, "building the test images: %s\n", e.msg);
 		return -1;
 	}
@@ -2039,6 +2239,8 @@ static int teardown(void **state)
 	(void)state;
 	timg_free(&g_img);
 	timg_free(&g_fake);
+	timg_free(&g_trace);
+	timg_free(&g_gaps);
 	return 0;
 }
 
@@ -2066,6 +2268,9 @@ int main(void)
 		cmocka_unit_test(test_registry_strategy_retries_stalled_pull),
 		cmocka_unit_test(test_registry_strategy_retries_corrupt_pull),
 		cmocka_unit_test(test_registry_index_checked_once_by_the_cache),
+		cmocka_unit_test(test_trace_waits_for_held_block_alone),
+		cmocka_unit_test(test_trace_gaps_and_runtime_slept),
+		cmocka_unit_test(test_trace_gaps_slept_registry_strategy),
 	};
 	int ret;
 

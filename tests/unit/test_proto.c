@@ -36,6 +36,7 @@ enum {
 	T_ERROR,
 	T_MESSAGE,
 	T_DATA,
+	T_RUNTIME_MS,
 	T_MAX,
 };
 
@@ -61,6 +62,7 @@ static const struct {
 	[T_ERROR] = {"error", 4, false},
 	[T_MESSAGE] = {"message", 0, true},
 	[T_DATA] = {"data", 0, false},
+	[T_RUNTIME_MS] = {"runtime_ms", 4, false},
 };
 
 static const struct {
@@ -75,7 +77,7 @@ static const struct {
 	[PROTO_PROVISION] = {"PROVISION",
 			     B(T_FUNCTION) | B(T_IMAGE) | B(T_CONTAINER) |
 				     B(T_STRATEGY) | B(T_PARENT),
-			     0},
+			     B(T_RUNTIME_MS)},
 	[PROTO_PARENT] = {"PARENT", B(T_FUNCTION) | B(T_PARENT), 0},
 	[PROTO_STARTED] = {"STARTED",
 			   B(T_FUNCTION) | B(T_CONTAINER) | B(T_T_NS), 0},
@@ -231,6 +233,7 @@ static void fill_all(struct proto_msg *m, enum proto_type type)
 	m->message = proto_str("no such blob");
 	m->data = data_bytes;
 	m->data_len = sizeof(data_bytes);
+	m->runtime_ms = 1500;
 }
 
 /* What a decoder should give back for fill_all(): the type's fields only. */
@@ -262,6 +265,7 @@ static void expect_of(struct proto_msg *x, const struct proto_msg *m)
 	KEEP(T_MESSAGE, message);
 	KEEP(T_DATA, data);
 	KEEP(T_DATA, data_len);
+	KEEP(T_RUNTIME_MS, runtime_ms);
 #undef KEEP
 }
 
@@ -293,6 +297,7 @@ static void assert_msg_equal(const struct proto_msg *want,
 	assert_true(want->t_ns == got->t_ns);
 	assert_int_equal(want->error, got->error);
 	assert_str_equal(want->message, got->message);
+	assert_int_equal(want->runtime_ms, got->runtime_ms);
 	assert_int_equal(want->data_len, got->data_len);
 	if (want->data_len)
 		assert_memory_equal(want->data, got->data, want->data_len);
@@ -521,6 +526,28 @@ static void test_roundtrip_edges(void **state)
 		assert_int_equal(got.strategy, s);
 		assert_int_equal(got.parent.addr, 0);
 	}
+
+	/* PROVISION's runtime_ms: left out at 0 (the frame is what it was
+	 * before the field), up to its limit, refused past it. */
+	fill_all(&m, PROTO_PROVISION);
+	m.runtime_ms = 0;
+	roundtrip(&m, &got, &f);
+	assert_int_equal(fr_find(&f, T_RUNTIME_MS), 0);
+	assert_int_equal(got.runtime_ms, 0);
+	m.runtime_ms = PROTO_MAX_RUNTIME_MS;
+	roundtrip(&m, &got, &f);
+	assert_int_not_equal(fr_find(&f, T_RUNTIME_MS), 0);
+	assert_int_equal(got.runtime_ms, PROTO_MAX_RUNTIME_MS);
+	m.runtime_ms = PROTO_MAX_RUNTIME_MS + 1;
+	assert_encode_fails(&m, -EINVAL,
+			    "PROVISION: field 16 (runtime_ms): 600001, "
+			    "expected at most 600000");
+	/* ... and the decoder refuses it too. */
+	fr_full(&f, PROTO_PROVISION);
+	fr_drop(&f, T_RUNTIME_MS);
+	fr_u32(&f, T_RUNTIME_MS, PROTO_MAX_RUNTIME_MS + 1);
+	assert_fr_fails(&f, "field 16 (runtime_ms): 600001, expected at most "
+			    "600000");
 
 	/* INVOKE's count at both ends of its range. */
 	fill_all(&m, PROTO_INVOKE);
@@ -868,7 +895,7 @@ static void test_field_not_allowed(void **state)
 			n++;
 		}
 	}
-	assert_int_equal(n, 18 * 15 - 35); /* less the allowed fields */
+	assert_int_equal(n, 18 * 16 - 36); /* less the allowed fields */
 }
 
 /* For every type, each required field left out in turn. */

@@ -264,6 +264,31 @@ static void test_defaults(void **state)
 	assert_true(s.timeout_ns == 300 * SEC);
 	assert_string_equal(s.sweep_param, "");
 	assert_int_equal(s.nsweep, 0);
+	assert_true(s.functions[0].runtime_start_ns == 0);
+	scenario_free(&s);
+}
+
+/* A function's runtime start: a duration, 0 to 10 minutes. */
+static void test_runtime_start(void **state)
+{
+	static const char text[] =
+		"name: t\n"
+		"images: [{ name: py, size: 1MB }]\n"
+		"functions:\n"
+		"  - { name: f1, image: py, runtime_start: 1.5s }\n"
+		"  - { name: f2, image: py, runtime_start: 0s }\n"
+		"  - { name: f3, image: py, runtime_start: 10m }\n"
+		"  - { name: f4, image: py }\n"
+		"workload: [{ at: 0s, invoke: f1 }]\n";
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(parse(text, &s, &e), 0);
+	assert_true(s.functions[0].runtime_start_ns == 1500 * SEC / 1000);
+	assert_true(s.functions[1].runtime_start_ns == 0);
+	assert_true(s.functions[2].runtime_start_ns == 600 * SEC);
+	assert_true(s.functions[3].runtime_start_ns == 0);
 	scenario_free(&s);
 }
 
@@ -517,6 +542,22 @@ static const struct bad_case bad[] = {
 	 "  - { name: f1, image: py }\n"
 	 "workload: [{ at: 0s, invoke: f1 }]\n",
 	 "x.yaml:6: functions[2].name: duplicate name 'f1' (first at line 4)"},
+	/* runtime_start */
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }]\n"
+	 "functions:\n"
+	 "  - { name: f1, image: py, runtime_start: slow }\n"
+	 "workload: [{ at: 0s, invoke: f1 }]\n",
+	 "x.yaml:4: functions[0].runtime_start: expected a duration from 0 to "
+	 "10m like 1.5s, got \"slow\""},
+	{"name: t\n"
+	 "images: [{ name: py, size: 1MB }]\n"
+	 "functions:\n"
+	 "  - { name: f1, image: py,\n"
+	 "      runtime_start: 11m }\n"
+	 "workload: [{ at: 0s, invoke: f1 }]\n",
+	 "x.yaml:5: functions[0].runtime_start: expected a duration from 0 to "
+	 "10m like 1.5s, got \"11m\""},
 	/* references */
 	{"name: t\n"
 	 "images: [{ name: py, size: 1MB }, { name: js, size: 1MB }]\n"
@@ -571,7 +612,7 @@ static const struct bad_case bad[] = {
 	 * forwarded down a tree. */
 	{"name: t\nimages:\n  - name: py\n    size: 758MB\n    block_size: "
 	 "4KiB\n" TAIL,
-	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 9623108 "
+	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 13817416 "
 	 "bytes, over the 8386560 bytes a frame carries"},
 	{"name: t\nimages: [{ name: py, size: 100MB, block_size: 8MiB "
 	 "}]\n" TAIL,
@@ -1483,6 +1524,7 @@ int main(void)
 		cmocka_unit_test(test_dilation),
 		cmocka_unit_test(test_startup_compute),
 		cmocka_unit_test(test_any_order),
+		cmocka_unit_test(test_runtime_start),
 		cmocka_unit_test(test_limits_accepted),
 		cmocka_unit_test(test_topology_path),
 		cmocka_unit_test(test_topology_path_errors),

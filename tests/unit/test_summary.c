@@ -24,8 +24,8 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define HEADER                                                                 \
-	"strategy,function,vm,requested_s,started_s,seconds,registry_bytes,"   \
-	"peer_bytes"
+	"strategy,function,vm,requested_s,started_s,seconds,image_ready_s,"    \
+	"registry_bytes,peer_bytes"
 
 static struct summary_row row(const char *strategy, long sweep, int started,
 			      double seconds, uint64_t registry_bytes)
@@ -267,6 +267,31 @@ static void test_compute_rejects_long_strategy(void **state)
 
 /* ---- containers.csv ---- */
 
+/* image_ready_s: p50 and max over started rows that have it; a row
+ * without it (never placed, or a log without the event) is left out, and
+ * one that never started too. Read back as written. */
+static void test_image_ready(void **state)
+{
+	struct summary_row rows[4] = {
+		row("faasnet", -1, 1, 2.0, 0),
+		row("faasnet", -1, 1, 3.0, 0),
+		row("faasnet", -1, 1, 4.0, 0),
+		row("faasnet", -1, 0, 0, 0),
+	};
+	struct summary_run r;
+
+	(void)state;
+	rows[0].image_ready = rows[2].image_ready = rows[3].image_ready = 1;
+	rows[0].image_ready_s = 0.5;
+	rows[2].image_ready_s = 1.5;
+	rows[3].image_ready_s = 9.0; /* never started: not counted */
+	assert_int_equal(summary_compute(rows, 4, "faasnet", -1, 0, &r), 0);
+	assert_true(r.image_ready_p50_s == 0.5);
+	assert_true(r.image_ready_max_s == 1.5);
+	assert_int_equal(summary_compute(rows + 1, 1, "faasnet", -1, 0, &r), 0);
+	assert_true(r.image_ready_p50_s == 0 && r.image_ready_max_s == 0);
+}
+
 /* Runs a writer into memory; returns its text (malloc'd). */
 static char *write_rows_mem(const struct summary_row *rows, size_t n,
 			    const char *sweep_param, int *ret, struct err *e)
@@ -296,6 +321,8 @@ static void test_write_rows_text(void **state)
 	rows[0].requested_s = 0.5;
 	rows[0].started_s = 1.75;
 	rows[0].peer_bytes = 4096;
+	rows[0].image_ready = 1; /* written beside seconds */
+	rows[0].image_ready_s = 0.75;
 	snprintf(rows[1].function, sizeof(rows[1].function), "fn-b");
 	rows[1].vm[0] = '\0';
 	rows[1].requested_s = 1234.0000004; /* printed rounded to 6 places */
@@ -305,8 +332,8 @@ static void test_write_rows_text(void **state)
 	assert_string_equal(text,
 			    HEADER "\n"
 				   "faasnet,fn-a,vm0001,0.500000,1.750000,"
-				   "1.250000,0,4096\n"
-				   "faasnet,fn-b,,1234.000000,,,100,0\n");
+				   "1.250000,0.750000,0,4096\n"
+				   "faasnet,fn-b,,1234.000000,,,,100,0\n");
 	free(text);
 
 	rows[0].sweep = 8;
@@ -316,8 +343,8 @@ static void test_write_rows_text(void **state)
 	assert_string_equal(text,
 			    HEADER ",containers\n"
 				   "faasnet,fn-a,vm0001,0.500000,1.750000,"
-				   "1.250000,0,4096,8\n"
-				   "faasnet,fn-b,,1234.000000,,,100,0,16\n");
+				   "1.250000,0.750000,0,4096,8\n"
+				   "faasnet,fn-b,,1234.000000,,,,100,0,16\n");
 	free(text);
 
 	/* No rows: the header alone. */
@@ -433,7 +460,7 @@ static void test_read_edges(void **state)
 	struct err e = {""};
 	char path[64], want[128];
 	const char *prefix = "faasnet,fn,vm1,1.";
-	const char *suffix = ",,,5,6";
+	const char *suffix = ",,,,5,6";
 	size_t n = 0, len, pad;
 	char *text;
 
@@ -443,12 +470,13 @@ static void test_read_edges(void **state)
 	assert_non_null(text);
 
 	len = (size_t)snprintf(text, 8192,
-			       HEADER "\nfaasnet,fn,vm1,1.5,3.25,1.75,1,2");
+			       HEADER "\nfaasnet,fn,vm1,1.5,3.25,1.75,0.5,1,2");
 	write_file(path, text, len);
 	assert_int_equal(summary_read_rows(path, &rows, &n, &e), 0);
 	assert_int_equal(n, 1);
 	assert_true(rows[0].started && rows[0].requested_s == 1.5 &&
 		    rows[0].started_s == 3.25 && rows[0].seconds == 1.75 &&
+		    rows[0].image_ready && rows[0].image_ready_s == 0.5 &&
 		    rows[0].registry_bytes == 1 && rows[0].peer_bytes == 2);
 	free(rows);
 	rows = NULL;
@@ -480,7 +508,8 @@ static void test_read_edges(void **state)
 	assert_int_equal(n, 77);
 
 	/* A NUL byte inside a line. */
-	len = (size_t)snprintf(text, 8192, HEADER "\nfaasnet,fn,vm1,1.5,,,1,2");
+	len = (size_t)snprintf(text, 8192,
+			       HEADER "\nfaasnet,fn,vm1,1.5,,,,1,2");
 	text[len - 5] = '\0';
 	write_file(path, text, len);
 	assert_int_equal(summary_read_rows(path, &rows, &n, &e), -EINVAL);
@@ -507,8 +536,8 @@ static void test_read_many_rows(void **state)
 	assert_non_null(f);
 	fprintf(f, HEADER ",containers\n");
 	for (i = 0; i < 1000; i++)
-		fprintf(f, "faasnet,fn,vm%zu,%zu.000000,,,%zu,0,%zu\n", i, i, i,
-			i % 7);
+		fprintf(f, "faasnet,fn,vm%zu,%zu.000000,,,,%zu,0,%zu\n", i, i,
+			i, i % 7);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(summary_read_rows(path, &rows, &n, &e), 0);
 	assert_int_equal(n, 1000);
@@ -527,7 +556,7 @@ struct read_case {
 	const char *msg; /* after "path:" */
 };
 
-#define ROW_OK "faasnet,fn,vm1,0.500000,1.000000,0.500000,10,20"
+#define ROW_OK "faasnet,fn,vm1,0.500000,1.000000,0.500000,,10,20"
 
 static const struct read_case read_cases[] = {
 	/* bad header */
@@ -540,12 +569,12 @@ static const struct read_case read_cases[] = {
 	 "1: header column 4: expected \"requested_s\", got end of line"},
 	{"\n", "1: header column 1: expected \"strategy\", got \"\""},
 	{HEADER ",containers,extra\n",
-	 "1: expected 8 columns and a sweep parameter at most, got 10 "
+	 "1: expected 9 columns and a sweep parameter at most, got 11 "
 	 "columns"},
 	{HEADER ",\n",
-	 "1: header column 9: expected the sweep parameter's name, got \"\""},
+	 "1: header column 10: expected the sweep parameter's name, got \"\""},
 	/* missing column */
-	{HEADER "\n" ROW_OK "\nfaasnet,fn,vm1,0.500000,1.000000,0.500000,10\n",
+	{HEADER "\n" ROW_OK "\nfaasnet,fn,vm1,0.500000,1.000000,0.500000,,10\n",
 	 "3: column peer_bytes: expected a byte count, got end of line"},
 	{HEADER "\nfaasnet\n",
 	 "2: column function: expected a function name, got end of line"},
@@ -554,37 +583,37 @@ static const struct read_case read_cases[] = {
 	{HEADER "\n\n", "2: column function: expected a function name, got "
 			"end of line"},
 	/* bad numbers */
-	{HEADER "\nfaasnet,fn,vm1,0.5s,,,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1,0.5s,,,,1,2\n",
 	 "2: column requested_s: expected seconds like 1.250000, got "
 	 "\"0.5s\""},
-	{HEADER "\nfaasnet,fn,vm1,nan,,,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1,nan,,,,1,2\n",
 	 "2: column requested_s: expected seconds like 1.250000, got "
 	 "\"nan\""},
-	{HEADER "\nfaasnet,fn,vm1, 1.5,,,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1, 1.5,,,,1,2\n",
 	 "2: column requested_s: expected seconds like 1.250000, got "
 	 "\" 1.5\""},
-	{HEADER "\nfaasnet,fn,vm1,1e3,,,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1,1e3,,,,1,2\n",
 	 "2: column requested_s: expected seconds like 1.250000, got "
 	 "\"1e3\""},
-	{HEADER "\nfaasnet,fn,vm1,1.,,,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1,1.,,,,1,2\n",
 	 "2: column requested_s: expected seconds like 1.250000, got "
 	 "\"1.\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,x,1.0,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,x,1.0,,1,2\n",
 	 "2: column started_s: expected seconds like 1.250000, got \"x\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,2.0,,1,2\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,2.0,,,1,2\n",
 	 "2: column seconds: expected seconds, as started_s is set, got "
 	 "\"\""},
-	{HEADER "\n" ROW_OK "\nfaasnet,fn,vm1,1.0,,1.000000,1,2\n",
+	{HEADER "\n" ROW_OK "\nfaasnet,fn,vm1,1.0,,1.000000,,1,2\n",
 	 "3: column seconds: expected nothing, as started_s is empty, got "
 	 "\"1.000000\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,,,-3,2\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,,,,-3,2\n",
 	 "2: column registry_bytes: expected a byte count, got \"-3\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,,,+3,2\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,,,,+3,2\n",
 	 "2: column registry_bytes: expected a byte count, got \"+3\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,,,1,18446744073709551616\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,,,,1,18446744073709551616\n",
 	 "2: column peer_bytes: expected a byte count, got "
 	 "\"18446744073709551616\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,,,1,\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,,,,1,\n",
 	 "2: column peer_bytes: expected a byte count, got \"\""},
 	{HEADER ",containers\n" ROW_OK ",x\n",
 	 "2: column containers: expected a whole number, got \"x\""},
@@ -592,21 +621,21 @@ static const struct read_case read_cases[] = {
 	 "2: column containers: expected a whole number, got \"-1\""},
 	/* too many columns */
 	{HEADER "\n" ROW_OK ",8\n",
-	 "2: expected 8 columns, as the header has, got 9"},
+	 "2: expected 9 columns, as the header has, got 10"},
 	{HEADER ",containers\n" ROW_OK ",8,9,10\n",
-	 "2: expected 9 columns, as the header has, got 11"},
+	 "2: expected 10 columns, as the header has, got 12"},
 	/* names */
-	{HEADER "\n,fn,vm1,1.0,,,1,2\n",
+	{HEADER "\n,fn,vm1,1.0,,,,1,2\n",
 	 "2: column strategy: expected a name of 1 to 15 bytes, got \"\""},
-	{HEADER "\nfaasnet,fn,v\"m,1.0,,,1,2\n",
+	{HEADER "\nfaasnet,fn,v\"m,1.0,,,,1,2\n",
 	 "2: column vm: expected a name without quotes, got \"v\\\"m\""},
 	{HEADER
 	 "\nfaasnet,"
 	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	 ",vm1,1.0,,,1,2\n",
+	 ",vm1,1.0,,,,1,2\n",
 	 "2: column function: expected a name of 1 to 63 bytes, got "
 	 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\""},
-	{HEADER "\nfaasnet,fn,vm1,1.0,,,1,2\r\n",
+	{HEADER "\nfaasnet,fn,vm1,1.0,,,,1,2\r\n",
 	 "2: column peer_bytes: expected a byte count, got \"2\\r\""},
 };
 
@@ -791,9 +820,20 @@ static void check_json_run(json_t *o, const struct summary_run *want,
 			   const char *sweep_param, double p99)
 {
 	static const char *const keys[] = {
-		"strategy",	  "params", "seed",	      "requested",
-		"started",	  "failed", "p50_s",	      "p90_s",
-		"p99_s",	  "max_s",  "registry_bytes", "peer_bytes",
+		"strategy",
+		"params",
+		"seed",
+		"requested",
+		"started",
+		"failed",
+		"p50_s",
+		"p90_s",
+		"p99_s",
+		"max_s",
+		"image_ready_p50_s",
+		"image_ready_max_s",
+		"registry_bytes",
+		"peer_bytes",
 		"corrupt_blocks",
 	};
 	json_t *params;
@@ -1196,6 +1236,7 @@ static void test_recomputable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_image_ready),
 		cmocka_unit_test(test_percentiles_n1),
 		cmocka_unit_test(test_percentiles_n2),
 		cmocka_unit_test(test_percentiles_n10_ties),
