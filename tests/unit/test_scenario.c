@@ -612,7 +612,7 @@ static const struct bad_case bad[] = {
 	 * forwarded down a tree. */
 	{"name: t\nimages:\n  - name: py\n    size: 758MB\n    block_size: "
 	 "4KiB\n" TAIL,
-	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 13817416 "
+	 "x.yaml:3: images[0]: a block index of 185059 blocks is up to 9623108 "
 	 "bytes, over the 8386560 bytes a frame carries"},
 	{"name: t\nimages: [{ name: py, size: 100MB, block_size: 8MiB "
 	 "}]\n" TAIL,
