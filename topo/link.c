@@ -107,6 +107,27 @@ void link_sock_close(struct nl_sock *sk)
 		nl_socket_free(sk);
 }
 
+/* An RTM_SETLINK request for ifindex (family AF_UNSPEC for the link,
+ * AF_BRIDGE for its bridge port), flags changed as given; the caller adds
+ * the attributes. NULL when out of memory. */
+static struct nl_msg *setlink_msg(uint8_t family, int ifindex, unsigned flags,
+				  unsigned change)
+{
+	struct ifinfomsg ifi = {
+		.ifi_family = family,
+		.ifi_index = ifindex,
+		.ifi_flags = flags,
+		.ifi_change = change,
+	};
+	struct nl_msg *m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+
+	if (m && nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
 /* RTM_SETLINK by ifindex: either turn IPv6 address generation off or change
  * IFF_UP. They are two messages because the kernel applies flags before
  * IFLA_AF_SPEC within one, and an interface brought up with generation on gets
@@ -114,21 +135,13 @@ void link_sock_close(struct nl_sock *sk)
 static int setlink(struct nl_sock *sk, int ifindex, int v6off, int up,
 		   int master)
 {
-	struct ifinfomsg ifi = {
-		.ifi_family = AF_UNSPEC,
-		.ifi_index = ifindex,
-		.ifi_flags = up ? IFF_UP : 0,
-		.ifi_change = up ? IFF_UP : 0,
-	};
 	struct nlattr *af, *in6;
 	struct nl_msg *m;
 	int ret = -NLE_NOMEM;
 
-	m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+	m = setlink_msg(AF_UNSPEC, ifindex, up ? IFF_UP : 0, up ? IFF_UP : 0);
 	if (!m)
 		return ret;
-	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
-		goto out;
 	if (v6off) {
 		af = nla_nest_start(m, IFLA_AF_SPEC);
 		in6 = af ? nla_nest_start(m, AF_INET6) : NULL;
@@ -153,18 +166,13 @@ out:
 int link_set_gso_max_segs(struct nl_sock *sk, int ifindex, uint32_t segs,
 			  const char *what, struct err *e)
 {
-	struct ifinfomsg ifi = {
-		.ifi_family = AF_UNSPEC,
-		.ifi_index = ifindex,
-	};
 	struct nl_msg *m;
 	int ret = -NLE_NOMEM;
 
-	m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+	m = setlink_msg(AF_UNSPEC, ifindex, 0, 0);
 	if (!m)
 		goto out;
-	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(m, IFLA_GSO_MAX_SEGS, segs) < 0) {
+	if (nla_put_u32(m, IFLA_GSO_MAX_SEGS, segs) < 0) {
 		nlmsg_free(m);
 		goto out;
 	}
@@ -370,19 +378,14 @@ int link_fdb_add(struct nl_sock *sk, int port, const uint8_t *mac,
 int link_set_proxy_arp(struct nl_sock *sk, int port, const char *what,
 		       struct err *e)
 {
-	struct ifinfomsg ifi = {
-		.ifi_family = AF_BRIDGE,
-		.ifi_index = port,
-	};
 	struct nlattr *pi;
 	struct nl_msg *m;
 	int ret = -NLE_NOMEM;
 
-	m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST);
+	m = setlink_msg(AF_BRIDGE, port, 0, 0);
 	if (!m)
 		goto out;
-	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
-	    !(pi = nla_nest_start(m, IFLA_PROTINFO))) {
+	if (!(pi = nla_nest_start(m, IFLA_PROTINFO))) {
 		nlmsg_free(m);
 		goto out;
 	}

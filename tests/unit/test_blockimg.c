@@ -176,6 +176,25 @@ static void expect_reject(const uint8_t *buf, size_t len, const char *want,
 		fail_msg("%s: index not cleared on error", what);
 }
 
+/* Every prefix of a valid index, from nothing to one byte short, is
+ * refused as truncated. */
+static void expect_every_prefix_rejected(const uint8_t *buf, size_t len)
+{
+	char msg[128];
+	uint8_t *cut;
+	size_t n;
+
+	for (n = 0; n < len; n++) {
+		/* A copy of exactly n bytes, so ASan sees any read past it. */
+		cut = malloc(n ? n : 1);
+		assert_non_null(cut);
+		memcpy(cut, buf, n);
+		snprintf(msg, sizeof(msg), "cut to %zu of %zu", n, len);
+		expect_reject(cut, n, "truncated", msg);
+		free(cut);
+	}
+}
+
 /* ---- the writer ---- */
 
 static void check_image(const struct image *im)
@@ -426,21 +445,13 @@ static void test_decode_every_truncation(void **state)
 	struct blockimg_index ix;
 	struct err e = {""};
 	char msg[128];
-	uint8_t *buf, *cut;
-	size_t len, n;
+	uint8_t *buf;
+	size_t len;
 
 	(void)state;
 	build(&im, 5 * BS + 123, 7, NULL, 0);
 	encode(&im, startup, ARRAY_SIZE(startup), &buf, &len);
-	for (n = 0; n < len; n++) {
-		/* A copy of exactly n bytes, so ASan sees any read past it. */
-		cut = malloc(n ? n : 1);
-		assert_non_null(cut);
-		memcpy(cut, buf, n);
-		snprintf(msg, sizeof(msg), "cut to %zu of %zu", n, len);
-		expect_reject(cut, n, "truncated", msg);
-		free(cut);
-	}
+	expect_every_prefix_rejected(buf, len);
 	/* The exact wording, once. */
 	assert_int_equal(blockimg_index_decode(buf, 120, &ix, &e), -EBADMSG);
 	snprintf(msg, sizeof(msg),
@@ -925,8 +936,8 @@ static void test_trace_rejects(void **state)
 		{HDR_VERSION, 3, "version 3, expected 1 or 2"},
 	};
 	struct image im;
-	uint8_t *buf, *copy, *cut;
-	size_t len, i, n;
+	uint8_t *buf, *copy;
+	size_t len, i;
 	char msg[64];
 
 	(void)state;
@@ -943,14 +954,7 @@ static void test_trace_rejects(void **state)
 		free(copy);
 	}
 	/* Every prefix is refused, the trace's included. */
-	for (n = 0; n < len; n++) {
-		cut = malloc(n ? n : 1);
-		assert_non_null(cut);
-		memcpy(cut, buf, n);
-		snprintf(msg, sizeof(msg), "cut to %zu of %zu", n, len);
-		expect_reject(cut, n, "truncated", msg);
-		free(cut);
-	}
+	expect_every_prefix_rejected(buf, len);
 	/* The encoder refuses what the decoder would: a read past the end. */
 	{
 		uint8_t *out;
