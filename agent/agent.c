@@ -146,6 +146,8 @@ static struct image *find_fn(struct agent *a, const struct proto_str *fn)
 	return NULL;
 }
 
+static void tick(struct evloop *l, void *arg);
+
 static void provision(struct agent *a, const struct proto_msg *m)
 {
 	struct image *im = find_fn(a, &m->function);
@@ -172,6 +174,10 @@ static void provision(struct agent *a, const struct proto_msg *m)
 						 e.msg));
 			return;
 		}
+		/* The first image starts the time-out tick: an agent that
+		 * holds none sleeps (a thousand idle ones on one host). */
+		if (!a->images && evloop_timer(a->env.l, TICK_MS, tick, a) < 0)
+			evloop_stop(a->env.l);
 		im->next = a->images;
 		a->images = im;
 	}
@@ -346,8 +352,6 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 			     o->max_children, &a.env.children);
 	if (!ret)
 		ret = evloop_add(a.env.l, a.rw_fd, EVLOOP_IN, on_results, &a);
-	if (!ret && evloop_timer(a.env.l, TICK_MS, tick, &a) < 0)
-		ret = -ENOMEM;
 	if (ret) {
 		err_set(e, ret, "event loop: %s", strerror(-ret));
 		goto out;
