@@ -10,21 +10,22 @@ PKGS    := libnl-3.0 libnl-route-3.0 libnl-genl-3.0 yaml-0.1 jansson libcurl \
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage \
-	   -Iagent -Imanager
+	   -Iagent -Imanager -Idadi
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # --as-needed: each binary keeps only the libraries its objects use.
 PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c outside testbed/ and image/ is library code, but for the mains.
-MAINS       := agent/main.c manager/main.c manager/invoke.c agent/lazycurl.c
+MAINS       := agent/main.c manager/main.c manager/invoke.c agent/lazycurl.c \
+	       dadi/main.c
 LIB_SRC     := $(wildcard lib/*.c) \
-	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c))
+	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c dadi/*.c))
 TOPO_SRC    := $(wildcard topo/*.c)
 TESTBED_SRC := $(wildcard testbed/*.c)
 IMAGE_SRC   := $(wildcard image/*.c)
 HEADERS     := $(wildcard lib/*.h topo/*.h testbed/*.h image/*.h agent/*.h \
-		 manager/*.h)
+		 manager/*.h dadi/*.h)
 
 # Shared code goes into one static library per build flavour; the linker
 # takes from it only the objects a binary needs.
@@ -172,7 +173,7 @@ run: all
 	@./scripts/run-default.sh
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] agent/*.[ch] manager/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] agent/*.[ch] manager/*.[ch] dadi/*.[ch] tests/*/*.[ch])
 
 clean-build:
 	rm -rf build
