@@ -6,7 +6,7 @@
 
 CC      ?= cc
 PKGS    := libnl-3.0 libnl-route-3.0 libnl-genl-3.0 yaml-0.1 jansson libcurl \
-	   libzstd libcrypto zlib
+	   libzstd libcrypto zlib libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage \
@@ -32,7 +32,7 @@ HEADERS     := $(wildcard lib/*.h topo/*.h testbed/*.h image/*.h agent/*.h \
 LIB_OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
 LIB_ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
 
-DAEMONS   := faasnet-agent faasnet-manager faasnet-invoke
+DAEMONS   := faasnet-agent faasnet-manager faasnet-invoke faasnet-dadi
 BINS      := build/bin/faasnet-testbed build/bin/faasnet-image \
 	     $(patsubst %,build/bin/%,$(DAEMONS))
 ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
@@ -40,6 +40,7 @@ ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
 main_of_faasnet-agent   := agent/main.c
 main_of_faasnet-manager := manager/main.c
 main_of_faasnet-invoke  := manager/invoke.c
+main_of_faasnet-dadi    := dadi/main.c
 # The agent (issue 11: a thousand on one host) maps libc alone at start:
 # libcurl and its 27 libraries are loaded by agent/lazycurl.c when it first
 # reads the registry, and what else it uses is linked in.
@@ -110,6 +111,8 @@ UNIT_EXTRA_test_cmd_trace := build/asan/obj/image/cmd_trace.o \
 	build/asan/obj/image/tracemap.o build/asan/obj/image/tarscan.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
+	build/asan/obj/image/layer.o
+UNIT_EXTRA_test_dadi_proxy := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
 	build/asan/obj/testbed/fidelity.o
