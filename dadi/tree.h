@@ -44,7 +44,8 @@ int dadi_tree_join(struct dadi_tree *t, const char *key, const char *child,
 		   uint64_t now_ns, enum dadi_join *out,
 		   char redirect[DADI_TREE_ADDR_LEN]);
 
-/* How many children blob key has at now_ns (expired ones not counted). */
+/* How many children blob key has at now_ns (expired ones are dropped
+ * first, as a join would). */
 unsigned dadi_tree_children(struct dadi_tree *t, const char *key,
 			    uint64_t now_ns);
 

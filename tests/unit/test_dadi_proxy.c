@@ -166,13 +166,15 @@ struct net {
 	char registry[64];
 };
 
-static void net_start(struct net *n, int prefetch, unsigned expiry_ms)
+static void net_start(struct net *n, int prefetch, unsigned expiry_ms,
+		      double dilation)
 {
 	struct dadi_proxy_opts o = {.port = PORT + 1,
 				    .registry = n->registry,
 				    .roots = n->roots,
 				    .prefetch = prefetch,
-				    .expiry_ms = expiry_ms};
+				    .expiry_ms = expiry_ms,
+				    .dilation = dilation};
 	char listen[NNODES + 1][24];
 	struct err e = {""};
 
@@ -309,11 +311,14 @@ static void read_all_at_once(struct net *n)
 				pthread_create(&t[i], NULL, client_run, &c[i]),
 				0);
 	}
+	/* Every thread joined before any assertion: a failed one must not
+	 * leave readers running past the test. */
 	for (int i = 0; i < NNODES; i++)
-		if (n->node[i]) {
+		if (n->node[i])
 			pthread_join(t[i], NULL);
+	for (int i = 0; i < NNODES; i++)
+		if (n->node[i])
 			assert_int_equal(c[i].ret, 0);
-		}
 }
 
 static unsigned npieces(void)
@@ -350,7 +355,7 @@ static void test_tree_bytes_and_registry_once(void **state)
 
 	(void)state;
 	assert_int_equal(freg_start(&REG), 0);
-	net_start(&n, 1, 0);
+	net_start(&n, 1, 0, 0);
 	join_in_turn(&n);
 	read_all_at_once(&n);
 	for (int i = 0; i < NNODES; i++) {
@@ -385,7 +390,7 @@ static void test_agent_path_verified(void **state)
 
 	(void)state;
 	assert_int_equal(freg_start(&REG), 0);
-	net_start(&n, 1, 0);
+	net_start(&n, 1, 0, 0);
 	join_in_turn(&n);
 	snprintf(ref, sizeof(ref), "%s/" REPO "@%s", n.addr[NNODES],
 		 IMG.manifest_digest);
@@ -415,12 +420,13 @@ static void test_prefetch_whole_blob(void **state)
 
 	(void)state;
 	assert_int_equal(freg_start(&REG), 0);
-	net_start(&n, 1, 0);
+	net_start(&n, 1, 0, 0);
 	join_in_turn(&n);
+	/* Bytes, not fetches: a fetch is counted when it starts. */
 	do {
 		usleep(10000);
 		dadi_proxy_stats(n.node[NNODES - 1], &st);
-	} while (st.pieces.fetches < npieces() && evloop_now_ns() < deadline);
+	} while (st.pieces.bytes < IMG.data_len && evloop_now_ns() < deadline);
 	assert_int_equal(st.pieces.fetches, npieces());
 	assert_int_equal(st.pieces.bytes, IMG.data_len);
 	net_stop(&n);
@@ -438,7 +444,7 @@ static void test_interior_dies(void **state)
 
 	(void)state;
 	assert_int_equal(freg_start(&REG), 0);
-	net_start(&n, 0, 300);
+	net_start(&n, 0, 300, 0);
 	join_in_turn(&n);
 	for (int i = 0; i < NNODES && dead < 0; i++)
 		if (dadi_proxy_children(n.node[i], REPO, IMG.data_digest))
@@ -447,6 +453,10 @@ static void test_interior_dies(void **state)
 	dadi_proxy_stop(n.node[dead]);
 	n.node[dead] = NULL;
 	usleep(400 * 1000); /* past the 300 ms expiry */
+	/* The dead node's slot at the root is free again, or the re-joins
+	 * could be sent to it. */
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
+			 0);
 	read_all_at_once(&n);
 	for (int i = 0; i < NNODES; i++)
 		if (n.node[i]) {
@@ -455,6 +465,25 @@ static void test_interior_dies(void **state)
 		}
 	assert_true(failovers >= 1);
 	assert_each_piece_once();
+	net_stop(&n);
+	MHD_stop_daemon(REG.mhd);
+}
+
+/* The expiry is the world's: at dilation 3, 200 ms of it last 600 ms. */
+static void test_expiry_dilated(void **state)
+{
+	struct net n = {0};
+
+	(void)state;
+	assert_int_equal(freg_start(&REG), 0);
+	net_start(&n, 0, 200, 3);
+	join_in_turn(&n);
+	usleep(300 * 1000);
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
+			 2);
+	usleep(500 * 1000);
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
+			 0);
 	net_stop(&n);
 	MHD_stop_daemon(REG.mhd);
 }
@@ -497,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_agent_path_verified),
 		cmocka_unit_test(test_prefetch_whole_blob),
 		cmocka_unit_test(test_interior_dies),
+		cmocka_unit_test(test_expiry_dilated),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
