@@ -576,7 +576,6 @@ static enum MHD_Result serve_range(struct dadi_proxy *p,
 	enum MHD_Result ret;
 	uint64_t total;
 
-	prefetch_start(p, key);
 	if (!(s = calloc(1, sizeof(*s))))
 		return MHD_NO;
 	s->p = p;
@@ -587,6 +586,9 @@ static enum MHD_Result serve_range(struct dadi_proxy *p,
 		free(s);
 		return reply(c, MHD_HTTP_BAD_GATEWAY, e.msg);
 	}
+	/* After the first piece: a blob that cannot be read is not
+	 * prefetched. */
+	prefetch_start(p, key);
 	total = s->pc.total;
 	if (off >= total) {
 		stream_free(s);
