@@ -24,6 +24,17 @@ static void usage(FILE *f)
 		   "                    [--seed N] [--dilation K]\n");
 }
 
+/* A number option in [min, max]; -1 after saying what was wrong. */
+static int number_opt(const char *name, const char *s, double min, double max,
+		      double *v)
+{
+	if (!units_parse_number(s, min, max, v))
+		return 0;
+	fprintf(stderr, "faasnet-dadi: %s: expected %.0f to %.0f, got \"%s\"\n",
+		name, min, max, s);
+	return -1;
+}
+
 /* "a:1,b:2" split in place into roots. */
 static int split_roots(char *s, const char **roots, size_t *n)
 {
@@ -88,43 +99,27 @@ int main(int argc, char **argv)
 			o.listen = optarg;
 			break;
 		case 'p':
-			if (units_parse_number(optarg, 1, 65535, &v)) {
-				fprintf(stderr, "faasnet-dadi: --port: "
-						"expected 1-65535, got \"%s\"\n",
-					optarg);
+			if (number_opt("--port", optarg, 1, 65535, &v))
 				return 2;
-			}
 			o.port = (unsigned)v;
 			break;
 		case 'c':
-			if (units_parse_number(optarg, 1, 1 << 20, &v)) {
-				fprintf(stderr, "faasnet-dadi: --cache-mb: "
-						"expected 1-1048576, got "
-						"\"%s\"\n",
-					optarg);
+			if (number_opt("--cache-mb", optarg, 1, 1 << 20, &v))
 				return 2;
-			}
 			o.cache = (size_t)v << 20;
 			break;
 		case 'P':
 			o.prefetch = 0;
 			break;
 		case 'S':
-			if (units_parse_number(optarg, 0, 1e15, &v)) {
-				fprintf(stderr, "faasnet-dadi: --seed: "
-						"expected a number, got \"%s\"\n",
-					optarg);
+			if (number_opt("--seed", optarg, 0, 1e15, &v))
 				return 2;
-			}
 			o.seed = (uint64_t)v;
 			break;
 		case 'D':
-			if (units_parse_number(optarg, 1, 1000, &o.dilation)) {
-				fprintf(stderr, "faasnet-dadi: --dilation: "
-						"expected 1-1000, got \"%s\"\n",
-					optarg);
+			if (number_opt("--dilation", optarg, 1, 1000,
+				       &o.dilation))
 				return 2;
-			}
 			break;
 		case 'h':
 			usage(stdout);
