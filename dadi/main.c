@@ -88,9 +88,10 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			if (split_roots(optarg, roots, &o.nroots)) {
-				fprintf(stderr, "faasnet-dadi: --roots: "
-						"expected HOST:PORT[,...] (at "
-						"most %d)\n",
+				fprintf(stderr,
+					"faasnet-dadi: --roots: "
+					"expected HOST:PORT[,...] (at "
+					"most %d)\n",
 					MAX_ROOTS);
 				return 2;
 			}

@@ -29,10 +29,10 @@ struct entry {
 	char *key;
 	uint64_t idx;
 	enum piece_state state;
-	struct pbuf *pb;    /* PIECE_READY */
-	unsigned waiters;   /* requests merged into this fetch, not yet woken */
-	int err;	    /* PIECE_FAILED */
-	struct err why;	    /* PIECE_FAILED */
+	struct pbuf *pb;  /* PIECE_READY */
+	unsigned waiters; /* requests merged into this fetch, not yet woken */
+	int err;	  /* PIECE_FAILED */
+	struct err why;	  /* PIECE_FAILED */
 	struct entry *hnext;
 	struct entry *prev, *next; /* LRU, PIECE_READY only; head: newest */
 };

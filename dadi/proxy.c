@@ -23,11 +23,11 @@
 
 #include "evloop.h"
 
-#define MAX_HOPS	 16		   /* redirects one join may follow */
-#define PASS_MAX	 ((size_t)64 << 20) /* a passed-through body */
-#define P2P_PREFIX	 "/p2p"
-#define HDR_AGENT	 "X-P2P-Agent"
-#define HDR_SOURCE	 "X-P2P-Source"
+#define MAX_HOPS   16		      /* redirects one join may follow */
+#define PASS_MAX   ((size_t)64 << 20) /* a passed-through body */
+#define P2P_PREFIX "/p2p"
+#define HDR_AGENT  "X-P2P-Agent"
+#define HDR_SOURCE "X-P2P-Source"
 
 struct prefetch {
 	struct dadi_proxy *p;
@@ -111,8 +111,8 @@ static size_t on_body(char *d, size_t sz, size_t n, void *arg)
 }
 
 /* Copies the value of header `name` in line h (if it is that header). */
-static void header_value(const char *h, size_t len, const char *name,
-			 char *out, size_t outlen)
+static void header_value(const char *h, size_t len, const char *name, char *out,
+			 size_t outlen)
 {
 	size_t n = strlen(name);
 
@@ -280,8 +280,9 @@ static int from_peer(struct dadi_proxy *p, const char *start, const char *repo,
 	for (hop = 0; hop <= MAX_HOPS; hop++) {
 		const char *h, *end;
 
-		snprintf(url, sizeof(url), "http://%s" P2P_PREFIX "/v2/%s/blobs/%s",
-			 host, repo, digest);
+		snprintf(url, sizeof(url),
+			 "http://%s" P2P_PREFIX "/v2/%s/blobs/%s", host, repo,
+			 digest);
 		pthread_mutex_lock(&p->mu);
 		p->st.upstream_gets++;
 		pthread_mutex_unlock(&p->mu);
@@ -323,9 +324,8 @@ static const char *pick_root(struct dadi_proxy *p)
 /* The pieces' fetch function: the registry for a root (or a node with no
  * roots); otherwise the blob's upstream, or a random root when it has none,
  * and after a failure once more from a random root (no repair: dadi). */
-static int fetch_piece(void *arg, const char *key, uint64_t idx,
-		       uint8_t **buf, size_t *len, uint64_t *total,
-		       struct err *e)
+static int fetch_piece(void *arg, const char *key, uint64_t idx, uint8_t **buf,
+		       size_t *len, uint64_t *total, struct err *e)
 {
 	struct dadi_proxy *p = arg;
 	char repo[256], range[64], up[DADI_TREE_ADDR_LEN];
@@ -380,8 +380,7 @@ static void *prefetch_run(void *arg)
 	struct err e = {{0}};
 	uint64_t idx, total = 1;
 
-	for (idx = 0; idx * DADI_PIECE_SIZE < total && !stopping(f->p);
-	     idx++) {
+	for (idx = 0; idx * DADI_PIECE_SIZE < total && !stopping(f->p); idx++) {
 		if (dadi_pieces_get(f->p->pieces, f->key, idx, &pc, &e)) {
 			fprintf(stderr, "faasnet-dadi: prefetch %s: %s\n",
 				f->key, e.msg);
@@ -454,8 +453,7 @@ static int blob_key(const char *path, char key[DADI_TREE_KEY_LEN])
 	const char *b;
 
 	if (strncmp(path, "/v2/", 4) || !(b = strstr(path, "/blobs/")) ||
-	    b == path + 4 || !b[7] || strchr(b + 7, '/') ||
-	    strchr(b + 7, '@'))
+	    b == path + 4 || !b[7] || strchr(b + 7, '/') || strchr(b + 7, '@'))
 		return -EINVAL;
 	/* A digest ("sha256:...") holds no '@', nor does a repository name:
 	 * the key splits at its only '@'. */
@@ -721,11 +719,11 @@ int dadi_proxy_start(const struct dadi_proxy_opts *o, struct dadi_proxy **pp,
 	if (o->self)
 		snprintf(p->self, sizeof(p->self), "%s", o->self);
 	else
-		snprintf(p->self, sizeof(p->self), "%s:%u", o->listen,
-			 o->port);
+		snprintf(p->self, sizeof(p->self), "%s:%u", o->listen, o->port);
 	snprintf(p->registry, sizeof(p->registry), "%s", o->registry);
-	p->timeout_ms = (long)((o->timeout_ms ? o->timeout_ms : DADI_TIMEOUT_MS) *
-			       k + 0.5);
+	p->timeout_ms =
+		(long)((o->timeout_ms ? o->timeout_ms : DADI_TIMEOUT_MS) * k +
+		       0.5);
 	ret = -ENOMEM;
 	if (o->nroots && !(p->roots = calloc(o->nroots, sizeof(*p->roots))))
 		goto fail;
@@ -738,13 +736,11 @@ int dadi_proxy_start(const struct dadi_proxy_opts *o, struct dadi_proxy **pp,
 	    dadi_pieces_new(o->cache ? o->cache : DADI_CACHE_DEFAULT,
 			    fetch_piece, p, &p->pieces))
 		goto fail;
-	p->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-					  MHD_USE_INTERNAL_POLLING_THREAD |
-					  MHD_USE_ERROR_LOG,
-				  0, NULL, NULL, on_request, p,
-				  MHD_OPTION_SOCK_ADDR, &sa,
-				  MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-				  MHD_OPTION_END);
+	p->mhd = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR, &sa,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (!p->mhd) {
 		ret = -errno ? -errno : -EADDRINUSE;
 		err_set(e, ret, "listen on %s:%u: %s", o->listen, o->port,

@@ -17,7 +17,7 @@
 #include "tree.h"
 
 /* dadi-p2proxy's time-out on one upstream request (world seconds). */
-#define DADI_TIMEOUT_MS 10000u
+#define DADI_TIMEOUT_MS	   10000u
 #define DADI_CACHE_DEFAULT ((size_t)1 << 30)
 
 struct dadi_proxy_opts {
@@ -27,12 +27,12 @@ struct dadi_proxy_opts {
 	const char *registry;	  /* "http://198.18.0.2:5000" */
 	const char *const *roots; /* "HOST:PORT" of the P2P roots */
 	size_t nroots;
-	int is_root;	   /* read pieces from the registry */
-	int prefetch;	   /* read the whole blob behind the first read */
-	double dilation;   /* world time k times slower; 0 or 1: none */
-	size_t cache;	   /* piece cache bound, bytes; 0: the default */
-	uint64_t seed;	   /* root and redirect choices */
-	unsigned expiry_ms; /* child idle expiry; 0: DADI_TREE_EXPIRY_MS */
+	int is_root;	     /* read pieces from the registry */
+	int prefetch;	     /* read the whole blob behind the first read */
+	double dilation;     /* world time k times slower; 0 or 1: none */
+	size_t cache;	     /* piece cache bound, bytes; 0: the default */
+	uint64_t seed;	     /* root and redirect choices */
+	unsigned expiry_ms;  /* child idle expiry; 0: DADI_TREE_EXPIRY_MS */
 	unsigned timeout_ms; /* per upstream request; 0: DADI_TIMEOUT_MS */
 };
 

@@ -160,8 +160,7 @@ int dadi_tree_upstream(struct dadi_tree *t, const char *key,
 	return 1;
 }
 
-int dadi_tree_set_upstream(struct dadi_tree *t, const char *key,
-			   const char *up)
+int dadi_tree_set_upstream(struct dadi_tree *t, const char *key, const char *up)
 {
 	struct blob *b = find(t, key, 1);
 

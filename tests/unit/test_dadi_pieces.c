@@ -72,10 +72,10 @@ static void *req_run(void *arg)
 
 	r->ret = dadi_pieces_get(r->p, "repo@sha256:x", 1, &pc, &r->e);
 	if (!r->ret) {
-		r->ok_bytes = pc.len == DADI_PIECE_SIZE && pc.total == BLOB &&
-			      pc.data[0] == byte_at(DADI_PIECE_SIZE) &&
-			      pc.data[pc.len - 1] ==
-				      byte_at(2 * DADI_PIECE_SIZE - 1);
+		r->ok_bytes =
+			pc.len == DADI_PIECE_SIZE && pc.total == BLOB &&
+			pc.data[0] == byte_at(DADI_PIECE_SIZE) &&
+			pc.data[pc.len - 1] == byte_at(2 * DADI_PIECE_SIZE - 1);
 		dadi_piece_put(r->p, &pc);
 	}
 	return NULL;
@@ -200,9 +200,8 @@ static void test_span_two_pieces(void **state)
 	assert_int_equal(dadi_pieces_span(off, 300, BLOB, &first, &last), 0);
 	assert_int_equal(first, 0);
 	assert_int_equal(last, 1);
-	assert_int_equal(dadi_pieces_span(0, DADI_PIECE_SIZE, BLOB, &first,
-					  &last),
-			 0);
+	assert_int_equal(
+		dadi_pieces_span(0, DADI_PIECE_SIZE, BLOB, &first, &last), 0);
 	assert_int_equal(last, 0); /* aligned: one piece, not two */
 	assert_int_equal(dadi_pieces_span(BLOB - 1, 1000, BLOB, &first, &last),
 			 0);
@@ -212,9 +211,8 @@ static void test_span_two_pieces(void **state)
 			 -ERANGE);
 
 	assert_int_equal(dadi_pieces_new(64 << 20, up_fetch, u, &p), 0);
-	assert_int_equal(dadi_pieces_read(p, "k", off, 300, sink, &o, &total,
-					  &e),
-			 0);
+	assert_int_equal(
+		dadi_pieces_read(p, "k", off, 300, sink, &o, &total, &e), 0);
 	assert_int_equal(total, BLOB);
 	assert_int_equal(o.len, 300);
 	for (size_t i = 0; i < o.len; i++)

@@ -93,8 +93,7 @@ static enum MHD_Result freg_on(void *cls, struct MHD_Connection *c,
 		return freg_reply(c, 200, "{}", 2, "application/json", NULL,
 				  NULL);
 	if (!strcmp(url, "/v2/" REPO "/manifests/v1") ||
-	    (strstr(url, "/manifests/") &&
-	     strstr(url, IMG.manifest_digest))) {
+	    (strstr(url, "/manifests/") && strstr(url, IMG.manifest_digest))) {
 		pthread_mutex_lock(&g->mu);
 		g->small_gets++;
 		pthread_mutex_unlock(&g->mu);
@@ -178,8 +177,7 @@ static void net_start(struct net *n, int prefetch, unsigned expiry_ms,
 	char listen[NNODES + 1][24];
 	struct err e = {""};
 
-	snprintf(n->registry, sizeof(n->registry), "http://127.0.0.1:%u",
-		 PORT);
+	snprintf(n->registry, sizeof(n->registry), "http://127.0.0.1:%u", PORT);
 	for (int i = 0; i <= NNODES; i++) {
 		snprintf(listen[i], sizeof(listen[i]), "127.0.0.%d", i + 2);
 		snprintf(n->addr[i], sizeof(n->addr[i]), "%s:%u", listen[i],
@@ -238,8 +236,8 @@ static int read_check(const char *addr, struct registry *r, uint64_t off,
 	struct err e = {""};
 	int ret;
 
-	ret = registry_blob_get(r, REPO, IMG.data_digest, off, len, to_buf,
-				&b, &e);
+	ret = registry_blob_get(r, REPO, IMG.data_digest, off, len, to_buf, &b,
+				&e);
 	if (ret)
 		fprintf(stderr, "via %s: bytes %llu+%llu: %s\n", addr,
 			(unsigned long long)off, (unsigned long long)len,
@@ -273,8 +271,8 @@ static void *client_run(void *arg)
 	c->ret = registry_open(url, &r, &e);
 	for (uint64_t k = 0; !c->ret && k < n; k++) {
 		uint64_t off = ((k + (uint64_t)c->start) % n) * step;
-		uint64_t len = IMG.data_len - off < step ? IMG.data_len - off
-							 : step;
+		uint64_t len =
+			IMG.data_len - off < step ? IMG.data_len - off : step;
 
 		c->ret = read_check(c->addr, r, off, len);
 	}
@@ -337,8 +335,8 @@ static void assert_each_piece_once(void)
 	pthread_mutex_unlock(&REG.mu);
 }
 
-static int got_block(void *arg, uint32_t block, const void *cdata,
-		     size_t clen, const void *data, size_t len)
+static int got_block(void *arg, uint32_t block, const void *cdata, size_t clen,
+		     const void *data, size_t len)
 {
 	(void)block, (void)cdata, (void)clen, (void)data, (void)len;
 	++*(uint32_t *)arg;
@@ -370,8 +368,7 @@ static void test_tree_bytes_and_registry_once(void **state)
 	/* Six joiners, two slots at the root: four walked down. */
 	assert_true(st.redirects_sent >= NNODES - 2);
 	assert_true(followed >= NNODES - 2 && sent == followed);
-	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
-			 2);
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest), 2);
 	assert_each_piece_once();
 	net_stop(&n);
 	MHD_stop_daemon(REG.mhd);
@@ -455,8 +452,7 @@ static void test_interior_dies(void **state)
 	usleep(400 * 1000); /* past the 300 ms expiry */
 	/* The dead node's slot at the root is free again, or the re-joins
 	 * could be sent to it. */
-	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
-			 0);
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest), 0);
 	read_all_at_once(&n);
 	for (int i = 0; i < NNODES; i++)
 		if (n.node[i]) {
@@ -479,11 +475,9 @@ static void test_expiry_dilated(void **state)
 	net_start(&n, 0, 200, 3);
 	join_in_turn(&n);
 	usleep(300 * 1000);
-	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
-			 2);
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest), 2);
 	usleep(500 * 1000);
-	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest),
-			 0);
+	assert_int_equal(dadi_proxy_children(n.root, REPO, IMG.data_digest), 0);
 	net_stop(&n);
 	MHD_stop_daemon(REG.mhd);
 }
@@ -502,8 +496,7 @@ static int setup(void **state)
 		return -1;
 	}
 	if (IMG.data_len < 3 * DADI_PIECE_SIZE ||
-	    IMG.data_len % DADI_PIECE_SIZE == 0 ||
-	    npieces() > MAX_PIECES) {
+	    IMG.data_len % DADI_PIECE_SIZE == 0 || npieces() > MAX_PIECES) {
 		fprintf(stderr, "image: data blob of %zu bytes\n",
 			IMG.data_len);
 		return -1;

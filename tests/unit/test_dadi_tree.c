@@ -12,7 +12,7 @@
 
 #include "tree.h"
 
-#define SEC 1000000000ull
+#define SEC    1000000000ull
 #define EXPIRY (60 * SEC)
 
 static struct dadi_tree *mk(uint64_t seed)
