@@ -6,32 +6,33 @@
 
 CC      ?= cc
 PKGS    := libnl-3.0 libnl-route-3.0 libnl-genl-3.0 yaml-0.1 jansson libcurl \
-	   libzstd libcrypto zlib
+	   libzstd libcrypto zlib libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib -Itopo -Itestbed -Iimage \
-	   -Iagent -Imanager
+	   -Iagent -Imanager -Idadi
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # --as-needed: each binary keeps only the libraries its objects use.
 PKG_LIBS   = -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c outside testbed/ and image/ is library code, but for the mains.
-MAINS       := agent/main.c manager/main.c manager/invoke.c agent/lazycurl.c
+MAINS       := agent/main.c manager/main.c manager/invoke.c agent/lazycurl.c \
+	       dadi/main.c
 LIB_SRC     := $(wildcard lib/*.c) \
-	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c))
+	       $(filter-out $(MAINS),$(wildcard agent/*.c manager/*.c dadi/*.c))
 TOPO_SRC    := $(wildcard topo/*.c)
 TESTBED_SRC := $(wildcard testbed/*.c)
 IMAGE_SRC   := $(wildcard image/*.c)
 HEADERS     := $(wildcard lib/*.h topo/*.h testbed/*.h image/*.h agent/*.h \
-		 manager/*.h)
+		 manager/*.h dadi/*.h)
 
 # Shared code goes into one static library per build flavour; the linker
 # takes from it only the objects a binary needs.
 LIB_OBJ      := $(patsubst %.c,build/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
 LIB_ASAN_OBJ := $(patsubst %.c,build/asan/obj/%.o,$(LIB_SRC) $(TOPO_SRC))
 
-DAEMONS   := faasnet-agent faasnet-manager faasnet-invoke
+DAEMONS   := faasnet-agent faasnet-manager faasnet-invoke faasnet-dadi
 BINS      := build/bin/faasnet-testbed build/bin/faasnet-image \
 	     $(patsubst %,build/bin/%,$(DAEMONS))
 ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
@@ -39,6 +40,7 @@ ASAN_BINS := build/asan/bin/faasnet-testbed build/asan/bin/faasnet-image \
 main_of_faasnet-agent   := agent/main.c
 main_of_faasnet-manager := manager/main.c
 main_of_faasnet-invoke  := manager/invoke.c
+main_of_faasnet-dadi    := dadi/main.c
 # The agent (issue 11: a thousand on one host) maps libc alone at start:
 # libcurl and its 27 libraries are loaded by agent/lazycurl.c when it first
 # reads the registry, and what else it uses is linked in.
@@ -110,6 +112,8 @@ UNIT_EXTRA_test_cmd_trace := build/asan/obj/image/cmd_trace.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
+UNIT_EXTRA_test_dadi_proxy := build/asan/obj/image/synth.o \
+	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
 	build/asan/obj/testbed/fidelity.o
 UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o
@@ -172,7 +176,7 @@ run: all
 	@./scripts/run-default.sh
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] agent/*.[ch] manager/*.[ch] tests/*/*.[ch])
+	clang-format -i $(wildcard lib/*.[ch] topo/*.[ch] testbed/*.[ch] image/*.[ch] agent/*.[ch] manager/*.[ch] dadi/*.[ch] tests/*/*.[ch])
 
 clean-build:
 	rm -rf build

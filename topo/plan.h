@@ -30,6 +30,7 @@
 #define TOPO_REGISTRY_PORT 5000 /* docker-registry, on TOPO_REGISTRY_ADDR */
 #define TOPO_MANAGER_PORT  7000 /* the FT manager, on TOPO_MANAGER_ADDR */
 #define TOPO_AGENT_PORT	   7001 /* every agent's block port */
+#define TOPO_DADI_PORT	   7002 /* dadi: every faasnet-dadi proxy */
 #define TOPO_TRACKER_PORT  6969 /* bittorrent: opentracker, on the registry */
 #define TOPO_BT_PEER_PORT  6881 /* bittorrent: every aria2c */
 #define TOPO_TRAFFIC_PORT  5201 /* calibrate's and probe's flows */
