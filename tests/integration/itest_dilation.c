@@ -1,20 +1,24 @@
 /* Time dilation: one small scenario run at dilation 1 and 3 must report
- * the same times (p50 within 10%, and faasnet's slowest) for the
- * strategies whose pace the emulated network sets, because dilation slows
- * the whole world, links and timers alike, and reports in the world's time
- * (docs/fidelity.md, "Time dilation"). ondemand is left out: its pace on
- * this host is docker-registry's CPU per range request, which dilation
- * does not slow (measured there).
+ * the same times for the strategies whose pace the emulated network sets,
+ * because dilation slows the whole world, links and timers alike, and
+ * reports in the world's time (docs/fidelity.md, "Time dilation").
+ * ondemand is left out: its pace on this host is docker-registry's CPU per
+ * range request, which dilation does not slow (measured there).
  *
- * The registry baseline's slowest container is held to 30% only: it is
- * the one of 8 TCP flows that lost its share at the registry's tail-drop
- * queue, and the kernel's TCP timers are not dilated. Measured
- * 2026-11-28, 10 runs at K = 1 and 9 at K = 3 (release build): p50
- * 4.45-4.64 s and 4.35-4.63 s; slowest 4.64-4.90 s and 4.66-4.87 s but
- * for two runs at K = 3, 5.17 and 5.86 s (CI failed on a 10% bound with
+ * faasnet: p50 and slowest within 10%. The registry baseline: its 8 TCP
+ * flows share the registry's tail-drop queue, and how they share it (who
+ * loses a round of loss recovery) rides on the kernel's TCP timers, which
+ * are not dilated; so its p50 and slowest move with that luck, and only
+ * what the link's capacity fixes is held to 12%: the mean container time
+ * (the bytes over the link), with the slowest to 30%. Measured 2026-11-28,
+ * release build, 10 runs at K = 1 and 10 at K = 3: registry mean 4.25-4.63
+ * s and 4.27-4.68 s (the worst pair 10.1% apart); p50 4.45-4.64 s and
+ * 4.35-4.63 s, but 3.53 s in a later run at K = 3 (a fresh clone's `make
+ * check`: 22% under K = 1's); slowest 4.64-4.90 s and 4.66-4.87 s, but
+ * 5.17 and 5.86 s in two runs at K = 3 (CI failed on a 10% bound with
  * 5.19). faasnet's slowest: 2.50-2.67 s and 2.50-2.60 s. A timer left
- * undilated in our own code would be off by up to 3x, which both bounds
- * catch. Needs root and docker-registry; drives the release build, as
+ * undilated in our own code would be off by up to 3x, which every bound
+ * catches. Needs root and docker-registry; drives the release build, as
  * itest_scale does, because it measures time. */
 #include <jansson.h>
 #include <limits.h>
@@ -27,7 +31,10 @@
 #define TOL    0.10
 
 static const char *const strategies[NSTRAT] = {"faasnet", "registry"};
-/* How far each strategy's slowest may move (see above). */
+/* How far each statistic may move, per strategy (see above); a negative
+ * bound is not checked. */
+static const double p50_tol[NSTRAT] = {TOL, -1};
+static const double mean_tol[NSTRAT] = {TOL, 0.12};
 static const double max_tol[NSTRAT] = {TOL, 0.30};
 static char top[96];
 
@@ -51,8 +58,37 @@ static const char scenario_fmt[] =
 	"timeout: 60s\n";
 
 struct point {
-	double p50[NSTRAT], max[NSTRAT], dilation[NSTRAT];
+	double p50[NSTRAT], mean[NSTRAT], max[NSTRAT], dilation[NSTRAT];
 };
+
+/* The mean of containers.csv's `seconds` for strategy st in dir, or -1. */
+static double mean_seconds(const char *dir, const char *st)
+{
+	char path[256], line[1024];
+	double sum = 0;
+	int col = -1, i, n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/containers.csv", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok = strtok_r(line, ",\n", &save);
+		int is_st = tok && !strcmp(tok, st);
+
+		for (i = 0; tok; i++, tok = strtok_r(NULL, ",\n", &save)) {
+			if (col < 0 && !strcmp(tok, "seconds"))
+				col = i;
+			else if (is_st && i == col) {
+				sum += strtod(tok, NULL);
+				n++;
+			}
+		}
+	}
+	fclose(f);
+	return n ? sum / n : -1;
+}
 
 static int teardown(void **state)
 {
@@ -79,11 +115,13 @@ static int run_at(double k, struct point *pt)
 
 		pt->p50[s] = json_number_value(json_object_get(run, "p50_s"));
 		pt->max[s] = json_number_value(json_object_get(run, "max_s"));
+		pt->mean[s] = mean_seconds(dir, strategies[s]);
 		pt->dilation[s] =
 			json_number_value(json_object_get(run, "dilation"));
 		fprintf(stderr,
-			"dilation %g: %-8s p50 %.2f s, slowest %.2f s\n", k,
-			strategies[s], pt->p50[s], pt->max[s]);
+			"dilation %g: %-8s p50 %.2f s, mean %.2f s, slowest "
+			"%.2f s\n",
+			k, strategies[s], pt->p50[s], pt->mean[s], pt->max[s]);
 	}
 	json_decref(root);
 	return degraded;
@@ -120,15 +158,18 @@ static void test_dilation_1_and_3_agree(void **state)
 	}
 	for (s = 0; s < NSTRAT; s++) {
 		double dp = p3.p50[s] / p1.p50[s] - 1;
+		double da = p3.mean[s] / p1.mean[s] - 1;
 		double dm = p3.max[s] / p1.max[s] - 1;
 
 		assert_true(p1.dilation[s] == 1);
 		assert_true(p3.dilation[s] == 3);
-		if (fabs(dp) > TOL || fabs(dm) > max_tol[s]) {
+		assert_true(p1.mean[s] > 0 && p3.mean[s] > 0);
+		if ((p50_tol[s] >= 0 && fabs(dp) > p50_tol[s]) ||
+		    fabs(da) > mean_tol[s] || fabs(dm) > max_tol[s]) {
 			fprintf(stderr,
-				"%s at dilation 3: p50 %+.0f%%, slowest "
-				"%+.0f%% against dilation 1\n",
-				strategies[s], 100 * dp, 100 * dm);
+				"%s at dilation 3: p50 %+.0f%%, mean %+.0f%%, "
+				"slowest %+.0f%% against dilation 1\n",
+				strategies[s], 100 * dp, 100 * da, 100 * dm);
 			bad++;
 		}
 	}
