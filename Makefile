@@ -133,6 +133,8 @@ build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaa
 # with summary.c).
 ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o \
 	build/asan/obj/testbed/requests.o build/asan/obj/testbed/fidelity.o
+ITEST_EXTRA_itest_dilation := build/asan/obj/testbed/summary.o \
+	build/asan/obj/testbed/requests.o build/asan/obj/testbed/fidelity.o
 ITEST_EXTRA_itest_trace := build/asan/obj/image/tarscan.o \
 	build/asan/obj/image/tracemap.o
 ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \

@@ -114,11 +114,6 @@ int inspect_main(int argc, char **argv)
 			ly->blob.media_type, ly->blob.digest,
 			(double)ly->blob.size / 1e6, ly->diff_id);
 		if (ly->has_blocks) {
-			uint64_t us = 0;
-			uint32_t t;
-
-			for (t = 0; t < ix[l].ntrace; t++)
-				us += ix[l].trace[t].gap_us;
 			fprintf(h,
 				"    blocks: %u of %s, %s uncompressed, data "
 				"%.1f "
@@ -132,7 +127,10 @@ int inspect_main(int argc, char **argv)
 				fprintf(h,
 					"    start-up trace: %u reads, %.3f s "
 					"of compute\n",
-					ix[l].ntrace, (double)us / 1e6);
+					ix[l].ntrace,
+					(double)blockimg_trace_compute_us(
+						&ix[l]) /
+						1e6);
 		} else
 			fprintf(h, "    no block blobs (faasnet-image convert "
 				   "adds "

@@ -77,6 +77,16 @@ uint64_t blockimg_index_max_len(uint64_t nblocks, uint64_t ntrace)
 	       (ntrace ? NTRACE_LEN + ntrace * TRACE_LEN : 0);
 }
 
+uint64_t blockimg_trace_compute_us(const struct blockimg_index *ix)
+{
+	uint64_t us = 0;
+	uint32_t i;
+
+	for (i = 0; i < ix->ntrace; i++)
+		us += ix->trace[i].gap_us;
+	return us;
+}
+
 const char *blockimg_index_media_type(const struct blockimg_index *ix)
 {
 	return ix->ntrace ? BLOCKIMG_INDEX_MEDIA_TYPE_TRACE

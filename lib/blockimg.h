@@ -104,6 +104,10 @@ void blockimg_index_free(struct blockimg_index *ix);
  * -ERANGE when a read ends past the layer. */
 int blockimg_startup_from_trace(struct blockimg_index *ix);
 
+/* The microseconds of compute in ix's trace: the sum of its gaps (0
+ * without a trace). */
+uint64_t blockimg_trace_compute_us(const struct blockimg_index *ix);
+
 /* The media type of ix's encoding (by its version). */
 const char *blockimg_index_media_type(const struct blockimg_index *ix);
 

@@ -162,13 +162,11 @@ static uint64_t trace_gaps_ns(const char *buf, size_t len)
 {
 	struct blockimg_index ix;
 	struct err e = {""};
-	uint64_t us = 0;
-	uint32_t i;
+	uint64_t us;
 
 	if (blockimg_index_decode((const uint8_t *)buf, len, &ix, &e))
 		return 0;
-	for (i = 0; i < ix.ntrace; i++)
-		us += ix.trace[i].gap_us;
+	us = blockimg_trace_compute_us(&ix);
 	blockimg_index_free(&ix);
 	return us * 1000;
 }

@@ -26,6 +26,7 @@
 
 #include "itest.h"
 #include "itest_summary.h"
+#include "summary.h"
 
 #define NSTRAT 2
 #define TOL    0.10
@@ -61,33 +62,28 @@ struct point {
 	double p50[NSTRAT], mean[NSTRAT], max[NSTRAT], dilation[NSTRAT];
 };
 
-/* The mean of containers.csv's `seconds` for strategy st in dir, or -1. */
+/* The mean `seconds` of strategy st's rows in dir's containers.csv (read
+ * by summary.c, which wrote it), or -1. */
 static double mean_seconds(const char *dir, const char *st)
 {
-	char path[256], line[1024];
+	struct summary_row *rows = NULL;
+	struct err e = {""};
+	char path[256];
 	double sum = 0;
-	int col = -1, i, n = 0;
-	FILE *f;
+	size_t i, n = 0, k = 0;
 
 	snprintf(path, sizeof(path), "%s/containers.csv", dir);
-	f = fopen(path, "re");
-	if (!f)
+	if (summary_read_rows(path, &rows, &n, &e)) {
+		fprintf(stderr, "%s\n", e.msg);
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *save = NULL, *tok = strtok_r(line, ",\n", &save);
-		int is_st = tok && !strcmp(tok, st);
-
-		for (i = 0; tok; i++, tok = strtok_r(NULL, ",\n", &save)) {
-			if (col < 0 && !strcmp(tok, "seconds"))
-				col = i;
-			else if (is_st && i == col) {
-				sum += strtod(tok, NULL);
-				n++;
-			}
-		}
 	}
-	fclose(f);
-	return n ? sum / n : -1;
+	for (i = 0; i < n; i++)
+		if (!strcmp(rows[i].strategy, st)) {
+			sum += rows[i].seconds;
+			k++;
+		}
+	free(rows);
+	return k ? sum / (double)k : -1;
 }
 
 static int teardown(void **state)
