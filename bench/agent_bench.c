@@ -48,6 +48,7 @@
 #include "proto.h"
 #include "sha256.h"
 #include "synth.h"
+#include "fake_registry.h"
 #include "mem_image.h"
 
 extern char **environ;
@@ -262,157 +263,6 @@ static double floor_s_per_mb(const struct mem_image *t, double *lib_s_per_mb)
 }
 
 /* --- a registry ----------------------------------------------------------- */
-
-/* With --registry the tree's root reads the registry, as in a run, rather
- * than this program's block protocol: a thread speaking just enough HTTP
- * for lib/registry (manifest, blobs, ranged reads), one connection at a
- * time, each closed after its reply. */
-struct reg {
-	const struct mem_image *img;
-	int lfd;
-	uint16_t port;
-	pthread_t thr;
-	volatile int stop;
-	unsigned long requests;
-};
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void http_reply(int fd, const char *status, const char *extra,
-		       const void *body, size_t len, int head)
-{
-	char hdr[1024];
-	int n;
-
-	n = snprintf(hdr, sizeof(hdr),
-		     "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"
-		     "Connection: close\r\n\r\n",
-		     status, extra, len);
-	if (n < 0 || (size_t)n >= sizeof(hdr))
-		return;
-	if (write_all(fd, hdr, (size_t)n) || head || !len)
-		return;
-	write_all(fd, body, len);
-}
-
-static void reg_serve(struct reg *r, int fd)
-{
-	const struct mem_image *t = r->img;
-	char req[8192], method[8], path[512], extra[256], *range, *end;
-	const char *prefix = "/v2/bench/img/", *dg;
-	const uint8_t *blob = NULL;
-	unsigned long long a, b;
-	size_t len = 0, blen = 0;
-	int head;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&p, 1, 2000) <= 0)
-			return;
-		n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
-		if (n <= 0)
-			return;
-		len += (size_t)n;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n"))
-			break;
-		if (len == sizeof(req) - 1)
-			return;
-	}
-	r->requests++;
-	if (sscanf(req, "%7s %511s", method, path) != 2)
-		return;
-	head = !strcmp(method, "HEAD");
-	range = strcasestr(req, "\r\nRange:");
-	if (range) {
-		range += 8;
-		range += strspn(range, " ");
-		end = strstr(range, "\r\n");
-		if (end)
-			*end = '\0';
-	}
-	if (!strcmp(path, "/v2/") || !strcmp(path, "/v2")) {
-		http_reply(fd, "200 OK", "", "{}", 2, head);
-		return;
-	}
-	if (strncmp(path, prefix, strlen(prefix))) {
-		http_reply(fd, "404 Not Found", "", NULL, 0, head);
-		return;
-	}
-	dg = path + strlen(prefix);
-	if (!strncmp(dg, "manifests/", 10)) {
-		snprintf(extra, sizeof(extra),
-			 "Content-Type: %s\r\nDocker-Content-Digest: %s\r\n",
-			 OCI_MANIFEST_MEDIA_TYPE, t->manifest_digest);
-		http_reply(fd, "200 OK", extra, t->manifest, t->manifest_len,
-			   head);
-		return;
-	}
-	if (!strncmp(dg, "blobs/", 6)) {
-		dg += 6;
-		if (!strcmp(dg, t->config_digest)) {
-			blob = (const uint8_t *)t->config;
-			blen = t->config_len;
-		} else if (!strcmp(dg, t->index_digest)) {
-			blob = (const uint8_t *)t->index;
-			blen = t->index_len;
-		} else if (!strcmp(dg, t->data_digest)) {
-			blob = t->data;
-			blen = t->data_len;
-		}
-	}
-	if (!blob) {
-		http_reply(fd, "404 Not Found", "", NULL, 0, head);
-		return;
-	}
-	if (!range || sscanf(range, "bytes=%llu-%llu", &a, &b) != 2) {
-		http_reply(fd, "200 OK", "", blob, blen, head);
-		return;
-	}
-	if (a > b || b >= blen) {
-		http_reply(fd, "416 Range Not Satisfiable", "", NULL, 0, head);
-		return;
-	}
-	snprintf(extra, sizeof(extra), "Content-Range: bytes %llu-%llu/%zu\r\n",
-		 a, b, blen);
-	http_reply(fd, "206 Partial Content", extra, blob + a, b - a + 1, head);
-}
-
-static void *reg_run(void *arg)
-{
-	struct reg *r = arg;
-
-	while (!r->stop) {
-		struct pollfd p = {.fd = r->lfd, .events = POLLIN};
-		int fd;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		reg_serve(r, fd);
-		close(fd);
-	}
-	return NULL;
-}
 
 /* --- agents ----------------------------------------------------------------
  */
@@ -1012,7 +862,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	double floor, lib_floor, v[5][16];
 	struct burst_result r;
-	struct reg reg = {0};
+	struct freg reg = {.lfd = -1};
 	struct mem_image t;
 	struct err e;
 	int c, keep = 0, k;
@@ -1092,19 +942,15 @@ int main(int argc, char **argv)
 	bn.img = &t;
 	/* Pinned. Without --registry the registry it names is never asked
 	 * (port 1). */
-	reg.img = &t;
-	reg.lfd = -1;
 	if (bn.registry) {
-		reg.lfd = listen_lo(&reg.port);
-		if (reg.lfd < 0 ||
-		    pthread_create(&reg.thr, NULL, reg_run, &reg)) {
+		if (freg_start(&reg, &t, FREG_HONEST)) {
 			fprintf(stderr,
 				"agent-bench: cannot start the registry\n");
 			img_free(&t);
 			return 1;
 		}
 	}
-	snprintf(bn.ref, sizeof(bn.ref), "127.0.0.1:%u/bench/img@%s",
+	snprintf(bn.ref, sizeof(bn.ref), "127.0.0.1:%u/" FREG_REPO "@%s",
 		 bn.registry ? reg.port : 1, t.manifest_digest);
 	printf("image: %.1f MB in %u blocks of %u bytes, %.1f MB compressed "
 	       "(zstd)\n",
@@ -1152,11 +998,9 @@ int main(int argc, char **argv)
 			img_free(&t);
 			return 1;
 		}
-	if (reg.lfd >= 0) {
-		reg.stop = 1;
-		pthread_join(reg.thr, NULL);
-		close(reg.lfd);
-		printf("registry: %lu requests\n", reg.requests);
+	if (reg.running) {
+		freg_stop(&reg);
+		printf("registry: %u requests\n", atomic_load(&reg.requests));
 	}
 	img_free(&t);
 	free(bn.a);

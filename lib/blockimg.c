@@ -30,11 +30,11 @@ static const uint8_t INDEX_MAGIC[8] = {'F', 'N', 'B', 'L', 'K', 'I', 'X', 0};
 #define STARTUP_LEN 4
 
 /* Version 2: after the start-up entries, a count, then the reads. */
-#define NTRACE_LEN	 4
-#define TRACE_OFFSET	 0
-#define TRACE_LEN_FIELD	 8
-#define TRACE_GAP	 12
-#define TRACE_LEN	 16
+#define NTRACE_LEN	4
+#define TRACE_OFFSET	0
+#define TRACE_LEN_FIELD 8
+#define TRACE_GAP	12
+#define TRACE_LEN	16
 
 static uint32_t get_le32(const uint8_t *p)
 {
@@ -186,8 +186,7 @@ static int check_trace(const struct blockimg_index *ix, struct err *e)
 				       i, r->offset, r->len, ix->size);
 		if (r->gap_us > BLOCKIMG_MAX_GAP_US)
 			return err_set(e, -EBADMSG,
-				       "index: trace read %" PRIu32
-				       ": %" PRIu32
+				       "index: trace read %" PRIu32 ": %" PRIu32
 				       " us of compute before it, at most %u",
 				       i, r->gap_us, BLOCKIMG_MAX_GAP_US);
 	}

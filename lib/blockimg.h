@@ -41,10 +41,9 @@
 #define BLOCKIMG_MAX_GAP_US (60u * 1000 * 1000)
 
 /* OCI media types of the two blobs (the index's, by its version). */
-#define BLOCKIMG_INDEX_MEDIA_TYPE "application/vnd.faasnet.block.index.v1"
-#define BLOCKIMG_INDEX_MEDIA_TYPE_TRACE                                        \
-	"application/vnd.faasnet.block.index.v2"
-#define BLOCKIMG_DATA_MEDIA_TYPE  "application/vnd.faasnet.block.data.v1+zstd"
+#define BLOCKIMG_INDEX_MEDIA_TYPE	"application/vnd.faasnet.block.index.v1"
+#define BLOCKIMG_INDEX_MEDIA_TYPE_TRACE "application/vnd.faasnet.block.index.v2"
+#define BLOCKIMG_DATA_MEDIA_TYPE	"application/vnd.faasnet.block.data.v1+zstd"
 
 struct blockimg_block {
 	uint64_t offset; /* in the data blob */

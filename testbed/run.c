@@ -267,29 +267,17 @@ static int prepare_images(struct run *r)
 
 				ret = procs_run_wait(argv, log, r->e);
 			} else {
-				char *argv[] = {img,
-						"synth",
-						(char *)im->name,
-						"--size",
-						size,
-						"--block-size",
-						bs,
-						"--startup-fraction",
-						frac,
-						"--seed",
-						seed,
-						"--full-size",
-						fsize,
-						"--full-block-size",
-						fbs,
-						"--out",
-						layout,
+				char *argv[] = {img, "synth", (char *)im->name,
+						"--size", size, "--block-size",
+						bs, "--startup-fraction", frac,
+						"--seed", seed, "--full-size",
+						fsize, "--full-block-size", fbs,
+						"--out", layout,
 						/* a start-up trace */
 						im->startup_compute_ns
 							? "--startup-compute"
 							: NULL,
-						compute,
-						NULL};
+						compute, NULL};
 
 				ret = procs_run_wait(argv, log, r->e);
 			}

@@ -59,6 +59,7 @@
 #include "proto.h"
 #include "sha256.h"
 #include "synth.h"
+#include "fake_registry.h"
 #include "mem_image.h"
 
 #define LOOPBACK   0x7f000001u
@@ -81,23 +82,6 @@
 			goto out;                                              \
 		}                                                              \
 	} while (0)
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
 
 /* --- the images ------------------------------------------------------- */
 
@@ -151,23 +135,6 @@ static uint32_t other_block(const struct mem_image *t)
 }
 
 /* --- frames over blocking sockets ---------------------------------------- */
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static int send_msg(int fd, const struct proto_msg *m)
 {
@@ -310,28 +277,6 @@ static void set_timeouts(int fd)
 	struct timeval tv = {.tv_sec = 10};
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* A listening socket on 127.0.0.1 and a port the kernel picks. */
-static int listen_any(uint16_t *port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 64) ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	*port = ntohs(sa.sin_port);
-	return fd;
 }
 
 /* A port free right now, for the agent to listen on. */
@@ -707,268 +652,6 @@ static void fp_stop(struct fparent *fp)
 	fp->lfd = -1;
 }
 
-/* --- a fake registry ----------------------------------------------------- */
-
-enum freg_mode {
-	FREG_HONEST,
-	FREG_FAIL, /* 503 to everything */
-};
-
-/* How a GET of the faulty blob goes wrong (struct freg, fault_*). */
-enum freg_fault {
-	FREG_FAULT_503,	    /* 503 Service Unavailable */
-	FREG_FAULT_CLOSE,   /* the connection closed, nothing answered */
-	FREG_FAULT_STALL,   /* half the body, then silence, then closed */
-	FREG_FAULT_CORRUPT, /* the whole body with one byte changed */
-};
-
-struct freg {
-	const struct mem_image *img;
-	enum freg_mode mode;
-	int corrupt; /* a block whose bytes it always serves corrupt, or -1 */
-	int watch;   /* a block whose range reads it counts, or -1 */
-	/* The first fault_n GETs of the blob fault_digest (NULL: none) go
-	 * wrong as fault says; later ones are honest. A stall lasts
-	 * stall_ms: a real one lasts until curl's low-speed limit (30 s)
-	 * gives up, and ends the same way, in a failed transfer. */
-	const char *fault_digest;
-	enum freg_fault fault;
-	unsigned fault_n, stall_ms;
-	int lfd;
-	uint16_t port;
-	pthread_t thr;
-	int running;
-	atomic_int stop;
-	atomic_uint requests, manifests, ranges, watch_asks;
-	atomic_uint faults, layer_gets, index_gets;
-};
-
-static void http_header(int fd, const char *status, const char *extra,
-			size_t len)
-{
-	char hdr[1024];
-	int n;
-
-	n = snprintf(hdr, sizeof(hdr),
-		     "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"
-		     "Connection: close\r\n\r\n",
-		     status, extra, len);
-	if (n > 0 && (size_t)n < sizeof(hdr))
-		write_all(fd, hdr, (size_t)n);
-}
-
-static void http_reply(int fd, const char *status, const char *extra,
-		       const void *body, size_t len, int head)
-{
-	http_header(fd, status, extra, len);
-	if (!head && len)
-		write_all(fd, body, len);
-}
-
-/* One GET of the faulty blob, gone wrong; the caller closes fd. */
-static void freg_fault(struct freg *r, int fd, const uint8_t *blob, size_t len)
-{
-	uint8_t *copy;
-
-	atomic_fetch_add(&r->faults, 1);
-	switch (r->fault) {
-	case FREG_FAULT_503:
-		http_reply(fd, "503 Service Unavailable", "", NULL, 0, 0);
-		break;
-	case FREG_FAULT_CLOSE:
-		break;
-	case FREG_FAULT_STALL:
-		http_header(fd, "200 OK", "", len);
-		write_all(fd, blob, len / 2);
-		nap_ms(r->stall_ms);
-		break;
-	case FREG_FAULT_CORRUPT:
-		copy = malloc(len ? len : 1);
-		if (!copy)
-			return;
-		memcpy(copy, blob, len);
-		copy[len / 2] ^= 0x5a;
-		http_reply(fd, "200 OK", "", copy, len, 0);
-		free(copy);
-		break;
-	}
-}
-
-static void freg_blob(struct freg *r, int fd, const char *digest,
-		      const char *range, int head)
-{
-	const struct mem_image *t = r->img;
-	const uint8_t *blob = NULL;
-	unsigned long long a, b;
-	char extra[256];
-	size_t len = 0;
-	uint8_t *copy;
-
-	if (!strcmp(digest, t->config_digest)) {
-		blob = (const uint8_t *)t->config;
-		len = t->config_len;
-	} else if (!strcmp(digest, t->index_digest)) {
-		blob = (const uint8_t *)t->index;
-		len = t->index_len;
-	} else if (!strcmp(digest, t->data_digest)) {
-		blob = t->data;
-		len = t->data_len;
-	} else if (!strcmp(digest, t->layer_digest)) {
-		blob = t->layer;
-		len = t->layer_len;
-	}
-	if (!blob) {
-		http_reply(fd, "404 Not Found", "", NULL, 0, head);
-		return;
-	}
-	if (!head && blob == t->layer)
-		atomic_fetch_add(&r->layer_gets, 1);
-	if (!head && blob == (const uint8_t *)t->index)
-		atomic_fetch_add(&r->index_gets, 1);
-	if (!head && r->fault_digest && !strcmp(digest, r->fault_digest) &&
-	    atomic_load(&r->faults) < r->fault_n) {
-		freg_fault(r, fd, blob, len);
-		return;
-	}
-	if (!range || sscanf(range, "bytes=%llu-%llu", &a, &b) != 2) {
-		http_reply(fd, "200 OK", "", blob, len, head);
-		return;
-	}
-	atomic_fetch_add(&r->ranges, 1);
-	if (a > b || b >= len) {
-		http_reply(fd, "416 Range Not Satisfiable", "", NULL, 0, head);
-		return;
-	}
-	copy = malloc(b - a + 1);
-	if (!copy)
-		return;
-	memcpy(copy, blob + a, b - a + 1);
-	if (blob == t->data && r->watch >= 0) {
-		const struct blockimg_block *k = &t->ix.blocks[r->watch];
-		uint64_t mid = k->offset + k->clen / 2;
-
-		if (mid >= a && mid <= b)
-			atomic_fetch_add(&r->watch_asks, 1);
-	}
-	if (blob == t->data && r->corrupt >= 0) {
-		const struct blockimg_block *k = &t->ix.blocks[r->corrupt];
-		uint64_t mid = k->offset + k->clen / 2;
-
-		if (mid >= a && mid <= b)
-			copy[mid - a] ^= 0x5a;
-	}
-	snprintf(extra, sizeof(extra), "Content-Range: bytes %llu-%llu/%zu\r\n",
-		 a, b, len);
-	http_reply(fd, "206 Partial Content", extra, copy, b - a + 1, head);
-	free(copy);
-}
-
-static void freg_serve(struct freg *r, int fd)
-{
-	char req[8192], method[8], path[512], *range, *end;
-	const char *prefix = "/v2/t/img/";
-	uint64_t deadline = now_ms() + 2000;
-	size_t len = 0;
-	int head;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		uint64_t t = now_ms();
-		ssize_t n;
-
-		if (t >= deadline || poll(&p, 1, (int)(deadline - t)) <= 0)
-			return;
-		n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
-		if (n <= 0)
-			return;
-		len += (size_t)n;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n"))
-			break;
-		if (len == sizeof(req) - 1)
-			return;
-	}
-	atomic_fetch_add(&r->requests, 1);
-	if (sscanf(req, "%7s %511s", method, path) != 2)
-		return;
-	head = !strcmp(method, "HEAD");
-	range = strcasestr(req, "\r\nRange:");
-	if (range) {
-		range += 8;
-		range += strspn(range, " ");
-		end = strstr(range, "\r\n");
-		if (end)
-			*end = '\0';
-	}
-	if (r->mode == FREG_FAIL) {
-		http_reply(fd, "503 Service Unavailable", "", NULL, 0, head);
-	} else if (!strcmp(path, "/v2/") || !strcmp(path, "/v2")) {
-		http_reply(fd, "200 OK", "", "{}", 2, head);
-	} else if (!strncmp(path, prefix, strlen(prefix)) &&
-		   !strncmp(path + strlen(prefix), "manifests/", 10)) {
-		char extra[256];
-
-		atomic_fetch_add(&r->manifests, 1);
-		snprintf(extra, sizeof(extra),
-			 "Content-Type: %s\r\nDocker-Content-Digest: %s\r\n",
-			 OCI_MANIFEST_MEDIA_TYPE, r->img->manifest_digest);
-		http_reply(fd, "200 OK", extra, r->img->manifest,
-			   r->img->manifest_len, head);
-	} else if (!strncmp(path, prefix, strlen(prefix)) &&
-		   !strncmp(path + strlen(prefix), "blobs/", 6)) {
-		freg_blob(r, fd, path + strlen(prefix) + 6, range, head);
-	} else {
-		http_reply(fd, "404 Not Found", "", NULL, 0, head);
-	}
-}
-
-static void *freg_run(void *arg)
-{
-	struct freg *r = arg;
-
-	while (!atomic_load(&r->stop)) {
-		int fd = accept_within(r->lfd, 20);
-
-		if (fd < 0)
-			continue;
-		freg_serve(r, fd);
-		close(fd);
-	}
-	return NULL;
-}
-
-static int freg_start(struct freg *r, const struct mem_image *img,
-		      enum freg_mode mode)
-{
-	memset(r, 0, sizeof(*r));
-	r->img = img;
-	r->mode = mode;
-	r->corrupt = r->watch = -1;
-	r->stall_ms = 1000;
-	r->lfd = listen_any(&r->port);
-	if (r->lfd < 0)
-		return r->lfd;
-	if (pthread_create(&r->thr, NULL, freg_run, r)) {
-		close(r->lfd);
-		r->lfd = -1;
-		return -EAGAIN;
-	}
-	r->running = 1;
-	return 0;
-}
-
-static void freg_stop(struct freg *r)
-{
-	if (r->running) {
-		atomic_store(&r->stop, 1);
-		pthread_join(r->thr, NULL);
-		r->running = 0;
-	}
-	if (r->lfd >= 0)
-		close(r->lfd);
-	r->lfd = -1;
-}
-
 /* --- the agent under test and its manager -------------------------------- */
 
 struct h {
@@ -1010,8 +693,8 @@ static int h_start_img(struct h *h, const struct mem_image *img,
 	snprintf(h->events, sizeof(h->events), "%s/events.jsonl", h->dir);
 	if (freg_start(&h->reg, img, reg_mode))
 		return -1;
-	snprintf(h->ref, sizeof(h->ref), "127.0.0.1:%u/t/img@%s", h->reg.port,
-		 img->manifest_digest);
+	snprintf(h->ref, sizeof(h->ref), "127.0.0.1:%u/" FREG_REPO "@%s",
+		 h->reg.port, img->manifest_digest);
 	h->mgr_lfd = listen_any(&h->mgr_port);
 	if (h->mgr_lfd < 0 || free_port(&h->agent_port))
 		return -1;
