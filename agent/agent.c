@@ -343,7 +343,8 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 	ret = regworker_start(&a.env.rw,
 			      o->registry_requests ? o->registry_requests
 						   : AGENT_REGISTRY_REQUESTS,
-			      o->meta_dir, o->dilation, &a.rw_fd);
+			      o->meta_dir, o->registry_via, o->dilation,
+			      &a.rw_fd);
 	if (ret) {
 		err_set(e, ret, "registry worker: %s", strerror(-ret));
 		goto out;
@@ -357,7 +358,8 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 		goto out;
 	}
 	eventlog_write(a.env.log, "agent_up",
-		       json_pack("{s:i}", "port", (int)o->port));
+		       json_pack("{s:i, s:s*}", "port", (int)o->port,
+				 "registry_via", o->registry_via));
 	connect_manager(a.env.l, &a);
 	ret = evloop_run(a.env.l, stop_fd);
 

@@ -41,6 +41,12 @@ struct agent_opts {
 	/* Time dilation: every timer and time-out of the agent k times the
 	 * wall clock's (0 or 1: none); docs/fidelity.md, "Time dilation". */
 	double dilation;
+	/* "HOST:PORT" every registry request goes to instead of the host the
+	 * image reference names (NULL: that host): a proxy in front of the
+	 * registry, e.g. DADI's P2P proxy on this VM (docs/dadi.md). The
+	 * reference's repository and pinned digest stay as sent, so the
+	 * manifest is checked against the same digest either way. */
+	const char *registry_via;
 };
 
 /* 1, 2, 4 and 8 measured side by side: docs/fidelity.md, "Registry

@@ -25,7 +25,27 @@ static void usage(FILE *f)
 		   "                     [--registry-requests N] "
 		   "[--meta-dir OCI-LAYOUT]\n"
 		   "                     [--request-timeout-ms N] "
-		   "[--dilation K]\n");
+		   "[--dilation K]\n"
+		   "                     [--registry-via HOST:PORT]\n");
+}
+
+/* --registry-via's HOST:PORT. The port is required: a proxy has no
+ * well-known one. The host is checked with the grammar of an image
+ * reference's host, the part of every reference it replaces, so that a
+ * value accepted here never makes a reference the agent cannot read. */
+static int via_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':'), *rb = strrchr(s, ']');
+	struct registry_ref ref;
+	char buf[512];
+	int n;
+
+	if (!colon || colon == s || (rb && colon < rb) || strchr(s, '/'))
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%s/x", s);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return 0;
+	return !registry_ref_parse(buf, &ref, NULL);
 }
 
 int main(int argc, char **argv)
@@ -41,6 +61,7 @@ int main(int argc, char **argv)
 		{"meta-dir", required_argument, NULL, 'M'},
 		{"request-timeout-ms", required_argument, NULL, 'T'},
 		{"dilation", required_argument, NULL, 'D'},
+		{"registry-via", required_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -133,6 +154,16 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 'V':
+			if (!via_ok(optarg)) {
+				fprintf(stderr,
+					"faasnet-agent: --registry-via: "
+					"expected HOST:PORT, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			o.registry_via = optarg;
 			break;
 		case 'h':
 			usage(stdout);

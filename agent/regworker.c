@@ -30,6 +30,7 @@ struct regworker {
 	pthread_t thread;
 	unsigned parallel;    /* range requests in flight per block job */
 	const char *meta_dir; /* the node's metadata store, or NULL */
+	const char *via;      /* HOST:PORT for the ref's host, or NULL */
 	double dilation;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -78,11 +79,33 @@ static void post_error(struct regworker *w, struct regjob *j, int error,
 	post(w, r);
 }
 
+/* The reference fetch_open reads: ref with its host (all before the first
+ * '/', as registry_ref_parse splits it) replaced by w->via. Only the host:
+ * the repository and the pinned digest are what the manifest is checked
+ * against. A ref without a '/' goes as it is, for fetch_open to refuse. */
+static int route(const struct regworker *w, const char *ref, char *out,
+		 size_t size, struct err *e)
+{
+	const char *slash = strchr(ref, '/');
+	int n;
+
+	if (!w->via || !slash)
+		n = snprintf(out, size, "%s", ref);
+	else
+		n = snprintf(out, size, "%s%s", w->via, slash);
+	if (n < 0 || (size_t)n >= size)
+		return err_set(e, -ENAMETOOLONG,
+			       "image reference \"%s\": too long", ref);
+	return 0;
+}
+
 /* The image ref, opened once (manifest and config read from the registry
- * then); *fresh (may be NULL) says whether that was now. */
+ * then); *fresh (may be NULL) says whether that was now. Opened images
+ * are known by ref as the jobs name it, whichever host it was read from. */
 static struct fetch_image *get_open_fresh(struct regworker *w, const char *ref,
 					  struct err *e, int *ret, int *fresh)
 {
+	char routed[1024];
 	struct opened *o;
 
 	if (fresh)
@@ -97,7 +120,9 @@ static struct fetch_image *get_open_fresh(struct regworker *w, const char *ref,
 		*ret = err_set(e, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	*ret = fetch_open(ref, w->meta_dir, &o->fi, e);
+	*ret = route(w, ref, routed, sizeof(routed), e);
+	if (!*ret)
+		*ret = fetch_open(routed, w->meta_dir, &o->fi, e);
 	if (!*ret)
 		registry_set_dilation(o->fi.r, w->dilation);
 	if (*ret) {
@@ -391,7 +416,7 @@ static void *run(void *arg)
 }
 
 int regworker_start(struct regworker **out, unsigned parallel,
-		    const char *meta_dir, double k, int *efd)
+		    const char *meta_dir, const char *via, double k, int *efd)
 {
 	struct regworker *w = calloc(1, sizeof(*w));
 	int ret;
@@ -400,6 +425,7 @@ int regworker_start(struct regworker **out, unsigned parallel,
 		return -ENOMEM;
 	w->parallel = parallel;
 	w->meta_dir = meta_dir;
+	w->via = via;
 	w->dilation = k;
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {

@@ -55,10 +55,12 @@ struct regworker;
 
 /* Starts the thread; *efd becomes readable when results wait. Block jobs
  * keep up to `parallel` range requests in flight; meta_dir (kept, not
- * copied) is the node's metadata store, or NULL; the registry's time-outs
- * are dilated k times (0 or 1: not). */
+ * copied) is the node's metadata store, or NULL; via (kept, not copied),
+ * when not NULL, is the "HOST:PORT" that every request goes to in place of
+ * the host a job's reference names (agent_opts.registry_via); the
+ * registry's time-outs are dilated k times (0 or 1: not). */
 int regworker_start(struct regworker **w, unsigned parallel,
-		    const char *meta_dir, double k, int *efd);
+		    const char *meta_dir, const char *via, double k, int *efd);
 /* Queues a job. For REGJOB_BLOCKS, blocks[0..n) are copied, and where each
  * lies is read from ix now, on the caller's thread: the index the caller's
  * cache checked (-ERANGE for a block it does not have). */

@@ -665,6 +665,10 @@ struct h {
 	int running, ret;
 	struct err e;
 	struct freg reg;
+	/* Not 0: the reference names 127.0.0.1:named_port and the agent is
+	 * told to reach the registry (reg) through --registry-via. */
+	uint16_t named_port;
+	char via[64];
 	unsigned runtime_ms; /* PROVISION's */
 	/* SUSPECTs the manager heard, and the last one's accused */
 	unsigned suspects;
@@ -694,7 +698,12 @@ static int h_start_img(struct h *h, const struct mem_image *img,
 	if (freg_start(&h->reg, img, reg_mode))
 		return -1;
 	snprintf(h->ref, sizeof(h->ref), "127.0.0.1:%u/" FREG_REPO "@%s",
-		 h->reg.port, img->manifest_digest);
+		 h->named_port ? h->named_port : h->reg.port,
+		 img->manifest_digest);
+	if (h->named_port) {
+		snprintf(h->via, sizeof(h->via), "127.0.0.1:%u", h->reg.port);
+		h->o.registry_via = h->via;
+	}
 	h->mgr_lfd = listen_any(&h->mgr_port);
 	if (h->mgr_lfd < 0 || free_port(&h->agent_port))
 		return -1;
@@ -1096,6 +1105,68 @@ static void test_control_registry_strategy_starts(void **state)
 {
 	(void)state;
 	run_isolated(body_registry_strategy, 20);
+}
+
+/* --registry-via (DADI+P2P: every agent reads the registry through its
+ * VM's proxy, under the one reference the manager sends). The reference
+ * names a registry that answers 503 to everything; the agent, told to go
+ * via the honest one, starts a container, and never once asks the
+ * registry the reference names. Once as a root of the FaaSNet strategy
+ * (manifest, config, index, range reads), once with the registry strategy
+ * (the whole-layer pull, which takes a path of its own in the worker). */
+static int registry_via(struct h *h, uint8_t strategy)
+{
+	struct freg named;
+	char up[96];
+	int ret = 0;
+
+	if (freg_start(&named, &g_img, FREG_FAIL))
+		return 2;
+	h->named_port = named.port;
+	if (h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision_as(h, 1, 0, strategy), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED through --registry-via");
+	if (strategy == PROTO_STRATEGY_REGISTRY)
+		CHECK(atomic_load(&h->reg.layer_gets) == 1,
+		      "the layer was pulled %u times via %s",
+		      atomic_load(&h->reg.layer_gets), h->via);
+	else
+		CHECK(atomic_load(&h->reg.ranges) > 0,
+		      "no range request via %s", h->via);
+	CHECK(atomic_load(&named.requests) == 0,
+	      "the registry the reference names was asked %u times",
+	      atomic_load(&named.requests));
+	snprintf(up, sizeof(up), "\"registry_via\":\"%s\"", h->via);
+	CHECK(h_log_has(h, up), "agent_up does not say %s", up);
+out:
+	h_stop(h);
+	freg_stop(&named);
+	return ret;
+}
+
+static int body_registry_via_root(struct h *h)
+{
+	return registry_via(h, PROTO_STRATEGY_FAASNET);
+}
+
+static int body_registry_via_pull(struct h *h)
+{
+	return registry_via(h, PROTO_STRATEGY_REGISTRY);
+}
+
+static void test_registry_via_root_not_named_host(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_via_root, 20);
+}
+
+static void test_registry_via_pull_not_named_host(void **state)
+{
+	(void)state;
+	run_isolated(body_registry_via_pull, 20);
 }
 
 /* --- the start-up trace ------------------------------------------------- */
@@ -1934,6 +2005,8 @@ int main(void)
 		cmocka_unit_test(test_control_registry_root_starts),
 		cmocka_unit_test(test_control_registry_root_index_from_store),
 		cmocka_unit_test(test_control_registry_strategy_starts),
+		cmocka_unit_test(test_registry_via_root_not_named_host),
+		cmocka_unit_test(test_registry_via_pull_not_named_host),
 		cmocka_unit_test(
 			test_release_frees_blocks_queued_for_slow_child),
 		cmocka_unit_test(test_lying_parent_consistent_fake_image),
