@@ -77,6 +77,14 @@ build/asan/libfaasnet.a: $(LIB_ASAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The harness's modules but its main, for the tests: a test that names one
+# (test_scenario: scenario.c, which reads strategy names from strategy.c's
+# table) gets what that one needs, and nothing else.
+TESTBED_LIB_SRC := $(filter-out testbed/main.c,$(TESTBED_SRC))
+build/asan/libtestbed.a: $(patsubst %.c,build/asan/obj/%.o,$(TESTBED_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
 build/bin/faasnet-testbed: $(patsubst %.c,build/obj/%.o,$(TESTBED_SRC)) build/libfaasnet.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -114,36 +122,18 @@ UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_dadi_proxy := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
-UNIT_EXTRA_test_summary := build/asan/obj/testbed/summary.o \
-	build/asan/obj/testbed/fidelity.o
-UNIT_EXTRA_test_scenario := build/asan/obj/testbed/scenario.o
-UNIT_EXTRA_test_serve := build/asan/obj/testbed/serve.o
-UNIT_EXTRA_test_driver := build/asan/obj/testbed/driver.o \
-	build/asan/obj/testbed/serve.o build/asan/obj/testbed/scenario.o
-UNIT_EXTRA_test_fidelity := build/asan/obj/testbed/fidelity.o
-UNIT_EXTRA_test_requests := build/asan/obj/testbed/requests.o \
-	build/asan/obj/testbed/summary.o build/asan/obj/testbed/fidelity.o
-UNIT_EXTRA_test_procs := build/asan/obj/testbed/procs.o
-
-build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libfaasnet.a $(HEADERS) $(wildcard tests/*.h tests/unit/*.h)
+build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libtestbed.a build/asan/libfaasnet.a $(HEADERS) $(wildcard tests/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libtestbed.a build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
 # An integration test may use testbed/ modules too (itest_run reads results
-# with summary.c).
-ITEST_EXTRA_itest_run := build/asan/obj/testbed/summary.o \
-	build/asan/obj/testbed/requests.o build/asan/obj/testbed/fidelity.o
-ITEST_EXTRA_itest_dilation := build/asan/obj/testbed/summary.o \
-	build/asan/obj/testbed/requests.o build/asan/obj/testbed/fidelity.o
+# with summary.c), from the same archive.
 ITEST_EXTRA_itest_trace := build/asan/obj/image/tarscan.o \
 	build/asan/obj/image/tracemap.o
-ITEST_EXTRA_itest_bittorrent := build/asan/obj/testbed/bittorrent.o \
-	build/asan/obj/testbed/procs.o build/asan/obj/testbed/driver.o \
-	build/asan/obj/testbed/serve.o
 
-build/test/itest_%: tests/integration/itest_%.c $(wildcard tests/integration/*.h) $$(ITEST_EXTRA_itest_$$*) build/asan/libfaasnet.a
+build/test/itest_%: tests/integration/itest_%.c $(wildcard tests/integration/*.h) $$(ITEST_EXTRA_itest_$$*) build/asan/libtestbed.a build/asan/libfaasnet.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(ITEST_EXTRA_itest_$*) build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(ITEST_EXTRA_itest_$*) build/asan/libtestbed.a build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS)

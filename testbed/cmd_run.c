@@ -11,11 +11,14 @@
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
+#include "strategy.h"
 #include "units.h"
 #include "util.h"
 
 static void usage(FILE *f)
 {
+	unsigned i;
+
 	fprintf(f, "usage: faasnet-testbed run SCENARIO.yaml [--out DIR] "
 		   "[--strategies a,b] [--json] [--check]\n"
 		   "         [--allow-degraded] [--dilation K|auto]\n"
@@ -33,7 +36,11 @@ static void usage(FILE *f)
 		   "Exit status: 0 every container started and every run's "
 		   "fidelity is ok;\n  1 the run could not be completed; 2 bad "
 		   "usage or input; 3 containers\n  failed to start; 4 every "
-		   "container started but a run was degraded.\n");
+		   "container started but a run was degraded.\n"
+		   "Strategies:\n");
+	for (i = 0; i < strategy_count(); i++)
+		fprintf(f, "  %-11s %s\n", strategy_name(i),
+			strategy_at(i)->about);
 }
 
 /* --dilation: a number from 1 to SCENARIO_MAX_DILATION, or auto (0), as
@@ -96,7 +103,7 @@ static int show(const struct scenario *s, struct err *e)
 	}
 	printf("  %u functions; strategies:", s->nfunctions);
 	for (k = 0; k < s->nstrategies; k++)
-		printf(" %s", scenario_strategy_name(s->strategies[k]));
+		printf(" %s", strategy_name(s->strategies[k]));
 	printf("; %u repetition(s)\n", s->repetitions);
 	if (s->serve.on) {
 		printf("  serve: a request holds a slot %g s, %u slot(s) per "
@@ -136,10 +143,11 @@ static int parse_strategies(char *list, struct run_opts *o)
 
 	for (t = strtok_r(list, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
-		if (o->nstrategies == SCENARIO_NSTRATEGIES ||
-		    scenario_strategy_parse(t, &o->strategies[o->nstrategies]))
+		int st = strategy_find(t);
+
+		if (o->nstrategies == SCENARIO_MAX_STRATEGIES || st < 0)
 			return -EINVAL;
-		o->nstrategies++;
+		o->strategies[o->nstrategies++] = (unsigned)st;
 	}
 	return o->nstrategies ? 0 : -EINVAL;
 }
@@ -178,9 +186,13 @@ int run_main(int argc, char **argv)
 			o.out = argv[++i];
 		} else if (!strcmp(argv[i], "--strategies") && i + 1 < argc) {
 			if (parse_strategies(argv[++i], &o)) {
-				fprintf(stderr, "run: --strategies: expected a "
-						"list of faasnet, ondemand, "
-						"registry, bittorrent\n");
+				char names[256];
+
+				strategy_list(names, sizeof(names), false);
+				fprintf(stderr,
+					"run: --strategies: expected a "
+					"comma-separated list of %s\n",
+					names);
 				return TESTBED_EXIT_USAGE;
 			}
 		} else if (!strcmp(argv[i], "--json")) {

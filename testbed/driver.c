@@ -1,94 +1,39 @@
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "driver.h"
 #include "evloop.h"
-#include "proto.h"
 
-#define RBUF (1u << 20)
-
-/* One invocation's answer: which container ids it got. */
-struct pending {
-	uint64_t sent_ns;
-	unsigned function, containers;
-	int answered;
-};
-
-struct drv {
+struct driver {
 	struct driver_result *r;
-	struct pending *p; /* indexed by INVOKE id */
-	size_t np, capp;
-	size_t asked; /* containers asked for so far, over every INVOKE */
+	const struct driver_target *t;
+	size_t asked; /* containers asked for so far, over every invoke */
+	unsigned nfailed;
 	int have_first;
-	int fd;
 	struct serve *sv; /* serve only */
 	uint64_t now;	  /* the world's clock */
 	double k;	  /* dilation */
 };
+
+uint64_t driver_now(const struct driver *d)
+{
+	return d->now;
+}
+
+uint64_t driver_t0(const struct driver *d)
+{
+	return d->r->t0_ns;
+}
 
 uint64_t driver_world_ns(uint64_t t0, double k, uint64_t wall)
 {
 	if (k <= 1.0 || wall <= t0)
 		return wall;
 	return t0 + (uint64_t)((double)(wall - t0) / k + 0.5);
-}
-
-/* One frame to the manager; -EIO with e saying why. */
-static int send_msg(struct drv *d, const struct proto_msg *m, struct err *e)
-{
-	uint8_t *buf;
-	size_t len;
-	ssize_t n;
-
-	if (proto_encode(m, &buf, &len, e))
-		return -EIO;
-	n = write(d->fd, buf, len);
-	free(buf);
-	if (n != (ssize_t)len)
-		return err_set(e, -EIO, "manager: write failed");
-	return 0;
-}
-
-/* Sends INVOKE for count containers of function fn, id = its index. */
-static int send_invoke(struct drv *d, const struct scenario *s, unsigned fn,
-		       unsigned count, struct err *e)
-{
-	struct proto_msg m = {.type = PROTO_INVOKE, .id = (uint32_t)d->np};
-
-	if (d->np == d->capp) {
-		size_t cap = d->capp ? 2 * d->capp : 64;
-		struct pending *np = realloc(d->p, cap * sizeof(*np));
-
-		if (!np)
-			return err_set(e, -ENOMEM, "out of memory");
-		d->p = np;
-		d->capp = cap;
-	}
-	m.function = proto_str(s->functions[fn].name);
-	m.count = count;
-	if (send_msg(d, &m, e))
-		return -EIO;
-	memset(&d->p[d->np], 0, sizeof(d->p[d->np]));
-	d->p[d->np].function = fn;
-	d->p[d->np].containers = count;
-	d->p[d->np].sent_ns = d->now;
-	d->np++;
-	d->asked += count;
-	return 0;
-}
-
-static int send_release(struct drv *d, uint32_t container, struct err *e)
-{
-	struct proto_msg m = {.type = PROTO_RELEASE, .container = container};
-
-	return send_msg(d, &m, e);
 }
 
 static int grow(struct driver_result *r, uint32_t upto)
@@ -130,92 +75,79 @@ int driver_record_placed(struct driver_result *r, uint32_t container,
 	return 0;
 }
 
-static void unplaced(struct drv *d, const struct pending *p, unsigned count)
+int driver_placed(struct driver *d, uint32_t first, uint32_t count,
+		  uint32_t asked, unsigned fn, uint64_t requested_ns)
+{
+	if (!d->have_first) {
+		d->r->first_id = first;
+		d->have_first = 1;
+	}
+	return driver_record_placed(d->r, first, count, asked, fn,
+				    requested_ns);
+}
+
+void driver_unplaced(struct driver *d, unsigned fn, unsigned count,
+		     uint64_t requested_ns)
 {
 	struct driver_result *r = d->r;
 	struct driver_unplaced *nu;
 
 	if (d->sv)
-		serve_refused(d->sv, p->function, count, d->now);
+		serve_refused(d->sv, fn, count, d->now);
 	nu = realloc(r->unplaced, (r->nunplaced + 1) * sizeof(*nu));
 	if (!nu)
 		return;
 	r->unplaced = nu;
-	nu[r->nunplaced].function = p->function;
-	nu[r->nunplaced].requested_ns = p->sent_ns;
+	nu[r->nunplaced].function = fn;
+	nu[r->nunplaced].requested_ns = requested_ns;
 	nu[r->nunplaced].count = count;
 	r->nunplaced++;
 }
 
-/* Containers the manager will never start: no point waiting for them. */
-static size_t unplaced_count(const struct driver_result *r)
-{
-	size_t n = 0;
-	unsigned i;
-
-	for (i = 0; i < r->nunplaced; i++)
-		n += r->unplaced[i].count;
-	return n;
-}
-
-static void on_msg(struct drv *d, const struct proto_msg *m)
+/* The record of container id, or NULL for one never placed. */
+static struct driver_container *container_of(struct driver *d, uint32_t id)
 {
 	struct driver_result *r = d->r;
-	struct pending *p;
 
-	switch (m->type) {
-	case PROTO_INVOKED:
-		if (m->id >= d->np)
-			return;
-		p = &d->p[m->id];
-		p->answered = 1;
-		if (!d->have_first) {
-			r->first_id = m->container;
-			d->have_first = 1;
-		}
-		if (driver_record_placed(r, m->container, m->count,
-					 p->containers, p->function,
-					 p->sent_ns))
-			return;
-		/* Asked for more than the manager could place: the rest
-		 * failed for want of room. */
-		if (p->containers > m->count)
-			unplaced(d, p, p->containers - m->count);
-		break;
-	case PROTO_ERROR:
-		if (m->id < d->np && !d->p[m->id].answered) {
-			d->p[m->id].answered = 1;
-			unplaced(d, &d->p[m->id], d->p[m->id].containers);
-		}
-		break;
-	case PROTO_STARTED:
-		if (!d->have_first || m->container < r->first_id ||
-		    m->container - r->first_id >= r->n)
-			return;
-		if (!r->c[m->container - r->first_id].started_ns) {
-			struct driver_container *c =
-				&r->c[m->container - r->first_id];
+	if (!d->have_first || id < r->first_id || id - r->first_id >= r->n)
+		return NULL;
+	return &r->c[id - r->first_id];
+}
 
-			/* The agent's wall clock, made the world's. */
-			c->started_ns =
-				driver_world_ns(r->t0_ns, d->k, m->t_ns);
-			r->started++;
-			/* Requests can use it from when the driver knows of
-			 * it, as a real front end would. */
-			if (d->sv &&
-			    serve_up(d->sv, m->container, c->function, d->now))
-				return;
-		}
-		break;
-	default:
-		break;
-	}
+void driver_started(struct driver *d, uint32_t container, uint64_t wall_ns)
+{
+	struct driver_container *c = container_of(d, container);
+
+	if (!c || c->started_ns || c->failed)
+		return;
+	c->started_ns = driver_world_ns(d->r->t0_ns, d->k, wall_ns);
+	d->r->started++;
+	/* Requests can use it from when the driver knows of it, as a real
+	 * front end would. */
+	if (d->sv)
+		serve_up(d->sv, container, c->function, d->now);
+}
+
+void driver_failed(struct driver *d, uint32_t container)
+{
+	struct driver_container *c = container_of(d, container);
+
+	if (!c || c->started_ns || c->failed)
+		return;
+	c->failed = 1;
+	d->nfailed++;
+}
+
+static int invoke(struct driver *d, unsigned fn, unsigned count, struct err *e)
+{
+	d->asked += count;
+	return d->t->invoke(d->t->arg, d, fn, count, e);
 }
 
 /* serve: the model's asks and releases, sent; and once a second a sample
  * of every function's pool. */
-static int serve_step(struct drv *d, const struct scenario *s, unsigned *asks,
-		      uint64_t *next_sample, struct err *e)
+static int serve_step(struct driver *d, const struct scenario *s,
+		      unsigned *asks, uint64_t *next_sample, struct err *e)
 {
 	struct driver_result *r = d->r;
 	uint32_t *rel;
@@ -226,7 +158,7 @@ static int serve_step(struct drv *d, const struct scenario *s, unsigned *asks,
 	if (serve_tick(d->sv, d->now, asks, &rel, &nrel))
 		return err_set(e, -ENOMEM, "out of memory");
 	for (i = 0, ret = 0; i < nrel && !ret; i++) {
-		ret = send_release(d, rel[i], e);
+		ret = d->t->release(d->t->arg, d, rel[i], e);
 		if (!ret && rel[i] >= r->first_id &&
 		    rel[i] - r->first_id < r->n)
 			r->c[rel[i] - r->first_id].released_ns = d->now;
@@ -234,7 +166,7 @@ static int serve_step(struct drv *d, const struct scenario *s, unsigned *asks,
 	free(rel);
 	for (fn = 0; fn < s->nfunctions && !ret; fn++)
 		if (asks[fn])
-			ret = send_invoke(d, s, fn, asks[fn], e);
+			ret = invoke(d, fn, asks[fn], e);
 	if (ret || d->now < *next_sample)
 		return ret;
 	*next_sample = d->now + 1000000000ull;
@@ -253,8 +185,8 @@ static int serve_step(struct drv *d, const struct scenario *s, unsigned *asks,
 	return 0;
 }
 
-static int serve_open(struct drv *d, const struct scenario *s, unsigned **asks,
-		      struct err *e)
+static int serve_open(struct driver *d, const struct scenario *s,
+		      unsigned **asks, struct err *e)
 {
 	struct serve_opts o = {.service_ns = s->serve.service_ns,
 			       .concurrency = s->serve.concurrency,
@@ -272,34 +204,7 @@ static int serve_open(struct drv *d, const struct scenario *s, unsigned **asks,
 	return 0;
 }
 
-/* Reads what the manager sent; -errno when the connection is unusable. */
-static int read_frames(struct drv *d, uint8_t *rbuf, size_t *rlen,
-		       struct err *e)
-{
-	ssize_t n = read(d->fd, rbuf + *rlen, RBUF - *rlen);
-	size_t off = 0, total;
-
-	if (n <= 0)
-		return err_set(e, -ECONNRESET,
-			       "the manager closed the connection");
-	*rlen += (size_t)n;
-	while (*rlen - off >= PROTO_HDR_LEN) {
-		struct proto_msg m;
-
-		if (proto_frame_len(rbuf + off, &total, e))
-			return -EBADMSG;
-		if (*rlen - off < total)
-			break;
-		if (!proto_decode(rbuf + off, total, &m, e))
-			on_msg(d, &m);
-		off += total;
-	}
-	memmove(rbuf, rbuf + off, *rlen - off);
-	*rlen -= off;
-	return 0;
-}
-
-static void progress(const struct drv *d, const char *label, size_t asked,
+static void progress(const struct driver *d, const char *label, size_t asked,
 		     int tty, int last)
 {
 	const struct driver_result *r = d->r;
@@ -332,39 +237,47 @@ static void progress(const struct drv *d, const char *label, size_t asked,
 		label, reqs, r->started, asked, t);
 }
 
-int driver_run(uint32_t addr, uint16_t port,
+static size_t unplaced_count(const struct driver_result *r)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < r->nunplaced; i++)
+		n += r->unplaced[i].count;
+	return n;
+}
+
+/* Containers that will never start: no point waiting for them. */
+static size_t given_up(const struct driver *d)
+{
+	return unplaced_count(d->r) + d->nfailed;
+}
+
+int driver_run(const struct driver_target *t,
 	       const struct scenario_invocation *inv, size_t ninv,
 	       const struct scenario *s, uint64_t timeout_ns, double k,
 	       volatile sig_atomic_t *stop, const char *label,
 	       struct driver_result *r, struct err *e)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(addr)};
-	struct drv d = {.r = r, .fd = -1, .k = k > 1.0 ? k : 1.0};
-	uint8_t *rbuf = NULL;
-	unsigned *asks = NULL;
-	size_t rlen = 0, next = 0, asked = 0, i;
+	struct driver d = {.r = r, .t = t, .k = k > 1.0 ? k : 1.0};
+	unsigned *asks = NULL, tick = t->tick_ms ? t->tick_ms : 100;
+	size_t next = 0, asked = 0, i;
 	uint64_t last_sent = 0, last_progress = 0, next_sample = 0;
 	int ret = 0, tty = isatty(2);
 
 	memset(r, 0, sizeof(*r));
-	rbuf = malloc(RBUF);
-	if (!rbuf)
-		return err_set(e, -ENOMEM, "out of memory");
+	if (s->serve.on && !t->release)
+		return err_set(e, -EINVAL,
+			       "%s: this strategy cannot serve requests",
+			       label);
 	if (s->serve.on && (ret = serve_open(&d, s, &asks, e)))
 		goto out;
 	for (i = 0; i < ninv; i++)
 		asked += inv[i].containers;
-	d.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (d.fd < 0 || connect(d.fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		ret = err_set(e, -errno, "manager: %s", strerror(errno));
-		goto out;
-	}
 	r->t0_ns = evloop_now_ns();
 	for (;;) {
-		struct pollfd pfd = {.fd = d.fd, .events = POLLIN};
-		int wait_ms = 100, done;
+		struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+		int wait_ms = (int)tick, done, readable;
 
 		d.now = driver_world_ns(r->t0_ns, d.k, evloop_now_ns());
 		/* Open loop: every invocation whose time has come goes now;
@@ -380,9 +293,8 @@ int driver_run(uint32_t addr, uint16_t port,
 							      "out of memory");
 						goto out;
 					}
-			} else if ((ret = send_invoke(&d, s, inv[next].function,
-						      inv[next].containers,
-						      e))) {
+			} else if ((ret = invoke(&d, inv[next].function,
+						 inv[next].containers, e))) {
 				goto out;
 			}
 			last_sent = d.now;
@@ -392,7 +304,7 @@ int driver_run(uint32_t addr, uint16_t port,
 			goto out;
 		if (d.sv)
 			asked = d.asked;
-		done = r->started + unplaced_count(r) >= asked &&
+		done = r->started + given_up(&d) >= asked &&
 		       (!d.sv || serve_all_done(d.sv, d.now));
 		if (next == ninv && (done || d.now - last_sent > timeout_ns))
 			break;
@@ -403,13 +315,14 @@ int driver_run(uint32_t addr, uint16_t port,
 		if (next < ninv) {
 			uint64_t due = r->t0_ns + inv[next].t_ns;
 
-			if (due > d.now && (due - d.now) / 1000000 < 100)
+			if (due > d.now && (due - d.now) / 1000000 < tick)
 				wait_ms = (int)((due - d.now) / 1000000);
 		}
 		/* The world's ms on the wall clock. */
 		wait_ms = (int)(wait_ms * d.k);
-		if (poll(&pfd, 1, wait_ms) > 0 &&
-		    (ret = read_frames(&d, rbuf, &rlen, e)))
+		readable = poll(&pfd, 1, wait_ms) > 0 && t->fd >= 0;
+		d.now = driver_world_ns(r->t0_ns, d.k, evloop_now_ns());
+		if (t->step && (ret = t->step(t->arg, &d, readable, e)))
 			break;
 		/* Twice a second on a terminal, every five seconds in a log. */
 		if (d.now - last_progress >
@@ -435,12 +348,8 @@ int driver_run(uint32_t addr, uint16_t port,
 		}
 	}
 out:
-	if (d.fd >= 0)
-		close(d.fd);
 	serve_free(d.sv);
 	free(asks);
-	free(d.p);
-	free(rbuf);
 	return ret;
 }
 
@@ -451,113 +360,4 @@ void driver_result_free(struct driver_result *r)
 	free(r->req);
 	free(r->samples);
 	memset(r, 0, sizeof(*r));
-}
-
-/* One GET_STATUS on fd and its answer within 1 s: 0 and *count, or a
- * negative errno (the connection is then unusable). */
-static int ask_status(int fd, uint32_t id, unsigned *count, struct err *e)
-{
-	struct proto_msg q = {.type = PROTO_GET_STATUS, .id = id};
-	uint64_t until = evloop_now_ns() + 1000000000ull;
-	uint8_t buf[4096];
-	size_t len = 0, total;
-	uint8_t *frame;
-	ssize_t n;
-
-	if (proto_encode(&q, &frame, &total, e))
-		return -EIO;
-	n = write(fd, frame, total);
-	free(frame);
-	if (n != (ssize_t)total)
-		return err_set(e, -EIO, "manager: write failed");
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		uint64_t now = evloop_now_ns();
-		struct proto_msg m;
-
-		if (now >= until)
-			return err_set(e, -ETIMEDOUT,
-				       "manager: no answer to GET_STATUS");
-		if (poll(&pfd, 1, (int)((until - now) / 1000000) + 1) <= 0)
-			continue;
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n <= 0)
-			return err_set(e, -ECONNRESET,
-				       "the manager closed the connection");
-		len += (size_t)n;
-		/* Only STATUS comes on this connection: it never INVOKEs. */
-		while (len >= PROTO_HDR_LEN) {
-			if (proto_frame_len(buf, &total, e))
-				return -EBADMSG;
-			if (total > sizeof(buf))
-				return err_set(e, -EBADMSG,
-					       "manager: a %zu-byte answer "
-					       "to GET_STATUS",
-					       total);
-			if (len < total)
-				break;
-			if (proto_decode(buf, total, &m, e))
-				return -EBADMSG;
-			memmove(buf, buf + total, len - total);
-			len -= total;
-			if (m.type == PROTO_STATUS && m.id == id) {
-				*count = m.count;
-				return 0;
-			}
-		}
-	}
-}
-
-int driver_wait_agents(uint32_t addr, uint16_t port, unsigned vms,
-		       unsigned timeout_ms, volatile sig_atomic_t *stop,
-		       unsigned *up, struct err *e)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(addr)};
-	uint64_t until = evloop_now_ns() + (uint64_t)timeout_ms * 1000000;
-	unsigned count = 0;
-	uint32_t id = 0;
-	int fd = -1, ret = 0;
-	struct err last = {""};
-
-	for (;;) {
-		if (stop && *stop) {
-			ret = err_set(e, -EINTR, "interrupted");
-			break;
-		}
-		if (fd < 0) {
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fd < 0) {
-				ret = err_set(e, -errno, "socket: %s",
-					      strerror(errno));
-				break;
-			}
-			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-				err_set(&last, -errno, "manager: %s",
-					strerror(errno));
-				close(fd);
-				fd = -1;
-			}
-		}
-		if (fd >= 0 && ask_status(fd, ++id, &count, &last)) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd >= 0 && count >= vms)
-			break;
-		if (evloop_now_ns() >= until) {
-			ret = err_set(e, -ETIMEDOUT,
-				      "%u of %u agents registered in %u ms%s%s",
-				      count, vms, timeout_ms,
-				      last.msg[0] ? "; last: " : "", last.msg);
-			break;
-		}
-		usleep(50000);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (up)
-		*up = count;
-	return ret;
 }

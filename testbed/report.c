@@ -360,7 +360,7 @@ static void tree_picture(const char *dir, const char *run)
  * pool.csv; then their gnuplot blocks. Nothing without requests.csv. */
 static void serve_plots(const char *dir, FILE *gp)
 {
-	char path[PATH_MAX + 64], keys[SCENARIO_NSTRATEGIES][16], line[256];
+	char path[PATH_MAX + 64], keys[SCENARIO_MAX_STRATEGIES][16], line[256];
 	struct requests_row *rows = NULL;
 	struct err e = {""};
 	size_t n, i, j, nk = 0;
@@ -375,7 +375,7 @@ static void serve_plots(const char *dir, FILE *gp)
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nk && strcmp(keys[j], rows[i].strategy); j++)
 			;
-		if (j == nk && nk < SCENARIO_NSTRATEGIES)
+		if (j == nk && nk < SCENARIO_MAX_STRATEGIES)
 			snprintf(keys[nk++], sizeof(keys[0]), "%s",
 				 rows[i].strategy);
 	}
@@ -638,7 +638,9 @@ static void bounds(FILE *f, const struct scenario *s,
 				: 0;
 		double h = ceil(log2((double)r->started + 1));
 
-		fprintf(f, "| %s | %ld | %u | %.1f | %.2f | %.2f | %.2f | %.2f |\n",
+		fprintf(f,
+			"| %s | %ld | %u | %.1f | %.2f | %.2f | %.2f | %.2f "
+			"|\n",
 			r->strategy, r->sweep, r->started, S / 1e6, r->max_s,
 			S / B, r->started * S / R,
 			2 * S / B + 2 * (h - 1) * b / B);

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bittorrent.h"
 #include "blockimg.h"
 #include "build.h"
 #include "driver.h"
@@ -26,6 +25,7 @@
 #include "requests.h"
 #include "run.h"
 #include "sha256.h"
+#include "strategy.h"
 #include "summary.h"
 #include "units.h"
 #include "util.h"
@@ -34,8 +34,6 @@
  * burst of load; a dump of every link per sample, so longer for larger
  * networks (1 ms a VM), at most a second. */
 #define MONITOR_MS 100
-/* Agents all registered with the manager before the clock starts. */
-#define REGISTER_WAIT_MS 30000
 
 struct run {
 	const struct scenario *s;
@@ -72,7 +70,7 @@ struct run {
 		struct fidelity_verdict verdict;
 		struct summary_cpu cpu;
 		double dilation; /* the largest its runs needed */
-	} keys[SCENARIO_NSTRATEGIES * SCENARIO_MAX_SWEEP];
+	} keys[STRATEGY_MAX * SCENARIO_MAX_SWEEP];
 	size_t nkeys;
 	int degraded;
 	char fidelity_note[256];
@@ -371,121 +369,6 @@ static int add_row(struct run *r, const struct summary_row *row)
 	return 0;
 }
 
-/* What the logs of one run say per container: the VM from the manager's
- * provision lines, the bytes from the agents' started lines. */
-struct seen {
-	char vm[16];
-	uint64_t registry_bytes, peer_bytes;
-	uint64_t ready_ns; /* image_ready, on the world's clock; 0: none */
-};
-
-/* k: the run's dilation, to put the agents' timestamps on the world's
- * clock, as the driver does with STARTED's. */
-static void read_logs(const char *raw, struct driver_result *dr, double k,
-		      struct seen *seen, unsigned *corrupt)
-{
-	char path[PATH_MAX + 300], line[8192];
-	struct dirent *de;
-	DIR *d;
-	FILE *f;
-
-	d = opendir(raw);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		/* Per VM (one log) and function, bytes so far: a second
-		 * container of a function on the same VM gets only what was
-		 * fetched after the first. */
-		struct {
-			char fn[64];
-			uint64_t reg, peer;
-		} prev[32] = {0};
-		unsigned nprev = 0, pi;
-
-		if (!strstr(de->d_name, ".jsonl"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", raw, de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			json_t *j = json_loads(line, 0, NULL);
-			const char *ev =
-				json_string_value(json_object_get(j, "event"));
-			long long id = json_integer_value(
-				json_object_get(j, "container"));
-			const char *who =
-				json_string_value(json_object_get(j, "who"));
-			int idx = (int)(id - dr->first_id);
-
-			if (!ev || !who) {
-				json_decref(j);
-				continue;
-			}
-			if (!strcmp(ev, "corrupt_block"))
-				(*corrupt)++;
-			if (idx >= 0 && (unsigned)idx < dr->n) {
-				if (!strcmp(who, "manager") &&
-				    !strcmp(ev, "provision")) {
-					const char *vm = json_string_value(
-						json_object_get(j, "vm"));
-
-					snprintf(seen[idx].vm,
-						 sizeof(seen[idx].vm), "%s",
-						 vm ? vm : "");
-				}
-				if (strcmp(who, "manager") &&
-				    !strcmp(ev, "image_ready") &&
-				    !seen[idx].ready_ns)
-					seen[idx].ready_ns = driver_world_ns(
-						dr->t0_ns, k,
-						(uint64_t)json_integer_value(
-							json_object_get(
-								j, "t_ns")));
-				if (strcmp(who, "manager") &&
-				    !strcmp(ev, "started")) {
-					uint64_t reg =
-						(uint64_t)json_integer_value(
-							json_object_get(
-								j, "registry_"
-								   "bytes"));
-					uint64_t peer =
-						(uint64_t)json_integer_value(
-							json_object_get(
-								j, "parent_"
-								   "bytes"));
-					const char *fn = json_string_value(
-						json_object_get(j, "function"));
-
-					for (pi = 0; pi < nprev && fn &&
-						     strcmp(prev[pi].fn, fn);
-					     pi++)
-						;
-					if (pi == nprev && nprev < 32) {
-						snprintf(prev[pi].fn,
-							 sizeof(prev[pi].fn),
-							 "%s", fn ? fn : "");
-						prev[pi].reg = prev[pi].peer =
-							0;
-						nprev++;
-					}
-					if (pi < 32) {
-						seen[idx].registry_bytes =
-							reg - prev[pi].reg;
-						seen[idx].peer_bytes =
-							peer - prev[pi].peer;
-						prev[pi].reg = reg;
-						prev[pi].peer = peer;
-					}
-				}
-			}
-			json_decref(j);
-		}
-		fclose(f);
-	}
-	closedir(d);
-}
-
 /* Notes a (strategy, sweep) pair the first time it runs, and adds its
  * corrupt blocks: repetitions pool into one summary run. */
 /* serve: the driver's requests and pool samples, in seconds from the
@@ -591,90 +474,6 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 	r->last_degraded = rf->verdict.degraded;
 }
 
-/* The BitTorrent baseline has no manager and no agents: bittorrent.c runs
- * the tracker, the origin seeder and a download per container, and says
- * when each download was done. Every byte a container fetched came from
- * the swarm (the origin seeder included): peer bytes. Its container's start
- * is modelled here, simply: with the whole image local, as for the
- * registry strategy, the start costs the function's runtime start plus
- * the sum of its trace's compute gaps (no read waits), added to the
- * download's end, which is its image_ready. */
-static int run_bittorrent(struct run *r, const char *raw, const char *label,
-			  const struct scenario_invocation *inv, size_t ninv,
-			  long sweep, unsigned rep)
-{
-	const struct scenario *s = r->s;
-	const char *layouts[SCENARIO_MAX_IMAGES];
-	struct driver_result dr = {0};
-	unsigned *vm_of = NULL;
-	uint64_t *bytes_of = NULL;
-	size_t i, k;
-	int ret;
-
-	for (i = 0; i < s->nimages; i++)
-		layouts[i] = r->layouts[i];
-	struct run_fidelity rf = {.reg_cpu0 = procs_cpu_now(r->reg_pid)};
-	struct procs_cpu before;
-	struct fidmon *mon;
-
-	fprintf(stderr, "%s: tracker, seeder and swarm\n", label);
-	procs_cpu_take(&before); /* not this run's */
-	mon = monitor_start(r, raw, label);
-	ret = bittorrent_run(s, &r->plan, layouts, raw, inv, ninv,
-			     s->timeout_ns, r->o->stop, &dr, &vm_of, &bytes_of,
-			     r->e);
-	fidmon_stop(mon);
-	monitor_end(r, mon, NULL, dr.t0_ns, label, &rf);
-	for (i = 0; !ret && i < dr.n; i++) {
-		const struct driver_container *c = &dr.c[i];
-		struct summary_row row = {.sweep = sweep};
-
-		snprintf(row.strategy, sizeof(row.strategy), "bittorrent");
-		snprintf(row.function, sizeof(row.function), "%s",
-			 s->functions[c->function].name);
-		if (vm_of && vm_of[i] < s->topo.vms)
-			snprintf(row.vm, sizeof(row.vm), "%s",
-				 r->plan.hosts[2 + vm_of[i]].name);
-		row.requested_s = (double)(c->requested_ns - dr.t0_ns) / 1e9;
-		if (c->started_ns) {
-			const struct scenario_function *fn =
-				&s->functions[c->function];
-
-			row.image_ready = 1;
-			row.image_ready_s =
-				(double)(c->started_ns - c->requested_ns) / 1e9;
-			row.started = 1;
-			row.started_s =
-				(double)(c->started_ns + fn->runtime_start_ns +
-					 r->trace_gaps_ns[fn->image] -
-					 dr.t0_ns) /
-				1e9;
-			row.seconds = row.started_s - row.requested_s;
-		}
-		row.peer_bytes = bytes_of ? bytes_of[i] : 0;
-		ret = add_row(r, &row);
-	}
-	for (i = 0; !ret && i < dr.nunplaced; i++)
-		for (k = 0; !ret && k < dr.unplaced[i].count; k++) {
-			struct summary_row row = {.sweep = sweep};
-
-			snprintf(row.strategy, sizeof(row.strategy),
-				 "bittorrent");
-			snprintf(row.function, sizeof(row.function), "%s",
-				 s->functions[dr.unplaced[i].function].name);
-			row.requested_s = (double)(dr.unplaced[i].requested_ns -
-						   dr.t0_ns) /
-					  1e9;
-			ret = add_row(r, &row);
-		}
-	if (!ret)
-		add_key(r, "bittorrent", sweep, 0, &rf, rep);
-	free(vm_of);
-	free(bytes_of);
-	driver_result_free(&dr);
-	return ret;
-}
-
 /* Empties every namespace's neighbour table and TCP metrics before a run,
  * and says how long it took (docs/fidelity.md has the figures). */
 static int flush_caches(struct run *r, const char *label)
@@ -692,30 +491,95 @@ static int flush_caches(struct run *r, const char *label)
 	return 0;
 }
 
-/* Starts the manager and an agent per VM, drives the workload, ends them,
- * and turns what happened into rows and one summary run. */
-static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
-		   unsigned rep)
+/* The row of the driver's container i, from its record and the strategy's
+ * facts about it. */
+static void container_row(const struct run *r, const char *stname, long sweep,
+			  const struct driver_result *dr, unsigned i,
+			  const struct strategy_fact *f,
+			  struct summary_row *row)
+{
+	const struct driver_container *c = &dr->c[i];
+
+	memset(row, 0, sizeof(*row));
+	row->sweep = sweep;
+	snprintf(row->strategy, sizeof(row->strategy), "%s", stname);
+	snprintf(row->function, sizeof(row->function), "%s",
+		 r->s->functions[c->function].name);
+	snprintf(row->vm, sizeof(row->vm), "%s", f->vm);
+	row->requested_s = (double)(c->requested_ns - dr->t0_ns) / 1e9;
+	if (c->started_ns) {
+		row->started = 1;
+		row->started_s =
+			(double)(c->started_ns + f->after_ns - dr->t0_ns) / 1e9;
+		row->seconds = row->started_s - row->requested_s;
+	}
+	if (f->ready_ns >= c->requested_ns && f->ready_ns) {
+		row->image_ready = 1;
+		row->image_ready_s =
+			(double)(f->ready_ns - c->requested_ns) / 1e9;
+	}
+	row->registry_bytes = f->registry_bytes;
+	row->peer_bytes = f->peer_bytes;
+}
+
+/* Every container of one run as a row, the unplaced ones too. */
+static int add_rows(struct run *r, const char *stname, long sweep,
+		    const struct driver_result *dr,
+		    const struct strategy_fact *facts)
+{
+	struct summary_row row;
+	unsigned i, k;
+	int ret;
+
+	for (i = 0; i < dr->n; i++) {
+		container_row(r, stname, sweep, dr, i, &facts[i], &row);
+		ret = add_row(r, &row);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < dr->nunplaced; i++)
+		for (k = 0; k < dr->unplaced[i].count; k++) {
+			memset(&row, 0, sizeof(row));
+			row.sweep = sweep;
+			snprintf(row.strategy, sizeof(row.strategy), "%s",
+				 stname);
+			snprintf(
+				row.function, sizeof(row.function), "%s",
+				r->s->functions[dr->unplaced[i].function].name);
+			row.requested_s =
+				(double)(dr->unplaced[i].requested_ns -
+					 dr->t0_ns) /
+				1e9;
+			ret = add_row(r, &row);
+			if (ret)
+				return ret;
+		}
+	return 0;
+}
+
+/* One run of strategy st: its processes started, the workload driven, the
+ * processes ended, and what happened turned into rows and one summary
+ * run. The same for every strategy (strategy.h). */
+static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 {
 	const struct scenario *s = r->s;
-	char raw[PATH_MAX], label[96], bin[PATH_MAX + 64];
-	char mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32], log[PATH_MAX + 32];
-	char fnargs[SCENARIO_MAX_FUNCTIONS][480];
-	char rtargs[SCENARIO_MAX_FUNCTIONS][96];
-	char maxc[16], reclaim[24], dead[16], seed[24], mgr[32], kstr[32];
+	const struct strategy *sp = strategy_at(st);
+	char raw[PATH_MAX], label[96], mgr_ev[PATH_MAX + 32];
+	const char *refs[SCENARIO_MAX_IMAGES], *layouts[SCENARIO_MAX_IMAGES];
 	struct scenario_invocation *inv = NULL;
-	struct err we = {""};
 	struct driver_result dr = {0};
-	struct seen *seen = NULL;
+	struct driver_target t = {.fd = -1};
+	struct strategy_fact *facts = NULL;
+	struct strategy_env env;
 	struct procs *pr = NULL;
 	struct fidmon *mon = NULL;
 	struct run_fidelity rf = {.reg_cpu0 = -1};
 	struct procs_cpu before;
 	size_t ninv = 0, i, total = 0;
-	char **argv = NULL;
-	unsigned corrupt = 0, vms = s->topo.vms, k, per_vm;
+	unsigned corrupt = 0, vms = s->topo.vms, per_vm;
 	long sweep = sweep_idx >= 0 ? (long)s->sweep[sweep_idx] : -1;
-	const char *stname = scenario_strategy_name(st);
+	const char *stname = sp->name;
+	void *state = NULL;
 	int ret, n;
 
 	r->last_degraded = 0;
@@ -742,168 +606,67 @@ static int run_one(struct run *r, enum scenario_strategy st, int sweep_idx,
 	 * VM, as in the paper, and it releases idle ones itself. */
 	if (!per_vm || s->serve.on)
 		per_vm = 1;
-	snprintf(maxc, sizeof(maxc), "%u", per_vm);
-	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * vms);
-	snprintf(seed, sizeof(seed), "%llu",
-		 (unsigned long long)run_seed(s, rep));
-	snprintf(reclaim, sizeof(reclaim), "%llu",
-		 s->serve.on ? 0ull
-			     : (unsigned long long)(s->reclaim_ns / 1000000));
+	for (i = 0; i < s->nimages; i++) {
+		refs[i] = r->refs[i];
+		layouts[i] = r->layouts[i];
+	}
 
 	/* The same start for every strategy: no ARP entries learned, and no
 	 * ssthresh or RTT remembered, by the run before. */
 	ret = flush_caches(r, label);
 	if (ret)
 		goto out;
-	if (st == SCENARIO_BITTORRENT) {
-		ret = run_bittorrent(r, raw, label, inv, ninv, sweep, rep);
-		goto out;
-	}
 	procs_cpu_take(&before); /* not this run's */
 	rf.reg_cpu0 = procs_cpu_now(r->reg_pid);
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
-	argv = calloc(20 + 4 * s->nfunctions, sizeof(*argv));
-	if (!argv) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", raw);
-	snprintf(dot, sizeof(dot), "%s/trees.dot", raw);
-	snprintf(log, sizeof(log), "%s/processes.log", raw);
-	bin_path(r, "faasnet-manager", bin, sizeof(bin));
-	k = 0;
-	argv[k++] = bin;
-	for (i = 0; i < s->nfunctions; i++) {
-		snprintf(fnargs[i], sizeof(fnargs[i]), "%s=%s",
-			 s->functions[i].name, r->refs[s->functions[i].image]);
-		argv[k++] = "--function";
-		argv[k++] = fnargs[i];
-		/* The manager tells the agents (PROVISION's runtime_ms). */
-		if (!s->functions[i].runtime_start_ns)
-			continue;
-		snprintf(rtargs[i], sizeof(rtargs[i]), "%s=%llu",
-			 s->functions[i].name,
-			 (unsigned long long)(s->functions[i].runtime_start_ns /
-					      1000000));
-		argv[k++] = "--runtime-start";
-		argv[k++] = rtargs[i];
-	}
-	argv[k++] = "--strategy";
-	argv[k++] = (char *)stname;
-	argv[k++] = "--max-containers";
-	argv[k++] = maxc;
-	argv[k++] = "--reclaim-ms";
-	argv[k++] = reclaim;
-	/* A busy host answers heartbeats late: more agents, more patience. */
-	argv[k++] = "--dead-ms";
-	argv[k++] = dead;
-	/* Which VMs root the trees: the same for every strategy of this
-	 * repetition, whatever order the agents register in. */
-	argv[k++] = "--seed";
-	argv[k++] = seed;
-	argv[k++] = "--events";
-	argv[k++] = mgr_ev;
-	argv[k++] = "--dot";
-	argv[k++] = dot;
-	/* Its timers, and the agents', run in the world's time. */
-	snprintf(kstr, sizeof(kstr), "%.17g", run_k(r));
-	argv[k++] = "--dilation";
-	argv[k++] = kstr;
-	argv[k] = NULL;
-	ret = procs_spawn(pr, TOPO_PREFIX "manager", argv, log, NULL, r->e);
+	env = (struct strategy_env){
+		.s = s,
+		.plan = &r->plan,
+		.raw = raw,
+		.label = label,
+		.bindir = r->bindir,
+		.meta = r->meta,
+		.registry = r->registry,
+		.refs = refs,
+		.layouts = layouts,
+		.trace_gaps_ns = r->trace_gaps_ns,
+		.inv = inv,
+		.ninv = ninv,
+		.seed = run_seed(s, rep),
+		.per_vm = per_vm,
+		.k = run_k(r),
+		.pr = pr,
+		.stop = r->o->stop,
+		.e = r->e,
+	};
+	ret = sp->start(&env, &state, &t);
 	if (ret)
 		goto out;
-
-	bin_path(r, "faasnet-agent", bin, sizeof(bin));
-	topo_addr_str(TOPO_MANAGER_ADDR, mgr, sizeof(mgr));
-	for (i = 0; i < vms; i++) {
-		const struct topo_host *h = &r->plan.hosts[2 + i];
-		char addr[32], ev[PATH_MAX + 32];
-		char *av[] = {bin,	    "--name",	(char *)h->name,
-			      "--addr",	    addr,	"--manager",
-			      mgr,	    "--events", ev,
-			      "--meta-dir", r->meta,	"--dilation",
-			      kstr,	    NULL};
-
-		topo_addr_str(h->addr, addr, sizeof(addr));
-		snprintf(ev, sizeof(ev), "%s/%s.jsonl", raw, h->name);
-		ret = procs_spawn(pr, h->netns, av, log, NULL, r->e);
-		if (ret)
-			goto out;
-		if (vms >= 100 && (i + 1) % (vms / 10) == 0)
-			fprintf(stderr, "%s: %zu/%u agents started\n", label,
-				i + 1, vms);
-	}
-	/* Every agent registered before the clock starts: the manager says
-	 * how many it has (GET_STATUS). */
-	ret = driver_wait_agents(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, vms,
-				 REGISTER_WAIT_MS, r->o->stop, NULL, &we);
-	if (ret) {
-		ret = err_set(r->e, ret, "%s: %s (see %s)", label, we.msg, log);
-		goto out;
-	}
-
 	mon = monitor_start(r, raw, label);
-	ret = driver_run(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, inv, ninv, s,
-			 s->timeout_ns, run_k(r), r->o->stop, label, &dr, r->e);
+	ret = driver_run(&t, inv, ninv, s, s->timeout_ns, run_k(r), r->o->stop,
+			 label, &dr, r->e);
 	fidmon_stop(mon);
+	if (sp->finish)
+		sp->finish(state, &dr);
 	procs_stop_all(pr, 3000);
+	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", raw);
 	monitor_end(r, mon, mgr_ev, dr.t0_ns, label, &rf);
 	mon = NULL;
 	if (ret)
 		goto out;
 
-	seen = calloc(dr.n ? dr.n : 1, sizeof(*seen));
-	if (!seen) {
+	facts = calloc(dr.n ? dr.n : 1, sizeof(*facts));
+	if (!facts) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	read_logs(raw, &dr, run_k(r), seen, &corrupt);
-	for (i = 0; i < dr.n; i++) {
-		const struct driver_container *c = &dr.c[i];
-		struct summary_row row = {.sweep = sweep};
-
-		snprintf(row.strategy, sizeof(row.strategy), "%s", stname);
-		snprintf(row.function, sizeof(row.function), "%s",
-			 s->functions[c->function].name);
-		snprintf(row.vm, sizeof(row.vm), "%s", seen[i].vm);
-		row.requested_s = (double)(c->requested_ns - dr.t0_ns) / 1e9;
-		if (c->started_ns) {
-			row.started = 1;
-			row.started_s =
-				(double)(c->started_ns - dr.t0_ns) / 1e9;
-			row.seconds = row.started_s - row.requested_s;
-		}
-		if (seen[i].ready_ns >= c->requested_ns && seen[i].ready_ns) {
-			row.image_ready = 1;
-			row.image_ready_s =
-				(double)(seen[i].ready_ns - c->requested_ns) /
-				1e9;
-		}
-		row.registry_bytes = seen[i].registry_bytes;
-		row.peer_bytes = seen[i].peer_bytes;
-		ret = add_row(r, &row);
-		if (ret)
-			goto out;
-	}
-	for (i = 0; i < dr.nunplaced; i++)
-		for (k = 0; k < dr.unplaced[i].count; k++) {
-			struct summary_row row = {.sweep = sweep};
-
-			snprintf(row.strategy, sizeof(row.strategy), "%s",
-				 stname);
-			snprintf(row.function, sizeof(row.function), "%s",
-				 s->functions[dr.unplaced[i].function].name);
-			row.requested_s = (double)(dr.unplaced[i].requested_ns -
-						   dr.t0_ns) /
-					  1e9;
-			ret = add_row(r, &row);
-			if (ret)
-				goto out;
-		}
-	ret = add_requests(r, stname, &dr);
+	ret = sp->facts(state, &dr, facts, &corrupt);
+	if (!ret)
+		ret = add_rows(r, stname, sweep, &dr, facts);
+	if (!ret)
+		ret = add_requests(r, stname, &dr);
 	if (ret)
 		goto out;
 	add_key(r, stname, sweep, corrupt, &rf, rep);
@@ -912,14 +675,15 @@ out:
 		fidmon_stop(mon);
 		fidmon_free(mon);
 	}
+	/* Every process of the run, by PID, on every path. */
 	if (pr) {
 		procs_stop_all(pr, 3000);
 		procs_free(pr);
 	}
+	sp->free(state);
 	if (ret && !r->e->msg[0])
 		err_set(r->e, ret, "%s: %s", label, strerror(-ret));
-	free(argv);
-	free(seen);
+	free(facts);
 	free(inv);
 	driver_result_free(&dr);
 	return ret;
@@ -967,8 +731,7 @@ static int set_dilation(struct run *r, double k)
 /* One run; with dilation: auto, run again at the next dilation while its
  * verdict is degraded. What a degraded attempt recorded is dropped (its
  * raw folder kept, renamed RUN-kK-degraded, for the record). */
-static int run_one_auto(struct run *r, enum scenario_strategy st, int sweep_idx,
-			unsigned rep)
+static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 {
 	size_t nrows, nreq, npool, nkeys;
 	int degraded, ret;
@@ -1121,8 +884,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	struct regproc rp;
 	struct err ce;
 	char regdir[PATH_MAX + 16], stamp[32];
-	const enum scenario_strategy *sts =
-		o->nstrategies ? o->strategies : s->strategies;
+	const unsigned *sts = o->nstrategies ? o->strategies : s->strategies;
 	unsigned nst = o->nstrategies ? o->nstrategies : s->nstrategies;
 	unsigned rep, k, nd;
 	int sw, nsw = s->nsweep ? (int)s->nsweep : 1, ret, built = 0;

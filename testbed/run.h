@@ -21,7 +21,7 @@ struct run_outcome {
 struct run_opts {
 	const char *out;      /* results folder; NULL: results/<name>-<time> */
 	unsigned nstrategies; /* 0: the scenario's */
-	enum scenario_strategy strategies[SCENARIO_NSTRATEGIES];
+	unsigned strategies[SCENARIO_MAX_STRATEGIES]; /* strategy.h indexes */
 	int json;
 	volatile sig_atomic_t *stop;
 	struct run_outcome *outcome; /* filled when not NULL */

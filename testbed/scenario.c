@@ -14,6 +14,7 @@
 #include "config.h"
 #include "proto.h"
 #include "scenario.h"
+#include "strategy.h"
 #include "units.h"
 
 #define NS_PER_S UINT64_C(1000000000)
@@ -36,13 +37,6 @@
 /* Every key name fits; longer paths are cut, which only shortens a
  * message. */
 #define PATH_LEN 96
-
-static const char *const strategy_names[SCENARIO_NSTRATEGIES] = {
-	[SCENARIO_FAASNET] = "faasnet",
-	[SCENARIO_ONDEMAND] = "ondemand",
-	[SCENARIO_REGISTRY] = "registry",
-	[SCENARIO_BITTORRENT] = "bittorrent",
-};
 
 enum key_type {
 	KEY_NAME,     /* char[size]: [a-z0-9][a-z0-9._-]*, see valid_name() */
@@ -1181,8 +1175,9 @@ static int parse_strategies(const struct ctx *c, const yaml_node_t *v,
 			    struct scenario *s)
 {
 	char path[PATH_LEN], got[YAMLMSG_QUOTE_MAX * 4 + 8];
-	size_t first[SCENARIO_NSTRATEGIES] = {0};
-	enum scenario_strategy st;
+	size_t first[SCENARIO_MAX_STRATEGIES] = {0};
+	char names[256];
+	int st;
 	const yaml_node_t *node;
 	size_t n, i;
 	int ret;
@@ -1197,24 +1192,29 @@ static int parse_strategies(const struct ctx *c, const yaml_node_t *v,
 	for (i = 0; i < n; i++) {
 		node = item(c, v, i);
 		snprintf(path, sizeof(path), "strategies[%zu]", i);
-		if (node->type != YAML_SCALAR_NODE ||
-		    strlen((const char *)node->data.scalar.value) !=
-			    node->data.scalar.length ||
-		    scenario_strategy_parse(
-			    (const char *)node->data.scalar.value, &st))
+		st = node->type == YAML_SCALAR_NODE &&
+				     strlen((const char *)
+						    node->data.scalar.value) ==
+					     node->data.scalar.length
+			     ? strategy_find(
+				       (const char *)node->data.scalar.value)
+			     : -1;
+		if (st < 0) {
+			strategy_list(names, sizeof(names), false);
 			return fail(c, yamlmsg_line(node), -EINVAL,
-				    "%s: expected one of faasnet, ondemand, "
-				    "registry, bittorrent, got %s",
-				    path,
+				    "%s: expected one of %s, got %s", path,
+				    names,
 				    yamlmsg_describe(got, sizeof(got), node));
+		}
 		if (first[st])
 			return fail(c, yamlmsg_line(node), -EINVAL,
 				    "%s: duplicate strategy '%s' (first at "
 				    "line %zu)",
-				    path, strategy_names[st], first[st]);
+				    path, strategy_name((unsigned)st),
+				    first[st]);
 		first[st] = yamlmsg_line(node);
-		/* i < SCENARIO_NSTRATEGIES: every earlier name was unique. */
-		s->strategies[i] = st;
+		/* i < strategy_count(): every earlier name was unique. */
+		s->strategies[i] = (unsigned)st;
 	}
 	s->nstrategies = (unsigned)n;
 	return 0;
@@ -1350,17 +1350,21 @@ static int check_serve(const struct ctx *c, const struct seen *sn,
 			    "sweep: expected no sweep in a scenario with "
 			    "serve (the autoscaler decides the containers)");
 	for (i = j = 0; i < s->nstrategies; i++) {
-		if (s->strategies[i] != SCENARIO_BITTORRENT) {
+		if (strategy_at(s->strategies[i])->serves) {
 			s->strategies[j++] = s->strategies[i];
 			continue;
 		}
-		if (strat)
+		if (strat) {
+			char names[256];
+
+			strategy_list(names, sizeof(names), true);
 			return fail(c, yamlmsg_line(strat), -EINVAL,
-				    "strategies: bittorrent cannot serve "
-				    "requests (it has no scheduler); expected "
-				    "faasnet, ondemand or registry");
+				    "strategies: %s cannot serve requests (it "
+				    "has no scheduler); expected some of %s",
+				    strategy_name(s->strategies[i]), names);
+		}
 	}
-	/* Not named: the default list, less bittorrent. */
+	/* Not named: the default list, less those that cannot serve. */
 	s->nstrategies = j;
 	return 0;
 }
@@ -1420,9 +1424,9 @@ static void scenario_default(struct scenario *s)
 	s->repetitions = 1;
 	s->seed = 1;
 	s->timeout_ns = 300 * NS_PER_S;
-	for (i = 0; i < SCENARIO_NSTRATEGIES; i++)
-		s->strategies[i] = (enum scenario_strategy)i;
-	s->nstrategies = SCENARIO_NSTRATEGIES;
+	for (i = 0; i < strategy_count(); i++)
+		s->strategies[i] = i;
+	s->nstrategies = strategy_count();
 }
 
 /* An image whose block index or blocks do not fit a frame (lib/proto.h)
@@ -1539,25 +1543,6 @@ void scenario_free(struct scenario *s)
 	s->steps = NULL;
 	s->nfunctions = 0;
 	s->nsteps = 0;
-}
-
-const char *scenario_strategy_name(enum scenario_strategy st)
-{
-	if ((unsigned)st >= SCENARIO_NSTRATEGIES)
-		return "unknown";
-	return strategy_names[st];
-}
-
-int scenario_strategy_parse(const char *name, enum scenario_strategy *st)
-{
-	unsigned i;
-
-	for (i = 0; i < SCENARIO_NSTRATEGIES; i++)
-		if (!strcmp(name, strategy_names[i])) {
-			*st = (enum scenario_strategy)i;
-			return 0;
-		}
-	return -EINVAL;
 }
 
 /* x >= 0 to the nearest whole number; no libm for one rounding. */

@@ -19,14 +19,7 @@
 #define SCENARIO_MAX_SWEEP	 32
 #define SCENARIO_MAX_DILATION	 100
 #define SCENARIO_MAX_INVOCATIONS 1000000
-
-enum scenario_strategy {
-	SCENARIO_FAASNET,
-	SCENARIO_ONDEMAND,
-	SCENARIO_REGISTRY,
-	SCENARIO_BITTORRENT,
-	SCENARIO_NSTRATEGIES,
-};
+#define SCENARIO_MAX_STRATEGIES	 16
 
 struct scenario_image {
 	char name[64];
@@ -102,7 +95,8 @@ struct scenario {
 	unsigned nsteps;
 	struct scenario_step *steps;
 	unsigned nstrategies;
-	enum scenario_strategy strategies[SCENARIO_NSTRATEGIES];
+	/* indexes into strategy.h's table (strategy_at, strategy_find) */
+	unsigned strategies[SCENARIO_MAX_STRATEGIES];
 	unsigned repetitions;
 	/* placement's seed for the first repetition; repetition r (from 1)
 	 * uses seed + r - 1, every strategy of it the same */
@@ -127,10 +121,6 @@ int scenario_parse(const char *text, size_t len, const char *name,
 int scenario_load(const char *path, struct scenario *s, struct err *e);
 /* Frees what a successful parse allocated; safe to call twice. */
 void scenario_free(struct scenario *s);
-
-const char *scenario_strategy_name(enum scenario_strategy st);
-/* -EINVAL for an unknown name. */
-int scenario_strategy_parse(const char *name, enum scenario_strategy *st);
 
 /* The topology with every rate times scale (never below 1kbit), but the
  * manager's link, which keeps the VM rate as written: control messages are

@@ -1,19 +1,20 @@
-/* Integration tests of the bittorrent baseline (testbed/bittorrent.c) on a
- * real 4-VM testbed: opentracker in fnet-registry, the aria2c seeder in
- * fnet-manager, an aria2c per container in its VM. Need root, opentracker,
- * aria2c and mktorrent; they skip and say why otherwise. Build by hand
- * until the Makefile links testbed/ objects into this test (see the
- * ITEST_EXTRA line in the Makefile). */
+/* Integration tests of the bittorrent strategy (testbed/st_bittorrent.c)
+ * on a real 4-VM testbed, driven as run.c drives every strategy (its
+ * start, the driver's loop, finish, the processes stopped, its facts):
+ * opentracker in fnet-registry, the aria2c seeder in fnet-manager, an
+ * aria2c per VM and image. Need root, opentracker, aria2c and mktorrent;
+ * they skip and say why otherwise. */
 #include "itest.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <sys/stat.h>
 
-#include "bittorrent.h"
+#include "driver.h"
 #include "oci.h"
 #include "plan.h"
 #include "procs.h"
+#include "strategy.h"
 
 #define TB_BIN	"build/bin/faasnet-testbed"
 #define IMG_BIN "build/bin/faasnet-image"
@@ -37,16 +38,14 @@ static struct fixture fx;
 static struct {
 	struct scenario *s;
 	struct driver_result r;
-	unsigned *vm_of;
-	uint64_t *bytes_of;
+	struct strategy_fact *facts; /* per container of r */
 } cur;
 
 static int test_teardown(void **state)
 {
 	(void)state;
 	driver_result_free(&cur.r);
-	free(cur.vm_of);
-	free(cur.bytes_of);
+	free(cur.facts);
 	free(cur.s);
 	memset(&cur, 0, sizeof(cur));
 	return 0;
@@ -85,7 +84,7 @@ static int setup(void **state)
 		      IMG_BIN " synth fn --size 8MB --seed 5 --out %s/img >&2",
 		      fx.dir))
 		return -1;
-	/* The same spec as the file, for the names bittorrent_run uses. */
+	/* The same spec as the file, for the names the strategy uses. */
 	topo_spec_default(&spec);
 	spec.vms = NVMS;
 	spec.vm_rate_bps = 200000000ull;
@@ -160,7 +159,8 @@ struct seen {
 	long long seeder_up, vms_up, layer_bytes;
 	double dilation; /* the "dilation" event's k; 0: none */
 	int tracker_pid; /* "tracker_up" */
-	int pids[NVMS];	 /* "download_start", by container */
+	int pids[NVMS];	 /* "download_start", in order */
+	int ndownloads;
 };
 
 static void read_events(const char *raw, struct seen *sn)
@@ -201,12 +201,11 @@ static void read_events(const char *raw, struct seen *sn)
 			sn->tracker_pid = (int)json_integer_value(
 				json_object_get(j, "pid"));
 		else if (!strcmp(ev, "download_start")) {
-			json_int_t c = json_integer_value(
-				json_object_get(j, "container"));
-
-			if (c >= 0 && c < NVMS)
-				sn->pids[c] = (int)json_integer_value(
-					json_object_get(j, "pid"));
+			if (sn->ndownloads < NVMS)
+				sn->pids[sn->ndownloads] =
+					(int)json_integer_value(
+						json_object_get(j, "pid"));
+			sn->ndownloads++;
 		} else if (!strcmp(ev, "traffic_total")) {
 			sn->seeder_up = json_integer_value(
 				json_object_get(j, "seeder_up_bytes"));
@@ -218,6 +217,75 @@ static void read_events(const char *raw, struct seen *sn)
 	fclose(f);
 }
 
+/* One run of the strategy as run.c makes it, per_vm containers a VM at
+ * most, into cur.r and cur.facts. */
+static int run_bt(const struct scenario_invocation *inv, const char *raw,
+		  unsigned per_vm, struct err *e)
+{
+	const struct strategy *st = strategy_at(strategy_find("bittorrent"));
+	const char *layouts[1] = {cur.s->images[0].layout}, *refs[1] = {""};
+	const uint64_t gaps[1] = {0};
+	struct driver_target t = {.fd = -1};
+	struct procs *pr = NULL;
+	void *state = NULL;
+	unsigned corrupt = 0;
+	double k = fx.plan.spec.dilation > 1 ? fx.plan.spec.dilation : 1;
+	int ret;
+
+	assert_non_null(st);
+	assert_int_equal(procs_new(&pr), 0);
+	{
+		const struct strategy_env env = {
+			.s = cur.s,
+			.plan = &fx.plan,
+			.raw = raw,
+			.label = "itest-bt",
+			.bindir = "build/bin",
+			.registry = "198.18.0.2:5000",
+			.refs = refs,
+			.layouts = layouts,
+			.trace_gaps_ns = gaps,
+			.inv = inv,
+			.ninv = 1,
+			.seed = 1,
+			.per_vm = per_vm,
+			.k = k,
+			.pr = pr,
+			.e = e,
+		};
+
+		ret = st->start(&env, &state, &t);
+		if (!ret)
+			ret = driver_run(&t, inv, 1, cur.s, cur.s->timeout_ns,
+					 k, NULL, "itest-bt", &cur.r, e);
+		if (!ret && st->finish)
+			st->finish(state, &cur.r);
+		procs_stop_all(pr, 3000);
+		procs_free(pr);
+		if (!ret) {
+			cur.facts = calloc(cur.r.n ? cur.r.n : 1,
+					   sizeof(*cur.facts));
+			assert_non_null(cur.facts);
+			ret = st->facts(state, &cur.r, cur.facts, &corrupt);
+		}
+		st->free(state);
+	}
+	return ret;
+}
+
+/* Whether the VMs named in the facts of containers 0..n-1 are all
+ * different. */
+static int distinct_vms(unsigned n)
+{
+	unsigned i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(cur.facts[i].vm, cur.facts[j].vm))
+				return 0;
+	return 1;
+}
+
 static void test_four_vms_fetch_through_the_swarm(void **state)
 {
 	struct scenario_invocation inv = {
@@ -225,7 +293,6 @@ static void test_four_vms_fetch_through_the_swarm(void **state)
 	struct driver_result *r = &cur.r;
 	struct err e = {""};
 	struct seen sn;
-	const char *layouts[1];
 	char raw[128];
 	unsigned i;
 	int ret;
@@ -233,13 +300,10 @@ static void test_four_vms_fetch_through_the_swarm(void **state)
 	(void)state;
 	NEED_TESTBED();
 	cur.s = one_function("img");
-	layouts[0] = cur.s->images[0].layout;
 	snprintf(raw, sizeof(raw), "%s/run-ok", fx.dir);
-	ret = bittorrent_run(cur.s, &fx.plan, layouts, raw, &inv, 1,
-			     cur.s->timeout_ns, NULL, r, &cur.vm_of,
-			     &cur.bytes_of, &e);
+	ret = run_bt(&inv, raw, 1, &e);
 	if (ret)
-		fprintf(stderr, "bittorrent_run: %s\n", e.msg);
+		fprintf(stderr, "bittorrent: %s\n", e.msg);
 	assert_int_equal(ret, 0);
 	assert_int_equal(r->n, NVMS);
 	assert_int_equal(r->started, NVMS);
@@ -252,22 +316,27 @@ static void test_four_vms_fetch_through_the_swarm(void **state)
 	for (i = 0; i < NVMS; i++) {
 		const struct driver_container *c = &r->c[i];
 
-		fprintf(stderr, "container %u on vm%04u: started %.3f s\n", i,
-			cur.vm_of[i],
+		fprintf(stderr, "container %u on %s: started %.3f s\n", i,
+			cur.facts[i].vm,
 			(double)(c->started_ns - c->requested_ns) / 1e9);
 		assert_int_equal(c->function, 0);
 		assert_true(c->requested_ns >= r->t0_ns);
 		assert_true(c->started_ns > c->requested_ns);
 		assert_false(c->failed);
-		assert_int_equal(cur.vm_of[i], i);
-		assert_int_equal(cur.bytes_of[i], (uint64_t)sn.layer_bytes);
+		assert_int_equal(strncmp(cur.facts[i].vm, "vm", 2), 0);
+		assert_int_equal(cur.facts[i].peer_bytes,
+				 (uint64_t)sn.layer_bytes);
+		assert_true(cur.facts[i].ready_ns == c->started_ns);
 		/* what each VM holds is the seeder's copy, byte for byte */
 		assert_int_equal(itest_run(NULL,
 					   "cmp %s/seed/fn.tar.gz "
-					   "%s/dl/vm%04u/fn.tar.gz",
-					   raw, raw, i),
+					   "%s/dl/%s-fn/fn.tar.gz",
+					   raw, raw, cur.facts[i].vm),
 				 0);
 	}
+	/* one container a VM: four VMs, four downloads */
+	assert_true(distinct_vms(NVMS));
+	assert_int_equal(sn.ndownloads, NVMS);
 	/* Every layer unpacked to its diff_id. */
 	assert_int_equal(sn.download_complete, NVMS);
 	assert_int_equal(sn.verified, NVMS);
@@ -318,7 +387,6 @@ static void test_dilated_swarm(void **state)
 	struct driver_result *r = &cur.r;
 	struct err e = {""};
 	struct seen sn;
-	const char *layouts[1];
 	char raw[128];
 	unsigned i;
 	int ret;
@@ -333,16 +401,13 @@ static void test_dilated_swarm(void **state)
 		skip();
 	}
 	cur.s = one_function("img");
-	layouts[0] = cur.s->images[0].layout;
 	snprintf(raw, sizeof(raw), "%s/run-dilated", fx.dir);
 	/* The links stay as built: only the clocks are slowed here. */
 	fx.plan.spec.dilation = 2;
-	ret = bittorrent_run(cur.s, &fx.plan, layouts, raw, &inv, 1,
-			     cur.s->timeout_ns, NULL, r, &cur.vm_of,
-			     &cur.bytes_of, &e);
+	ret = run_bt(&inv, raw, 1, &e);
 	fx.plan.spec.dilation = 0;
 	if (ret)
-		fprintf(stderr, "bittorrent_run: %s\n", e.msg);
+		fprintf(stderr, "bittorrent: %s\n", e.msg);
 	assert_int_equal(ret, 0);
 	assert_int_equal(r->started, NVMS);
 	assert_int_equal(r->failed, 0);
@@ -395,7 +460,6 @@ static void test_wrong_digest_and_no_free_vm_fail(void **state)
 	struct driver_result *r = &cur.r;
 	struct err e = {""};
 	struct seen sn;
-	const char *layouts[1];
 	char raw[128], bad[128];
 	unsigned i;
 	int ret;
@@ -405,13 +469,10 @@ static void test_wrong_digest_and_no_free_vm_fail(void **state)
 	snprintf(bad, sizeof(bad), "%s/img-bad", fx.dir);
 	make_bad_layout(bad);
 	cur.s = one_function("img-bad");
-	layouts[0] = bad;
 	snprintf(raw, sizeof(raw), "%s/run-bad", fx.dir);
-	ret = bittorrent_run(cur.s, &fx.plan, layouts, raw, &inv, 1,
-			     cur.s->timeout_ns, NULL, r, &cur.vm_of,
-			     &cur.bytes_of, &e);
+	ret = run_bt(&inv, raw, 1, &e);
 	if (ret)
-		fprintf(stderr, "bittorrent_run: %s\n", e.msg);
+		fprintf(stderr, "bittorrent: %s\n", e.msg);
 	assert_int_equal(ret, 0);
 	/* Four placed, one VM short for the fifth. */
 	assert_int_equal(r->n, NVMS);
@@ -429,12 +490,53 @@ static void test_wrong_digest_and_no_free_vm_fail(void **state)
 	assert_int_equal(sn.verified, 0);
 }
 
+/* Two containers a VM, as the manager places fig17's 2,500 on 1,000: the
+ * eight containers share four VMs, one aria2c each, and every one starts
+ * (before, bittorrent placed one a VM and failed the rest). */
+static void test_two_a_vm_share_one_download(void **state)
+{
+	struct scenario_invocation inv = {
+		.t_ns = 0, .function = 0, .containers = 2 * NVMS};
+	struct driver_result *r = &cur.r;
+	struct err e = {""};
+	struct seen sn;
+	uint64_t bytes = 0;
+	char raw[128];
+	unsigned i, j, same;
+	int ret;
+
+	(void)state;
+	NEED_TESTBED();
+	cur.s = one_function("img");
+	snprintf(raw, sizeof(raw), "%s/run-two", fx.dir);
+	ret = run_bt(&inv, raw, 2, &e);
+	if (ret)
+		fprintf(stderr, "bittorrent: %s\n", e.msg);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r->n, 2 * NVMS);
+	assert_int_equal(r->started, 2 * NVMS);
+	assert_int_equal(r->nunplaced, 0);
+	read_events(raw, &sn);
+	assert_int_equal(sn.ndownloads, NVMS);
+	assert_int_equal(sn.verified, NVMS);
+	for (i = 0; i < r->n; i++) {
+		for (j = 0, same = 0; j < r->n; j++)
+			same += !strcmp(cur.facts[i].vm, cur.facts[j].vm);
+		assert_int_equal(same, 2);
+		bytes += cur.facts[i].peer_bytes;
+	}
+	/* the layer counted once per VM, not per container */
+	assert_int_equal(bytes, (uint64_t)NVMS * (uint64_t)sn.layer_bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_four_vms_fetch_through_the_swarm,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_wrong_digest_and_no_free_vm_fail,
+					  test_teardown),
+		cmocka_unit_test_teardown(test_two_a_vm_share_one_download,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_dilated_swarm, test_teardown),
 	};

@@ -21,6 +21,7 @@
 
 #include "blockimg.h"
 #include "scenario.h"
+#include "strategy.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -217,8 +218,8 @@ static void test_full_file(void **state)
 	assert_int_equal(s.steps[3].containers, 1); /* the default */
 
 	assert_int_equal(s.nstrategies, 2);
-	assert_int_equal(s.strategies[0], SCENARIO_ONDEMAND);
-	assert_int_equal(s.strategies[1], SCENARIO_FAASNET);
+	assert_int_equal(s.strategies[0], strategy_find("ondemand"));
+	assert_int_equal(s.strategies[1], strategy_find("faasnet"));
 	assert_int_equal(s.repetitions, 3);
 	assert_int_equal(s.seed, 7);
 	assert_true(s.timeout_ns == 120 * SEC);
@@ -254,11 +255,13 @@ static void test_defaults(void **state)
 	assert_int_equal(s.images[0].block_size, 512 << 10);
 	assert_true(s.images[0].startup_fraction == 0.16);
 	assert_true(s.images[0].seed == 1);
-	assert_int_equal(s.nstrategies, 4);
-	assert_int_equal(s.strategies[0], SCENARIO_FAASNET);
-	assert_int_equal(s.strategies[1], SCENARIO_ONDEMAND);
-	assert_int_equal(s.strategies[2], SCENARIO_REGISTRY);
-	assert_int_equal(s.strategies[3], SCENARIO_BITTORRENT);
+	/* every strategy of the table, in its order */
+	assert_int_equal(s.nstrategies, 5);
+	assert_int_equal(s.strategies[0], strategy_find("faasnet"));
+	assert_int_equal(s.strategies[1], strategy_find("ondemand"));
+	assert_int_equal(s.strategies[2], strategy_find("registry"));
+	assert_int_equal(s.strategies[3], strategy_find("bittorrent"));
+	assert_int_equal(s.strategies[4], strategy_find("dadi"));
 	assert_int_equal(s.repetitions, 1);
 	assert_int_equal(s.seed, 1);
 	assert_true(s.timeout_ns == 300 * SEC);
@@ -347,17 +350,19 @@ static void test_limits_accepted(void **state)
 static void test_startup_compute(void **state)
 {
 	static const char head[] = "name: t\nimages:\n";
-	static const char tail[] = "functions:\n"
-				   "  - { name: f1, image: py }\n"
-				   "workload:\n"
-				   "  - { at: 0s, invoke: f1, containers: 1 }\n";
+	static const char tail[] =
+		"functions:\n"
+		"  - { name: f1, image: py }\n"
+		"workload:\n"
+		"  - { at: 0s, invoke: f1, containers: 1 }\n";
 	struct scenario s;
 	struct err e = {""};
 	char text[512];
 
 	(void)state;
 	snprintf(text, sizeof(text), "%s%s%s", head,
-		 "  - { name: py, size: 758MB, startup_compute: 1.5s }\n", tail);
+		 "  - { name: py, size: 758MB, startup_compute: 1.5s }\n",
+		 tail);
 	assert_int_equal(parse(text, &s, &e), 0);
 	assert_true(s.images[0].startup_compute_ns == 1500000000ull);
 	scenario_free(&s);
@@ -508,7 +513,7 @@ static const struct bad_case bad[] = {
 	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
 	 "strategies: [faasnet, bittorrent]\nserve: {}\n",
 	 "x.yaml:5: strategies: bittorrent cannot serve requests (it has no "
-	 "scheduler); expected faasnet, ondemand or registry"},
+	 "scheduler); expected some of faasnet, ondemand, registry, dadi"},
 	{"name: t\nimages: [{ name: py, size: 1MB }]\n" TAIL
 	 "serve: { utilization: 0 }\n",
 	 "x.yaml:5: serve.utilization: expected a number above 0 and at most "
@@ -706,7 +711,7 @@ static const struct bad_case bad[] = {
 	/* strategies */
 	{BASE "strategies: [faasnet, kraken]\n",
 	 "x.yaml:8: strategies[1]: expected one of faasnet, ondemand, "
-	 "registry, bittorrent, got \"kraken\""},
+	 "registry, bittorrent, dadi, got \"kraken\""},
 	{BASE "strategies: [faasnet, ondemand,\n  faasnet]\n",
 	 "x.yaml:9: strategies[2]: duplicate strategy 'faasnet' (first at "
 	 "line 8)"},
@@ -886,10 +891,11 @@ static void test_serve(void **state)
 	assert_int_equal(s.serve.concurrency, 1);
 	assert_true(s.serve.utilization == 0.7);
 	assert_true(s.serve.window_ns == SEC);
-	/* The default strategies, less bittorrent. */
-	assert_int_equal(s.nstrategies, 3);
-	assert_int_equal(s.strategies[0], SCENARIO_FAASNET);
-	assert_int_equal(s.strategies[2], SCENARIO_REGISTRY);
+	/* The default strategies, less bittorrent (no scheduler). */
+	assert_int_equal(s.nstrategies, 4);
+	assert_int_equal(s.strategies[0], strategy_find("faasnet"));
+	assert_int_equal(s.strategies[2], strategy_find("registry"));
+	assert_int_equal(s.strategies[3], strategy_find("dadi"));
 	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), 0);
 	assert_int_equal(n, 11);
 	assert_int_equal(v[0].containers, 3);
@@ -915,7 +921,7 @@ static void test_serve(void **state)
 	/* Without serve there is none. */
 	assert_int_equal(parse(BASE, &s, &e), 0);
 	assert_false(s.serve.on);
-	assert_int_equal(s.nstrategies, 4);
+	assert_int_equal(s.nstrategies, strategy_count());
 	scenario_free(&s);
 }
 
@@ -954,24 +960,25 @@ static void test_load_errors(void **state)
 
 static void test_strategy_names(void **state)
 {
-	enum scenario_strategy st;
-	int i;
+	unsigned i;
 
 	(void)state;
-	for (i = 0; i < SCENARIO_NSTRATEGIES; i++) {
-		assert_int_equal(scenario_strategy_parse(
-					 scenario_strategy_name(
-						 (enum scenario_strategy)i),
-					 &st),
-				 0);
-		assert_int_equal(st, i);
+	/* Every name in the table finds itself, and none is written twice. */
+	assert_true(strategy_count() >= 5);
+	for (i = 0; i < strategy_count(); i++) {
+		assert_int_equal(strategy_find(strategy_name(i)), (int)i);
+		assert_ptr_equal(strategy_at(i)->name, strategy_name(i));
+		assert_non_null(strategy_at(i)->start);
+		assert_non_null(strategy_at(i)->facts);
+		assert_non_null(strategy_at(i)->free);
 	}
-	assert_string_equal(scenario_strategy_name(SCENARIO_BITTORRENT),
-			    "bittorrent");
-	assert_int_equal(scenario_strategy_parse("FaaSNet", &st), -EINVAL);
-	assert_int_equal(scenario_strategy_parse("", &st), -EINVAL);
-	assert_string_equal(scenario_strategy_name(SCENARIO_NSTRATEGIES),
-			    "unknown");
+	assert_int_equal(strategy_find("dadi"), 4);
+	assert_false(strategy_at(strategy_find("bittorrent"))->serves);
+	assert_true(strategy_at(strategy_find("faasnet"))->serves);
+	assert_int_equal(strategy_find("FaaSNet"), -1);
+	assert_int_equal(strategy_find(""), -1);
+	assert_null(strategy_at(strategy_count()));
+	assert_string_equal(strategy_name(strategy_count()), "unknown");
 }
 
 /* ---- the schedule ---- */

@@ -1,3 +1,19 @@
+/* bittorrent: the Kraken-like P2P baseline, with real tools: Debian's
+ * opentracker in the registry host as tracker, one aria2c origin seeder on
+ * a VM-sized host (the manager's host, idle in these runs), and one aria2c
+ * per VM and image that fetches the whole tar+gzip layer through the swarm
+ * and seeds while the others fetch (offline: no DHT, no local peer
+ * discovery). Containers are placed as the manager places them (place.h:
+ * up to env->per_vm a VM, a VM already running the function first, then
+ * the fullest, then the seeded order); the containers of one image on one
+ * VM share its download. A container counts as its image ready when the
+ * download is complete and the layer unpacks to its diff_id, as with the
+ * registry baseline; its start is then modelled (strategy_fact.after_ns):
+ * the function's runtime start plus its trace's compute. It owns the
+ * torrents, the tracker, the seeder and the downloads of one run. Under
+ * time dilation opentracker, the seeder and every aria2c run under
+ * libfaketime (procs_set_dilation); without libfaketime the run fails
+ * before anything starts. docs/bittorrent.md tells how. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,13 +34,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "bittorrent.h"
+#include "driver.h"
 #include "eventlog.h"
 #include "evloop.h"
 #include "oci.h"
+#include "place.h"
 #include "plan.h"
 #include "procs.h"
+#include "scenario.h"
 #include "sha256.h"
+#include "strategy.h"
 
 #define OPENTRACKER "/usr/bin/opentracker"
 #define ARIA2C	    "/usr/bin/aria2c"
@@ -50,14 +69,15 @@
 #define LOOP_MS		20
 
 /* aria2c's --on-bt-download-complete hook, called with GID, number of files
- * and the first file's path <raw>/dl/<vm>/<file> once every piece is in and
- * checked, before seeding. It leaves <raw>/done/<vm>, which the harness
+ * and the first file's path <raw>/dl/<vm>-<image>/<file> once every piece
+ * is in and checked, before seeding. It leaves <raw>/done/<vm>-<image>,
+ * which the harness
  * watches with inotify: aria2c keeps its .aria2 control file while it
  * seeds, so the folder alone cannot say when a download finished. */
 static const char hook_script[] =
 	"#!/bin/sh\n"
 	"# Written by faasnet-testbed (testbed/bittorrent.c): aria2c's\n"
-	"# --on-bt-download-complete hook. $3 is <raw>/dl/<vm>/<file>.\n"
+	"# --on-bt-download-complete hook. $3 is <raw>/dl/<download>/<file>.\n"
 	"d=${3%/*}\n"
 	": > \"${d%/dl/*}/done/${d##*/}\"\n";
 
@@ -107,14 +127,18 @@ enum dl_state {
 	DL_FAILED,
 };
 
-/* One container: its download on VM index == container index (one per VM,
- * placed in order). */
+/* One VM's download of one image, shared by its containers of it. */
 struct bt_dl {
-	unsigned image;
+	unsigned vm, image;
+	char name[96]; /* <vm>-<image>: its folder, log and marker */
 	pid_t pid;
 	enum dl_state state;
-	uint64_t complete_ns;
+	uint64_t complete_ns; /* world */
+	uint64_t verified_ns; /* wall, when it unpacked to its diff_id */
+	unsigned first;	      /* its first container, then next[] */
 };
+
+#define NONE UINT32_MAX
 
 struct vres {
 	unsigned idx;
@@ -141,6 +165,7 @@ struct vpool {
 };
 
 struct bt {
+	const struct strategy_env *env;
 	const struct scenario *s;
 	const struct topo_plan *plan;
 	char raw[PATH_MAX];
@@ -148,10 +173,22 @@ struct bt {
 	char hook[PATH_MAX];
 	struct bt_image img[SCENARIO_MAX_IMAGES];
 	unsigned ntorrents;
-	struct procs *pr;
+	struct procs *pr; /* env->pr */
 	struct eventlog *log;
 	pid_t tracker, seeder;
-	struct bt_dl *dl;
+	struct bt_dl *dl; /* downloads, in the order started */
+	unsigned ndl, capdl;
+	/* per container (id = index): its download, the next container of
+	 * that download, its bytes; capc of them */
+	unsigned *dl_of, *next;
+	unsigned nc, capc;
+	/* placement: per VM its place, and the functions it runs */
+	struct place_vm *pv;
+	unsigned *vm_fns; /* per_vm a VM */
+	struct place_limits lim;
+	int ifd; /* inotify on raw/done */
+	uint64_t t0_ns, last_alive;
+	uint64_t *up0, *down0; /* interface counters at the start */
 	struct vpool vp;
 	char label[96];
 	struct err *e;
@@ -168,6 +205,12 @@ static int pathf(char *buf, size_t len, const char *fmt, ...)
 	n = vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The VMs: every host but the registry's and the manager's. */
+static unsigned nvms(const struct bt *b)
+{
+	return b->plan->nhosts > 2 ? b->plan->nhosts - 2 : 0;
 }
 
 static const char *vm_name(const struct bt *b, unsigned vm)
@@ -838,7 +881,7 @@ static void *verifier(void *arg)
 
 		im = &b->img[b->dl[r.idx].image];
 		r.ret = pathf(path, sizeof(path), "%s/dl/%s/%s", b->raw,
-			      vm_name(b, r.idx), im->file);
+			      b->dl[r.idx].name, im->file);
 		if (!r.ret)
 			r.ret = verify_layer(path, im, &vp->quit, r.got);
 		r.done_ns = evloop_now_ns();
@@ -896,19 +939,19 @@ static void vpool_push(struct vpool *vp, unsigned idx)
 	pthread_mutex_unlock(&vp->lock);
 }
 
-/* Starts container idx's download on VM idx. */
+/* Starts download idx: an aria2c on its VM. */
 static int start_download(struct bt *b, unsigned idx)
 {
-	const struct bt_image *im = &b->img[b->dl[idx].image];
-	const char *vm = vm_name(b, idx);
+	struct bt_dl *dl = &b->dl[idx];
+	const struct bt_image *im = &b->img[dl->image];
 	char dir[PATH_MAX], log[PATH_MAX + 8], hook[PATH_MAX + 32];
 	char stale[PATH_MAX];
 	const char *argv[NCOMMON + 8];
 	size_t k = 0, i;
 	int ret;
 
-	if (pathf(dir, sizeof(dir), "%s/dl/%s", b->raw, vm) ||
-	    pathf(log, sizeof(log), "--log=%s/dl/%s.log", b->raw, vm) ||
+	if (pathf(dir, sizeof(dir), "%s/dl/%s", b->raw, dl->name) ||
+	    pathf(log, sizeof(log), "--log=%s/dl/%s.log", b->raw, dl->name) ||
 	    pathf(hook, sizeof(hook), "--on-bt-download-complete=%s",
 		  b->hook) ||
 	    pathf(stale, sizeof(stale), "%s/%s.aria2", dir, im->file))
@@ -922,7 +965,7 @@ static int start_download(struct bt *b, unsigned idx)
 	unlink(stale);
 	stale[strlen(stale) - 6] = '\0';
 	unlink(stale);
-	if (!pathf(stale, sizeof(stale), "%s/done/%s", b->raw, vm))
+	if (!pathf(stale, sizeof(stale), "%s/done/%s", b->raw, dl->name))
 		unlink(stale);
 	argv[k++] = ARIA2C;
 	for (i = 0; i < NCOMMON; i++)
@@ -934,9 +977,8 @@ static int start_download(struct bt *b, unsigned idx)
 	argv[k++] = dir;
 	argv[k++] = im->torrent;
 	argv[k] = NULL;
-	return procs_spawn_ext(b->pr, b->plan->hosts[2 + idx].netns,
-			       (char *const *)argv, b->plog, &b->dl[idx].pid,
-			       b->e);
+	return procs_spawn_ext(b->pr, b->plan->hosts[2 + dl->vm].netns,
+			       (char *const *)argv, b->plog, &dl->pid, b->e);
 }
 
 /* Under time dilation (docs/fidelity.md) the run keeps the world's clock,
@@ -947,31 +989,34 @@ static double dilation(const struct bt *b)
 	return b->plan->spec.dilation > 1.0 ? b->plan->spec.dilation : 1.0;
 }
 
-static uint64_t world(const struct bt *b, const struct driver_result *r,
-		      uint64_t wall)
+static uint64_t world(const struct bt *b, uint64_t wall)
 {
-	return driver_world_ns(r->t0_ns, dilation(b), wall);
+	return driver_world_ns(b->t0_ns, dilation(b), wall);
 }
 
-static int add_unplaced(struct driver_result *r, unsigned function, uint64_t t,
-			unsigned count)
+/* Every container of download idx started (its image is there), at wall
+ * time wall_ns; or failed. */
+static void dl_started(struct bt *b, struct driver *d, unsigned idx,
+		       uint64_t wall_ns)
 {
-	struct driver_unplaced *nu;
+	unsigned c;
 
-	nu = realloc(r->unplaced, (r->nunplaced + 1) * sizeof(*nu));
-	if (!nu)
-		return -ENOMEM;
-	r->unplaced = nu;
-	nu[r->nunplaced].function = function;
-	nu[r->nunplaced].requested_ns = t;
-	nu[r->nunplaced].count = count;
-	r->nunplaced++;
-	return 0;
+	for (c = b->dl[idx].first; c != NONE; c = b->next[c])
+		driver_started(d, c, wall_ns);
 }
 
-/* Reads the marker names inotify reports: each is a VM whose download is
+static void dl_failed(struct bt *b, struct driver *d, unsigned idx)
+{
+	unsigned c;
+
+	b->dl[idx].state = DL_FAILED;
+	for (c = b->dl[idx].first; c != NONE; c = b->next[c])
+		driver_failed(d, c);
+}
+
+/* Reads the marker names inotify reports: each is a download that is
  * complete; its layer goes to the verifiers. */
-static void on_markers(struct bt *b, int ifd, struct driver_result *r)
+static void on_markers(struct bt *b)
 {
 	char buf[8192]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
@@ -979,36 +1024,42 @@ static void on_markers(struct bt *b, int ifd, struct driver_result *r)
 	ssize_t n;
 	char *p;
 
-	while ((n = read(ifd, buf, sizeof(buf))) > 0)
+	while ((n = read(b->ifd, buf, sizeof(buf))) > 0)
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			unsigned vm;
+			struct bt_dl *dl = NULL;
+			unsigned i;
 
 			ev = (const struct inotify_event *)p;
-			if (!ev->len || sscanf(ev->name, "vm%u", &vm) != 1 ||
-			    vm >= r->n || b->dl[vm].state != DL_RUNNING)
+			for (i = 0; ev->len && i < b->ndl; i++)
+				if (!strcmp(ev->name, b->dl[i].name)) {
+					dl = &b->dl[i];
+					break;
+				}
+			if (!dl || dl->state != DL_RUNNING)
 				continue;
-			b->dl[vm].state = DL_VERIFYING;
-			b->dl[vm].complete_ns = world(b, r, evloop_now_ns());
+			dl->state = DL_VERIFYING;
+			dl->complete_ns = world(b, evloop_now_ns());
 			eventlog_write(
 				b->log, "download_complete",
-				json_pack("{s:i, s:s, s:f}", "container",
-					  (int)vm, "vm", vm_name(b, vm),
+				json_pack("{s:s, s:s, s:f}", "download",
+					  dl->name, "vm", vm_name(b, dl->vm),
 					  "seconds",
-					  (double)(b->dl[vm].complete_ns -
-						   r->c[vm].requested_ns) /
+					  (double)(dl->complete_ns - b->t0_ns) /
 						  1e9));
-			vpool_push(&b->vp, vm);
+			vpool_push(&b->vp, i);
 		}
 }
 
-/* Takes the verifiers' answers: a container whose layer unpacks to its
- * diff_id has started; any other answer failed it. */
-static void on_verified(struct bt *b, struct driver_result *r)
+/* Takes the verifiers' answers: the containers of a download whose layer
+ * unpacks to its diff_id have their image; any other answer fails them. */
+static void on_verified(struct bt *b, struct driver *d)
 {
 	struct vpool *vp = &b->vp;
 	struct vres v;
 
 	for (;;) {
+		struct bt_dl *dl;
+
 		pthread_mutex_lock(&vp->lock);
 		if (vp->seen == vp->nres) {
 			pthread_mutex_unlock(&vp->lock);
@@ -1016,71 +1067,64 @@ static void on_verified(struct bt *b, struct driver_result *r)
 		}
 		v = vp->res[vp->seen++];
 		pthread_mutex_unlock(&vp->lock);
+		dl = &b->dl[v.idx];
 		if (!v.ret) {
-			b->dl[v.idx].state = DL_STARTED;
-			v.done_ns = world(b, r, v.done_ns);
-			r->c[v.idx].started_ns = v.done_ns;
-			r->started++;
-			eventlog_write(
-				b->log, "verified",
-				json_pack("{s:i, s:s, s:f, s:f}", "container",
-					  (int)v.idx, "vm", vm_name(b, v.idx),
-					  "unpack_seconds",
-					  (double)(v.done_ns -
-						   b->dl[v.idx].complete_ns) /
-						  1e9,
-					  "seconds",
-					  (double)(v.done_ns -
-						   r->c[v.idx].requested_ns) /
-						  1e9));
+			dl->state = DL_STARTED;
+			dl->verified_ns = v.done_ns;
+			dl_started(b, d, v.idx, v.done_ns);
+			eventlog_write(b->log, "verified",
+				       json_pack("{s:s, s:s, s:f}", "download",
+						 dl->name, "vm",
+						 vm_name(b, dl->vm),
+						 "unpack_seconds",
+						 (double)(world(b, v.done_ns) -
+							  dl->complete_ns) /
+							 1e9));
 			continue;
 		}
-		b->dl[v.idx].state = DL_FAILED;
-		r->c[v.idx].failed = 1;
+		dl_failed(b, d, v.idx);
 		if (v.got[0])
 			fprintf(stderr,
-				"%s: container %u on %s: the layer unpacks "
-				"to %s, not %s: failed\n",
-				b->label, v.idx, vm_name(b, v.idx), v.got,
-				b->img[b->dl[v.idx].image].diff_id);
+				"%s: %s: the layer unpacks to %s, not %s: "
+				"failed\n",
+				b->label, dl->name, v.got,
+				b->img[dl->image].diff_id);
 		else
 			fprintf(stderr,
-				"%s: container %u on %s: the layer does not "
-				"unpack: %s: failed\n",
-				b->label, v.idx, vm_name(b, v.idx),
-				strerror(-v.ret));
+				"%s: %s: the layer does not unpack: %s: "
+				"failed\n",
+				b->label, dl->name, strerror(-v.ret));
 		eventlog_write(b->log, "verify_failed",
-			       json_pack("{s:i, s:s, s:s, s:s, s:s}",
-					 "container", (int)v.idx, "vm",
-					 vm_name(b, v.idx), "error",
+			       json_pack("{s:s, s:s, s:s, s:s, s:s}",
+					 "download", dl->name, "vm",
+					 vm_name(b, dl->vm), "error",
 					 strerror(-v.ret), "got", v.got, "want",
-					 b->img[b->dl[v.idx].image].diff_id));
+					 b->img[dl->image].diff_id));
 	}
 }
 
 /* An aria2c that is gone without its marker will never finish. */
-static void check_alive(struct bt *b, struct driver_result *r)
+static void check_alive(struct bt *b, struct driver *d)
 {
 	char marker[PATH_MAX];
 	unsigned i;
 
-	for (i = 0; i < r->n; i++) {
+	for (i = 0; i < b->ndl; i++) {
 		if (b->dl[i].state != DL_RUNNING ||
 		    procs_alive(b->pr, b->dl[i].pid))
 			continue;
 		/* the marker may be written but not yet read */
 		if (!pathf(marker, sizeof(marker), "%s/done/%s", b->raw,
-			   vm_name(b, i)) &&
+			   b->dl[i].name) &&
 		    !access(marker, F_OK))
 			continue;
-		b->dl[i].state = DL_FAILED;
-		r->c[i].failed = 1;
-		fprintf(stderr,
-			"%s: container %u on %s: aria2c exited (see %s)\n",
-			b->label, i, vm_name(b, i), b->plog);
+		dl_failed(b, d, i);
+		fprintf(stderr, "%s: %s: aria2c exited (see %s)\n", b->label,
+			b->dl[i].name, b->plog);
 		eventlog_write(b->log, "aria2c_exited",
-			       json_pack("{s:i, s:s}", "container", (int)i,
-					 "vm", vm_name(b, i)));
+			       json_pack("{s:s, s:s}", "download",
+					 b->dl[i].name, "vm",
+					 vm_name(b, b->dl[i].vm)));
 	}
 }
 
@@ -1159,11 +1203,12 @@ static void log_swarms(struct bt *b)
 	}
 }
 
-static int prepare(struct bt *b, const char *raw,
-		   const char *const *layout_dirs,
-		   const struct scenario_invocation *inv, size_t ninv)
+static int prepare(struct bt *b)
 {
 	const struct scenario *s = b->s;
+	const struct scenario_invocation *inv = b->env->inv;
+	const char *raw = b->env->raw;
+	size_t ninv = b->env->ninv;
 	char dir[PATH_MAX], ev[PATH_MAX];
 	const char *base;
 	unsigned i;
@@ -1177,6 +1222,7 @@ static int prepare(struct bt *b, const char *raw,
 		return err_set(b->e, -errno, "%s: %s", raw, strerror(errno));
 	base = strrchr(b->raw, '/');
 	snprintf(b->label, sizeof(b->label), "run %s", base ? base + 1 : raw);
+	(void)base;
 	if (pathf(b->plog, sizeof(b->plog), "%s/processes.log", b->raw) ||
 	    pathf(b->hook, sizeof(b->hook), "%s/bt-complete.sh", b->raw) ||
 	    pathf(ev, sizeof(ev), "%s/bittorrent.jsonl", b->raw))
@@ -1198,7 +1244,7 @@ static int prepare(struct bt *b, const char *raw,
 	ret = write_text(b->hook, hook_script, 0755, b->e);
 	if (ret)
 		return ret;
-	for (i = 0; i < ninv; i++) {
+	for (i = 0; i < (unsigned)ninv; i++) {
 		if (inv[i].function >= s->nfunctions ||
 		    s->functions[inv[i].function].image >= s->nimages)
 			return err_set(b->e, -EINVAL,
@@ -1208,60 +1254,220 @@ static int prepare(struct bt *b, const char *raw,
 	for (i = 0; i < s->nimages; i++) {
 		if (!b->img[i].used)
 			continue;
-		ret = make_torrent(b, i, layout_dirs[i]);
+		ret = make_torrent(b, i, b->env->layouts[i]);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
-		   const char *const *layout_dirs, const char *raw,
-		   const struct scenario_invocation *inv, size_t ninv,
-		   uint64_t timeout_ns, volatile sig_atomic_t *stop,
-		   struct driver_result *r, unsigned **vm_of,
-		   uint64_t **bytes_of, struct err *e)
+/* Room for one more container record, and one more download. */
+static int grow(struct bt *b)
 {
-	unsigned nvms = plan->nhosts > 2 ? plan->nhosts - 2 : 0;
-	uint64_t *up0 = NULL, *down0 = NULL, *up1 = NULL, *down1 = NULL;
-	uint64_t last_sent = 0, now, last_progress = 0, last_alive = 0;
-	unsigned *vms = NULL, i, k;
-	uint64_t *bytes = NULL;
-	size_t asked = 0, cap, next = 0;
-	int ret = 0, ifd = -1, tty = isatty(2);
-	char done[PATH_MAX];
-	struct bt *b;
+	if (b->nc == b->capc) {
+		unsigned cap = b->capc ? 2 * b->capc : 64;
+		unsigned *a = reallocarray(b->dl_of, cap, sizeof(*a));
 
-	memset(r, 0, sizeof(*r));
-	*vm_of = NULL;
-	*bytes_of = NULL;
-	b = calloc(1, sizeof(*b));
+		if (!a)
+			return -ENOMEM;
+		b->dl_of = a;
+		a = reallocarray(b->next, cap, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		b->next = a;
+		b->capc = cap;
+	}
+	if (b->ndl == b->capdl) {
+		unsigned cap = b->capdl ? 2 * b->capdl : 64;
+		struct bt_dl *a = reallocarray(b->dl, cap, sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		b->dl = a;
+		b->capdl = cap;
+	}
+	return 0;
+}
+
+/* The VM for one container of function fn, as the manager would pick it
+ * (place.h), or -1 when none has room. */
+static long pick_vm(struct bt *b, unsigned fn)
+{
+	unsigned v, k, n = nvms(b);
+
+	for (v = 0; v < n; v++) {
+		struct place_vm *pv = &b->pv[v];
+
+		pv->runs_f = false;
+		for (k = 0; k < pv->nfunctions; k++)
+			if (b->vm_fns[(size_t)v * b->lim.max_containers + k] ==
+			    fn)
+				pv->runs_f = true;
+	}
+	return place_pick(b->pv, n, &b->lim);
+}
+
+/* Places container id of fn on vm: its image's download there, started
+ * when it is the first. */
+static int place(struct bt *b, struct driver *d, unsigned id, unsigned fn,
+		 unsigned vm)
+{
+	struct place_vm *pv = &b->pv[vm];
+	unsigned image = b->s->functions[fn].image, i;
+	int ret;
+
+	if (!pv->runs_f)
+		b->vm_fns[(size_t)vm * b->lim.max_containers +
+			  pv->nfunctions++] = fn;
+	pv->ncontainers++;
+	for (i = 0; i < b->ndl; i++)
+		if (b->dl[i].vm == vm && b->dl[i].image == image)
+			break;
+	if (i == b->ndl) {
+		struct bt_dl *dl = &b->dl[b->ndl++];
+
+		memset(dl, 0, sizeof(*dl));
+		dl->vm = vm;
+		dl->image = image;
+		dl->first = NONE;
+		snprintf(dl->name, sizeof(dl->name), "%s-%s", vm_name(b, vm),
+			 b->s->images[image].name);
+		ret = start_download(b, i);
+		if (ret)
+			return ret;
+		eventlog_write(b->log, "download_start",
+			       json_pack("{s:s, s:s, s:s, s:i}", "download",
+					 dl->name, "vm", vm_name(b, vm),
+					 "image", b->s->images[image].name,
+					 "pid", (int)dl->pid));
+	}
+	b->dl_of[id] = i;
+	b->next[id] = b->dl[i].first;
+	b->dl[i].first = id;
+	/* Its image already there: it has it at once. */
+	if (b->dl[i].state == DL_STARTED)
+		driver_started(d, id, evloop_now_ns());
+	else if (b->dl[i].state == DL_FAILED)
+		driver_failed(d, id);
+	eventlog_write(b->log, "place",
+		       json_pack("{s:i, s:s, s:s, s:s}", "container", (int)id,
+				 "vm", vm_name(b, vm), "function",
+				 b->s->functions[fn].name, "download",
+				 b->dl[i].name));
+	return 0;
+}
+
+/* The driver's target: containers placed at once, each VM's download
+ * started with its first container of an image. */
+static int bt_invoke(void *arg, struct driver *d, unsigned fn, unsigned count,
+		     struct err *e)
+{
+	struct bt *b = arg;
+	uint64_t now = driver_now(d);
+	unsigned k, first = b->nc, placed = 0;
+	int ret;
+
+	b->t0_ns = driver_t0(d);
+	for (k = 0; k < count; k++) {
+		long vm = pick_vm(b, fn);
+
+		if (vm < 0)
+			break;
+		ret = grow(b);
+		if (ret)
+			return err_set(e, ret, "out of memory");
+		/* Recorded before it may start (a VM with the image). */
+		ret = driver_placed(d, b->nc, 1, 1, fn, now);
+		if (ret)
+			return err_set(e, ret, "out of memory");
+		ret = place(b, d, b->nc++, fn, (unsigned)vm);
+		if (ret)
+			return ret;
+		placed++;
+	}
+	eventlog_write(b->log, "invoke",
+		       json_pack("{s:s, s:i, s:i, s:i}", "function",
+				 b->s->functions[fn].name, "containers",
+				 (int)count, "placed", (int)placed, "first",
+				 (int)first));
+	if (placed < count) {
+		driver_unplaced(d, fn, count - placed, now);
+		fprintf(stderr,
+			"%s: %s: %u of %u containers found no free VM\n",
+			b->label, b->s->functions[fn].name, count - placed,
+			count);
+	}
+	return 0;
+}
+
+static int bt_step(void *arg, struct driver *d, int readable, struct err *e)
+{
+	struct bt *b = arg;
+	uint64_t now = driver_now(d);
+
+	(void)e;
+	b->t0_ns = driver_t0(d);
+	if (readable)
+		on_markers(b);
+	on_verified(b, d);
+	if (now - b->last_alive > LIVENESS_NS) {
+		b->last_alive = now;
+		check_alive(b, d);
+	}
+	return 0;
+}
+
+/* Placement as the manager's: every VM in the seeded order of this
+ * repetition, per_vm containers and the manager's 20 functions at most. */
+static int placement_init(struct bt *b)
+{
+	unsigned v, n = nvms(b);
+
+	b->lim.max_containers = b->env->per_vm ? b->env->per_vm : 1;
+	b->lim.max_functions = 20;
+	b->pv = calloc(n ? n : 1, sizeof(*b->pv));
+	b->vm_fns = calloc((size_t)(n ? n : 1) * b->lim.max_containers,
+			   sizeof(*b->vm_fns));
+	if (!b->pv || !b->vm_fns)
+		return -ENOMEM;
+	for (v = 0; v < n; v++) {
+		b->pv[v].name = vm_name(b, v);
+		b->pv[v].rank = place_rank(b->env->seed, b->pv[v].name);
+		b->pv[v].alive = true;
+	}
+	return 0;
+}
+
+static int bt_start(const struct strategy_env *env, void **state,
+		    struct driver_target *t)
+{
+	const struct topo_plan *plan = env->plan;
+	struct bt *b = calloc(1, sizeof(*b));
+	char done[PATH_MAX];
+	size_t cap, asked = 0, i;
+	int ret;
+
+	*state = b;
 	if (!b)
-		return err_set(e, -ENOMEM, "out of memory");
-	b->s = s;
+		return err_set(env->e, -ENOMEM, "out of memory");
+	b->env = env;
+	b->s = env->s;
 	b->plan = plan;
-	b->e = e;
-	for (i = 0; i < ninv; i++)
-		asked += inv[i].containers;
-	cap = asked < nvms ? asked : nvms;
-	b->dl = calloc(cap ? cap : 1, sizeof(*b->dl));
-	r->c = calloc(cap ? cap : 1, sizeof(*r->c));
-	up0 = calloc(4 * (size_t)plan->nhosts, sizeof(*up0));
-	if (!b->dl || !r->c || !up0) {
-		ret = err_set(e, -ENOMEM, "out of memory");
-		goto out;
-	}
-	down0 = up0 + plan->nhosts;
-	up1 = down0 + plan->nhosts;
-	down1 = up1 + plan->nhosts;
-	ret = procs_new(&b->pr);
-	if (ret) {
-		err_set(e, ret, "out of memory");
-		goto out;
-	}
-	ret = prepare(b, raw, layout_dirs, inv, ninv);
+	b->e = env->e;
+	b->pr = env->pr;
+	b->ifd = -1;
+	for (i = 0; i < env->ninv; i++)
+		asked += env->inv[i].containers;
+	/* at most a download per container, and one per VM and image */
+	cap = (size_t)nvms(b) * env->s->nimages;
+	cap = asked < cap ? asked : cap;
+	b->up0 = calloc(2 * (size_t)plan->nhosts, sizeof(*b->up0));
+	if (!b->up0 || placement_init(b))
+		return err_set(env->e, -ENOMEM, "out of memory");
+	b->down0 = b->up0 + plan->nhosts;
+	ret = prepare(b);
 	if (!ret)
-		ret = procs_set_dilation(b->pr, dilation(b), e);
+		ret = procs_set_dilation(b->pr, dilation(b), env->e);
 	/* aria2c's and opentracker's logs then read in the world's time:
 	 * real time is origin + (logged - origin) * k. */
 	if (!ret && dilation(b) > 1)
@@ -1270,183 +1476,134 @@ int bittorrent_run(const struct scenario *s, const struct topo_plan *plan,
 					 "origin_unix_s", wall_s()));
 	/* No invocation, no torrent: nothing to track or seed. */
 	if (!ret && b->ntorrents)
-		ret = start_tracker(b, stop);
+		ret = start_tracker(b, env->stop);
 	if (!ret && b->ntorrents)
-		ret = start_seeder(b, stop);
+		ret = start_seeder(b, env->stop);
 	if (ret)
-		goto out;
+		return ret;
+	fprintf(stderr, "%s: tracker and seeder up\n", b->label);
 	ret = vpool_start(&b->vp, b, cap);
-	if (ret) {
-		err_set(e, ret, "verifier threads: %s", strerror(-ret));
-		goto out;
-	}
-	ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	/* raw/done fits: prepare made it */
-	if (ifd < 0 || pathf(done, sizeof(done), "%s/done", b->raw) ||
-	    inotify_add_watch(ifd, done, IN_CLOSE_WRITE) < 0) {
-		ret = err_set(e, -errno, "inotify on %s: %s", b->raw,
-			      strerror(errno));
-		goto out;
-	}
-
-	counters(plan, up0, down0);
-	r->t0_ns = evloop_now_ns();
-	for (;;) {
-		struct pollfd pfd = {.fd = ifd, .events = POLLIN};
-		int wait_ms = LOOP_MS;
-
-		now = world(b, r, evloop_now_ns());
-		/* Open loop: every invocation whose time has come goes now,
-		 * each container to the next VM not yet used. */
-		while (next < ninv && r->t0_ns + inv[next].t_ns <= now) {
-			const struct scenario_invocation *v = &inv[next];
-			unsigned placed = 0;
-
-			for (k = 0; k < v->containers && r->n < cap; k++) {
-				unsigned idx = r->n;
-
-				b->dl[idx].image =
-					s->functions[v->function].image;
-				r->c[idx].function = v->function;
-				r->c[idx].requested_ns = now;
-				r->n++;
-				ret = start_download(b, idx);
-				if (ret)
-					goto out;
-				eventlog_write(
-					b->log, "download_start",
-					json_pack(
-						"{s:i, s:s, s:s, s:i}",
-						"container", (int)idx, "vm",
-						vm_name(b, idx), "function",
-						s->functions[v->function].name,
-						"pid", (int)b->dl[idx].pid));
-				placed++;
-			}
-			eventlog_write(b->log, "invoke",
-				       json_pack("{s:s, s:i, s:i}", "function",
-						 s->functions[v->function].name,
-						 "containers",
-						 (int)v->containers, "placed",
-						 (int)placed));
-			if (placed < v->containers) {
-				ret = add_unplaced(r, v->function, now,
-						   v->containers - placed);
-				if (ret) {
-					err_set(e, ret, "out of memory");
-					goto out;
-				}
-				fprintf(stderr,
-					"%s: %s: %u of %u containers found "
-					"no free VM\n",
-					b->label,
-					s->functions[v->function].name,
-					v->containers - placed, v->containers);
-			}
-			last_sent = now;
-			next++;
-		}
-		on_markers(b, ifd, r);
-		on_verified(b, r);
-		if (now - last_alive > LIVENESS_NS) {
-			last_alive = now;
-			check_alive(b, r);
-		}
-		{
-			unsigned failed = 0, unplaced = 0;
-
-			for (i = 0; i < r->n; i++)
-				failed += r->c[i].failed;
-			for (i = 0; i < r->nunplaced; i++)
-				unplaced += r->unplaced[i].count;
-			if (next == ninv &&
-			    (r->started + failed + unplaced >= asked ||
-			     now - last_sent > timeout_ns))
-				break;
-		}
-		if (stop && *stop) {
-			ret = err_set(e, -EINTR, "interrupted");
-			break;
-		}
-		if (next < ninv) {
-			uint64_t due = r->t0_ns + inv[next].t_ns;
-
-			if (due > now && (due - now) / 1000000 < LOOP_MS)
-				wait_ms = (int)((due - now) / 1000000);
-		}
-		/* The world's ms on the wall clock. */
-		poll(&pfd, 1, (int)(wait_ms * dilation(b)));
-		if (now - last_progress > PROGRESS_NS) {
-			last_progress = now;
-			fprintf(stderr,
-				tty ? "\r%s: %u/%zu containers up, "
-				      "%.1f s \033[K"
-				    : "%s: %u/%zu containers up, "
-				      "%.1f s\n",
-				b->label, r->started, asked,
-				(double)(now - r->t0_ns) / 1e9);
-		}
-	}
-	counters(plan, up1, down1);
-	if (tty)
-		fprintf(stderr, "\r\033[K");
-	fprintf(stderr, "%s: %u/%zu containers up, %u failed, %.1f s\n",
-		b->label, r->started, asked, (unsigned)(asked - r->started),
-		(double)(world(b, r, evloop_now_ns()) - r->t0_ns) / 1e9);
-	/* Whatever never started counts as failed, as with the driver. */
-	r->failed = (unsigned)(asked - r->started);
-	log_swarms(b);
-	log_traffic(b, up0, down0, up1, down1, r->n);
-	eventlog_write(b->log, "end",
-		       json_pack("{s:i, s:i, s:i}", "containers", (int)asked,
-				 "started", (int)r->started, "failed",
-				 (int)r->failed));
 	if (ret)
-		goto out;
+		return err_set(env->e, ret, "verifier threads: %s",
+			       strerror(-ret));
+	b->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	/* raw/done fits: prepare made it */
+	if (b->ifd < 0 || pathf(done, sizeof(done), "%s/done", b->raw) ||
+	    inotify_add_watch(b->ifd, done, IN_CLOSE_WRITE) < 0)
+		return err_set(env->e, -errno, "inotify on %s: %s", b->raw,
+			       strerror(errno));
+	counters(plan, b->up0, b->down0);
+	memset(t, 0, sizeof(*t));
+	t->arg = b;
+	t->invoke = bt_invoke;
+	t->step = bt_step;
+	t->fd = b->ifd;
+	/* a verified layer is seen within this */
+	t->tick_ms = LOOP_MS;
+	return 0;
+}
 
-	vms = calloc(r->n ? r->n : 1, sizeof(*vms));
-	bytes = calloc(r->n ? r->n : 1, sizeof(*bytes));
-	if (!vms || !bytes) {
-		ret = err_set(e, -ENOMEM, "out of memory");
-		goto out;
+/* While the tracker still runs: what it saw, and who uploaded what. */
+static void bt_finish(void *state, const struct driver_result *dr)
+{
+	struct bt *b = state;
+	uint64_t *up1, *down1;
+
+	up1 = calloc(2 * (size_t)b->plan->nhosts, sizeof(*up1));
+	if (up1) {
+		down1 = up1 + b->plan->nhosts;
+		counters(b->plan, up1, down1);
+		log_swarms(b);
+		log_traffic(b, b->up0, b->down0, up1, down1, nvms(b));
 	}
-	for (i = 0; i < r->n; i++) {
-		const struct bt_image *im = &b->img[b->dl[i].image];
+	free(up1);
+	eventlog_write(b->log, "end",
+		       json_pack("{s:i, s:i, s:i, s:i}", "containers",
+				 (int)dr->n, "downloads", (int)b->ndl,
+				 "started", (int)dr->started, "failed",
+				 (int)dr->failed));
+	/* No verifier still reading a layer the processes' end may cut. */
+	vpool_stop(&b->vp);
+}
+
+/* Per container: its VM; the layer's bytes to the first container of each
+ * download (the others share it; a download that never finished: the
+ * blocks it wrote, the file being sparse); its image ready when the layer
+ * was verified, and the start modelled after it: with the whole image
+ * local, as for the registry strategy, the function's runtime start plus
+ * the sum of its trace's compute gaps (no read waits). */
+static int bt_facts(void *state, const struct driver_result *dr,
+		    struct strategy_fact *f, unsigned *corrupt)
+{
+	struct bt *b = state;
+	unsigned i, id;
+
+	*corrupt = 0;
+	for (i = 0; i < dr->n; i++) {
+		const struct scenario_function *fn;
+
+		id = dr->first_id + i;
+		if (id >= b->nc)
+			continue;
+		fn = &b->s->functions[dr->c[i].function];
+		snprintf(f[i].vm, sizeof(f[i].vm), "%s",
+			 vm_name(b, b->dl[b->dl_of[id]].vm));
+		f[i].ready_ns = dr->c[i].started_ns;
+		f[i].after_ns =
+			fn->runtime_start_ns + b->env->trace_gaps_ns[fn->image];
+	}
+	for (i = 0; i < b->ndl; i++) {
+		const struct bt_dl *dl = &b->dl[i];
+		const struct bt_image *im = &b->img[dl->image];
+		uint64_t bytes = 0;
+		unsigned last = NONE, c;
 		char path[PATH_MAX];
 		struct stat st;
 
-		vms[i] = i;
-		/* A download that never finished: the blocks it wrote (the
-		 * file is sparse, --file-allocation=none) approximate what it
-		 * got. */
-		if (b->dl[i].complete_ns)
-			bytes[i] = im->size;
+		if (dl->complete_ns)
+			bytes = im->size;
 		else if (!pathf(path, sizeof(path), "%s/dl/%s/%s", b->raw,
-				vm_name(b, i), im->file) &&
+				dl->name, im->file) &&
 			 !stat(path, &st))
-			bytes[i] = (uint64_t)st.st_blocks * 512 < im->size
-					   ? (uint64_t)st.st_blocks * 512
-					   : im->size;
+			bytes = (uint64_t)st.st_blocks * 512 < im->size
+					? (uint64_t)st.st_blocks * 512
+					: im->size;
+		/* the list runs newest first: the first container is last */
+		for (c = dl->first; c != NONE; c = b->next[c])
+			last = c;
+		if (last != NONE && last - dr->first_id < dr->n)
+			f[last - dr->first_id].peer_bytes = bytes;
 	}
-	*vm_of = vms;
-	*bytes_of = bytes;
-	vms = NULL;
-	bytes = NULL;
-out:
+	return 0;
+}
+
+static void bt_free(void *state)
+{
+	struct bt *b = state;
+
+	if (!b)
+		return;
 	vpool_stop(&b->vp);
-	/* Every aria2c, the seeder and the tracker, by PID. */
-	if (b->pr) {
-		procs_stop_all(b->pr, STOP_GRACE_MS);
-		procs_free(b->pr);
-	}
-	if (ifd >= 0)
-		close(ifd);
+	if (b->ifd >= 0)
+		close(b->ifd);
 	if (b->log)
 		eventlog_close(b->log);
-	free(vms);
-	free(bytes);
-	free(up0);
 	free(b->dl);
+	free(b->dl_of);
+	free(b->next);
+	free(b->pv);
+	free(b->vm_fns);
+	free(b->up0);
 	free(b);
-	return ret;
 }
+
+const struct strategy strategy_bittorrent = {
+	.name = "bittorrent",
+	.about = "the whole layer through a BitTorrent swarm (opentracker, "
+		 "aria2c), one download per VM and image",
+	.serves = false,
+	.start = bt_start,
+	.finish = bt_finish,
+	.facts = bt_facts,
+	.free = bt_free,
+};

@@ -1,0 +1,318 @@
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents.h"
+#include "mgrlink.h"
+#include "plan.h"
+#include "procs.h"
+#include "scenario.h"
+
+/* Agents all registered with the manager before the clock starts. */
+#define REGISTER_WAIT_MS 30000
+
+struct agents {
+	const struct strategy_env *env;
+	struct agents_opts o;
+	struct mgrlink *ml;
+};
+
+static int bin_path(const struct strategy_env *env, const char *name, char *buf,
+		    size_t len)
+{
+	return (size_t)snprintf(buf, len, "%s/%s", env->bindir, name) >= len
+		       ? -ENAMETOOLONG
+		       : 0;
+}
+
+/* faasnet-manager in its namespace, told every function and its image's
+ * pinned reference. */
+static int start_manager(const struct strategy_env *env,
+			 const struct agents_opts *o)
+{
+	const struct scenario *s = env->s;
+	char bin[PATH_MAX + 64], mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32];
+	char log[PATH_MAX + 32], maxc[16], reclaim[24], dead[16], seed[24];
+	char kstr[32];
+	char(*fnargs)[480] = NULL, (*rtargs)[96] = NULL;
+	char **argv = NULL;
+	unsigned i, k = 0;
+	int ret;
+
+	fnargs = calloc(s->nfunctions ? s->nfunctions : 1, sizeof(*fnargs));
+	rtargs = calloc(s->nfunctions ? s->nfunctions : 1, sizeof(*rtargs));
+	argv = calloc(20 + 4 * s->nfunctions, sizeof(*argv));
+	if (!fnargs || !rtargs || !argv) {
+		ret = err_set(env->e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(maxc, sizeof(maxc), "%u", env->per_vm);
+	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * s->topo.vms);
+	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)env->seed);
+	snprintf(reclaim, sizeof(reclaim), "%llu",
+		 s->serve.on ? 0ull
+			     : (unsigned long long)(s->reclaim_ns / 1000000));
+	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", env->raw);
+	snprintf(dot, sizeof(dot), "%s/trees.dot", env->raw);
+	snprintf(log, sizeof(log), "%s/processes.log", env->raw);
+	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
+	bin_path(env, "faasnet-manager", bin, sizeof(bin));
+	argv[k++] = bin;
+	for (i = 0; i < s->nfunctions; i++) {
+		snprintf(fnargs[i], sizeof(fnargs[i]), "%s=%s",
+			 s->functions[i].name,
+			 env->refs[s->functions[i].image]);
+		argv[k++] = "--function";
+		argv[k++] = fnargs[i];
+		/* The manager tells the agents (PROVISION's runtime_ms). */
+		if (!s->functions[i].runtime_start_ns)
+			continue;
+		snprintf(rtargs[i], sizeof(rtargs[i]), "%s=%llu",
+			 s->functions[i].name,
+			 (unsigned long long)(s->functions[i].runtime_start_ns /
+					      1000000));
+		argv[k++] = "--runtime-start";
+		argv[k++] = rtargs[i];
+	}
+	argv[k++] = "--strategy";
+	argv[k++] = (char *)o->mode;
+	argv[k++] = "--max-containers";
+	argv[k++] = maxc;
+	argv[k++] = "--reclaim-ms";
+	argv[k++] = reclaim;
+	/* A busy host answers heartbeats late: more agents, more patience. */
+	argv[k++] = "--dead-ms";
+	argv[k++] = dead;
+	/* Which VMs root the trees: the same for every strategy of this
+	 * repetition, whatever order the agents register in. */
+	argv[k++] = "--seed";
+	argv[k++] = seed;
+	argv[k++] = "--events";
+	argv[k++] = mgr_ev;
+	argv[k++] = "--dot";
+	argv[k++] = dot;
+	/* Its timers, and the agents', run in the world's time. */
+	argv[k++] = "--dilation";
+	argv[k++] = kstr;
+	argv[k] = NULL;
+	ret = procs_spawn(env->pr, TOPO_PREFIX "manager", argv, log, NULL,
+			  env->e);
+out:
+	free(argv);
+	free(fnargs);
+	free(rtargs);
+	return ret;
+}
+
+/* One faasnet-agent per VM, each in its namespace. */
+static int start_agents(const struct strategy_env *env,
+			const struct agents_opts *o)
+{
+	unsigned i, vms = env->s->topo.vms;
+	char bin[PATH_MAX + 64], log[PATH_MAX + 32], mgr[32], kstr[32];
+	int ret;
+
+	bin_path(env, "faasnet-agent", bin, sizeof(bin));
+	snprintf(log, sizeof(log), "%s/processes.log", env->raw);
+	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
+	topo_addr_str(TOPO_MANAGER_ADDR, mgr, sizeof(mgr));
+	for (i = 0; i < vms; i++) {
+		const struct topo_host *h = &env->plan->hosts[2 + i];
+		char addr[32], ev[PATH_MAX + 32], via[48];
+		char *av[16] = {bin,
+				"--name",
+				(char *)h->name,
+				"--addr",
+				addr,
+				"--manager",
+				mgr,
+				"--events",
+				ev,
+				"--meta-dir",
+				(char *)env->meta,
+				"--dilation",
+				kstr,
+				NULL};
+
+		topo_addr_str(h->addr, addr, sizeof(addr));
+		snprintf(ev, sizeof(ev), "%s/%s.jsonl", env->raw, h->name);
+		if (o->via_port) {
+			snprintf(via, sizeof(via), "%s:%u", addr, o->via_port);
+			av[13] = "--registry-via";
+			av[14] = via;
+			av[15] = NULL;
+		}
+		ret = procs_spawn(env->pr, h->netns, av, log, NULL, env->e);
+		if (ret)
+			return ret;
+		if (vms >= 100 && (i + 1) % (vms / 10) == 0)
+			fprintf(stderr, "%s: %u/%u agents started\n",
+				env->label, i + 1, vms);
+	}
+	return 0;
+}
+
+int agents_start(const struct strategy_env *env, const struct agents_opts *o,
+		 struct agents **out, struct driver_target *t)
+{
+	struct agents *a = calloc(1, sizeof(*a));
+	struct err we = {""};
+	int ret;
+
+	*out = a;
+	if (!a)
+		return err_set(env->e, -ENOMEM, "out of memory");
+	a->env = env;
+	a->o = *o;
+	ret = start_manager(env, o);
+	if (!ret)
+		ret = start_agents(env, o);
+	if (ret)
+		return ret;
+	/* Every agent registered before the clock starts: the manager says
+	 * how many it has (GET_STATUS). */
+	ret = mgrlink_wait_agents(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT,
+				  env->s->topo.vms, REGISTER_WAIT_MS, env->stop,
+				  NULL, &we);
+	if (ret)
+		return err_set(env->e, ret, "%s: %s (see %s/processes.log)",
+			       env->label, we.msg, env->raw);
+	return mgrlink_open(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, env->s,
+			    &a->ml, t, env->e);
+}
+
+/* What the logs of one run say per container: the VM from the manager's
+ * provision lines, the bytes from the agents' started lines, when its
+ * image was ready from their image_ready lines. k: the run's dilation, to
+ * put the agents' timestamps on the world's clock, as the driver does with
+ * STARTED's. */
+static void read_logs(const char *raw, const struct driver_result *dr, double k,
+		      struct strategy_fact *seen, unsigned *corrupt)
+{
+	char path[PATH_MAX + 300], line[8192];
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+
+	d = opendir(raw);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		/* Per VM (one log) and function, bytes so far: a second
+		 * container of a function on the same VM gets only what was
+		 * fetched after the first. */
+		struct {
+			char fn[64];
+			uint64_t reg, peer;
+		} prev[32] = {0};
+		unsigned nprev = 0, pi;
+
+		if (!strstr(de->d_name, ".jsonl"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", raw, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			json_t *j = json_loads(line, 0, NULL);
+			const char *ev =
+				json_string_value(json_object_get(j, "event"));
+			long long id = json_integer_value(
+				json_object_get(j, "container"));
+			const char *who =
+				json_string_value(json_object_get(j, "who"));
+			int idx = (int)(id - dr->first_id);
+
+			if (!ev || !who) {
+				json_decref(j);
+				continue;
+			}
+			if (!strcmp(ev, "corrupt_block"))
+				(*corrupt)++;
+			if (idx >= 0 && (unsigned)idx < dr->n) {
+				if (!strcmp(who, "manager") &&
+				    !strcmp(ev, "provision")) {
+					const char *vm = json_string_value(
+						json_object_get(j, "vm"));
+
+					snprintf(seen[idx].vm,
+						 sizeof(seen[idx].vm), "%s",
+						 vm ? vm : "");
+				}
+				if (strcmp(who, "manager") &&
+				    !strcmp(ev, "image_ready") &&
+				    !seen[idx].ready_ns)
+					seen[idx].ready_ns = driver_world_ns(
+						dr->t0_ns, k,
+						(uint64_t)json_integer_value(
+							json_object_get(
+								j, "t_ns")));
+				if (strcmp(who, "manager") &&
+				    !strcmp(ev, "started")) {
+					uint64_t reg =
+						(uint64_t)json_integer_value(
+							json_object_get(
+								j, "registry_"
+								   "bytes"));
+					uint64_t peer =
+						(uint64_t)json_integer_value(
+							json_object_get(
+								j, "parent_"
+								   "bytes"));
+					const char *fn = json_string_value(
+						json_object_get(j, "function"));
+
+					for (pi = 0; pi < nprev && fn &&
+						     strcmp(prev[pi].fn, fn);
+					     pi++)
+						;
+					if (pi == nprev && nprev < 32) {
+						snprintf(prev[pi].fn,
+							 sizeof(prev[pi].fn),
+							 "%s", fn ? fn : "");
+						prev[pi].reg = prev[pi].peer =
+							0;
+						nprev++;
+					}
+					if (pi < 32) {
+						seen[idx].registry_bytes =
+							reg - prev[pi].reg;
+						seen[idx].peer_bytes =
+							peer - prev[pi].peer;
+						prev[pi].reg = reg;
+						prev[pi].peer = peer;
+					}
+				}
+			}
+			json_decref(j);
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+int agents_facts(struct agents *a, const struct driver_result *dr,
+		 struct strategy_fact *f, unsigned *corrupt)
+{
+	unsigned i;
+
+	read_logs(a->env->raw, dr, a->env->k, f, corrupt);
+	if (a->o.registry_is_peers)
+		for (i = 0; i < dr->n; i++) {
+			f[i].peer_bytes += f[i].registry_bytes;
+			f[i].registry_bytes = 0;
+		}
+	return 0;
+}
+
+void agents_free(struct agents *a)
+{
+	if (!a)
+		return;
+	mgrlink_close(a->ml);
+	free(a);
+}
