@@ -21,7 +21,8 @@ static void usage(FILE *f)
 		   "                    (--root | --roots HOST:PORT[,...])\n"
 		   "                    [--listen A.B.C.D] [--port N] "
 		   "[--cache-mb N] [--no-prefetch]\n"
-		   "                    [--seed N] [--dilation K]\n");
+		   "                    [--piece-size BYTES] [--seed N] "
+		   "[--dilation K]\n");
 }
 
 /* A number option in [min, max]; -1 after saying what was wrong. */
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},
 		{"port", required_argument, NULL, 'p'},
 		{"cache-mb", required_argument, NULL, 'c'},
+		{"piece-size", required_argument, NULL, 'z'},
 		{"no-prefetch", no_argument, NULL, 'P'},
 		{"seed", required_argument, NULL, 'S'},
 		{"dilation", required_argument, NULL, 'D'},
@@ -108,6 +110,14 @@ int main(int argc, char **argv)
 			if (number_opt("--cache-mb", optarg, 1, 1 << 20, &v))
 				return 2;
 			o.cache = (size_t)v << 20;
+			break;
+		case 'z':
+			/* A scaled run's pieces: 1 MiB times its scale, as
+			 * its blocks are (docs/dadi.md). */
+			if (number_opt("--piece-size", optarg, 1024, 1 << 30,
+				       &v))
+				return 2;
+			o.piece = (size_t)v;
 			break;
 		case 'P':
 			o.prefetch = 0;

@@ -40,6 +40,7 @@ struct entry {
 struct dadi_pieces {
 	pthread_mutex_t mu;
 	pthread_cond_t done; /* some fetch finished */
+	size_t piece;
 	size_t cap;
 	dadi_fetch_fn fetch;
 	void *arg;
@@ -48,14 +49,15 @@ struct dadi_pieces {
 	struct dadi_pieces_stats st;
 };
 
-int dadi_pieces_new(size_t cap_bytes, dadi_fetch_fn fetch, void *arg,
-		    struct dadi_pieces **p)
+int dadi_pieces_new(size_t piece, size_t cap_bytes, dadi_fetch_fn fetch,
+		    void *arg, struct dadi_pieces **p)
 {
 	*p = calloc(1, sizeof(**p));
 	if (!*p)
 		return -ENOMEM;
 	pthread_mutex_init(&(*p)->mu, NULL);
 	pthread_cond_init(&(*p)->done, NULL);
+	(*p)->piece = piece ? piece : DADI_PIECE_SIZE;
 	(*p)->cap = cap_bytes;
 	(*p)->fetch = fetch;
 	(*p)->arg = arg;
@@ -266,16 +268,21 @@ void dadi_piece_put(struct dadi_pieces *p, struct dadi_piece *pc)
 	memset(pc, 0, sizeof(*pc));
 }
 
-int dadi_pieces_span(uint64_t off, uint64_t len, uint64_t total,
+size_t dadi_pieces_piece(const struct dadi_pieces *p)
+{
+	return p->piece;
+}
+
+int dadi_pieces_span(uint64_t piece, uint64_t off, uint64_t len, uint64_t total,
 		     uint64_t *first, uint64_t *last)
 {
 	uint64_t end;
 
-	if (off >= total || !len)
+	if (off >= total || !len || !piece)
 		return -ERANGE;
 	end = len > total - off ? total : off + len; /* exclusive */
-	*first = off / DADI_PIECE_SIZE;
-	*last = (end - 1) / DADI_PIECE_SIZE;
+	*first = off / piece;
+	*last = (end - 1) / piece;
 	return 0;
 }
 
@@ -288,11 +295,11 @@ int dadi_pieces_read(struct dadi_pieces *p, const char *key, uint64_t off,
 	int ret;
 
 	/* The blob's size comes with its first piece read. */
-	ret = dadi_pieces_get(p, key, off / DADI_PIECE_SIZE, &pc, e);
+	ret = dadi_pieces_get(p, key, off / p->piece, &pc, e);
 	if (ret)
 		return ret;
 	*total = pc.total;
-	ret = dadi_pieces_span(off, len, pc.total, &first, &last);
+	ret = dadi_pieces_span(p->piece, off, len, pc.total, &first, &last);
 	if (ret) {
 		dadi_piece_put(p, &pc);
 		return err_set(e, ret, "bytes %llu- of a %llu-byte blob",
@@ -301,7 +308,7 @@ int dadi_pieces_read(struct dadi_pieces *p, const char *key, uint64_t off,
 	}
 	end = len > pc.total - off ? pc.total : off + len;
 	for (i = first; i <= last; i++) {
-		uint64_t base = i * DADI_PIECE_SIZE, a, b;
+		uint64_t base = i * p->piece, a, b;
 
 		if (i != first && (ret = dadi_pieces_get(p, key, i, &pc, e)))
 			return ret;

@@ -1,8 +1,8 @@
-/* pieces: a node's 1 MiB pieces of blobs: a bounded in-memory cache, and
- * the merging of concurrent requests for one piece into one upstream fetch
- * (docs/dadi.md). It owns the cache and its locks; where a piece comes
- * from (a parent, a root, the registry) is the caller's fetch function.
- * Thread-safe: every call may come from any thread. */
+/* pieces: a node's pieces of blobs (1 MiB, scaled with the run): a bounded
+ * in-memory cache, and the merging of concurrent requests for one piece into
+ * one upstream fetch (docs/dadi.md). It owns the cache and its locks; where a
+ * piece comes from (a parent, a root, the registry) is the caller's fetch
+ * function. Thread-safe: every call may come from any thread. */
 #ifndef FAASNET_DADI_PIECES_H
 #define FAASNET_DADI_PIECES_H
 
@@ -11,10 +11,11 @@
 
 #include "err.h"
 
-/* dadi-p2proxy reads upstream in aligned 1 MiB pieces. */
+/* dadi-p2proxy reads upstream in aligned 1 MiB pieces: the default. A
+ * scaled run scales it as it scales blocks (docs/dadi.md). */
 #define DADI_PIECE_SIZE (1u << 20)
 
-/* Fetches piece idx of blob key (its bytes [idx * DADI_PIECE_SIZE, ...),
+/* Fetches piece idx of blob key (its bytes [idx * piece, ...),
  * fewer for the last piece) into a malloc'd *buf and says the blob's whole
  * size in *total. Called with no lock held, once per piece at a time.
  * 0 or a negative errno with e set. */
@@ -41,10 +42,12 @@ struct dadi_pieces_stats {
 	uint64_t bytes;	  /* cached now */
 };
 
-/* cap_bytes: what the cache may hold (least recently used pieces go
- * first; pieces being fetched or handed out are not counted). */
-int dadi_pieces_new(size_t cap_bytes, dadi_fetch_fn fetch, void *arg,
-		    struct dadi_pieces **p);
+/* piece: the pieces' size (0: DADI_PIECE_SIZE); cap_bytes: what the cache
+ * may hold (least recently used pieces go first; pieces being fetched or
+ * handed out are not counted). */
+int dadi_pieces_new(size_t piece, size_t cap_bytes, dadi_fetch_fn fetch,
+		    void *arg, struct dadi_pieces **p);
+size_t dadi_pieces_piece(const struct dadi_pieces *p);
 void dadi_pieces_free(struct dadi_pieces *p);
 
 /* Piece idx of blob key: from the cache, or by waiting on a fetch already
@@ -56,9 +59,10 @@ int dadi_pieces_get(struct dadi_pieces *p, const char *key, uint64_t idx,
 	__attribute__((warn_unused_result));
 void dadi_piece_put(struct dadi_pieces *p, struct dadi_piece *pc);
 
-/* The pieces bytes [off, off + len) of a blob of size total lie in: first
- * and last index, clamped to the blob. -ERANGE when off >= total or len 0. */
-int dadi_pieces_span(uint64_t off, uint64_t len, uint64_t total,
+/* The pieces of size piece bytes [off, off + len) of a blob of size total
+ * lie in: first and last index, clamped to the blob. -ERANGE when off >=
+ * total or len 0. */
+int dadi_pieces_span(uint64_t piece, uint64_t off, uint64_t len, uint64_t total,
 		     uint64_t *first, uint64_t *last);
 
 /* Reads bytes [off, off + len) of blob key through the pieces (len

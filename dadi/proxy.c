@@ -258,7 +258,8 @@ static int from_registry(struct dadi_proxy *p, const char *repo,
 	pthread_mutex_lock(&p->mu);
 	p->st.registry_gets++;
 	pthread_mutex_unlock(&p->mu);
-	ret = http_get(p, url, range, NULL, NULL, DADI_PIECE_SIZE, &r, e);
+	ret = http_get(p, url, range, NULL, NULL, dadi_pieces_piece(p->pieces),
+		       &r, e);
 	if (!ret)
 		ret = take_piece(&r, url, buf, len, total, e);
 	http_res_free(&r);
@@ -286,8 +287,8 @@ static int from_peer(struct dadi_proxy *p, const char *start, const char *repo,
 		pthread_mutex_lock(&p->mu);
 		p->st.upstream_gets++;
 		pthread_mutex_unlock(&p->mu);
-		ret = http_get(p, url, range, p->self, NULL, DADI_PIECE_SIZE,
-			       &r, e);
+		ret = http_get(p, url, range, p->self, NULL,
+			       dadi_pieces_piece(p->pieces), &r, e);
 		if (ret)
 			return ret;
 		if (r.status != 307) {
@@ -335,7 +336,8 @@ static int fetch_piece(void *arg, const char *key, uint64_t idx, uint8_t **buf,
 
 	split_key(key, repo, sizeof(repo), &digest);
 	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64,
-		 idx * DADI_PIECE_SIZE, (idx + 1) * DADI_PIECE_SIZE - 1);
+		 idx * dadi_pieces_piece(p->pieces),
+		 (idx + 1) * dadi_pieces_piece(p->pieces) - 1);
 	if (p->o.is_root || !p->o.nroots)
 		return from_registry(p, repo, digest, range, buf, len, total,
 				     e);
@@ -380,7 +382,9 @@ static void *prefetch_run(void *arg)
 	struct err e = {{0}};
 	uint64_t idx, total = 1;
 
-	for (idx = 0; idx * DADI_PIECE_SIZE < total && !stopping(f->p); idx++) {
+	for (idx = 0;
+	     idx * dadi_pieces_piece(f->p->pieces) < total && !stopping(f->p);
+	     idx++) {
 		if (dadi_pieces_get(f->p->pieces, f->key, idx, &pc, &e)) {
 			fprintf(stderr, "faasnet-dadi: prefetch %s: %s\n",
 				f->key, e.msg);
@@ -520,7 +524,8 @@ struct stream {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
-	uint64_t at = s->off + pos, idx = at / DADI_PIECE_SIZE, in;
+	uint64_t piece = dadi_pieces_piece(s->p->pieces);
+	uint64_t at = s->off + pos, idx = at / piece, in;
 	struct err e = {{0}};
 	size_t n;
 
@@ -535,7 +540,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		s->pc_idx = idx;
 	}
-	in = at - idx * DADI_PIECE_SIZE;
+	in = at - idx * piece;
 	if (in >= s->pc.len)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	n = s->pc.len - in < max ? s->pc.len - in : max;
@@ -579,7 +584,7 @@ static enum MHD_Result serve_range(struct dadi_proxy *p,
 	s->p = p;
 	s->off = off;
 	snprintf(s->key, sizeof(s->key), "%s", key);
-	s->pc_idx = off / DADI_PIECE_SIZE;
+	s->pc_idx = off / dadi_pieces_piece(p->pieces);
 	if (dadi_pieces_get(p->pieces, key, s->pc_idx, &s->pc, &e)) {
 		free(s);
 		return reply(c, MHD_HTTP_BAD_GATEWAY, e.msg);
@@ -733,7 +738,7 @@ int dadi_proxy_start(const struct dadi_proxy_opts *o, struct dadi_proxy **pp,
 	if (dadi_tree_new(DADI_TREE_FANOUT,
 			  (uint64_t)((double)expiry_ms * 1e6 * k), o->seed,
 			  &p->tree) ||
-	    dadi_pieces_new(o->cache ? o->cache : DADI_CACHE_DEFAULT,
+	    dadi_pieces_new(o->piece, o->cache ? o->cache : DADI_CACHE_DEFAULT,
 			    fetch_piece, p, &p->pieces))
 		goto fail;
 	p->mhd = MHD_start_daemon(

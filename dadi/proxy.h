@@ -31,6 +31,7 @@ struct dadi_proxy_opts {
 	int prefetch;	     /* read the whole blob behind the first read */
 	double dilation;     /* world time k times slower; 0 or 1: none */
 	size_t cache;	     /* piece cache bound, bytes; 0: the default */
+	size_t piece;	     /* piece size, bytes; 0: DADI_PIECE_SIZE */
 	uint64_t seed;	     /* root and redirect choices */
 	unsigned expiry_ms;  /* child idle expiry; 0: DADI_TREE_EXPIRY_MS */
 	unsigned timeout_ms; /* per upstream request; 0: DADI_TIMEOUT_MS */

@@ -51,7 +51,7 @@ static int start_manager(const struct strategy_env *env,
 		goto out;
 	}
 	snprintf(maxc, sizeof(maxc), "%u", env->per_vm);
-	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * s->topo.vms);
+	snprintf(dead, sizeof(dead), "%u", 2000 + 5 * env->vms);
 	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)env->seed);
 	snprintf(reclaim, sizeof(reclaim), "%llu",
 		 s->serve.on ? 0ull
@@ -112,7 +112,7 @@ out:
 static int start_agents(const struct strategy_env *env,
 			const struct agents_opts *o)
 {
-	unsigned i, vms = env->s->topo.vms;
+	unsigned i, vms = env->vms;
 	char bin[PATH_MAX + 64], log[PATH_MAX + 32], mgr[32], kstr[32];
 	int ret;
 
@@ -176,8 +176,8 @@ int agents_start(const struct strategy_env *env, const struct agents_opts *o,
 	/* Every agent registered before the clock starts: the manager says
 	 * how many it has (GET_STATUS). */
 	ret = mgrlink_wait_agents(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT,
-				  env->s->topo.vms, REGISTER_WAIT_MS, env->stop,
-				  NULL, &we);
+				  env->vms, REGISTER_WAIT_MS, env->stop, NULL,
+				  &we);
 	if (ret)
 		return err_set(env->e, ret, "%s: %s (see %s/processes.log)",
 			       env->label, we.msg, env->raw);

@@ -576,7 +576,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	struct run_fidelity rf = {.reg_cpu0 = -1};
 	struct procs_cpu before;
 	size_t ninv = 0, i, total = 0;
-	unsigned corrupt = 0, vms = s->topo.vms, per_vm;
+	unsigned corrupt = 0, vms = scenario_vms(s, sweep_idx), per_vm;
 	long sweep = sweep_idx >= 0 ? (long)s->sweep[sweep_idx] : -1;
 	const char *stname = sp->name;
 	void *state = NULL;
@@ -635,6 +635,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 		.inv = inv,
 		.ninv = ninv,
 		.seed = run_seed(s, rep),
+		.vms = vms,
 		.per_vm = per_vm,
 		.k = run_k(r),
 		.pr = pr,

@@ -357,10 +357,13 @@ static const struct key step_keys[] = {
 	{.name = NULL},
 };
 
-/* Only one parameter can be swept today; the table makes any other an
+/* The parameters a sweep can set, one at a time: the at steps'
+ * containers, or how many of the topology's VMs a run uses (the rest stay
+ * idle: the same network for every value). The table makes any other an
  * unknown key that lists the valid ones. */
 static const struct key sweep_keys[] = {
-	{.name = "containers", .type = KEY_NODE, .required = true},
+	{.name = "containers", .type = KEY_NODE},
+	{.name = "vms", .type = KEY_NODE},
 	{.name = NULL},
 };
 
@@ -1249,8 +1252,9 @@ static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 		       struct scenario *s)
 {
 	char path[PATH_LEN];
-	const yaml_node_t *values, *node;
+	const yaml_node_t *values, *vms, *node;
 	size_t first[SCENARIO_MAX_SWEEP];
+	const char *param;
 	struct seen sn;
 	size_t n, i, j;
 	unsigned at_steps = 0;
@@ -1262,14 +1266,23 @@ static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 	if (ret)
 		return ret;
 	values = seen_node(&sn, sweep_keys, "containers");
-	ret = check_sequence(c, values, "sweep.containers",
-			     "a sequence like [8, 16, 32]", "values",
-			     SCENARIO_MAX_SWEEP, &n);
+	vms = seen_node(&sn, sweep_keys, "vms");
+	if (!values == !vms)
+		return fail(c, yamlmsg_line(v), -EINVAL,
+			    "sweep: expected one of containers or vms, like "
+			    "{ containers: [8, 16, 32] }, got %s",
+			    values ? "both" : "neither");
+	param = values ? "containers" : "vms";
+	if (vms)
+		values = vms;
+	snprintf(path, sizeof(path), "sweep.%s", param);
+	ret = check_sequence(c, values, path, "a sequence like [8, 16, 32]",
+			     "values", SCENARIO_MAX_SWEEP, &n);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
 		node = item(c, values, i);
-		snprintf(path, sizeof(path), "sweep.containers[%zu]", i);
+		snprintf(path, sizeof(path), "sweep.%s[%zu]", param, i);
 		ret = parse_scalar(c, &sweep_value_key, path, node,
 				   &s->sweep[i]);
 		if (ret)
@@ -1281,19 +1294,33 @@ static int parse_sweep(const struct ctx *c, const yaml_node_t *v,
 					    "%s: duplicate value %u (first at "
 					    "line %zu)",
 					    path, s->sweep[i], first[j]);
+		/* The topology is read before the sweep. */
+		if (vms && s->sweep[i] > s->topo.vms)
+			return fail(c, yamlmsg_line(node), -EINVAL,
+				    "%s: expected at most the topology's %u "
+				    "VMs, got %u",
+				    path, s->topo.vms, s->sweep[i]);
 	}
 	for (i = 0; i < s->nsteps; i++)
 		if (s->steps[i].kind == SCENARIO_STEP_AT)
 			at_steps++;
 	/* The sweep would change nothing: every run would be the same. */
-	if (!at_steps)
+	if (!vms && !at_steps)
 		return fail(c, yamlmsg_line(v), -EINVAL,
 			    "sweep.containers: expected a workload with at "
 			    "least one at step (the sweep sets its "
 			    "containers), got none");
-	snprintf(s->sweep_param, sizeof(s->sweep_param), "containers");
+	snprintf(s->sweep_param, sizeof(s->sweep_param), "%s", param);
 	s->nsweep = (unsigned)n;
 	return 0;
+}
+
+unsigned scenario_vms(const struct scenario *s, int sweep_index)
+{
+	if (sweep_index >= 0 && (unsigned)sweep_index < s->nsweep &&
+	    !strcmp(s->sweep_param, "vms"))
+		return s->sweep[sweep_index];
+	return s->topo.vms;
 }
 
 static int parse_serve(const struct ctx *c, const yaml_node_t *v,

@@ -122,6 +122,11 @@ int scenario_load(const char *path, struct scenario *s, struct err *e);
 /* Frees what a successful parse allocated; safe to call twice. */
 void scenario_free(struct scenario *s);
 
+/* The VMs a run of sweep value sweep_index (-1: none) uses: the sweep's
+ * value when it sweeps vms (the first that many of the topology's), else
+ * every VM of the topology. */
+unsigned scenario_vms(const struct scenario *s, int sweep_index);
+
 /* The topology with every rate times scale (never below 1kbit), but the
  * manager's link, which keeps the VM rate as written: control messages are
  * the same size at every scale. */

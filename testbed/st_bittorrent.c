@@ -207,10 +207,12 @@ static int pathf(char *buf, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* The VMs: every host but the registry's and the manager's. */
+/* The VMs the run uses: the first env->vms of the plan's. */
 static unsigned nvms(const struct bt *b)
 {
-	return b->plan->nhosts > 2 ? b->plan->nhosts - 2 : 0;
+	unsigned all = b->plan->nhosts > 2 ? b->plan->nhosts - 2 : 0;
+
+	return b->env->vms < all ? b->env->vms : all;
 }
 
 static const char *vm_name(const struct bt *b, unsigned vm)

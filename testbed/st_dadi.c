@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agents.h"
+#include "pieces.h"
 #include "evloop.h"
 #include "plan.h"
 #include "procs.h"
@@ -28,13 +29,25 @@ struct dadi {
 	struct agents *a;
 };
 
+/* dadi-p2proxy's 1 MiB pieces, scaled as the run scales every block
+ * (scenario_scaled_block_size): a scaled image has the blocks of its
+ * full-size one, so each piece must hold as many of them as at full size,
+ * or a start-up read would pull 1/scale times too much of the blob. Not
+ * below the proxy's 1 KiB floor. */
+static size_t dadi_piece(const struct scenario *s)
+{
+	double b = (double)DADI_PIECE_SIZE * (s->scale > 0 ? s->scale : 1);
+
+	return b < 1024 ? 1024 : (size_t)b;
+}
+
 /* faasnet-dadi in netns, as the root (roots NULL) or a VM's proxy. */
 static int start_proxy(const struct strategy_env *env, const char *netns,
 		       uint32_t addr, const char *roots, unsigned seed)
 {
 	char bin[PATH_MAX + 64], log[PATH_MAX + 32], self[48], reg[64];
-	char kstr[32], seedstr[16], a[32];
-	char *argv[16];
+	char kstr[32], seedstr[16], a[32], piece[24];
+	char *argv[18];
 	unsigned k = 0;
 
 	if ((size_t)snprintf(bin, sizeof(bin), "%s/faasnet-dadi",
@@ -47,6 +60,7 @@ static int start_proxy(const struct strategy_env *env, const char *netns,
 	snprintf(reg, sizeof(reg), "http://%s", env->registry);
 	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
 	snprintf(seedstr, sizeof(seedstr), "%u", seed);
+	snprintf(piece, sizeof(piece), "%zu", dadi_piece(env->s));
 	argv[k++] = bin;
 	argv[k++] = "--registry";
 	argv[k++] = reg;
@@ -58,6 +72,8 @@ static int start_proxy(const struct strategy_env *env, const char *netns,
 	} else {
 		argv[k++] = "--root";
 	}
+	argv[k++] = "--piece-size";
+	argv[k++] = piece;
 	argv[k++] = "--seed";
 	argv[k++] = seedstr;
 	argv[k++] = "--dilation";
@@ -110,7 +126,7 @@ static int start(const struct strategy_env *env, void **state,
 	struct dadi *d = calloc(1, sizeof(*d));
 	uint64_t until;
 	char roots[48], a[32];
-	unsigned i, vms = env->s->topo.vms;
+	unsigned i, vms = env->vms;
 	int ret;
 
 	*state = d;

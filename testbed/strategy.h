@@ -47,6 +47,7 @@ struct strategy_env {
 	const struct scenario_invocation *inv;
 	size_t ninv;
 	uint64_t seed;	 /* this repetition's: placement, roots */
+	unsigned vms;	 /* the VMs it uses: plan->hosts[2 .. 2 + vms) */
 	unsigned per_vm; /* containers a VM may hold */
 	double k;	 /* time dilation, >= 1 */
 	/* Start every process through this (procs_spawn, procs_spawn_ext);

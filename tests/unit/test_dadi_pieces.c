@@ -25,6 +25,7 @@ struct up {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int hold, fail;
+	uint64_t piece; /* 0: DADI_PIECE_SIZE */
 	unsigned calls;
 	uint64_t last_idx;
 };
@@ -38,7 +39,8 @@ static int up_fetch(void *arg, const char *key, uint64_t idx, uint8_t **buf,
 		    size_t *len, uint64_t *total, struct err *e)
 {
 	struct up *u = arg;
-	uint64_t off = idx * DADI_PIECE_SIZE, n;
+	uint64_t piece = u->piece ? u->piece : DADI_PIECE_SIZE;
+	uint64_t off = idx * piece, n;
 
 	(void)key;
 	pthread_mutex_lock(&u->mu);
@@ -49,7 +51,7 @@ static int up_fetch(void *arg, const char *key, uint64_t idx, uint8_t **buf,
 	pthread_mutex_unlock(&u->mu);
 	if (u->fail)
 		return err_set(e, -ECONNREFUSED, "upstream down");
-	n = BLOB - off < DADI_PIECE_SIZE ? BLOB - off : DADI_PIECE_SIZE;
+	n = BLOB - off < piece ? BLOB - off : piece;
 	*buf = malloc(n);
 	for (uint64_t i = 0; i < n; i++)
 		(*buf)[i] = byte_at(off + i);
@@ -132,7 +134,7 @@ static void test_concurrent_merged(void **state)
 	struct req r[NREQ] = {0};
 
 	(void)state;
-	assert_int_equal(dadi_pieces_new(64 << 20, up_fetch, u, &p), 0);
+	assert_int_equal(dadi_pieces_new(0, 64 << 20, up_fetch, u, &p), 0);
 	run_merged(u, p, r);
 	assert_int_equal(u->calls, 1);
 	for (int i = 0; i < NREQ; i++) {
@@ -156,7 +158,7 @@ static void test_failure_answers_all(void **state)
 	struct req r[NREQ] = {0};
 
 	(void)state;
-	assert_int_equal(dadi_pieces_new(64 << 20, up_fetch, u, &p), 0);
+	assert_int_equal(dadi_pieces_new(0, 64 << 20, up_fetch, u, &p), 0);
 	u->fail = 1;
 	run_merged(u, p, r);
 	assert_int_equal(u->calls, 1);
@@ -197,20 +199,25 @@ static void test_span_two_pieces(void **state)
 	struct err e = {""};
 
 	(void)state;
-	assert_int_equal(dadi_pieces_span(off, 300, BLOB, &first, &last), 0);
+	assert_int_equal(dadi_pieces_span(DADI_PIECE_SIZE, off, 300, BLOB,
+					  &first, &last),
+			 0);
 	assert_int_equal(first, 0);
 	assert_int_equal(last, 1);
-	assert_int_equal(
-		dadi_pieces_span(0, DADI_PIECE_SIZE, BLOB, &first, &last), 0);
+	assert_int_equal(dadi_pieces_span(DADI_PIECE_SIZE, 0, DADI_PIECE_SIZE,
+					  BLOB, &first, &last),
+			 0);
 	assert_int_equal(last, 0); /* aligned: one piece, not two */
-	assert_int_equal(dadi_pieces_span(BLOB - 1, 1000, BLOB, &first, &last),
+	assert_int_equal(dadi_pieces_span(DADI_PIECE_SIZE, BLOB - 1, 1000, BLOB,
+					  &first, &last),
 			 0);
 	assert_int_equal(first, 3);
 	assert_int_equal(last, 3); /* clamped to the blob */
-	assert_int_equal(dadi_pieces_span(BLOB, 1, BLOB, &first, &last),
-			 -ERANGE);
+	assert_int_equal(
+		dadi_pieces_span(DADI_PIECE_SIZE, BLOB, 1, BLOB, &first, &last),
+		-ERANGE);
 
-	assert_int_equal(dadi_pieces_new(64 << 20, up_fetch, u, &p), 0);
+	assert_int_equal(dadi_pieces_new(0, 64 << 20, up_fetch, u, &p), 0);
 	assert_int_equal(
 		dadi_pieces_read(p, "k", off, 300, sink, &o, &total, &e), 0);
 	assert_int_equal(total, BLOB);
@@ -230,6 +237,36 @@ static void test_span_two_pieces(void **state)
 	up_free(u);
 }
 
+/* A scaled run's pieces (1 MiB times the scale, --piece-size): a read
+ * across two 20 KiB pieces fetches those two, at their offsets. */
+static void test_scaled_pieces(void **state)
+{
+	struct up *u = up_new();
+	struct dadi_pieces *p;
+	struct out o = {malloc(1 << 16), 0};
+	uint64_t total, first, last, piece = 20 << 10, off = piece - 50;
+	struct err e = {""};
+
+	(void)state;
+	u->piece = piece;
+	assert_int_equal(dadi_pieces_new(piece, 64 << 20, up_fetch, u, &p), 0);
+	assert_int_equal(dadi_pieces_piece(p), piece);
+	assert_int_equal(
+		dadi_pieces_span(piece, off, 100, BLOB, &first, &last), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(last, 1);
+	assert_int_equal(
+		dadi_pieces_read(p, "k", off, 100, sink, &o, &total, &e), 0);
+	assert_int_equal(o.len, 100);
+	for (size_t i = 0; i < o.len; i++)
+		assert_int_equal(o.buf[i], byte_at(off + i));
+	assert_int_equal(u->calls, 2);
+	assert_int_equal(u->last_idx, 1);
+	dadi_pieces_free(p);
+	free(o.buf);
+	up_free(u);
+}
+
 static void test_bounded_lru(void **state)
 {
 	struct up *u = up_new();
@@ -240,8 +277,8 @@ static void test_bounded_lru(void **state)
 
 	(void)state;
 	/* Room for two full pieces. */
-	assert_int_equal(dadi_pieces_new(2 * DADI_PIECE_SIZE, up_fetch, u, &p),
-			 0);
+	assert_int_equal(
+		dadi_pieces_new(0, 2 * DADI_PIECE_SIZE, up_fetch, u, &p), 0);
 	for (uint64_t i = 0; i < 3; i++) {
 		assert_int_equal(dadi_pieces_get(p, "k", i, &pc, &e), 0);
 		dadi_piece_put(p, &pc);
@@ -271,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_merged),
 		cmocka_unit_test(test_failure_answers_all),
 		cmocka_unit_test(test_span_two_pieces),
+		cmocka_unit_test(test_scaled_pieces),
 		cmocka_unit_test(test_bounded_lru),
 	};
 

@@ -721,9 +721,20 @@ static const struct bad_case bad[] = {
 	 "x.yaml:8: strategies: expected a sequence like [faasnet, ondemand], "
 	 "got \"faasnet\""},
 	/* sweep */
-	{BASE "sweep: { vms: [1, 2] }\n",
-	 "x.yaml:8: sweep: unknown key 'vms'; valid keys: containers"},
-	{BASE "sweep: {}\n", "x.yaml:8: sweep: missing key 'containers'"},
+	{BASE "sweep: { cpus: [1, 2] }\n",
+	 "x.yaml:8: sweep: unknown key 'cpus'; valid keys: containers, vms"},
+	{BASE "sweep: {}\n",
+	 "x.yaml:8: sweep: expected one of containers or vms, like { "
+	 "containers: [8, 16, 32] }, got neither"},
+	{BASE "sweep: { containers: [1], vms: [2] }\n",
+	 "x.yaml:8: sweep: expected one of containers or vms, like { "
+	 "containers: [8, 16, 32] }, got both"},
+	/* the built-in topology has 16 VMs */
+	{BASE "sweep: { vms: [8, 17] }\n",
+	 "x.yaml:8: sweep.vms[1]: expected at most the topology's 16 VMs, got "
+	 "17"},
+	{BASE "sweep: { vms: [8, 8] }\n",
+	 "x.yaml:8: sweep.vms[1]: duplicate value 8 (first at line 8)"},
 	{BASE "sweep: [8, 16]\n",
 	 "x.yaml:8: sweep: expected a mapping like { containers: [8, 16, 32] "
 	 "}, got a sequence"},
@@ -956,6 +967,35 @@ static void test_load_errors(void **state)
 	assert_int_equal(scenario_load(path, &s, &e), -EFBIG);
 	assert_non_null(strstr(e.msg, "too large for a scenario file"));
 	remove_dir(dir);
+}
+
+/* sweep: { vms: ... } sets the VMs a run uses, not its containers. */
+static void test_sweep_vms(void **state)
+{
+	struct scenario_invocation *v = NULL;
+	struct scenario s;
+	struct err e = {""};
+	size_t n;
+
+	(void)state;
+	assert_int_equal(parse(BASE "sweep: { vms: [16, 4, 1] }\n", &s, &e), 0);
+	assert_string_equal(s.sweep_param, "vms");
+	assert_int_equal(s.nsweep, 3);
+	assert_int_equal(scenario_vms(&s, -1), 16);
+	assert_int_equal(scenario_vms(&s, 0), 16);
+	assert_int_equal(scenario_vms(&s, 1), 4);
+	assert_int_equal(scenario_vms(&s, 2), 1);
+	assert_int_equal(scenario_vms(&s, 3), 16); /* out of range: all */
+	/* the workload's 16 containers, whatever the VMs */
+	assert_int_equal(scenario_schedule(&s, 2, &v, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].containers, 16);
+	free(v);
+	scenario_free(&s);
+	/* a containers sweep leaves the VMs */
+	assert_int_equal(parse(BASE "sweep: { containers: [2] }\n", &s, &e), 0);
+	assert_int_equal(scenario_vms(&s, 0), 16);
+	scenario_free(&s);
 }
 
 static void test_strategy_names(void **state)
@@ -1540,6 +1580,7 @@ int main(void)
 		cmocka_unit_test(test_null_err),
 		cmocka_unit_test(test_serve),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_sweep_vms),
 		cmocka_unit_test(test_strategy_names),
 		cmocka_unit_test(test_schedule_at_order),
 		cmocka_unit_test(test_schedule_stable_many),
