@@ -741,9 +741,13 @@ int dadi_proxy_start(const struct dadi_proxy_opts *o, struct dadi_proxy **pp,
 	    dadi_pieces_new(o->piece, o->cache ? o->cache : DADI_CACHE_DEFAULT,
 			    fetch_piece, p, &p->pieces))
 		goto fail;
+	/* poll, not select: a P2P root holds a connection per child and per
+	 * proxy passing a manifest through, past select's 1,024 descriptors
+	 * at fig15's 128 VMs. */
 	p->mhd = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION |
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR, &sa,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (!p->mhd) {
