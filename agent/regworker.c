@@ -121,10 +121,11 @@ static struct fetch_image *get_open_fresh(struct regworker *w, const char *ref,
 		return NULL;
 	}
 	*ret = route(w, ref, routed, sizeof(routed), e);
+	/* Dilated from the manifest on: a stall or connect time-out of
+	 * fetch_open's own requests is the world's too. */
 	if (!*ret)
-		*ret = fetch_open(routed, w->meta_dir, &o->fi, e);
-	if (!*ret)
-		registry_set_dilation(o->fi.r, w->dilation);
+		*ret = fetch_open_dilated(routed, w->meta_dir, w->dilation,
+					  &o->fi, e);
 	if (*ret) {
 		free(o);
 		return NULL;

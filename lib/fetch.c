@@ -106,6 +106,12 @@ int fetch_blob_raw(struct fetch_image *fi, const char *digest, uint8_t **buf,
 int fetch_open(const char *refstr, const char *meta_dir, struct fetch_image *fi,
 	       struct err *e)
 {
+	return fetch_open_dilated(refstr, meta_dir, 1, fi, e);
+}
+
+int fetch_open_dilated(const char *refstr, const char *meta_dir, double k,
+		       struct fetch_image *fi, struct err *e)
+{
 	struct meta_buf m;
 	char *manifest = NULL;
 	size_t mlen;
@@ -116,6 +122,8 @@ int fetch_open(const char *refstr, const char *meta_dir, struct fetch_image *fi,
 	ret = registry_ref_parse(refstr, &fi->ref, e);
 	if (!ret)
 		ret = registry_open(fi->ref.url, &fi->r, e);
+	if (!ret)
+		registry_set_dilation(fi->r, k);
 	if (!ret)
 		ret = registry_manifest_get(fi->r, fi->ref.repo, fi->ref.tag,
 					    &manifest, &mlen, e);

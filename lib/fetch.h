@@ -45,6 +45,11 @@ struct fetch_stats {
  * always comes from the registry. */
 int fetch_open(const char *ref, const char *meta_dir, struct fetch_image *fi,
 	       struct err *e);
+/* The same under time dilation k (registry_set_dilation): the manifest's
+ * and config's requests already wait k times as long, as every later one
+ * does (0 or 1: none). */
+int fetch_open_dilated(const char *ref, const char *meta_dir, double k,
+		       struct fetch_image *fi, struct err *e);
 /* Reads every layer's block index into fi->ix (from meta_dir too), each
  * checked against the manifest and decoded: what fetch_blocks needs. */
 int fetch_indexes(struct fetch_image *fi, struct err *e);

@@ -157,13 +157,13 @@ static int start_agents(const struct strategy_env *env,
 }
 
 int agents_start(const struct strategy_env *env, const struct agents_opts *o,
-		 struct agents **out, struct driver_target *t)
+		 void **state, struct driver_target *t)
 {
 	struct agents *a = calloc(1, sizeof(*a));
 	struct err we = {""};
 	int ret;
 
-	*out = a;
+	*state = a;
 	if (!a)
 		return err_set(env->e, -ENOMEM, "out of memory");
 	a->env = env;
@@ -295,9 +295,10 @@ static void read_logs(const char *raw, const struct driver_result *dr, double k,
 	closedir(d);
 }
 
-int agents_facts(struct agents *a, const struct driver_result *dr,
+int agents_facts(void *state, const struct driver_result *dr,
 		 struct strategy_fact *f, unsigned *corrupt)
 {
+	struct agents *a = state;
 	unsigned i;
 
 	read_logs(a->env->raw, dr, a->env->k, f, corrupt);
@@ -309,8 +310,10 @@ int agents_facts(struct agents *a, const struct driver_result *dr,
 	return 0;
 }
 
-void agents_free(struct agents *a)
+void agents_free(void *state)
 {
+	struct agents *a = state;
+
 	if (!a)
 		return;
 	mgrlink_close(a->ml);

@@ -25,14 +25,15 @@ struct agents_opts {
 
 struct agents;
 
-/* Starts the manager and the agents and waits for them all; fills *t. 0
- * or a negative errno with env->e. *out is left for agents_free on every
- * path. */
+/* Starts the manager and the agents and waits for them all; fills *t and
+ * *state (a struct agents). 0 or a negative errno with env->e. *state is
+ * left for agents_free on every path. */
 int agents_start(const struct strategy_env *env, const struct agents_opts *o,
-		 struct agents **out, struct driver_target *t);
-/* The facts of every container from the logs in env->raw (strategy.h). */
-int agents_facts(struct agents *a, const struct driver_result *dr,
+		 void **state, struct driver_target *t);
+/* A strategy built on the agents takes these two as its facts and free
+ * (strategy.h): the facts of every container from the logs in env->raw. */
+int agents_facts(void *state, const struct driver_result *dr,
 		 struct strategy_fact *f, unsigned *corrupt);
-void agents_free(struct agents *a);
+void agents_free(void *state);
 
 #endif

@@ -25,10 +25,6 @@
 /* Every proxy answers GET /v2/ within this, world time. */
 #define PROXY_WAIT_MS 30000
 
-struct dadi {
-	struct agents *a;
-};
-
 /* dadi-p2proxy's 1 MiB pieces, scaled as the run scales every block
  * (scenario_scaled_block_size): a scaled image has the blocks of its
  * full-size one, so each piece must hold as many of them as at full size,
@@ -123,15 +119,12 @@ static int start(const struct strategy_env *env, void **state,
 					     .via_port = TOPO_DADI_PORT,
 					     .registry_is_peers = 1};
 	const struct topo_plan *plan = env->plan;
-	struct dadi *d = calloc(1, sizeof(*d));
 	uint64_t until;
 	char roots[48], a[32];
 	unsigned i, vms = env->vms;
 	int ret;
 
-	*state = d;
-	if (!d)
-		return err_set(env->e, -ENOMEM, "out of memory");
+	*state = NULL;
 	until = evloop_now_ns() +
 		(uint64_t)(PROXY_WAIT_MS * env->k) * 1000000ull;
 	topo_addr_str(TOPO_MANAGER_ADDR, a, sizeof(a));
@@ -150,25 +143,7 @@ static int start(const struct strategy_env *env, void **state,
 		return ret;
 	fprintf(stderr, "%s: %u DADI proxies and the P2P root up\n", env->label,
 		vms);
-	return agents_start(env, &o, &d->a, t);
-}
-
-static int facts(void *state, const struct driver_result *dr,
-		 struct strategy_fact *f, unsigned *corrupt)
-{
-	struct dadi *d = state;
-
-	return agents_facts(d->a, dr, f, corrupt);
-}
-
-static void release(void *state)
-{
-	struct dadi *d = state;
-
-	if (!d)
-		return;
-	agents_free(d->a);
-	free(d);
+	return agents_start(env, &o, state, t);
 }
 
 const struct strategy strategy_dadi = {
@@ -177,6 +152,6 @@ const struct strategy strategy_dadi = {
 		 "trees of fan-out 2 under one P2P root",
 	.serves = true,
 	.start = start,
-	.facts = facts,
-	.free = release,
+	.facts = agents_facts,
+	.free = agents_free,
 };

@@ -8,18 +8,7 @@ static int start(const struct strategy_env *env, void **state,
 {
 	static const struct agents_opts o = {.mode = "registry"};
 
-	return agents_start(env, &o, (struct agents **)state, t);
-}
-
-static int facts(void *state, const struct driver_result *dr,
-		 struct strategy_fact *f, unsigned *corrupt)
-{
-	return agents_facts(state, dr, f, corrupt);
-}
-
-static void release(void *state)
-{
-	agents_free(state);
+	return agents_start(env, &o, state, t);
 }
 
 const struct strategy strategy_registry = {
@@ -27,6 +16,6 @@ const struct strategy strategy_registry = {
 	.about = "the whole layer from the registry, then start",
 	.serves = true,
 	.start = start,
-	.facts = facts,
-	.free = release,
+	.facts = agents_facts,
+	.free = agents_free,
 };

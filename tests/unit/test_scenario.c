@@ -1558,7 +1558,7 @@ static void test_quickstart(void **state)
 		fail_msg("%s", e.msg);
 	assert_string_equal(s.name, "quickstart");
 	assert_int_equal(s.topo.vms, 16);
-	assert_int_equal(s.nstrategies, 4);
+	assert_int_equal(s.nstrategies, 5);
 	assert_true(s.scale > 0 && s.scale < 1);
 	scenario_free(&s);
 }
