@@ -21,7 +21,8 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: faasnet-testbed run SCENARIO.yaml [--out DIR] "
 		   "[--strategies a,b] [--json] [--check]\n"
-		   "         [--allow-degraded] [--dilation K|auto]\n"
+		   "         [--allow-degraded] [--dilation K|auto] "
+		   "[--timeout DURATION]\n"
 		   "  Builds the scenario's network, starts the registry, "
 		   "the manager and an\n  agent per VM for each strategy, "
 		   "drives the workload, tears everything\n  down and writes "
@@ -33,6 +34,9 @@ static void usage(FILE *f)
 		   "  --dilation K|auto run the world K times slower than "
 		   "the wall clock\n                    (the scenario's "
 		   "dilation: by default 1).\n"
+		   "  --timeout DURATION  instead of the scenario's time-out "
+		   "(world time: how long\n                    a run waits after its last "
+		   "invocation).\n"
 		   "Exit status: 0 every container started and every run's "
 		   "fidelity is ok;\n  1 the run could not be completed; 2 bad "
 		   "usage or input; 3 containers\n  failed to start; 4 every "
@@ -178,7 +182,8 @@ int run_main(int argc, char **argv)
 	struct err e = {""};
 	char dir[PATH_MAX] = "";
 	const char *file = NULL;
-	const char *dilation = NULL;
+	const char *dilation = NULL, *timeout = NULL;
+	uint64_t timeout_ns = 0;
 	int i, ret, check = 0, allow_degraded = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -203,6 +208,8 @@ int run_main(int argc, char **argv)
 			allow_degraded = 1;
 		} else if (!strcmp(argv[i], "--dilation") && i + 1 < argc) {
 			dilation = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			timeout = argv[++i];
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -229,6 +236,23 @@ int run_main(int argc, char **argv)
 			SCENARIO_MAX_DILATION, dilation);
 		scenario_free(&s);
 		return TESTBED_EXIT_USAGE;
+	}
+	/* The scenario's bounds: 1 s to 24 h (docs/scenario-format.md). */
+	if (timeout && (units_parse_duration(timeout, &timeout_ns) ||
+			timeout_ns < 1000000000ull ||
+			timeout_ns > 86400000000000ull)) {
+		fprintf(stderr,
+			"run: --timeout: expected a duration from 1s to 24h like "
+			"60s, got \"%s\"\n",
+			timeout);
+		scenario_free(&s);
+		return TESTBED_EXIT_USAGE;
+	}
+	if (timeout) {
+		fprintf(stderr,
+			"run: time-out %g s instead of the scenario's %g s\n",
+			(double)timeout_ns / 1e9, (double)s.timeout_ns / 1e9);
+		s.timeout_ns = timeout_ns;
 	}
 	warn_sizes(&s);
 	if (check) {
