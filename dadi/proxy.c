@@ -44,12 +44,21 @@ struct dadi_proxy {
 	long timeout_ms; /* dilated */
 	struct MHD_Daemon *mhd;
 	struct dadi_pieces *pieces;
-	pthread_mutex_t mu; /* tree, prefetches, stats, stopping */
+	pthread_mutex_t mu;    /* tree, joins, prefetches, stats, stopping */
+	pthread_cond_t joined; /* a join walk ended */
+	struct join *joins;    /* blobs with a join walk under way */
 	struct dadi_tree *tree;
 	struct prefetch *prefetches;
 	int stopping;
 	struct dadi_proxy_stats st;
 	pthread_key_t curl_key; /* each thread's curl handle */
+};
+
+/* A blob whose join walk one thread is making: the node's other requests
+ * for it wait for that walk's upstream rather than walk too. */
+struct join {
+	char key[DADI_TREE_KEY_LEN];
+	struct join *next;
 };
 
 /* ---- upstream requests (libcurl) ---- */
@@ -342,9 +351,28 @@ static int fetch_piece(void *arg, const char *key, uint64_t idx, uint8_t **buf,
 		return from_registry(p, repo, digest, range, buf, len, total,
 				     e);
 	for (attempt = 0;; attempt++) {
+		struct join me, **jp;
+
+		me.key[0] = '\0';
 		pthread_mutex_lock(&p->mu);
-		if (!dadi_tree_upstream(p->tree, key, up))
-			snprintf(up, sizeof(up), "%s", pick_root(p));
+		/* No upstream yet: one walk per blob at a time. Concurrent
+		 * walks from one node (its reads and its prefetch) could each
+		 * be accepted in another subtree, the later one below a node
+		 * that joined under the earlier: the node its own ancestor,
+		 * every piece then waiting out the time-out. */
+		while (!dadi_tree_upstream(p->tree, key, up)) {
+			for (jp = &p->joins; *jp && strcmp((*jp)->key, key);
+			     jp = &(*jp)->next)
+				;
+			if (!*jp) {
+				snprintf(me.key, sizeof(me.key), "%s", key);
+				me.next = p->joins;
+				p->joins = &me;
+				snprintf(up, sizeof(up), "%s", pick_root(p));
+				break;
+			}
+			pthread_cond_wait(&p->joined, &p->mu);
+		}
 		pthread_mutex_unlock(&p->mu);
 		ret = from_peer(p, up, repo, digest, range, buf, len, total,
 				source, e);
@@ -354,6 +382,12 @@ static int fetch_piece(void *arg, const char *key, uint64_t idx, uint8_t **buf,
 		else {
 			dadi_tree_forget_upstream(p->tree, key);
 			p->st.failovers++;
+		}
+		if (me.key[0]) {
+			for (jp = &p->joins; *jp != &me; jp = &(*jp)->next)
+				;
+			*jp = me.next;
+			pthread_cond_broadcast(&p->joined);
 		}
 		pthread_mutex_unlock(&p->mu);
 		if (!ret || attempt == 1)
@@ -716,7 +750,9 @@ int dadi_proxy_start(const struct dadi_proxy_opts *o, struct dadi_proxy **pp,
 	p->o = *o;
 	p->o.roots = NULL;
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->joined, NULL);
 	if (pthread_key_create(&p->curl_key, curl_free_handle)) {
+		pthread_cond_destroy(&p->joined);
 		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return err_set(e, -EAGAIN, "pthread_key_create failed");
@@ -791,6 +827,7 @@ void dadi_proxy_stop(struct dadi_proxy *p)
 	 * destructor); this one's goes here. */
 	curl_free_handle(pthread_getspecific(p->curl_key));
 	pthread_key_delete(p->curl_key);
+	pthread_cond_destroy(&p->joined);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }

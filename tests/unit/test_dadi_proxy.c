@@ -374,6 +374,69 @@ static void test_tree_bytes_and_registry_once(void **state)
 	MHD_stop_daemon(REG.mhd);
 }
 
+struct piece_read {
+	const char *addr;
+	uint64_t off;
+	int ret;
+};
+
+static void *piece_read_run(void *arg)
+{
+	struct piece_read *pr = arg;
+	struct registry *r = NULL;
+	struct err e = {""};
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://%s", pr->addr);
+	pr->ret = registry_open(url, &r, &e);
+	if (!pr->ret)
+		pr->ret = read_check(pr->addr, r, pr->off, 1000);
+	registry_close(r);
+	return NULL;
+}
+
+/* A node's first reads of a blob, all at once and of different pieces,
+ * make one join walk between them: the others wait for its upstream
+ * (concurrent walks could each be accepted somewhere, one below a node
+ * that joined under the other). The root's two slots are taken first, so
+ * the walk is redirected once. */
+static void test_concurrent_first_reads_one_walk(void **state)
+{
+	struct net n = {0};
+	struct dadi_proxy_stats st;
+	struct piece_read pr[4];
+	pthread_t t[4];
+	unsigned k, nr = npieces() < 4 ? npieces() : 4;
+
+	(void)state;
+	assert_true(nr >= 2);
+	assert_int_equal(freg_start(&REG), 0);
+	net_start(&n, 0, 0, 0);
+	{
+		struct net two = n;
+
+		/* nodes 0 and 1 only: the root's slots */
+		for (k = 2; k < NNODES; k++)
+			two.node[k] = NULL;
+		join_in_turn(&two);
+	}
+	for (k = 0; k < nr; k++) {
+		pr[k] = (struct piece_read){.addr = n.addr[3],
+					    .off = k * DADI_PIECE_SIZE};
+		assert_int_equal(
+			pthread_create(&t[k], NULL, piece_read_run, &pr[k]), 0);
+	}
+	for (k = 0; k < nr; k++)
+		pthread_join(t[k], NULL);
+	for (k = 0; k < nr; k++)
+		assert_int_equal(pr[k].ret, 0);
+	dadi_proxy_stats(n.node[2], &st);
+	assert_int_equal(st.redirects_followed, 1);
+	assert_int_equal(st.failovers, 0);
+	net_stop(&n);
+	MHD_stop_daemon(REG.mhd);
+}
+
 /* The agent's path: pinned manifest, config, index passed through; every
  * block read by range through the tree and verified by lib/fetch. */
 static void test_agent_path_verified(void **state)
@@ -516,6 +579,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree_bytes_and_registry_once),
+		cmocka_unit_test(test_concurrent_first_reads_one_walk),
 		cmocka_unit_test(test_agent_path_verified),
 		cmocka_unit_test(test_prefetch_whole_blob),
 		cmocka_unit_test(test_interior_dies),
