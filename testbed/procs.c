@@ -48,6 +48,8 @@ static enum procs_kind kind_of(const char *path, const char *netns)
 		return PROCS_MANAGER;
 	if (!strcmp(base, "opentracker"))
 		return PROCS_TRACKER;
+	if (!strcmp(base, "faasnet-dadi"))
+		return PROCS_PROXY;
 	if (!strcmp(base, "aria2c"))
 		return strcmp(netns, TOPO_PREFIX "manager") ? PROCS_ARIA2C
 							    : PROCS_SEEDER;

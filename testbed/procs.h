@@ -104,6 +104,7 @@ enum procs_kind {
 	PROCS_ARIA2C,
 	PROCS_TRACKER,
 	PROCS_SEEDER,
+	PROCS_PROXY, /* faasnet-dadi */
 	PROCS_OTHER,
 	PROCS_NKINDS,
 };

@@ -275,10 +275,11 @@ static void fidelity_runs(FILE *f, const struct summary_run *runs, size_t n)
 			fprintf(f,
 				". CPU s: agents %.1f, manager %.1f, "
 				"registry %.1f, aria2c %.1f, tracker %.1f, "
-				"seeder %.1f, total %.1f",
+				"seeder %.1f, proxies %.1f, total %.1f",
 				r->cpu->agents, r->cpu->manager,
 				r->cpu->registry, r->cpu->aria2c,
-				r->cpu->tracker, r->cpu->seeder, r->cpu->total);
+				r->cpu->tracker, r->cpu->seeder,
+				r->cpu->proxies, r->cpu->total);
 		fprintf(f, "\n");
 	}
 }

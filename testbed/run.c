@@ -344,6 +344,7 @@ static void monitor_end(struct run *r, struct fidmon *mon, const char *mgr_ev,
 	rf->cpu.aria2c = pc.s[PROCS_ARIA2C];
 	rf->cpu.tracker = pc.s[PROCS_TRACKER];
 	rf->cpu.seeder = pc.s[PROCS_SEEDER];
+	rf->cpu.proxies = pc.s[PROCS_PROXY];
 	rf->cpu.registry =
 		reg >= 0 && rf->reg_cpu0 >= 0 ? reg - rf->reg_cpu0 : 0;
 	rf->cpu.total = rf->cpu.registry;
@@ -469,6 +470,7 @@ static void add_key(struct run *r, const char *strategy, long sweep,
 	r->keys[i].cpu.aria2c += rf->cpu.aria2c;
 	r->keys[i].cpu.tracker += rf->cpu.tracker;
 	r->keys[i].cpu.seeder += rf->cpu.seeder;
+	r->keys[i].cpu.proxies += rf->cpu.proxies;
 	r->keys[i].cpu.total += rf->cpu.total;
 	r->degraded |= rf->verdict.degraded;
 	r->last_degraded = rf->verdict.degraded;

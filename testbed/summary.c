@@ -762,10 +762,11 @@ static json_t *fidelity_json(const struct fidelity_verdict *v)
 
 static json_t *cpu_json(const struct summary_cpu *c)
 {
-	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "agents",
+	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "agents",
 			 c->agents, "manager", c->manager, "registry",
 			 c->registry, "aria2c", c->aria2c, "tracker",
-			 c->tracker, "seeder", c->seeder, "total", c->total);
+			 c->tracker, "seeder", c->seeder, "proxies", c->proxies,
+			 "total", c->total);
 }
 
 static int append_run(json_t *arr, const struct summary_run *run, size_t i,

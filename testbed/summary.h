@@ -33,7 +33,8 @@ struct summary_row {
 
 /* CPU seconds (user + system) of the processes a run started, by kind. */
 struct summary_cpu {
-	double agents, manager, registry, aria2c, tracker, seeder, total;
+	double agents, manager, registry, aria2c, tracker, seeder, proxies;
+	double total;
 };
 
 struct summary_run {
@@ -92,7 +93,7 @@ int summary_read_rows(const char *path, struct summary_row **rows, size_t *n,
  * "p50_s", "p90_s", "p99_s", "max_s", "registry_bytes", "peer_bytes",
  * "corrupt_blocks"[, "fidelity": {"verdict", "reasons": [{"signal",
  * "from_s", "to_s", "value", "threshold", "text"}]}][, "cpu_s": {"agents",
- * "manager", "registry", "aria2c", "tracker", "seeder", "total"}][,
+ * "manager", "registry", "aria2c", "tracker", "seeder", "proxies", "total"}][,
  * "requests": {...}]}]} (docs/results.md);
  * summary.csv the same runs as a table, without the requests. */
 int summary_write_json(FILE *f, const char *scenario, const char *fidelity,

@@ -1047,7 +1047,8 @@ static void test_json_fidelity_and_cpu(void **state)
 			    "cpu0 98% busy 1.2-3.4 s");
 	assert_true(json_real_value(json_object_get(o, "dilation")) == 2.5);
 	c = json_object_get(o, "cpu_s");
-	assert_int_equal(json_object_size(c), 7);
+	assert_int_equal(json_object_size(c), 8);
+	assert_non_null(json_object_get(c, "proxies"));
 	assert_true(json_real_value(json_object_get(c, "total")) == 2.25);
 	assert_true(json_real_value(json_object_get(c, "aria2c")) == 0);
 	json_decref(j);
