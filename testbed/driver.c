@@ -13,6 +13,7 @@ struct driver {
 	const struct driver_target *t;
 	size_t asked; /* containers asked for so far, over every invoke */
 	unsigned nfailed;
+	size_t unrecorded; /* unplaced, but no memory to record them */
 	int have_first;
 	struct serve *sv; /* serve only */
 	uint64_t now;	  /* the world's clock */
@@ -95,8 +96,11 @@ void driver_unplaced(struct driver *d, unsigned fn, unsigned count,
 	if (d->sv)
 		serve_refused(d->sv, fn, count, d->now);
 	nu = realloc(r->unplaced, (r->nunplaced + 1) * sizeof(*nu));
-	if (!nu)
+	if (!nu) {
+		/* Still never to start: the run must not wait for them. */
+		d->unrecorded += count;
 		return;
+	}
 	r->unplaced = nu;
 	nu[r->nunplaced].function = fn;
 	nu[r->nunplaced].requested_ns = requested_ns;
@@ -250,7 +254,7 @@ static size_t unplaced_count(const struct driver_result *r)
 /* Containers that will never start: no point waiting for them. */
 static size_t given_up(const struct driver *d)
 {
-	return unplaced_count(d->r) + d->nfailed;
+	return unplaced_count(d->r) + d->nfailed + d->unrecorded;
 }
 
 int driver_run(const struct driver_target *t,

@@ -585,6 +585,11 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	int ret, n;
 
 	r->last_degraded = 0;
+	/* --strategies may name one the scenario file could not. */
+	if (s->serve.on && !sp->serves)
+		return err_set(r->e, -EINVAL,
+			       "%s cannot serve requests (it has no scheduler)",
+			       stname);
 	n = snprintf(raw, sizeof(raw), "%s/raw/%s", r->dir, stname);
 	if (sweep_idx >= 0)
 		n += snprintf(raw + n, sizeof(raw) - (size_t)n, "-%s%ld",

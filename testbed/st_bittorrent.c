@@ -95,9 +95,6 @@ static const char *const aria2_common[] = {
 	"--all-proxy=",
 	/* seed until the harness ends it, whatever the share ratio */
 	"--seed-ratio=0.0",
-	/* Each aria2c sits alone in its host's namespace: one fixed port
-	 * will do. */
-	"--listen-port=" TOPO_STR(TOPO_BT_PEER_PORT),
 	/* pieces arrive out of order: no zero-filling of the whole file */
 	"--file-allocation=none",
 	"--show-console-readout=false",
@@ -720,7 +717,7 @@ static int start_tracker(struct bt *b, volatile sig_atomic_t *stop)
 static int start_seeder(struct bt *b, volatile sig_atomic_t *stop)
 {
 	char dir[PATH_MAX], log[PATH_MAX + 8], jobs[16];
-	const char *argv[NCOMMON + 8 + SCENARIO_MAX_IMAGES];
+	const char *argv[NCOMMON + 10 + SCENARIO_MAX_IMAGES];
 	size_t k = 0, i;
 	int ret, waited;
 
@@ -733,6 +730,7 @@ static int start_seeder(struct bt *b, volatile sig_atomic_t *stop)
 	for (i = 0; i < NCOMMON; i++)
 		argv[k++] = aria2_common[i];
 	argv[k++] = log;
+	argv[k++] = "--listen-port=" TOPO_STR(TOPO_BT_PEER_PORT);
 	argv[k++] = "--check-integrity=true";
 	/* seed every torrent at once (the default is 5 at a time) */
 	argv[k++] = "--max-concurrent-downloads";
@@ -947,11 +945,15 @@ static int start_download(struct bt *b, unsigned idx)
 	struct bt_dl *dl = &b->dl[idx];
 	const struct bt_image *im = &b->img[dl->image];
 	char dir[PATH_MAX], log[PATH_MAX + 8], hook[PATH_MAX + 32];
-	char stale[PATH_MAX];
-	const char *argv[NCOMMON + 8];
+	char stale[PATH_MAX], port[32];
+	const char *argv[NCOMMON + 10];
 	size_t k = 0, i;
 	int ret;
 
+	/* A VM runs an aria2c per image it holds: a port each (the seeder,
+	 * alone in the manager's namespace, has the first). */
+	snprintf(port, sizeof(port), "--listen-port=%u",
+		 TOPO_BT_PEER_PORT + dl->image);
 	if (pathf(dir, sizeof(dir), "%s/dl/%s", b->raw, dl->name) ||
 	    pathf(log, sizeof(log), "--log=%s/dl/%s.log", b->raw, dl->name) ||
 	    pathf(hook, sizeof(hook), "--on-bt-download-complete=%s",
@@ -973,6 +975,7 @@ static int start_download(struct bt *b, unsigned idx)
 	for (i = 0; i < NCOMMON; i++)
 		argv[k++] = aria2_common[i];
 	argv[k++] = log;
+	argv[k++] = port;
 	argv[k++] = hook;
 	argv[k++] = "--allow-overwrite=true";
 	argv[k++] = "--dir";
@@ -1263,7 +1266,8 @@ static int prepare(struct bt *b)
 	return 0;
 }
 
-/* Room for one more container record, and one more download. */
+/* Room for one more container record. The downloads are allocated once
+ * (bt_start): the verifier threads read them unlocked. */
 static int grow(struct bt *b)
 {
 	if (b->nc == b->capc) {
@@ -1278,15 +1282,6 @@ static int grow(struct bt *b)
 			return -ENOMEM;
 		b->next = a;
 		b->capc = cap;
-	}
-	if (b->ndl == b->capdl) {
-		unsigned cap = b->capdl ? 2 * b->capdl : 64;
-		struct bt_dl *a = reallocarray(b->dl, cap, sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		b->dl = a;
-		b->capdl = cap;
 	}
 	return 0;
 }
@@ -1326,7 +1321,15 @@ static int place(struct bt *b, struct driver *d, unsigned id, unsigned fn,
 		if (b->dl[i].vm == vm && b->dl[i].image == image)
 			break;
 	if (i == b->ndl) {
-		struct bt_dl *dl = &b->dl[b->ndl++];
+		struct bt_dl *dl;
+
+		/* capdl is every VM and image the schedule can use */
+		if (b->ndl == b->capdl)
+			return err_set(b->e, -ENOSPC,
+				       "%s: more downloads than "
+				       "VMs times images",
+				       b->label);
+		dl = &b->dl[b->ndl++];
 
 		memset(dl, 0, sizeof(*dl));
 		dl->vm = vm;
@@ -1464,7 +1467,9 @@ static int bt_start(const struct strategy_env *env, void **state,
 	cap = (size_t)nvms(b) * env->s->nimages;
 	cap = asked < cap ? asked : cap;
 	b->up0 = calloc(2 * (size_t)plan->nhosts, sizeof(*b->up0));
-	if (!b->up0 || placement_init(b))
+	b->dl = calloc(cap ? cap : 1, sizeof(*b->dl));
+	b->capdl = cap ? (unsigned)cap : 1;
+	if (!b->up0 || !b->dl || placement_init(b))
 		return err_set(env->e, -ENOMEM, "out of memory");
 	b->down0 = b->up0 + plan->nhosts;
 	ret = prepare(b);

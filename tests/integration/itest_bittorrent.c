@@ -219,12 +219,14 @@ static void read_events(const char *raw, struct seen *sn)
 
 /* One run of the strategy as run.c makes it, per_vm containers a VM at
  * most, into cur.r and cur.facts. */
-static int run_bt(const struct scenario_invocation *inv, const char *raw,
-		  unsigned per_vm, struct err *e)
+static int run_bt_n(const struct scenario_invocation *inv, size_t ninv,
+		    const char *raw, unsigned per_vm, struct err *e)
 {
 	const struct strategy *st = strategy_at(strategy_find("bittorrent"));
-	const char *layouts[1] = {cur.s->images[0].layout}, *refs[1] = {""};
-	const uint64_t gaps[1] = {0};
+	const char *layouts[2] = {cur.s->images[0].layout,
+				  cur.s->images[1].layout};
+	const char *refs[2] = {"", ""};
+	const uint64_t gaps[2] = {0, 0};
 	struct driver_target t = {.fd = -1};
 	struct procs *pr = NULL;
 	void *state = NULL;
@@ -246,7 +248,7 @@ static int run_bt(const struct scenario_invocation *inv, const char *raw,
 			.layouts = layouts,
 			.trace_gaps_ns = gaps,
 			.inv = inv,
-			.ninv = 1,
+			.ninv = ninv,
 			.seed = 1,
 			.vms = NVMS,
 			.per_vm = per_vm,
@@ -257,8 +259,9 @@ static int run_bt(const struct scenario_invocation *inv, const char *raw,
 
 		ret = st->start(&env, &state, &t);
 		if (!ret)
-			ret = driver_run(&t, inv, 1, cur.s, cur.s->timeout_ns,
-					 k, NULL, "itest-bt", &cur.r, e);
+			ret = driver_run(&t, inv, ninv, cur.s,
+					 cur.s->timeout_ns, k, NULL, "itest-bt",
+					 &cur.r, e);
 		if (!ret && st->finish)
 			st->finish(state, &cur.r);
 		procs_stop_all(pr, 3000);
@@ -272,6 +275,12 @@ static int run_bt(const struct scenario_invocation *inv, const char *raw,
 		st->free(state);
 	}
 	return ret;
+}
+
+static int run_bt(const struct scenario_invocation *inv, const char *raw,
+		  unsigned per_vm, struct err *e)
+{
+	return run_bt_n(inv, 1, raw, per_vm, e);
 }
 
 /* Whether the VMs named in the facts of containers 0..n-1 are all
@@ -530,6 +539,50 @@ static void test_two_a_vm_share_one_download(void **state)
 	assert_int_equal(bytes, (uint64_t)NVMS * (uint64_t)sn.layer_bytes);
 }
 
+/* Two functions of two images packed on one VM (two a VM, best fit): two
+ * aria2c there, each on its own port, both layers arrive and verify. */
+static void test_two_images_on_one_vm(void **state)
+{
+	static struct scenario_function fns[2] = {{.name = "f1", .image = 0},
+						  {.name = "f2", .image = 1}};
+	struct scenario_invocation inv[2] = {
+		{.t_ns = 0, .function = 0, .containers = 1},
+		{.t_ns = 0, .function = 1, .containers = 1}};
+	struct driver_result *r = &cur.r;
+	struct err e = {""};
+	struct seen sn;
+	char raw[128];
+	int ret;
+
+	(void)state;
+	NEED_TESTBED();
+	assert_int_equal(itest_run(NULL,
+				   IMG_BIN " synth fn2 --size 4MB --seed 6 "
+					   "--out %s/img2 >&2",
+				   fx.dir),
+			 0);
+	cur.s = one_function("img");
+	cur.s->nimages = 2;
+	snprintf(cur.s->images[1].name, sizeof(cur.s->images[1].name), "fn2");
+	snprintf(cur.s->images[1].layout, sizeof(cur.s->images[1].layout),
+		 "%s/img2", fx.dir);
+	cur.s->nfunctions = 2;
+	cur.s->functions = fns;
+	snprintf(raw, sizeof(raw), "%s/run-two-images", fx.dir);
+	ret = run_bt_n(inv, 2, raw, 2, &e);
+	if (ret)
+		fprintf(stderr, "bittorrent: %s\n", e.msg);
+	assert_int_equal(ret, 0);
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->started, 2);
+	assert_int_equal(r->failed, 0);
+	/* one VM, two downloads */
+	assert_string_equal(cur.facts[0].vm, cur.facts[1].vm);
+	read_events(raw, &sn);
+	assert_int_equal(sn.ndownloads, 2);
+	assert_int_equal(sn.verified, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +591,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_wrong_digest_and_no_free_vm_fail,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_two_a_vm_share_one_download,
+					  test_teardown),
+		cmocka_unit_test_teardown(test_two_images_on_one_vm,
 					  test_teardown),
 		cmocka_unit_test_teardown(test_dilated_swarm, test_teardown),
 	};
