@@ -21,14 +21,6 @@ struct agents {
 	struct mgrlink *ml;
 };
 
-static int bin_path(const struct strategy_env *env, const char *name, char *buf,
-		    size_t len)
-{
-	return (size_t)snprintf(buf, len, "%s/%s", env->bindir, name) >= len
-		       ? -ENAMETOOLONG
-		       : 0;
-}
-
 /* faasnet-manager in its namespace, told every function and its image's
  * pinned reference. */
 static int start_manager(const struct strategy_env *env,
@@ -36,7 +28,7 @@ static int start_manager(const struct strategy_env *env,
 {
 	const struct scenario *s = env->s;
 	char bin[PATH_MAX + 64], mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32];
-	char log[PATH_MAX + 32], maxc[16], reclaim[24], dead[16], seed[24];
+	char maxc[16], reclaim[24], dead[16], seed[24];
 	char kstr[32];
 	char(*fnargs)[480] = NULL, (*rtargs)[96] = NULL;
 	char **argv = NULL;
@@ -58,9 +50,10 @@ static int start_manager(const struct strategy_env *env,
 			     : (unsigned long long)(s->reclaim_ns / 1000000));
 	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", env->raw);
 	snprintf(dot, sizeof(dot), "%s/trees.dot", env->raw);
-	snprintf(log, sizeof(log), "%s/processes.log", env->raw);
 	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
-	bin_path(env, "faasnet-manager", bin, sizeof(bin));
+	ret = strategy_bin(env, "faasnet-manager", bin, sizeof(bin));
+	if (ret)
+		goto out;
 	argv[k++] = bin;
 	for (i = 0; i < s->nfunctions; i++) {
 		snprintf(fnargs[i], sizeof(fnargs[i]), "%s=%s",
@@ -99,7 +92,7 @@ static int start_manager(const struct strategy_env *env,
 	argv[k++] = "--dilation";
 	argv[k++] = kstr;
 	argv[k] = NULL;
-	ret = procs_spawn(env->pr, TOPO_PREFIX "manager", argv, log, NULL,
+	ret = procs_spawn(env->pr, TOPO_PREFIX "manager", argv, env->plog, NULL,
 			  env->e);
 out:
 	free(argv);
@@ -113,11 +106,12 @@ static int start_agents(const struct strategy_env *env,
 			const struct agents_opts *o)
 {
 	unsigned i, vms = env->vms;
-	char bin[PATH_MAX + 64], log[PATH_MAX + 32], mgr[32], kstr[32];
+	char bin[PATH_MAX + 64], mgr[32], kstr[32];
 	int ret;
 
-	bin_path(env, "faasnet-agent", bin, sizeof(bin));
-	snprintf(log, sizeof(log), "%s/processes.log", env->raw);
+	ret = strategy_bin(env, "faasnet-agent", bin, sizeof(bin));
+	if (ret)
+		return ret;
 	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
 	topo_addr_str(TOPO_MANAGER_ADDR, mgr, sizeof(mgr));
 	for (i = 0; i < vms; i++) {
@@ -146,7 +140,8 @@ static int start_agents(const struct strategy_env *env,
 			av[14] = via;
 			av[15] = NULL;
 		}
-		ret = procs_spawn(env->pr, h->netns, av, log, NULL, env->e);
+		ret = procs_spawn(env->pr, h->netns, av, env->plog, NULL,
+				  env->e);
 		if (ret)
 			return ret;
 		if (vms >= 100 && (i + 1) % (vms / 10) == 0)
@@ -179,8 +174,8 @@ int agents_start(const struct strategy_env *env, const struct agents_opts *o,
 				  env->vms, REGISTER_WAIT_MS, env->stop, NULL,
 				  &we);
 	if (ret)
-		return err_set(env->e, ret, "%s: %s (see %s/processes.log)",
-			       env->label, we.msg, env->raw);
+		return err_set(env->e, ret, "%s: %s (see %s)", env->label,
+			       we.msg, env->plog);
 	return mgrlink_open(TOPO_MANAGER_ADDR, TOPO_MANAGER_PORT, env->s,
 			    &a->ml, t, env->e);
 }

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 		   "the wall clock\n                    (the scenario's "
 		   "dilation: by default 1).\n"
 		   "  --timeout DURATION  instead of the scenario's time-out "
-		   "(world time: how long\n                    a run waits after its last "
+		   "(world time: how long\n                    a run waits "
+		   "after its last "
 		   "invocation).\n"
 		   "Exit status: 0 every container started and every run's "
 		   "fidelity is ok;\n  1 the run could not be completed; 2 bad "
@@ -238,11 +239,12 @@ int run_main(int argc, char **argv)
 		return TESTBED_EXIT_USAGE;
 	}
 	/* The scenario's bounds: 1 s to 24 h (docs/scenario-format.md). */
-	if (timeout && (units_parse_duration(timeout, &timeout_ns) ||
-			timeout_ns < 1000000000ull ||
-			timeout_ns > 86400000000000ull)) {
+	if (timeout &&
+	    (units_parse_duration(timeout, &timeout_ns) ||
+	     timeout_ns < 1000000000ull || timeout_ns > 86400000000000ull)) {
 		fprintf(stderr,
-			"run: --timeout: expected a duration from 1s to 24h like "
+			"run: --timeout: expected a duration from 1s to 24h "
+			"like "
 			"60s, got \"%s\"\n",
 			timeout);
 		scenario_free(&s);

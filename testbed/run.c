@@ -1,20 +1,15 @@
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "blockimg.h"
 #include "build.h"
 #include "driver.h"
-#include "evloop.h"
 #include "fidmon.h"
 #include "flush.h"
 #include "oci.h"
@@ -567,6 +562,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	const struct scenario *s = r->s;
 	const struct strategy *sp = strategy_at(st);
 	char raw[PATH_MAX], label[96], mgr_ev[PATH_MAX + 32];
+	char plog[PATH_MAX + 32];
 	const char *refs[SCENARIO_MAX_IMAGES], *layouts[SCENARIO_MAX_IMAGES];
 	struct scenario_invocation *inv = NULL;
 	struct driver_result dr = {0};
@@ -585,11 +581,6 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	int ret, n;
 
 	r->last_degraded = 0;
-	/* --strategies may name one the scenario file could not. */
-	if (s->serve.on && !sp->serves)
-		return err_set(r->e, -EINVAL,
-			       "%s cannot serve requests (it has no scheduler)",
-			       stname);
 	n = snprintf(raw, sizeof(raw), "%s/raw/%s", r->dir, stname);
 	if (sweep_idx >= 0)
 		n += snprintf(raw + n, sizeof(raw) - (size_t)n, "-%s%ld",
@@ -598,6 +589,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 		snprintf(raw + n, sizeof(raw) - (size_t)n, "-r%u", rep + 1);
 	snprintf(label, sizeof(label), "run %s", raw + strlen(r->dir) + 5);
 	snprintf(r->last_raw, sizeof(r->last_raw), "%s", raw);
+	snprintf(plog, sizeof(plog), "%s/processes.log", raw);
 	ret = mkdirs(raw);
 	if (ret)
 		return err_set(r->e, ret, "%s: %s", raw, strerror(-ret));
@@ -632,6 +624,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 		.s = s,
 		.plan = &r->plan,
 		.raw = raw,
+		.plog = plog,
 		.label = label,
 		.bindir = r->bindir,
 		.meta = r->meta,
@@ -936,6 +929,14 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 
 	scenario_scaled_topology(s, &topo);
 	topo.dilation = s->dilation >= 1.0 ? s->dilation : 1.0;
+	/* --strategies may name one the scenario file could not: said before
+	 * anything is built. */
+	for (k = 0; k < nst; k++)
+		if (s->serve.on && !strategy_at(sts[k])->serves)
+			return err_set(e, -EINVAL,
+				       "%s cannot serve requests (it has no "
+				       "scheduler)",
+				       strategy_name(sts[k]));
 	ret = topo_plan_make(&topo, &r.plan, e);
 	if (ret)
 		return ret;

@@ -166,7 +166,6 @@ struct bt {
 	const struct scenario *s;
 	const struct topo_plan *plan;
 	char raw[PATH_MAX];
-	char plog[PATH_MAX];
 	char hook[PATH_MAX];
 	struct bt_image img[SCENARIO_MAX_IMAGES];
 	unsigned ntorrents;
@@ -187,7 +186,6 @@ struct bt {
 	uint64_t t0_ns, last_alive;
 	uint64_t *up0, *down0; /* interface counters at the start */
 	struct vpool vp;
-	char label[96];
 	struct err *e;
 };
 
@@ -599,7 +597,7 @@ static int make_torrent(struct bt *b, unsigned i, const char *layout)
 		char *argv[] = {MKTORRENT, "-d", "-l",	      l,	"-a",
 				announce,  "-o", im->torrent, im->seed, NULL};
 
-		ret = procs_run_wait(argv, b->plog, b->e);
+		ret = procs_run_wait(argv, b->env->plog, b->e);
 		if (ret)
 			return ret;
 	}
@@ -687,14 +685,15 @@ static int start_tracker(struct bt *b, volatile sig_atomic_t *stop)
 				NULL};
 
 		ret = procs_spawn_ext(b->pr, TOPO_PREFIX "registry", argv,
-				      b->plog, &b->tracker, b->e);
+				      b->env->plog, &b->tracker, b->e);
 		if (ret)
 			return ret;
 	}
 	for (waited = 0; !tracker_ready(probe); waited += 50) {
 		if (!procs_alive(b->pr, b->tracker))
 			return err_set(b->e, -EIO,
-				       "opentracker exited (see %s)", b->plog);
+				       "opentracker exited (see %s)",
+				       b->env->plog);
 		if (waited >= TRACKER_WAIT_MS)
 			return err_set(b->e, -ETIMEDOUT,
 				       "opentracker did not answer on "
@@ -742,7 +741,7 @@ static int start_seeder(struct bt *b, volatile sig_atomic_t *stop)
 			argv[k++] = b->img[i].torrent;
 	argv[k] = NULL;
 	ret = procs_spawn_ext(b->pr, TOPO_PREFIX "manager", (char *const *)argv,
-			      b->plog, &b->seeder, b->e);
+			      b->env->plog, &b->seeder, b->e);
 	if (ret)
 		return ret;
 	/* Up once the tracker counts it as a seeder of every torrent. */
@@ -759,7 +758,7 @@ static int start_seeder(struct bt *b, volatile sig_atomic_t *stop)
 			return err_set(b->e, -EIO,
 				       "the seeder (aria2c) exited (see %s "
 				       "and %s/seeder.log)",
-				       b->plog, b->raw);
+				       b->env->plog, b->raw);
 		if (waited >= SEEDER_WAIT_MS)
 			return err_set(b->e, -ETIMEDOUT,
 				       "the seeder did not announce %s in %d "
@@ -983,7 +982,8 @@ static int start_download(struct bt *b, unsigned idx)
 	argv[k++] = im->torrent;
 	argv[k] = NULL;
 	return procs_spawn_ext(b->pr, b->plan->hosts[2 + dl->vm].netns,
-			       (char *const *)argv, b->plog, &dl->pid, b->e);
+			       (char *const *)argv, b->env->plog, &dl->pid,
+			       b->e);
 }
 
 /* Under time dilation (docs/fidelity.md) the run keeps the world's clock,
@@ -1092,13 +1092,13 @@ static void on_verified(struct bt *b, struct driver *d)
 			fprintf(stderr,
 				"%s: %s: the layer unpacks to %s, not %s: "
 				"failed\n",
-				b->label, dl->name, v.got,
+				b->env->label, dl->name, v.got,
 				b->img[dl->image].diff_id);
 		else
 			fprintf(stderr,
 				"%s: %s: the layer does not unpack: %s: "
 				"failed\n",
-				b->label, dl->name, strerror(-v.ret));
+				b->env->label, dl->name, strerror(-v.ret));
 		eventlog_write(b->log, "verify_failed",
 			       json_pack("{s:s, s:s, s:s, s:s, s:s}",
 					 "download", dl->name, "vm",
@@ -1124,8 +1124,8 @@ static void check_alive(struct bt *b, struct driver *d)
 		    !access(marker, F_OK))
 			continue;
 		dl_failed(b, d, i);
-		fprintf(stderr, "%s: %s: aria2c exited (see %s)\n", b->label,
-			b->dl[i].name, b->plog);
+		fprintf(stderr, "%s: %s: aria2c exited (see %s)\n",
+			b->env->label, b->dl[i].name, b->env->plog);
 		eventlog_write(b->log, "aria2c_exited",
 			       json_pack("{s:s, s:s}", "download",
 					 b->dl[i].name, "vm",
@@ -1215,7 +1215,6 @@ static int prepare(struct bt *b)
 	const char *raw = b->env->raw;
 	size_t ninv = b->env->ninv;
 	char dir[PATH_MAX], ev[PATH_MAX];
-	const char *base;
 	unsigned i;
 	int ret;
 
@@ -1225,11 +1224,7 @@ static int prepare(struct bt *b)
 	 * given here. */
 	if (!realpath(raw, b->raw))
 		return err_set(b->e, -errno, "%s: %s", raw, strerror(errno));
-	base = strrchr(b->raw, '/');
-	snprintf(b->label, sizeof(b->label), "run %s", base ? base + 1 : raw);
-	(void)base;
-	if (pathf(b->plog, sizeof(b->plog), "%s/processes.log", b->raw) ||
-	    pathf(b->hook, sizeof(b->hook), "%s/bt-complete.sh", b->raw) ||
+	if (pathf(b->hook, sizeof(b->hook), "%s/bt-complete.sh", b->raw) ||
 	    pathf(ev, sizeof(ev), "%s/bittorrent.jsonl", b->raw))
 		return err_set(b->e, -ENAMETOOLONG, "%s: path too long", raw);
 	ret = eventlog_open(ev, "bittorrent", &b->log);
@@ -1328,7 +1323,7 @@ static int place(struct bt *b, struct driver *d, unsigned id, unsigned fn,
 			return err_set(b->e, -ENOSPC,
 				       "%s: more downloads than "
 				       "VMs times images",
-				       b->label);
+				       b->env->label);
 		dl = &b->dl[b->ndl++];
 
 		memset(dl, 0, sizeof(*dl));
@@ -1399,7 +1394,7 @@ static int bt_invoke(void *arg, struct driver *d, unsigned fn, unsigned count,
 		driver_unplaced(d, fn, count - placed, now);
 		fprintf(stderr,
 			"%s: %s: %u of %u containers found no free VM\n",
-			b->label, b->s->functions[fn].name, count - placed,
+			b->env->label, b->s->functions[fn].name, count - placed,
 			count);
 	}
 	return 0;
@@ -1488,7 +1483,7 @@ static int bt_start(const struct strategy_env *env, void **state,
 		ret = start_seeder(b, env->stop);
 	if (ret)
 		return ret;
-	fprintf(stderr, "%s: tracker and seeder up\n", b->label);
+	fprintf(stderr, "%s: tracker and seeder up\n", b->env->label);
 	ret = vpool_start(&b->vp, b, cap);
 	if (ret)
 		return err_set(env->e, ret, "verifier threads: %s",

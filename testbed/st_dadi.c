@@ -41,16 +41,15 @@ static size_t dadi_piece(const struct scenario *s)
 static int start_proxy(const struct strategy_env *env, const char *netns,
 		       uint32_t addr, const char *roots, unsigned seed)
 {
-	char bin[PATH_MAX + 64], log[PATH_MAX + 32], self[48], reg[64];
+	char bin[PATH_MAX + 64], self[48], reg[64];
 	char kstr[32], seedstr[16], a[32], piece[24];
 	char *argv[18];
 	unsigned k = 0;
+	int ret;
 
-	if ((size_t)snprintf(bin, sizeof(bin), "%s/faasnet-dadi",
-			     env->bindir) >= sizeof(bin))
-		return err_set(env->e, -ENAMETOOLONG, "%s: path too long",
-			       env->bindir);
-	snprintf(log, sizeof(log), "%s/processes.log", env->raw);
+	ret = strategy_bin(env, "faasnet-dadi", bin, sizeof(bin));
+	if (ret)
+		return ret;
 	topo_addr_str(addr, a, sizeof(a));
 	snprintf(self, sizeof(self), "%s:%d", a, TOPO_DADI_PORT);
 	snprintf(reg, sizeof(reg), "http://%s", env->registry);
@@ -75,7 +74,7 @@ static int start_proxy(const struct strategy_env *env, const char *netns,
 	argv[k++] = "--dilation";
 	argv[k++] = kstr;
 	argv[k] = NULL;
-	return procs_spawn(env->pr, netns, argv, log, NULL, env->e);
+	return procs_spawn(env->pr, netns, argv, env->plog, NULL, env->e);
 }
 
 /* Waits until the proxy at addr answers GET /v2/ (the registry's answer,
@@ -101,9 +100,9 @@ static int wait_proxy(const struct strategy_env *env, uint32_t addr,
 		if (evloop_now_ns() > until) {
 			ret = err_set(env->e, -ETIMEDOUT,
 				      "%s: the DADI proxy at %s did not answer "
-				      "in %d s: %s (see %s/processes.log)",
+				      "in %d s: %s (see %s)",
 				      env->label, url, PROXY_WAIT_MS / 1000,
-				      e.msg, env->raw);
+				      e.msg, env->plog);
 			break;
 		}
 		usleep(20000);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,15 @@ static const struct strategy *const table[] = {
 
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 _Static_assert(NTABLE <= STRATEGY_MAX, "raise STRATEGY_MAX");
+
+int strategy_bin(const struct strategy_env *env, const char *name, char *buf,
+		 size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", env->bindir, name) < len)
+		return 0;
+	return err_set(env->e, -ENAMETOOLONG, "%s/%s: path too long",
+		       env->bindir, name);
+}
 
 unsigned strategy_count(void)
 {

@@ -35,6 +35,7 @@ struct strategy_env {
 	const struct scenario *s;
 	const struct topo_plan *plan; /* hosts[0]: registry, [1]: manager */
 	const char *raw;	      /* this run's folder for logs */
+	const char *plog;	      /* raw/processes.log: their output */
 	const char *label;	      /* "run faasnet-n8", for messages */
 	const char *bindir;	      /* where faasnet-* are */
 	const char *meta;	      /* the VMs' metadata store (run.c) */
@@ -87,6 +88,11 @@ struct strategy {
 		     struct strategy_fact *f, unsigned *corrupt);
 	void (*free)(void *state);
 };
+
+/* env->bindir/name (faasnet-agent, faasnet-dadi...) into buf: 0, or
+ * -ENAMETOOLONG with env->e set. */
+int strategy_bin(const struct strategy_env *env, const char *name, char *buf,
+		 size_t len);
 
 /* The table: how many, the i-th (NULL past the end), the index of a name
  * (-1: none), and "faasnet, ondemand, ..." into buf for messages (only

@@ -232,8 +232,10 @@ static int run_bt_n(const struct scenario_invocation *inv, size_t ninv,
 	void *state = NULL;
 	unsigned corrupt = 0;
 	double k = fx.plan.spec.dilation > 1 ? fx.plan.spec.dilation : 1;
+	char plog[160];
 	int ret;
 
+	snprintf(plog, sizeof(plog), "%s/processes.log", raw);
 	assert_non_null(st);
 	assert_int_equal(procs_new(&pr), 0);
 	{
@@ -241,6 +243,7 @@ static int run_bt_n(const struct scenario_invocation *inv, size_t ninv,
 			.s = cur.s,
 			.plan = &fx.plan,
 			.raw = raw,
+			.plog = plog,
 			.label = "itest-bt",
 			.bindir = "build/bin",
 			.registry = "198.18.0.2:5000",
