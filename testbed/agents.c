@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,12 +20,16 @@ struct agents {
 	const struct strategy_env *env;
 	struct agents_opts o;
 	struct mgrlink *ml;
+	/* by PID, for faults: the manager's and each VM's agent's (0: killed
+	 * and not started again) */
+	pid_t manager;
+	pid_t *agent;
 };
 
 /* faasnet-manager in its namespace, told every function and its image's
  * pinned reference. */
 static int start_manager(const struct strategy_env *env,
-			 const struct agents_opts *o)
+			 const struct agents_opts *o, pid_t *pid)
 {
 	const struct scenario *s = env->s;
 	char bin[PATH_MAX + 64], mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32];
@@ -92,7 +97,7 @@ static int start_manager(const struct strategy_env *env,
 	argv[k++] = "--dilation";
 	argv[k++] = kstr;
 	argv[k] = NULL;
-	ret = procs_spawn(env->pr, TOPO_PREFIX "manager", argv, env->plog, NULL,
+	ret = procs_spawn(env->pr, TOPO_PREFIX "manager", argv, env->plog, pid,
 			  env->e);
 out:
 	free(argv);
@@ -101,12 +106,18 @@ out:
 	return ret;
 }
 
-/* One faasnet-agent per VM, each in its namespace. */
-static int start_agents(const struct strategy_env *env,
-			const struct agents_opts *o)
+/* The faasnet-agent of VM i in its namespace. */
+static int start_agent(const struct strategy_env *env,
+		       const struct agents_opts *o, unsigned i, pid_t *pid)
 {
-	unsigned i, vms = env->vms;
+	const struct topo_host *h = &env->plan->hosts[2 + i];
 	char bin[PATH_MAX + 64], mgr[32], kstr[32];
+	char addr[32], ev[PATH_MAX + 32], via[48];
+	char *av[16] = {bin,	     "--name",	   (char *)h->name,
+			"--addr",    addr,	   "--manager",
+			mgr,	     "--events",   ev,
+			"--meta-dir", (char *)env->meta, "--dilation",
+			kstr,	     NULL};
 	int ret;
 
 	ret = strategy_bin(env, "faasnet-agent", bin, sizeof(bin));
@@ -114,34 +125,26 @@ static int start_agents(const struct strategy_env *env,
 		return ret;
 	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
 	topo_addr_str(TOPO_MANAGER_ADDR, mgr, sizeof(mgr));
-	for (i = 0; i < vms; i++) {
-		const struct topo_host *h = &env->plan->hosts[2 + i];
-		char addr[32], ev[PATH_MAX + 32], via[48];
-		char *av[16] = {bin,
-				"--name",
-				(char *)h->name,
-				"--addr",
-				addr,
-				"--manager",
-				mgr,
-				"--events",
-				ev,
-				"--meta-dir",
-				(char *)env->meta,
-				"--dilation",
-				kstr,
-				NULL};
+	topo_addr_str(h->addr, addr, sizeof(addr));
+	snprintf(ev, sizeof(ev), "%s/%s.jsonl", env->raw, h->name);
+	if (o->via_port) {
+		snprintf(via, sizeof(via), "%s:%u", addr, o->via_port);
+		av[13] = "--registry-via";
+		av[14] = via;
+		av[15] = NULL;
+	}
+	return procs_spawn(env->pr, h->netns, av, env->plog, pid, env->e);
+}
 
-		topo_addr_str(h->addr, addr, sizeof(addr));
-		snprintf(ev, sizeof(ev), "%s/%s.jsonl", env->raw, h->name);
-		if (o->via_port) {
-			snprintf(via, sizeof(via), "%s:%u", addr, o->via_port);
-			av[13] = "--registry-via";
-			av[14] = via;
-			av[15] = NULL;
-		}
-		ret = procs_spawn(env->pr, h->netns, av, env->plog, NULL,
-				  env->e);
+/* One faasnet-agent per VM. */
+static int start_agents(struct agents *a)
+{
+	const struct strategy_env *env = a->env;
+	unsigned i, vms = env->vms;
+	int ret;
+
+	for (i = 0; i < vms; i++) {
+		ret = start_agent(env, &a->o, i, &a->agent[i]);
 		if (ret)
 			return ret;
 		if (vms >= 100 && (i + 1) % (vms / 10) == 0)
@@ -163,9 +166,12 @@ int agents_start(const struct strategy_env *env, const struct agents_opts *o,
 		return err_set(env->e, -ENOMEM, "out of memory");
 	a->env = env;
 	a->o = *o;
-	ret = start_manager(env, o);
+	a->agent = calloc(env->vms ? env->vms : 1, sizeof(*a->agent));
+	if (!a->agent)
+		return err_set(env->e, -ENOMEM, "out of memory");
+	ret = start_manager(env, o, &a->manager);
 	if (!ret)
-		ret = start_agents(env, o);
+		ret = start_agents(a);
 	if (ret)
 		return ret;
 	/* Every agent registered before the clock starts: the manager says
@@ -273,6 +279,12 @@ static void read_logs(const char *raw, const struct driver_result *dr, double k,
 							0;
 						nprev++;
 					}
+					/* An agent started again counts
+					 * from 0. */
+					if (pi < 32 && (reg < prev[pi].reg ||
+							peer < prev[pi].peer))
+						prev[pi].reg = prev[pi].peer =
+							0;
 					if (pi < 32) {
 						seen[idx].registry_bytes =
 							reg - prev[pi].reg;
@@ -312,5 +324,75 @@ void agents_free(void *state)
 	if (!a)
 		return;
 	mgrlink_close(a->ml);
+	free(a->agent);
 	free(a);
 }
+
+/* The process p names: its PID slot, or NULL with e set. */
+static pid_t *proc_slot(struct agents *a, enum strategy_proc p, unsigned vm,
+			struct err *e)
+{
+	if (p == STRATEGY_PROC_MANAGER)
+		return &a->manager;
+	if (vm < a->env->vms)
+		return &a->agent[vm];
+	err_set(e, -EINVAL, "vm%04u: no such VM (this run has %u)", vm,
+		a->env->vms);
+	return NULL;
+}
+
+static int fault_kill(void *state, enum strategy_proc p, unsigned vm,
+		      struct err *e)
+{
+	struct agents *a = state;
+	pid_t *pid = proc_slot(a, p, vm, e);
+
+	if (!pid)
+		return -EINVAL;
+	if (!*pid || procs_kill(a->env->pr, *pid))
+		return err_set(e, -ESRCH, "%s: not running",
+			       p == STRATEGY_PROC_MANAGER ? "the manager"
+							  : "that agent");
+	*pid = 0;
+	return 0;
+}
+
+static int fault_restart(void *state, enum strategy_proc p, unsigned vm,
+			 struct err *e)
+{
+	struct agents *a = state;
+	pid_t *pid = proc_slot(a, p, vm, e);
+	const struct strategy_env *env = a->env;
+	struct strategy_env ce;
+
+	if (!pid)
+		return -EINVAL;
+	if (*pid && procs_alive(env->pr, *pid))
+		return err_set(e, -EBUSY, "%s runs already",
+			       p == STRATEGY_PROC_MANAGER ? "the manager"
+							  : "that agent");
+	/* Its errors in e, not in the run's. */
+	ce = *env;
+	ce.e = e;
+	return p == STRATEGY_PROC_MANAGER ? start_manager(&ce, &a->o, pid)
+					  : start_agent(&ce, &a->o, vm, pid);
+}
+
+static int fault_lie(void *state, unsigned vm, int mode, struct err *e)
+{
+	struct agents *a = state;
+	pid_t *pid = proc_slot(a, STRATEGY_PROC_AGENT, vm, e);
+	int ret;
+
+	if (!pid)
+		return -EINVAL;
+	ret = *pid ? procs_sigqueue(a->env->pr, *pid, SIGUSR1, mode) : -ESRCH;
+	return ret ? err_set(e, ret, "vm%04u's agent: %s", vm, strerror(-ret))
+		   : 0;
+}
+
+const struct strategy_faults agents_faults = {
+	.kill = fault_kill,
+	.restart = fault_restart,
+	.lie = fault_lie,
+};

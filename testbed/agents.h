@@ -35,5 +35,7 @@ int agents_start(const struct strategy_env *env, const struct agents_opts *o,
 int agents_facts(void *state, const struct driver_result *dr,
 		 struct strategy_fact *f, unsigned *corrupt);
 void agents_free(void *state);
+/* and these faults on the manager and the agents, by PID */
+extern const struct strategy_faults agents_faults;
 
 #endif

@@ -260,13 +260,14 @@ static size_t given_up(const struct driver *d)
 int driver_run(const struct driver_target *t,
 	       const struct scenario_invocation *inv, size_t ninv,
 	       const struct scenario *s, uint64_t timeout_ns, double k,
-	       volatile sig_atomic_t *stop, const char *label,
-	       struct driver_result *r, struct err *e)
+	       const struct driver_hook *hook, volatile sig_atomic_t *stop,
+	       const char *label, struct driver_result *r, struct err *e)
 {
 	struct driver d = {.r = r, .t = t, .k = k > 1.0 ? k : 1.0};
 	unsigned *asks = NULL, tick = t->tick_ms ? t->tick_ms : 100;
 	size_t next = 0, asked = 0, i;
 	uint64_t last_sent = 0, last_progress = 0, next_sample = 0;
+	uint64_t hook_due = 0; /* world, absolute; 0: none */
 	int ret = 0, tty = isatty(2);
 
 	memset(r, 0, sizeof(*r));
@@ -306,6 +307,14 @@ int driver_run(const struct driver_target *t,
 		}
 		if (d.sv && (ret = serve_step(&d, s, asks, &next_sample, e)))
 			goto out;
+		if (hook) {
+			uint64_t due = UINT64_MAX;
+
+			if ((ret = hook->tick(hook->arg, d.now - r->t0_ns,
+					      r->started, &due, e)))
+				goto out;
+			hook_due = due == UINT64_MAX ? 0 : r->t0_ns + due;
+		}
 		if (d.sv)
 			asked = d.asked;
 		done = r->started + given_up(&d) >= asked &&
@@ -322,6 +331,9 @@ int driver_run(const struct driver_target *t,
 			if (due > d.now && (due - d.now) / 1000000 < tick)
 				wait_ms = (int)((due - d.now) / 1000000);
 		}
+		if (hook_due > d.now && (hook_due - d.now) / 1000000 <
+					       (uint64_t)wait_ms)
+			wait_ms = (int)((hook_due - d.now) / 1000000);
 		/* The world's ms on the wall clock. */
 		wait_ms = (int)(wait_ms * d.k);
 		readable = poll(&pfd, 1, wait_ms) > 0 && t->fd >= 0;

@@ -83,6 +83,17 @@ struct driver_target {
 	unsigned tick_ms; /* the loop's longest wait (world ms); 0: 100 */
 };
 
+/* Something that acts on the run as its clock goes (faults.h): tick is
+ * called on every turn of the loop with the world's time since the start
+ * and how many containers have started; *due_ns (the same clock) says when
+ * it next wants a turn (left as it is: no wish). 0, or a negative errno
+ * with e: the run ends. */
+struct driver_hook {
+	int (*tick)(void *arg, uint64_t now_ns, unsigned started,
+		    uint64_t *due_ns, struct err *e);
+	void *arg;
+};
+
 /* The world's clock now, as the driver keeps it, and when the run began
  * (the same instant on the wall clock and the world's). */
 uint64_t driver_now(const struct driver *d);
@@ -104,7 +115,7 @@ void driver_failed(struct driver *d, uint32_t container);
 /* Runs the schedule against target t. Returns when every container asked
  * for has started, failed or found no room (with serve: and every request
  * is done), when timeout_ns has passed since the last invocation, or when
- * *stop is set (then -EINTR). Shows a progress line on stderr, labelled
+ * *stop is set (then -EINTR). hook (may be NULL) gets every turn. Shows a progress line on stderr, labelled
  * label. With serve, a container idle for the scenario's reclaim time is
  * released (-EINVAL when t cannot release). Under time dilation k (>= 1;
  * 1: none) the driver runs on the world's clock (driver_world_ns): the
@@ -113,8 +124,8 @@ void driver_failed(struct driver *d, uint32_t container);
 int driver_run(const struct driver_target *t,
 	       const struct scenario_invocation *inv, size_t ninv,
 	       const struct scenario *s, uint64_t timeout_ns, double k,
-	       volatile sig_atomic_t *stop, const char *label,
-	       struct driver_result *r, struct err *e);
+	       const struct driver_hook *hook, volatile sig_atomic_t *stop,
+	       const char *label, struct driver_result *r, struct err *e);
 
 /* The world's clock under dilation k: a wall-clock time (CLOCK_MONOTONIC
  * ns, as every event log has) mapped so that t0 is the same instant in

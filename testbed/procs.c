@@ -382,18 +382,43 @@ int procs_spawn_ext(struct procs *p, const char *netns, char *const argv[],
 	return spawn(p, PROCS_PROG_EXTERNAL, netns, argv, log, pidp, e);
 }
 
-int procs_alive(struct procs *p, pid_t pid)
+/* The record of pid if it is one of p's and not yet reaped. */
+static struct proc *running(struct procs *p, pid_t pid)
 {
 	size_t i;
 
-	for (i = 0; i < p->n; i++) {
-		if (p->v[i].pid != pid)
-			continue;
-		if (!p->v[i].reaped)
-			reap(&p->v[i], WNOHANG);
-		return !p->v[i].reaped;
-	}
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].pid == pid)
+			return p->v[i].reaped || reap(&p->v[i], WNOHANG) == pid
+				       ? NULL
+				       : &p->v[i];
+	return NULL;
+}
+
+int procs_alive(struct procs *p, pid_t pid)
+{
+	return running(p, pid) != NULL;
+}
+
+int procs_kill(struct procs *p, pid_t pid)
+{
+	struct proc *pc = running(p, pid);
+
+	if (!pc)
+		return -ESRCH;
+	kill(pid, SIGKILL);
+	if (reap(pc, 0) != pid)
+		pc->reaped = 1; /* not ours any more */
 	return 0;
+}
+
+int procs_sigqueue(struct procs *p, pid_t pid, int sig, int value)
+{
+	union sigval v = {.sival_int = value};
+
+	if (!running(p, pid))
+		return -ESRCH;
+	return sigqueue(pid, sig, v) ? -errno : 0;
 }
 
 static long now_ms(void)

@@ -86,6 +86,13 @@ void procs_env_free(char **env);
 int procs_run_wait(char *const argv[], const char *log, struct err *e);
 /* Whether pid is still running (not yet reaped). */
 int procs_alive(struct procs *p, pid_t pid);
+/* A fault (faults.h): SIGKILL to pid, one of p's, and reap it at once, so
+ * that procs_stop_all never signals the PID again, whoever has it by
+ * then. 0, or -ESRCH when pid is not one of p's running processes. */
+int procs_kill(struct procs *p, pid_t pid);
+/* sigqueue(pid, sig, value) to one of p's running processes (a lie's
+ * mode to an agent: agent/lie.h). 0, -ESRCH, or sigqueue's -errno. */
+int procs_sigqueue(struct procs *p, pid_t pid, int sig, int value);
 /* SIGTERM to all, up to grace_ms for them to go, then SIGKILL; reaps them
  * and forgets the record. */
 void procs_stop_all(struct procs *p, unsigned grace_ms);

@@ -237,3 +237,14 @@ int regproc_stop_recorded(struct err *e)
 	unlink(PIDFILE);
 	return 0;
 }
+
+int regproc_kill(struct regproc *rp)
+{
+	if (rp->pid <= 0)
+		return -ESRCH;
+	kill(rp->pid, SIGKILL);
+	waitpid(rp->pid, NULL, 0);
+	rp->pid = 0;
+	unlink(PIDFILE);
+	return 0;
+}

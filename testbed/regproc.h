@@ -38,4 +38,9 @@ int regproc_recorded(struct regproc *rp);
  * it. 0 when none was running. */
 int regproc_stop_recorded(struct err *e);
 
+/* A fault (faults.h): SIGKILL to the registry rp started, reaped, and its
+ * record removed; regproc_start(rp->storage, ...) starts it again on the
+ * same storage. 0, or -ESRCH when rp runs nothing. */
+int regproc_kill(struct regproc *rp);
+
 #endif

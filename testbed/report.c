@@ -361,7 +361,7 @@ static void tree_picture(const char *dir, const char *run)
  * pool.csv; then their gnuplot blocks. Nothing without requests.csv. */
 static void serve_plots(const char *dir, FILE *gp)
 {
-	char path[PATH_MAX + 64], keys[SCENARIO_MAX_STRATEGIES][16], line[256];
+	char path[PATH_MAX + 64], keys[2 * SCENARIO_MAX_STRATEGIES][24], line[256];
 	struct requests_row *rows = NULL;
 	struct err e = {""};
 	size_t n, i, j, nk = 0;
@@ -376,7 +376,7 @@ static void serve_plots(const char *dir, FILE *gp)
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nk && strcmp(keys[j], rows[i].strategy); j++)
 			;
-		if (j == nk && nk < SCENARIO_MAX_STRATEGIES)
+		if (j == nk && nk < 2 * SCENARIO_MAX_STRATEGIES)
 			snprintf(keys[nk++], sizeof(keys[0]), "%s",
 				 rows[i].strategy);
 	}
@@ -402,7 +402,7 @@ static void serve_plots(const char *dir, FILE *gp)
 	for (j = 0; pool && j < nk; j++) {
 		double t, last = -1;
 		unsigned live, pend, busy, q, sl = 0, sq = 0;
-		char st[16];
+		char st[24];
 
 		snprintf(path, sizeof(path), "%s/plot-pool-%s.dat", dir,
 			 keys[j]);
@@ -730,7 +730,7 @@ static void per_function(FILE *f, const char *dir)
 static void tree_peak(const char *dir, const char *strategy, unsigned *height,
 		      unsigned *vms)
 {
-	char path[PATH_MAX + 64], line[1024], seen[1024][16];
+	char path[PATH_MAX + 64], line[1024], seen[1024][24];
 	unsigned nseen = 0, h, i;
 	FILE *f;
 
@@ -745,7 +745,7 @@ static void tree_peak(const char *dir, const char *strategy, unsigned *height,
 	while (f && fgets(line, sizeof(line), f)) {
 		const char *p = strstr(line, "\"tree_height\":"),
 			   *v = strstr(line, "\"vm\":\"");
-		char name[16];
+		char name[24];
 
 		if (!strstr(line, "\"event\":\"provision\"") || !p || !v ||
 		    sscanf(p, "\"tree_height\":%u", &h) != 1 ||

@@ -94,10 +94,10 @@ static int check_name(const char *s, size_t size, size_t i, const char *col,
 }
 
 /* Both files' rows have a strategy and a function of these sizes. */
-static int check_names(const char strategy[16], const char function[64],
+static int check_names(const char strategy[24], const char function[64],
 		       size_t i, struct err *e)
 {
-	int ret = check_name(strategy, 16, i, "strategy", e);
+	int ret = check_name(strategy, 24, i, "strategy", e);
 
 	return ret ? ret : check_name(function, 64, i, "function", e);
 }

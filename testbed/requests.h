@@ -14,7 +14,7 @@
 #include "err.h"
 
 struct requests_row {
-	char strategy[16];
+	char strategy[24];
 	char function[64];
 	double arrival_s; /* from the start of the run */
 	int served;	  /* 0: still waiting when the run ended */
@@ -35,7 +35,7 @@ struct requests_episode {
 };
 
 struct requests_stats {
-	char strategy[16];
+	char strategy[24];
 	unsigned requests, served;
 	/* response time (done - arrival) over served requests; nearest rank */
 	double p50_s, p90_s, p99_s, max_s;
@@ -64,7 +64,7 @@ int requests_read_rows(const char *path, struct requests_row **rows,
 
 /* pool.csv: strategy,function,t_s,live,pending,busy,queued. */
 struct requests_pool_row {
-	char strategy[16];
+	char strategy[24];
 	char function[64];
 	double t_s;
 	unsigned live, pending, busy, queued;

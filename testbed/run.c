@@ -10,6 +10,7 @@
 #include "blockimg.h"
 #include "build.h"
 #include "driver.h"
+#include "faults.h"
 #include "fidmon.h"
 #include "flush.h"
 #include "oci.h"
@@ -22,6 +23,7 @@
 #include "sha256.h"
 #include "strategy.h"
 #include "summary.h"
+#include "treewatch.h"
 #include "units.h"
 #include "util.h"
 
@@ -29,6 +31,14 @@
  * burst of load; a dump of every link per sample, so longer for larger
  * networks (1 ms a VM), at most a second. */
 #define MONITOR_MS 100
+
+/* What a faulted run is compared with: its slowest container, the bytes
+ * moved, and the containers that never started. */
+struct run_tally {
+	double slowest_s;
+	uint64_t registry_bytes, peer_bytes;
+	unsigned failed;
+};
 
 struct run {
 	const struct scenario *s;
@@ -58,7 +68,7 @@ struct run {
 	/* (strategy, sweep) pairs in the order run, with the corrupt blocks
 	 * their agents reported; repetitions pool into one summary run. */
 	struct {
-		char strategy[16];
+		char strategy[24];
 		long sweep;
 		uint64_t seed; /* of its first repetition */
 		unsigned corrupt;
@@ -70,6 +80,27 @@ struct run {
 	int degraded;
 	char fidelity_note[256];
 	pid_t reg_pid; /* the registry, for its CPU time per run */
+	struct regproc *rp; /* the registry, for faults */
+	/* faults: what each cost (faults.csv), and the run without them
+	 * that the run with them is held against */
+	struct fault_row {
+		char strategy[24];
+		long sweep;
+		unsigned rep;
+		struct faults_cost c;
+		struct run_tally with, without;
+	} *frows;
+	size_t nfrows;
+	struct run_tally last_tally;
+	/* every tree's height and size over time (trees.csv) */
+	struct tree_row {
+		char strategy[24];
+		long sweep;
+		unsigned rep;
+		double t_s;
+		unsigned fn, height, size;
+	} *trows;
+	size_t ntrows;
 	struct err *e;
 };
 
@@ -554,14 +585,116 @@ static int add_rows(struct run *r, const char *stname, long sweep,
 	return 0;
 }
 
+/* The tally of the rows from first on (one run's). */
+static struct run_tally tally(const struct run *r, size_t first)
+{
+	struct run_tally t = {0};
+	size_t i;
+
+	for (i = first; i < r->nrows; i++) {
+		const struct summary_row *w = &r->rows[i];
+
+		if (w->started && w->seconds > t.slowest_s)
+			t.slowest_s = w->seconds;
+		t.failed += !w->started;
+		t.registry_bytes += w->registry_bytes;
+		t.peer_bytes += w->peer_bytes;
+	}
+	return t;
+}
+
+/* What a faulted run's faults cost (faults.csv), against the run without
+ * them just before it. */
+static int add_fault_rows(struct run *r, const char *base, long sweep,
+			  unsigned rep, const char *raw,
+			  const struct driver_result *dr, size_t first)
+{
+	struct faults_cost c[SCENARIO_MAX_FAULTS];
+	size_t n = faults_measure(raw, dr->t0_ns, run_k(r), c,
+				  SCENARIO_MAX_FAULTS),
+	       i;
+	struct fault_row *nf;
+
+	nf = realloc(r->frows, (r->nfrows + n + 1) * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	r->frows = nf;
+	for (i = 0; i < n; i++) {
+		struct fault_row *f = &r->frows[r->nfrows++];
+
+		memset(f, 0, sizeof(*f));
+		snprintf(f->strategy, sizeof(f->strategy), "%s", base);
+		f->sweep = sweep;
+		f->rep = rep;
+		f->c = c[i];
+		f->with = tally(r, first);
+		f->without = r->last_tally;
+	}
+	return 0;
+}
+
+/* Every tree's height and size over the run (trees.csv), from the
+ * manager's timeline, for a strategy that runs the manager. */
+static int add_tree_rows(struct run *r, const char *stname, long sweep,
+			 unsigned rep, const char *raw,
+			 const struct driver_result *dr, unsigned vms)
+{
+	char path[PATH_MAX + 32];
+	const struct treewatch_sample *ts;
+	struct treewatch *tw;
+	struct tree_row *nt;
+	size_t n, i;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/manager.jsonl", raw);
+	ret = treewatch_new(path, r->s, vms, &tw);
+	if (!ret)
+		ret = treewatch_poll(tw);
+	if (ret) {
+		treewatch_free(tw);
+		return ret == -ENOMEM ? ret : 0;
+	}
+	ts = treewatch_samples(tw, &n);
+	nt = realloc(r->trows, (r->ntrows + n + 1) * sizeof(*nt));
+	if (!nt) {
+		treewatch_free(tw);
+		return -ENOMEM;
+	}
+	r->trows = nt;
+	for (i = 0; i < n; i++) {
+		struct tree_row *t = &r->trows[r->ntrows++];
+
+		snprintf(t->strategy, sizeof(t->strategy), "%s", stname);
+		t->sweep = sweep;
+		t->rep = rep;
+		t->t_s = ts[i].t_ns > dr->t0_ns
+				 ? (double)(driver_world_ns(dr->t0_ns,
+							    run_k(r),
+							    ts[i].t_ns) -
+					    dr->t0_ns) /
+					   1e9
+				 : -(double)(dr->t0_ns - ts[i].t_ns) / 1e9;
+		t->fn = ts[i].fn;
+		t->height = ts[i].height;
+		t->size = ts[i].size;
+	}
+	treewatch_free(tw);
+	return 0;
+}
+
 /* One run of strategy st: its processes started, the workload driven, the
  * processes ended, and what happened turned into rows and one summary
  * run. The same for every strategy (strategy.h). */
-static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
+static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep,
+		   int faulted)
 {
 	const struct scenario *s = r->s;
 	const struct strategy *sp = strategy_at(st);
-	char raw[PATH_MAX], label[96], mgr_ev[PATH_MAX + 32];
+	char raw[PATH_MAX], label[96], mgr_ev[PATH_MAX + 32], stbuf[24];
+	struct faults *fx = NULL;
+	struct driver_hook hook = {faults_tick, NULL};
+	size_t first_row = r->nrows;
+	struct err fe = {""};
 	char plog[PATH_MAX + 32];
 	const char *refs[SCENARIO_MAX_IMAGES], *layouts[SCENARIO_MAX_IMAGES];
 	struct scenario_invocation *inv = NULL;
@@ -579,6 +712,13 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	const char *stname = sp->name;
 	void *state = NULL;
 	int ret, n;
+
+	/* The same strategy with the scenario's faults, beside the run
+	 * without them: its own rows, summary and folder. */
+	if (faulted) {
+		snprintf(stbuf, sizeof(stbuf), "%s+faults", sp->name);
+		stname = stbuf;
+	}
 
 	r->last_degraded = 0;
 	n = snprintf(raw, sizeof(raw), "%s/raw/%s", r->dir, stname);
@@ -645,9 +785,32 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	ret = sp->start(&env, &state, &t);
 	if (ret)
 		goto out;
+	if (faulted) {
+		struct faults_env fenv = {
+			.s = s,
+			.plan = &r->plan,
+			.vms = vms,
+			.raw = raw,
+			.label = label,
+			.sp = sp,
+			.state = state,
+			.rp = r->rp,
+			.k = run_k(r),
+		};
+
+		ret = faults_new(&fenv, &fx, r->e);
+		if (ret)
+			goto out;
+		hook.arg = fx;
+	}
 	mon = monitor_start(r, raw, label);
-	ret = driver_run(&t, inv, ninv, s, s->timeout_ns, run_k(r), r->o->stop,
-			 label, &dr, r->e);
+	ret = driver_run(&t, inv, ninv, s, s->timeout_ns, run_k(r),
+			 fx ? &hook : NULL, r->o->stop, label, &dr, r->e);
+	/* The network and the registry as the next run expects them. */
+	if (fx && faults_end(fx, &fe) && !ret)
+		ret = err_set(r->e, -EIO, "%s: undoing its faults: %s", label,
+			      fe.msg);
+	r->reg_pid = r->rp ? r->rp->pid : r->reg_pid;
 	fidmon_stop(mon);
 	if (sp->finish)
 		sp->finish(state, &dr);
@@ -668,10 +831,18 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 		ret = add_rows(r, stname, sweep, &dr, facts);
 	if (!ret)
 		ret = add_requests(r, stname, &dr);
+	if (!ret && sp->faults)
+		ret = add_tree_rows(r, stname, sweep, rep, raw, &dr, vms);
+	if (!ret && faulted)
+		ret = add_fault_rows(r, sp->name, sweep, rep, raw, &dr,
+				     first_row);
 	if (ret)
 		goto out;
+	if (!faulted)
+		r->last_tally = tally(r, first_row);
 	add_key(r, stname, sweep, corrupt, &rf, rep);
 out:
+	faults_free(fx);
 	if (mon) {
 		fidmon_stop(mon);
 		fidmon_free(mon);
@@ -732,7 +903,8 @@ static int set_dilation(struct run *r, double k)
 /* One run; with dilation: auto, run again at the next dilation while its
  * verdict is degraded. What a degraded attempt recorded is dropped (its
  * raw folder kept, renamed RUN-kK-degraded, for the record). */
-static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep)
+static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep,
+			int faulted)
 {
 	size_t nrows, nreq, npool, nkeys;
 	int degraded, ret;
@@ -740,7 +912,7 @@ static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	__typeof__(r->keys) *keys = NULL;
 
 	if (r->s->dilation != 0)
-		return run_one(r, st, sweep_idx, rep);
+		return run_one(r, st, sweep_idx, rep, faulted);
 	keys = malloc(sizeof(*keys));
 	if (!keys)
 		return err_set(r->e, -ENOMEM, "out of memory");
@@ -751,7 +923,7 @@ static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 		nkeys = r->nkeys;
 		degraded = r->degraded;
 		memcpy(keys, r->keys, sizeof(*keys));
-		ret = run_one(r, st, sweep_idx, rep);
+		ret = run_one(r, st, sweep_idx, rep, faulted);
 		next = auto_next(run_k(r));
 		if (ret || !r->last_degraded || !next)
 			break;
@@ -835,6 +1007,64 @@ static int write_csv(FILE *f, const struct run *r, struct err *e)
 	return summary_write_csv(f, sweep_param(r), r->runs, r->nruns, e);
 }
 
+/* faults.csv: per fault that fired, what it cost (docs/faults.md). */
+static int write_faults(FILE *f, const struct run *r, struct err *e)
+{
+	const char *sp = sweep_param(r);
+	size_t i;
+
+	(void)e;
+	fprintf(f, "strategy,%s%srep,fault,line,what,targets,at_s,lost,"
+		   "replaced,detect_s,repair_s,slowest_s,slowest_nofault_s,"
+		   "failed,failed_nofault,registry_bytes,"
+		   "registry_bytes_nofault,peer_bytes,peer_bytes_nofault\n",
+		sp ? sp : "", sp ? "," : "");
+	for (i = 0; i < r->nfrows; i++) {
+		const struct fault_row *w = &r->frows[i];
+		const struct scenario_fault *sf = &r->s->faults[w->c.index];
+		static const char *const what[] = {"kill", "link", "lie"};
+
+		fprintf(f, "%s,", w->strategy);
+		if (sp)
+			fprintf(f, "%ld,", w->sweep);
+		fprintf(f,
+			"%u,%u,%u,%s,%s,%.3f,%u,%u,%.3f,%.3f,%.3f,%.3f,%u,%u,"
+			"%llu,%llu,%llu,%llu\n",
+			w->rep + 1, w->c.index, sf->line, what[sf->what],
+			w->c.targets, w->c.at_s, w->c.lost, w->c.replaced,
+			w->c.detect_s, w->c.repair_s, w->with.slowest_s,
+			w->without.slowest_s, w->with.failed,
+			w->without.failed,
+			(unsigned long long)w->with.registry_bytes,
+			(unsigned long long)w->without.registry_bytes,
+			(unsigned long long)w->with.peer_bytes,
+			(unsigned long long)w->without.peer_bytes);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* trees.csv: every function tree's height and size when they changed. */
+static int write_trees(FILE *f, const struct run *r, struct err *e)
+{
+	const char *sp = sweep_param(r);
+	size_t i;
+
+	(void)e;
+	fprintf(f, "strategy,%s%srep,function,t_s,height,size\n",
+		sp ? sp : "", sp ? "," : "");
+	for (i = 0; i < r->ntrows; i++) {
+		const struct tree_row *w = &r->trows[i];
+
+		fprintf(f, "%s,", w->strategy);
+		if (sp)
+			fprintf(f, "%ld,", w->sweep);
+		fprintf(f, "%u,%s,%.3f,%u,%u\n", w->rep + 1,
+			r->s->functions[w->fn].name, w->t_s, w->height,
+			w->size);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
 static int write_file(struct run *r, const char *name,
 		      int (*fn)(FILE *, const struct run *, struct err *))
 {
@@ -865,6 +1095,10 @@ static int write_results(struct run *r)
 		ret = write_file(r, "summary.json", write_json);
 	if (!ret)
 		ret = write_file(r, "summary.csv", write_csv);
+	if (!ret && r->s->nfaults)
+		ret = write_file(r, "faults.csv", write_faults);
+	if (!ret && r->ntrows)
+		ret = write_file(r, "trees.csv", write_trees);
 	if (ret)
 		return ret;
 	if (merge_events(r))
@@ -955,6 +1189,7 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	ret = regproc_start(regdir, &rp, e);
 	reg_started = !ret;
 	r.reg_pid = reg_started ? rp.pid : 0;
+	r.rp = reg_started ? &rp : NULL;
 	if (!ret)
 		ret = prepare_images(&r);
 	/* Repetition rep starts at strategy rep mod nst, so that no strategy
@@ -963,7 +1198,13 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 		for (rep = 0; !ret && rep < s->repetitions; rep++)
 			for (k = 0; !ret && k < nst; k++) {
 				ret = run_one_auto(&r, sts[(rep + k) % nst],
-						   s->nsweep ? sw : -1, rep);
+						   s->nsweep ? sw : -1, rep, 0);
+				/* With faults: again, with them, right after
+				 * the run it is held against. */
+				if (!ret && s->nfaults)
+					ret = run_one_auto(
+						&r, sts[(rep + k) % nst],
+						s->nsweep ? sw : -1, rep, 1);
 			}
 out:
 	/* Down on every path, the registry first: it holds its namespace. */
@@ -1014,6 +1255,8 @@ out:
 			ret = wret;
 	}
 	free(r.rows);
+	free(r.frows);
+	free(r.trows);
 	free(r.runs);
 	free(r.rstats);
 	free(r.req);

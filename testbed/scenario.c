@@ -145,6 +145,7 @@ static const struct key top_keys[] = {
 	},
 	{.name = "sweep", .type = KEY_NODE},
 	{.name = "serve", .type = KEY_NODE},
+	{.name = "faults", .type = KEY_NODE},
 	{.name = NULL},
 };
 
@@ -378,7 +379,7 @@ static const struct key sweep_value_key = {
 };
 
 /* The longest table is the top level's. */
-#define MAX_KEYS 16
+#define MAX_KEYS 24
 
 /* What one mapping held: per key of its table, the line of the key (0 when
  * absent) and its value. */
@@ -1402,6 +1403,275 @@ typedef int (*node_fn)(const struct ctx *c, const yaml_node_t *v,
 /* The KEY_NODE keys of the top level, in the order they are read: images
  * before functions before workload before sweep, each naming the one
  * before. */
+/* A fault as written; which of kill, link and lie it has decides what it
+ * does, and the checks below which other keys go with it. */
+struct fault_raw {
+	uint64_t at, restart, down, flap, for_ns;
+	unsigned after, depth, count, times;
+	double share;
+	char kill[16], link[16], lie[16], vm[16], role[16], function[64];
+};
+
+#define FAULT_FIELD(f) FIELD(struct fault_raw, f)
+
+static const struct key fault_keys[] = {
+	{.name = "at", .type = KEY_DURATION, FAULT_FIELD(at),
+	 .what = "a duration up to 24h like 2s", .max = MAX_TIME_NS},
+	{.name = "after", .type = KEY_COUNT, FAULT_FIELD(after),
+	 .what = "a number of containers started, 1 to 100000", .min = 1,
+	 .max = MAX_CONTAINERS},
+	{.name = "kill", .type = KEY_NAME, FAULT_FIELD(kill),
+	 .what = "agent, registry or manager"},
+	{.name = "link", .type = KEY_NAME, FAULT_FIELD(link),
+	 .what = "agent, registry or manager"},
+	{.name = "lie", .type = KEY_NAME, FAULT_FIELD(lie),
+	 .what = "corrupt, fake, slow or silent"},
+	{.name = "vm", .type = KEY_NAME, FAULT_FIELD(vm),
+	 .what = "a VM's name like vm0003"},
+	{.name = "role", .type = KEY_NAME, FAULT_FIELD(role),
+	 .what = "root, interior, leaf or any"},
+	{.name = "function", .type = KEY_NAME, FAULT_FIELD(function),
+	 .what = "the name of a function"},
+	{.name = "depth", .type = KEY_COUNT, FAULT_FIELD(depth),
+	 .what = "a tree depth from 0 (the root) to 30", .max = 30},
+	{.name = "count", .type = KEY_COUNT, FAULT_FIELD(count),
+	 .what = "a number of VMs from 1 to 100000", .min = 1,
+	 .max = MAX_CONTAINERS},
+	{.name = "share", .type = KEY_NUMBER, FAULT_FIELD(share),
+	 .what = "a number above 0 and at most 1, like 0.1", .fmin = 0,
+	 .fmax = 1, .fmin_open = true},
+	{.name = "restart", .type = KEY_DURATION, FAULT_FIELD(restart),
+	 .what = "a duration from 1ms to 1h like 2s", .min = NS_PER_S / 1000,
+	 .max = 3600 * NS_PER_S},
+	{.name = "down", .type = KEY_DURATION, FAULT_FIELD(down),
+	 .what = "a duration from 1ms to 1h like 2s", .min = NS_PER_S / 1000,
+	 .max = 3600 * NS_PER_S},
+	{.name = "flap", .type = KEY_DURATION, FAULT_FIELD(flap),
+	 .what = "a duration from 10ms to 1h like 500ms",
+	 .min = NS_PER_S / 100, .max = 3600 * NS_PER_S},
+	{.name = "times", .type = KEY_COUNT, FAULT_FIELD(times),
+	 .what = "a whole number from 1 to 1000", .min = 1, .max = 1000},
+	{.name = "rate", .type = KEY_NODE},
+	{.name = "for", .type = KEY_DURATION, FAULT_FIELD(for_ns),
+	 .what = "a duration from 1ms to 1h like 5s", .min = NS_PER_S / 1000,
+	 .max = 3600 * NS_PER_S},
+	{.name = NULL},
+};
+
+static const char *const fault_hosts[] = {"agent", "registry", "manager",
+					  NULL};
+static const char *const fault_roles[] = {"", "root", "interior", "leaf",
+					  "any", NULL};
+/* agent/lie.h's modes but none */
+static const char *const fault_lies[] = {"corrupt", "fake", "slow", "silent",
+					 NULL};
+
+static int name_index(const char *const *list, const char *name)
+{
+	int i;
+
+	for (i = 0; list[i]; i++)
+		if (!strcmp(list[i], name))
+			return i;
+	return -1;
+}
+
+/* The line of key name in sn, or the mapping's when it is absent. */
+static size_t fault_line(const struct seen *sn, const char *name,
+			 const yaml_node_t *map)
+{
+	size_t line = seen_line(sn, fault_keys, name);
+
+	return line ? line : yamlmsg_line(map);
+}
+
+/* Keys that go only with some faults: present where they do not is an
+ * error naming the key and what it goes with. */
+static int fault_only(const struct ctx *c, const struct seen *sn,
+		      const char *path, const char *const *keys, bool allowed,
+		      const char *with)
+{
+	for (; *keys; keys++)
+		if (!allowed && seen_line(sn, fault_keys, *keys))
+			return fail(c, seen_line(sn, fault_keys, *keys),
+				    -EINVAL, "%s.%s: only with %s", path, *keys,
+				    with);
+	return 0;
+}
+
+static int parse_fault(const struct ctx *c, const yaml_node_t *node,
+		       const char *path, struct scenario *s,
+		       struct scenario_fault *f)
+{
+	static const char *const kill_only[] = {"restart", NULL};
+	static const char *const link_only[] = {"down", "flap", "rate", NULL};
+	static const char *const flap_only[] = {"times", NULL};
+	static const char *const rate_only[] = {"for", NULL};
+	static const char *const agent_only[] = {"vm", "role", NULL};
+	static const char *const role_only[] = {"function", "count", "share",
+						NULL};
+	static const char *const interior_only[] = {"depth", NULL};
+	char got[YAMLMSG_QUOTE_MAX * 4 + 8], names[256];
+	const yaml_node_t *v;
+	struct fault_raw raw = {0};
+	struct seen sn;
+	const char *host;
+	int ret, i, nwhat, nlink;
+
+	ret = parse_mapping(c, node, fault_keys, path,
+			    "a mapping like { at: 2s, kill: agent, role: root }",
+			    &raw, &sn);
+	if (ret)
+		return ret;
+	memset(f, 0, sizeof(*f));
+	f->line = (unsigned)yamlmsg_line(node);
+	nwhat = !!raw.kill[0] + !!raw.link[0] + !!raw.lie[0];
+	if (nwhat != 1)
+		return fail(c, yamlmsg_line(node), -EINVAL,
+			    "%s: expected one of kill, link or lie, got %d",
+			    path, nwhat);
+	if (!!seen_line(&sn, fault_keys, "at") ==
+	    !!seen_line(&sn, fault_keys, "after"))
+		return fail(c, yamlmsg_line(node), -EINVAL,
+			    "%s: expected one of at (a time) or after (a "
+			    "number of containers started)",
+			    path);
+	f->at_ns = raw.at;
+	f->after = raw.after;
+	f->what = raw.kill[0]  ? SCENARIO_FAULT_KILL
+		  : raw.link[0] ? SCENARIO_FAULT_LINK
+				: SCENARIO_FAULT_LIE;
+	host = raw.kill[0] ? raw.kill : raw.link[0] ? raw.link : "agent";
+	i = name_index(fault_hosts, host);
+	if (i < 0)
+		return fail(c,
+			    fault_line(&sn, raw.kill[0] ? "kill" : "link",
+				       node),
+			    -EINVAL,
+			    "%s.%s: expected agent, registry or manager, got "
+			    "'%s'",
+			    path, raw.kill[0] ? "kill" : "link", host);
+	f->host = (enum scenario_fault_host)i;
+	if (raw.lie[0]) {
+		if (name_index(fault_lies, raw.lie) < 0)
+			return fail(c, fault_line(&sn, "lie", node), -EINVAL,
+				    "%s.lie: expected corrupt, fake, slow or "
+				    "silent, got '%s'",
+				    path, raw.lie);
+		memcpy(f->lie, raw.lie, sizeof(f->lie));
+	}
+	ret = fault_only(c, &sn, path, kill_only,
+			 f->what == SCENARIO_FAULT_KILL, "kill");
+	if (!ret)
+		ret = fault_only(c, &sn, path, link_only,
+				 f->what == SCENARIO_FAULT_LINK, "link");
+	if (!ret)
+		ret = fault_only(c, &sn, path, flap_only,
+				 seen_line(&sn, fault_keys, "flap"), "flap");
+	if (!ret)
+		ret = fault_only(c, &sn, path, rate_only,
+				 seen_line(&sn, fault_keys, "rate"), "rate");
+	if (!ret)
+		ret = fault_only(c, &sn, path, agent_only,
+				 f->host == SCENARIO_FAULT_AGENT,
+				 "an agent (kill: agent, link: agent, lie)");
+	if (ret)
+		return ret;
+	if (f->what == SCENARIO_FAULT_LINK) {
+		nlink = !!raw.down + !!raw.flap +
+			!!seen_line(&sn, fault_keys, "rate");
+		if (nlink != 1)
+			return fail(c, yamlmsg_line(node), -EINVAL,
+				    "%s: a link fault takes one of down, flap "
+				    "or rate, got %d",
+				    path, nlink);
+		v = seen_node(&sn, fault_keys, "rate");
+		if (v && (v->type != YAML_SCALAR_NODE ||
+			  units_parse_rate((const char *)v->data.scalar.value,
+					   &f->rate_bps) ||
+			  !f->rate_bps))
+			return fail(c, yamlmsg_line(v), -EINVAL,
+				    "%s.rate: expected a rate like 100mbit, "
+				    "got %s",
+				    path, yamlmsg_describe(got, sizeof(got), v));
+		f->down_ns = raw.down;
+		f->flap_ns = raw.flap;
+		f->times = raw.flap ? (raw.times ? raw.times : 3) : 0;
+		f->for_ns = raw.for_ns;
+	}
+	f->restart_ns = raw.restart;
+	f->count = 1;
+	f->depth = -1;
+	if (f->host != SCENARIO_FAULT_AGENT)
+		return 0;
+	if (!!raw.vm[0] == !!raw.role[0])
+		return fail(c, yamlmsg_line(node), -EINVAL,
+			    "%s: expected one of vm (a VM's name) or role "
+			    "(root, interior, leaf or any)",
+			    path);
+	ret = fault_only(c, &sn, path, role_only, raw.role[0], "role");
+	if (!ret)
+		ret = fault_only(c, &sn, path, interior_only,
+				 !strcmp(raw.role, "interior"),
+				 "role: interior");
+	if (ret)
+		return ret;
+	if (raw.vm[0]) {
+		memcpy(f->vm, raw.vm, sizeof(f->vm));
+		f->role = SCENARIO_ROLE_NAMED;
+		return 0;
+	}
+	i = name_index(fault_roles, raw.role);
+	if (i <= 0)
+		return fail(c, fault_line(&sn, "role", node), -EINVAL,
+			    "%s.role: expected root, interior, leaf or any, "
+			    "got '%s'",
+			    path, raw.role);
+	f->role = (enum scenario_fault_role)i;
+	if (raw.count && raw.share > 0)
+		return fail(c, fault_line(&sn, "share", node), -EINVAL,
+			    "%s: expected one of count or share", path);
+	f->count = raw.count ? raw.count : 1;
+	f->share = raw.share;
+	if (seen_line(&sn, fault_keys, "depth"))
+		f->depth = (int)raw.depth;
+	if (raw.function[0]) {
+		i = find_function(s, raw.function);
+		if (i < 0)
+			return fail(c, fault_line(&sn, "function", node),
+				    -EINVAL,
+				    "%s.function: expected the name of a "
+				    "function (%s), got '%s'",
+				    path,
+				    list_names(names, sizeof(names),
+					       s->functions[0].name,
+					       sizeof(s->functions[0]),
+					       s->nfunctions),
+				    raw.function);
+		f->function = (unsigned)i;
+	}
+	return 0;
+}
+
+static int parse_faults(const struct ctx *c, const yaml_node_t *v,
+			struct scenario *s)
+{
+	char path[PATH_LEN];
+	size_t n, i;
+	int ret;
+
+	ret = check_sequence(c, v, "faults",
+			     "a sequence of faults like - { at: 2s, kill: "
+			     "agent, role: root }",
+			     "faults", SCENARIO_MAX_FAULTS, &n);
+	for (i = 0; !ret && i < n; i++) {
+		snprintf(path, sizeof(path), "faults[%zu]", i);
+		ret = parse_fault(c, item(c, v, i), path, s, &s->faults[i]);
+		s->nfaults = (unsigned)i + 1;
+	}
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	node_fn parse;
@@ -1410,6 +1680,7 @@ static const struct {
 	{"functions", parse_functions},	  {"workload", parse_workload},
 	{"strategies", parse_strategies}, {"sweep", parse_sweep},
 	{"serve", parse_serve},		  {"dilation", parse_dilation},
+	{"faults", parse_faults},
 };
 
 static int parse_top(const struct ctx *c, const yaml_node_t *root,

@@ -20,6 +20,7 @@
 #define SCENARIO_MAX_DILATION	 100
 #define SCENARIO_MAX_INVOCATIONS 1000000
 #define SCENARIO_MAX_STRATEGIES	 16
+#define SCENARIO_MAX_FAULTS	 32
 
 struct scenario_image {
 	char name[64];
@@ -67,6 +68,55 @@ struct scenario_step {
 /* A scenario that serves requests: each invocation of the workload is a
  * request, served by warm containers that an autoscaler adds and the
  * reclaim time removes (testbed/serve.h has the model). */
+/* faults: what a fault does (docs/faults.md). */
+enum scenario_fault_do {
+	SCENARIO_FAULT_KILL,	/* a process: an agent, the registry, the manager */
+	SCENARIO_FAULT_LINK,	/* a host's link: down, flapping or re-rated */
+	SCENARIO_FAULT_LIE,	/* an agent serves what it should not */
+};
+
+/* Which host a fault hits. */
+enum scenario_fault_host {
+	SCENARIO_FAULT_AGENT, /* a VM: named, or by its role in a tree */
+	SCENARIO_FAULT_REGISTRY,
+	SCENARIO_FAULT_MANAGER,
+};
+
+/* A VM by its role in a function's tree, when it is not named. */
+enum scenario_fault_role {
+	SCENARIO_ROLE_NAMED, /* vm: names it */
+	SCENARIO_ROLE_ROOT,
+	SCENARIO_ROLE_INTERIOR, /* has a child; depth: if given */
+	SCENARIO_ROLE_LEAF,
+	SCENARIO_ROLE_ANY, /* any VM of the tree */
+};
+
+/* One fault as the scenario wrote it, checked: when (a time, or once so
+ * many containers started), what, and on which host. Durations are the
+ * world's. faults.h carries them out. */
+struct scenario_fault {
+	unsigned line;
+	uint64_t at_ns;		/* when after = 0 */
+	unsigned after;		/* containers started; 0: at at_ns */
+	enum scenario_fault_do what;
+	enum scenario_fault_host host;
+	/* an agent: a named VM, or count (or share) of a role's VMs in
+	 * function's tree, the largest subtrees first */
+	char vm[16];
+	enum scenario_fault_role role;
+	unsigned function;
+	int depth; /* interior: -1 any depth, else the root is 0 */
+	unsigned count;
+	double share; /* 0: count */
+	uint64_t restart_ns; /* kill: started again after it; 0: never */
+	uint64_t down_ns;    /* link: down for it; 0 with flap or rate */
+	uint64_t flap_ns;    /* link: down then up, this long each, */
+	unsigned times;	     /* this many times */
+	uint64_t rate_bps;   /* link: this rate, as written (unscaled) */
+	uint64_t for_ns;     /* for this long; 0: for the rest of the run */
+	char lie[16];	     /* lie: agent/lie.h's name of the mode */
+};
+
 struct scenario_serve {
 	int on;
 	uint64_t service_ns;
@@ -108,6 +158,10 @@ struct scenario {
 	char sweep_param[32]; /* "" when no sweep */
 	unsigned nsweep;
 	unsigned sweep[SCENARIO_MAX_SWEEP];
+	/* faults: every run of a strategy runs twice, without and then
+	 * with them (docs/faults.md) */
+	unsigned nfaults;
+	struct scenario_fault faults[SCENARIO_MAX_FAULTS];
 };
 
 /* name is what messages call the input and becomes s->source; relative

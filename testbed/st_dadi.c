@@ -153,4 +153,5 @@ const struct strategy strategy_dadi = {
 	.start = start,
 	.facts = agents_facts,
 	.free = agents_free,
+	.faults = &agents_faults,
 };

@@ -20,4 +20,5 @@ const struct strategy strategy_faasnet = {
 	.start = start,
 	.facts = agents_facts,
 	.free = agents_free,
+	.faults = &agents_faults,
 };

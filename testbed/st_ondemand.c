@@ -18,4 +18,5 @@ const struct strategy strategy_ondemand = {
 	.start = start,
 	.facts = agents_facts,
 	.free = agents_free,
+	.faults = &agents_faults,
 };

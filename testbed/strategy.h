@@ -68,6 +68,25 @@ struct strategy_fact {
 	uint64_t after_ns;
 };
 
+/* The processes a fault (faults.h) can hit in a strategy's stack. */
+enum strategy_proc {
+	STRATEGY_PROC_AGENT,   /* the agent of a VM */
+	STRATEGY_PROC_MANAGER, /* the manager */
+};
+
+/* Faults on a strategy's own processes, by PID through env->pr. Each
+ * returns 0 or a negative errno with e set. */
+struct strategy_faults {
+	/* SIGKILL: vm is the VM's index for an agent. */
+	int (*kill)(void *state, enum strategy_proc p, unsigned vm,
+		    struct err *e);
+	/* Started again as it was first (a killed one only). */
+	int (*restart)(void *state, enum strategy_proc p, unsigned vm,
+		       struct err *e);
+	/* The agent of vm lies from now on: mode is agent/lie.h's. */
+	int (*lie)(void *state, unsigned vm, int mode, struct err *e);
+};
+
 struct strategy {
 	const char *name;  /* as scenarios and --strategies write it */
 	const char *about; /* one line, for `run --help` and docs */
@@ -87,6 +106,9 @@ struct strategy {
 	int (*facts)(void *state, const struct driver_result *dr,
 		     struct strategy_fact *f, unsigned *corrupt);
 	void (*free)(void *state);
+	/* NULL: no process of its own a fault can hit (faults on links and
+	 * the registry still apply). */
+	const struct strategy_faults *faults;
 };
 
 /* env->bindir/name (faasnet-agent, faasnet-dadi...) into buf: 0, or

@@ -15,7 +15,7 @@
 #include "requests.h"
 
 struct summary_row {
-	char strategy[16];
+	char strategy[24];
 	char function[64];
 	char vm[16];	    /* "" when never placed */
 	long sweep;	    /* the sweep value, -1 without a sweep */
@@ -38,7 +38,7 @@ struct summary_cpu {
 };
 
 struct summary_run {
-	char strategy[16];
+	char strategy[24];
 	long sweep; /* -1 without a sweep */
 	/* placement's seed (the manager's --seed) of its first repetition;
 	 * repetition r used seed + r - 1 */

@@ -56,6 +56,7 @@ static int shape(struct nl_sock *sk, const struct topo_plan *plan, int ifindex,
 /* One host's eth0 from inside its namespace (netns_run). */
 struct reshape_one {
 	const struct topo_host *h;
+	uint64_t rate_bps;
 	struct err *e;
 };
 
@@ -70,10 +71,31 @@ static int reshape_inside(void *arg)
 		return -EIO;
 	snprintf(what, sizeof(what), "%s: " TOPO_HOST_IFNAME " (upload)",
 		 o->h->netns);
-	ret = link_set_htb_rate(sk, TOPO_HOST_IFINDEX, o->h->rate_bps,
-				topo_burst_bytes(o->h->rate_bps, TOPO_MTU),
-				what, o->e);
+	ret = link_set_htb_rate(sk, TOPO_HOST_IFINDEX, o->rate_bps,
+				topo_burst_bytes(o->rate_bps, TOPO_MTU), what,
+				o->e);
 	link_sock_close(sk);
+	return ret;
+}
+
+/* One host's link at both ends to rate_bps, in place. */
+static int reshape_host(struct nl_sock *sk, const struct topo_host *h,
+			uint64_t rate_bps, struct err *e)
+{
+	struct reshape_one o = {h, rate_bps, e};
+	int nsfd, ret;
+
+	ret = link_set_htb_rate(sk, h->ifindex, rate_bps,
+				topo_burst_bytes(rate_bps, TOPO_MTU), h->ifname,
+				e);
+	if (ret)
+		return ret;
+	nsfd = netns_open(h->netns);
+	if (nsfd < 0)
+		return err_set(e, nsfd, "namespace %s: %s", h->netns,
+			       strerror(-nsfd));
+	ret = netns_run(nsfd, reshape_inside, &o);
+	close(nsfd);
 	return ret;
 }
 
@@ -87,25 +109,9 @@ int topo_reshape(const struct topo_plan *plan, struct err *e)
 
 	if (!sk)
 		return -EIO;
-	for (i = 0; !ret && i < plan->nhosts; i++) {
-		const struct topo_host *h = &plan->hosts[i];
-		struct reshape_one o = {h, e};
-		int nsfd;
-
-		ret = link_set_htb_rate(sk, h->ifindex, h->rate_bps,
-					topo_burst_bytes(h->rate_bps, TOPO_MTU),
-					h->ifname, e);
-		if (ret)
-			break;
-		nsfd = netns_open(h->netns);
-		if (nsfd < 0) {
-			ret = err_set(e, nsfd, "namespace %s: %s", h->netns,
-				      strerror(-nsfd));
-			break;
-		}
-		ret = netns_run(nsfd, reshape_inside, &o);
-		close(nsfd);
-	}
+	for (i = 0; !ret && i < plan->nhosts; i++)
+		ret = reshape_host(sk, &plan->hosts[i],
+				   plan->hosts[i].rate_bps, e);
 	for (i = 0; !ret && up && i < plan->nracks; i++) {
 		ret = link_set_htb_rate(sk, plan->racks[i].uplink_r_ifindex, up,
 					upb, plan->racks[i].uplink_r, e);
@@ -115,6 +121,42 @@ int topo_reshape(const struct topo_plan *plan, struct err *e)
 						up, upb, plan->racks[i].uplink_c,
 						e);
 	}
+	link_sock_close(sk);
+	return ret;
+}
+
+int topo_host_rate(const struct topo_plan *plan, unsigned host,
+		   uint64_t rate_bps, struct err *e)
+{
+	struct nl_sock *sk;
+	int ret;
+
+	if (host >= plan->nhosts || !rate_bps)
+		return err_set(e, -EINVAL, "host %u: no such host or rate 0",
+			       host);
+	sk = link_sock_open(e);
+	if (!sk)
+		return -EIO;
+	ret = reshape_host(sk, &plan->hosts[host], rate_bps, e);
+	link_sock_close(sk);
+	return ret;
+}
+
+int topo_host_link(const struct topo_plan *plan, unsigned host, bool up,
+		   struct err *e)
+{
+	struct nl_sock *sk;
+	int ret;
+
+	if (host >= plan->nhosts)
+		return err_set(e, -EINVAL, "host %u: no such host", host);
+	sk = link_sock_open(e);
+	if (!sk)
+		return -EIO;
+	ret = up ? link_set_up(sk, plan->hosts[host].ifindex,
+			       plan->hosts[host].ifname, e)
+		 : link_set_down(sk, plan->hosts[host].ifindex,
+				 plan->hosts[host].ifname, e);
 	link_sock_close(sk);
 	return ret;
 }

@@ -8,6 +8,7 @@
 #define FAASNET_TOPO_BUILD_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "err.h"
 #include "plan.h"
@@ -38,6 +39,18 @@ struct topo_clean_stats {
  * e naming the link. */
 int topo_reshape(const struct topo_plan *plan, struct err *e)
 	__attribute__((warn_unused_result));
+
+/* Faults (testbed/faults.h) on one host of a built network, by its index
+ * in plan->hosts: its link shaped to rate_bps at both ends, in place (the
+ * rate as the kernel sees it: the caller scales and dilates); or its
+ * cable down or up again (the host end in the initial namespace: the
+ * host's eth0 loses carrier as a pulled cable would make it). 0 or a
+ * negative errno with e naming the link. */
+int topo_host_rate(const struct topo_plan *plan, unsigned host,
+		   uint64_t rate_bps, struct err *e)
+	__attribute__((warn_unused_result));
+int topo_host_link(const struct topo_plan *plan, unsigned host, bool up,
+		   struct err *e) __attribute__((warn_unused_result));
 
 /* Removes every link of TOPO_LINK_GROUP (one request), every namespace and
  * link whose name starts with TOPO_PREFIX, the tmpfs netns_prepare may have

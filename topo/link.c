@@ -193,6 +193,15 @@ int link_set_up(struct nl_sock *sk, int ifindex, const char *what,
 	return ret < 0 ? nl_fail(e, ret, "%s: cannot bring it up", what) : 0;
 }
 
+int link_set_down(struct nl_sock *sk, int ifindex, const char *what,
+		  struct err *e)
+{
+	struct nl_msg *m = setlink_msg(AF_UNSPEC, ifindex, 0, IFF_UP);
+	int ret = m ? nl_send_sync(sk, m) : -NLE_NOMEM;
+
+	return ret < 0 ? nl_fail(e, ret, "%s: cannot take it down", what) : 0;
+}
+
 int link_ifindex(struct nl_sock *sk, const char *name, int *ifindex,
 		 struct err *e)
 {

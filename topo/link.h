@@ -60,6 +60,10 @@ int link_attach(struct nl_sock *sk, int ifindex, int master, const char *what,
 int link_set_up(struct nl_sock *sk, int ifindex, const char *what,
 		struct err *e);
 
+/* Takes ifindex down (a fault: the cable pulled; faults.h). */
+int link_set_down(struct nl_sock *sk, int ifindex, const char *what,
+		  struct err *e);
+
 /* ifindex of name, or -ENODEV. */
 int link_ifindex(struct nl_sock *sk, const char *name, int *ifindex,
 		 struct err *e);

@@ -263,7 +263,8 @@ static int run_bt_n(const struct scenario_invocation *inv, size_t ninv,
 		ret = st->start(&env, &state, &t);
 		if (!ret)
 			ret = driver_run(&t, inv, ninv, cur.s,
-					 cur.s->timeout_ns, k, NULL, "itest-bt",
+					 cur.s->timeout_ns, k, NULL, NULL,
+					 "itest-bt",
 					 &cur.r, e);
 		if (!ret && st->finish)
 			st->finish(state, &cur.r);
