@@ -489,7 +489,8 @@ static const struct bad_case bad[] = {
 	{BASE "colour: red\n",
 	 "x.yaml:8: unknown key 'colour'; valid keys: name, description, "
 	 "paper, topology, scale, dilation, images, functions, workload, "
-	 "strategies, repetitions, seed, timeout, reclaim, sweep, serve"},
+	 "strategies, repetitions, seed, timeout, reclaim, sweep, serve, "
+	 "faults"},
 	{"name: t\nimages:\n  - { name: py, size: 1MB, colour: red }\n" TAIL,
 	 "x.yaml:3: images[0]: unknown key 'colour'; valid keys: name, size, "
 	 "block_size, startup_fraction, startup_compute, seed, layout"},
@@ -803,6 +804,49 @@ static const struct bad_case bad[] = {
 	 "x.yaml:9: invalid YAML: did not find expected ',' or '}' (while "
 	 "parsing a flow mapping at line 8)"},
 	{BASE "description: \"a\nb\"\n", NULL}, /* multi-line text is fine */
+	/* faults */
+	{BASE "faults:\n  - { at: 1s, vm: vm0001 }\n",
+	 "x.yaml:9: faults[0]: expected one of kill, link or lie, got 0"},
+	{BASE "faults:\n  - { at: 1s, kill: agent, lie: fake, vm: vm0001 }\n",
+	 "x.yaml:9: faults[0]: expected one of kill, link or lie, got 2"},
+	{BASE "faults:\n  - { kill: registry }\n",
+	 "x.yaml:9: faults[0]: expected one of at (a time) or after (a number "
+	 "of containers started)"},
+	{BASE "faults:\n  - { at: 1s, after: 3, kill: registry }\n",
+	 "x.yaml:9: faults[0]: expected one of at (a time) or after (a number "
+	 "of containers started)"},
+	{BASE "faults:\n  - { at: 1s, kill: router }\n",
+	 "x.yaml:9: faults[0].kill: expected agent, registry or manager, got "
+	 "'router'"},
+	{BASE "faults:\n  - { at: 1s, kill: agent }\n",
+	 "x.yaml:9: faults[0]: expected one of vm (a VM's name) or role (root, "
+	 "interior, leaf or any)"},
+	{BASE "faults:\n  - { at: 1s, kill: agent, role: top }\n",
+	 "x.yaml:9: faults[0].role: expected root, interior, leaf or any, got "
+	 "'top'"},
+	{BASE "faults:\n  - { at: 1s, kill: agent, role: root, depth: 1 }\n",
+	 "x.yaml:9: faults[0].depth: only with role: interior"},
+	{BASE "faults:\n  - { at: 1s, kill: registry, vm: vm0001 }\n",
+	 "x.yaml:9: faults[0].vm: only with an agent (kill: agent, link: "
+	 "agent, lie)"},
+	{BASE "faults:\n  - { at: 1s, kill: registry, down: 1s }\n",
+	 "x.yaml:9: faults[0].down: only with link"},
+	{BASE "faults:\n  - { at: 1s, link: registry }\n",
+	 "x.yaml:9: faults[0]: a link fault takes one of down, flap or rate, "
+	 "got 0"},
+	{BASE "faults:\n  - { at: 1s, link: registry, rate: fast }\n",
+	 "x.yaml:9: faults[0].rate: expected a rate like 100mbit, got \"fast\""},
+	{BASE "faults:\n  - { at: 1s, link: registry, down: 1s, times: 2 }\n",
+	 "x.yaml:9: faults[0].times: only with flap"},
+	{BASE "faults:\n  - { at: 1s, lie: loud, vm: vm0001 }\n",
+	 "x.yaml:9: faults[0].lie: expected corrupt, fake, slow or silent, got "
+	 "'loud'"},
+	{BASE "faults:\n  - { at: 1s, kill: agent, role: root, function: f9 }\n",
+	 "x.yaml:9: faults[0].function: expected the name of a function (f1), "
+	 "got 'f9'"},
+	{BASE "faults:\n  - { at: 1s, kill: agent, role: leaf, count: 2, "
+	      "share: 0.5 }\n",
+	 "x.yaml:9: faults[0]: expected one of count or share"},
 };
 
 static void test_rejections(void **state)
@@ -829,6 +873,58 @@ static void test_rejections(void **state)
 		/* s is written only on success */
 		assert_true(is_poisoned(&s));
 	}
+}
+
+/* Every kind of fault as scenario.h keeps it. */
+static void test_faults(void **state)
+{
+	struct scenario s;
+	struct err e = {""};
+	const struct scenario_fault *f;
+
+	(void)state;
+	assert_int_equal(
+		parse(BASE "faults:\n"
+			   "  - { at: 2s, kill: agent, role: interior, depth: 1,"
+			   " count: 2, restart: 500ms }\n"
+			   "  - { after: 4, kill: registry, restart: 1s }\n"
+			   "  - { at: 1s, kill: manager }\n"
+			   "  - { at: 1s, link: agent, vm: vm0003, flap: 200ms }\n"
+			   "  - { at: 1s, link: registry, rate: 10mbit, for: 2s }\n"
+			   "  - { at: 0s, lie: silent, role: leaf, share: 0.25 }\n",
+		      &s, &e),
+		0);
+	assert_int_equal(s.nfaults, 6);
+	f = &s.faults[0];
+	assert_int_equal(f->what, SCENARIO_FAULT_KILL);
+	assert_int_equal(f->host, SCENARIO_FAULT_AGENT);
+	assert_int_equal(f->role, SCENARIO_ROLE_INTERIOR);
+	assert_int_equal(f->depth, 1);
+	assert_int_equal(f->count, 2);
+	assert_int_equal(f->at_ns, 2 * SEC);
+	assert_int_equal(f->restart_ns, 500 * MS);
+	assert_int_equal(f->line, 9);
+	f = &s.faults[1];
+	assert_int_equal(f->after, 4);
+	assert_int_equal(f->host, SCENARIO_FAULT_REGISTRY);
+	assert_int_equal(s.faults[2].host, SCENARIO_FAULT_MANAGER);
+	assert_int_equal(s.faults[2].restart_ns, 0);
+	f = &s.faults[3];
+	assert_int_equal(f->what, SCENARIO_FAULT_LINK);
+	assert_int_equal(f->role, SCENARIO_ROLE_NAMED);
+	assert_string_equal(f->vm, "vm0003");
+	assert_int_equal(f->flap_ns, 200 * MS);
+	assert_int_equal(f->times, 3); /* the default */
+	f = &s.faults[4];
+	assert_int_equal(f->rate_bps, 10 * MBIT);
+	assert_int_equal(f->for_ns, 2 * SEC);
+	f = &s.faults[5];
+	assert_int_equal(f->what, SCENARIO_FAULT_LIE);
+	assert_string_equal(f->lie, "silent");
+	assert_int_equal(f->role, SCENARIO_ROLE_LEAF);
+	assert_true(f->share == 0.25);
+	assert_int_equal(f->depth, -1);
+	scenario_free(&s);
 }
 
 static void test_too_many(void **state)
@@ -1577,6 +1673,7 @@ int main(void)
 		cmocka_unit_test(test_topology_path_errors),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_null_err),
 		cmocka_unit_test(test_serve),
 		cmocka_unit_test(test_load_errors),
