@@ -189,6 +189,18 @@ static int link_set(struct faults *fx, unsigned host, int up, struct err *e)
 	return ret;
 }
 
+/* The registry again, on its storage (regproc_start clears rp first). */
+static int registry_start(struct faults *fx, struct err *e)
+{
+	char dir[PATH_MAX];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s", fx->env.rp->storage);
+	ret = regproc_start(dir, fx->env.rp, e);
+	fx->registry_down = ret != 0;
+	return ret;
+}
+
 /* Kills or starts again the process on host (an agent's VM, the registry
  * or the manager). */
 static int proc_do(struct faults *fx, const struct scenario_fault *f,
@@ -208,8 +220,7 @@ static int proc_do(struct faults *fx, const struct scenario_fault *f,
 						     "running")
 				   : 0;
 		}
-		ret = regproc_start(fx->env.rp->storage, fx->env.rp, e);
-		fx->registry_down = ret != 0;
+		ret = registry_start(fx, e);
 		return ret;
 	}
 	return start ? ops->restart(fx->env.state, p, host - 2, e)
@@ -412,10 +423,8 @@ int faults_end(struct faults *fx, struct err *e)
 					   fx->env.plan->hosts[h].rate_bps, e)))
 			fx->rerated[h] = 0;
 	}
-	if (!ret && fx->registry_down) {
-		ret = regproc_start(fx->env.rp->storage, fx->env.rp, e);
-		fx->registry_down = ret != 0;
-	}
+	if (!ret && fx->registry_down)
+		ret = registry_start(fx, e);
 	fx->nacts = 0;
 	return ret;
 }
