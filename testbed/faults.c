@@ -38,6 +38,9 @@ struct faults {
 	unsigned char *down, *rerated;
 	int registry_down;
 	unsigned *pick; /* scratch: a role's VMs */
+	/* per plan host, its cable's counters when the run began: what the
+	 * host sent (the host end's rx) and received (its tx) */
+	uint64_t *sent0, *received0;
 };
 
 /* agent/lie.h's modes, 1 on (0 is honest) */
@@ -77,6 +80,26 @@ static const char *host_name(const struct faults *fx, unsigned host)
 static void say(struct faults *fx, const char *event, json_t *fields)
 {
 	eventlog_write(fx->log, event, fields);
+}
+
+/* What host sent (or received) over its cable so far, from the host
+ * end's counters in the initial namespace; 0 when unreadable. */
+static uint64_t cable_bytes(const struct faults *fx, unsigned host, int sent)
+{
+	char path[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s",
+		 fx->env.plan->hosts[host].ifname, sent ? "rx_bytes"
+							: "tx_bytes");
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
 }
 
 /* Said in the timeline and on stderr: a fault that could not be done. */
@@ -124,8 +147,18 @@ int faults_new(const struct faults_env *env, struct faults **out,
 	fx->down = calloc(n, 1);
 	fx->rerated = calloc(n, 1);
 	fx->pick = calloc(env->vms ? env->vms : 1, sizeof(*fx->pick));
+	fx->sent0 = calloc(n, sizeof(*fx->sent0));
+	fx->received0 = calloc(n, sizeof(*fx->received0));
+	for (i = 0; fx->sent0 && fx->received0 && i < n; i++)
+		for (unsigned k = 0; k < s->nfaults; k++)
+			if (s->faults[k].sent || s->faults[k].received) {
+				fx->sent0[i] = cable_bytes(fx, i, 1);
+				fx->received0[i] = cable_bytes(fx, i, 0);
+				break;
+			}
 	snprintf(path, sizeof(path), "%s/manager.jsonl", env->raw);
-	ret = !fx->down || !fx->rerated || !fx->pick
+	ret = !fx->down || !fx->rerated || !fx->pick || !fx->sent0 ||
+			      !fx->received0
 		      ? -ENOMEM
 		      : treewatch_new(path, s, env->vms, &fx->tw);
 	if (ret) {
@@ -152,6 +185,8 @@ void faults_free(struct faults *fx)
 	free(fx->down);
 	free(fx->rerated);
 	free(fx->pick);
+	free(fx->sent0);
+	free(fx->received0);
 	free(fx);
 }
 
@@ -229,7 +264,7 @@ static int proc_do(struct faults *fx, const struct scenario_fault *f,
 
 /* Which hosts fault i hits now: 0 when a role has no VM yet. */
 static size_t targets(struct faults *fx, const struct scenario_fault *f,
-		      unsigned *hosts)
+		      unsigned *hosts, size_t max)
 {
 	size_t n, i, want;
 
@@ -251,9 +286,26 @@ static size_t targets(struct faults *fx, const struct scenario_fault *f,
 		want = fx->env.vms;
 	n = treewatch_pick(fx->tw, f->function, f->role, f->depth, fx->pick,
 			   want);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && i < max; i++)
 		hosts[i] = host_of(f, fx->pick[i]);
-	return n;
+	return i;
+}
+
+/* A fault waiting for bytes: its first target has sent (received) that
+ * many, scaled as image sizes are. */
+static int bytes_due(struct faults *fx, const struct scenario_fault *f)
+{
+	unsigned hosts[1];
+	double want = (double)(f->sent ? f->sent : f->received) *
+		      fx->env.s->scale;
+	uint64_t now;
+
+	if (!targets(fx, f, hosts, 1))
+		return 0;
+	now = f->sent ? cable_bytes(fx, hosts[0], 1) - fx->sent0[hosts[0]]
+		      : cable_bytes(fx, hosts[0], 0) -
+				fx->received0[hosts[0]];
+	return (double)now >= want;
 }
 
 /* Fault i fires at now on its targets. */
@@ -272,9 +324,7 @@ static int fire(struct faults *fx, unsigned i, uint64_t now, struct err *oom)
 		skipped(fx, i, "this strategy has no agents or manager to hit");
 		return 0;
 	}
-	nh = (unsigned)targets(fx, f, hosts);
-	if (nh > sizeof(hosts) / sizeof(hosts[0]))
-		nh = sizeof(hosts) / sizeof(hosts[0]);
+	nh = (unsigned)targets(fx, f, hosts, sizeof(hosts) / sizeof(hosts[0]));
 	if (!nh) {
 		/* The tree has no VM of that role yet: wait for one. */
 		if (!fx->waiting[i]++)
@@ -387,13 +437,15 @@ int faults_tick(void *arg, uint64_t now_ns, unsigned started,
 
 		if (fx->fired[i])
 			continue;
-		if (f->after ? started >= f->after : now_ns >= f->at_ns) {
+		if (f->sent || f->received ? bytes_due(fx, f)
+		    : f->after		   ? started >= f->after
+					   : now_ns >= f->at_ns) {
 			ret = fire(fx, i, now_ns, e);
 			if (ret)
 				return ret;
 		}
-		if (!fx->fired[i] && !f->after && f->at_ns > now_ns &&
-		    f->at_ns < *due_ns)
+		if (!fx->fired[i] && !f->after && !f->sent && !f->received &&
+		    f->at_ns > now_ns && f->at_ns < *due_ns)
 			*due_ns = f->at_ns;
 	}
 	/* In order of due time; a follow-up may add no other. */

@@ -1406,7 +1406,7 @@ typedef int (*node_fn)(const struct ctx *c, const yaml_node_t *v,
 /* A fault as written; which of kill, link and lie it has decides what it
  * does, and the checks below which other keys go with it. */
 struct fault_raw {
-	uint64_t at, restart, down, flap, for_ns;
+	uint64_t at, restart, down, flap, for_ns, sent, received;
 	unsigned after, depth, count, times;
 	double share;
 	char kill[16], link[16], lie[16], vm[16], role[16], function[64];
@@ -1420,6 +1420,12 @@ static const struct key fault_keys[] = {
 	{.name = "after", .type = KEY_COUNT, FAULT_FIELD(after),
 	 .what = "a number of containers started, 1 to 100000", .min = 1,
 	 .max = MAX_CONTAINERS},
+	{.name = "sent", .type = KEY_SIZE, FAULT_FIELD(sent),
+	 .what = "a size from 1B to 1TB like 10MB", .min = 1,
+	 .max = UINT64_C(1) << 40},
+	{.name = "received", .type = KEY_SIZE, FAULT_FIELD(received),
+	 .what = "a size from 1B to 1TB like 10MB", .min = 1,
+	 .max = UINT64_C(1) << 40},
 	{.name = "kill", .type = KEY_NAME, FAULT_FIELD(kill),
 	 .what = "agent, registry or manager"},
 	{.name = "link", .type = KEY_NAME, FAULT_FIELD(link),
@@ -1530,14 +1536,18 @@ static int parse_fault(const struct ctx *c, const yaml_node_t *node,
 		return fail(c, yamlmsg_line(node), -EINVAL,
 			    "%s: expected one of kill, link or lie, got %d",
 			    path, nwhat);
-	if (!!seen_line(&sn, fault_keys, "at") ==
-	    !!seen_line(&sn, fault_keys, "after"))
+	if (!!seen_line(&sn, fault_keys, "at") + !!raw.after + !!raw.sent +
+		    !!raw.received !=
+	    1)
 		return fail(c, yamlmsg_line(node), -EINVAL,
-			    "%s: expected one of at (a time) or after (a "
-			    "number of containers started)",
+			    "%s: expected one of at (a time), after (a "
+			    "number of containers started), sent or received "
+			    "(bytes on the target VM's link)",
 			    path);
 	f->at_ns = raw.at;
 	f->after = raw.after;
+	f->sent = raw.sent;
+	f->received = raw.received;
 	f->what = raw.kill[0]  ? SCENARIO_FAULT_KILL
 		  : raw.link[0] ? SCENARIO_FAULT_LINK
 				: SCENARIO_FAULT_LIE;
@@ -1577,6 +1587,13 @@ static int parse_fault(const struct ctx *c, const yaml_node_t *node,
 				 "an agent (kill: agent, link: agent, lie)");
 	if (ret)
 		return ret;
+	if ((raw.sent || raw.received) && f->host != SCENARIO_FAULT_AGENT)
+		return fail(c,
+			    fault_line(&sn, raw.sent ? "sent" : "received",
+				       node),
+			    -EINVAL, "%s.%s: only with an agent (kill: agent, "
+				     "link: agent, lie)",
+			    path, raw.sent ? "sent" : "received");
 	if (f->what == SCENARIO_FAULT_LINK) {
 		nlink = !!raw.down + !!raw.flap +
 			!!seen_line(&sn, fault_keys, "rate");

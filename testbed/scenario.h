@@ -96,8 +96,11 @@ enum scenario_fault_role {
  * world's. faults.h carries them out. */
 struct scenario_fault {
 	unsigned line;
-	uint64_t at_ns;		/* when after = 0 */
-	unsigned after;		/* containers started; 0: at at_ns */
+	uint64_t at_ns;		/* when after, sent and received are 0 */
+	unsigned after;		/* or: so many containers started */
+	/* or: the (first) target VM has sent, or received, this many bytes
+	 * since the run's start (as written: scaled as image sizes are) */
+	uint64_t sent, received;
 	enum scenario_fault_do what;
 	enum scenario_fault_host host;
 	/* an agent: a named VM, or count (or share) of a role's VMs in

@@ -810,11 +810,13 @@ static const struct bad_case bad[] = {
 	{BASE "faults:\n  - { at: 1s, kill: agent, lie: fake, vm: vm0001 }\n",
 	 "x.yaml:9: faults[0]: expected one of kill, link or lie, got 2"},
 	{BASE "faults:\n  - { kill: registry }\n",
-	 "x.yaml:9: faults[0]: expected one of at (a time) or after (a number "
-	 "of containers started)"},
+	 "x.yaml:9: faults[0]: expected one of at (a time), after (a number "
+	 "of containers started), sent or received (bytes on the target VM's "
+	 "link)"},
 	{BASE "faults:\n  - { at: 1s, after: 3, kill: registry }\n",
-	 "x.yaml:9: faults[0]: expected one of at (a time) or after (a number "
-	 "of containers started)"},
+	 "x.yaml:9: faults[0]: expected one of at (a time), after (a number "
+	 "of containers started), sent or received (bytes on the target VM's "
+	 "link)"},
 	{BASE "faults:\n  - { at: 1s, kill: router }\n",
 	 "x.yaml:9: faults[0].kill: expected agent, registry or manager, got "
 	 "'router'"},
@@ -838,6 +840,9 @@ static const struct bad_case bad[] = {
 	 "x.yaml:9: faults[0].rate: expected a rate like 100mbit, got \"fast\""},
 	{BASE "faults:\n  - { at: 1s, link: registry, down: 1s, times: 2 }\n",
 	 "x.yaml:9: faults[0].times: only with flap"},
+	{BASE "faults:\n  - { sent: 1MB, kill: registry }\n",
+	 "x.yaml:9: faults[0].sent: only with an agent (kill: agent, link: "
+	 "agent, lie)"},
 	{BASE "faults:\n  - { at: 1s, lie: loud, vm: vm0001 }\n",
 	 "x.yaml:9: faults[0].lie: expected corrupt, fake, slow or silent, got "
 	 "'loud'"},
@@ -891,10 +896,13 @@ static void test_faults(void **state)
 			   "  - { at: 1s, kill: manager }\n"
 			   "  - { at: 1s, link: agent, vm: vm0003, flap: 200ms }\n"
 			   "  - { at: 1s, link: registry, rate: 10mbit, for: 2s }\n"
-			   "  - { at: 0s, lie: silent, role: leaf, share: 0.25 }\n",
+			   "  - { at: 0s, lie: silent, role: leaf, share: 0.25 }\n"
+			   "  - { sent: 2MB, kill: agent, role: interior }\n",
 		      &s, &e),
 		0);
-	assert_int_equal(s.nfaults, 6);
+	assert_int_equal(s.nfaults, 7);
+	assert_int_equal(s.faults[6].sent, 2000000);
+	assert_int_equal(s.faults[6].at_ns, 0);
 	f = &s.faults[0];
 	assert_int_equal(f->what, SCENARIO_FAULT_KILL);
 	assert_int_equal(f->host, SCENARIO_FAULT_AGENT);
