@@ -9,6 +9,7 @@
 #include "build.h"
 #include "eventlog.h"
 #include "faults.h"
+#include "netmon.h"
 #include "treewatch.h"
 
 /* A timed follow-up of a fault that fired. */
@@ -82,24 +83,11 @@ static void say(struct faults *fx, const char *event, json_t *fields)
 	eventlog_write(fx->log, event, fields);
 }
 
-/* What host sent (or received) over its cable so far, from the host
- * end's counters in the initial namespace; 0 when unreadable. */
+/* What host sent (or received) over its cable so far. */
 static uint64_t cable_bytes(const struct faults *fx, unsigned host, int sent)
 {
-	char path[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s",
-		 fx->env.plan->hosts[host].ifname, sent ? "rx_bytes"
-							: "tx_bytes");
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
+	return netmon_cable_bytes(fx->env.plan->hosts[host].ifname,
+				  sent ? "rx_bytes" : "tx_bytes");
 }
 
 /* Said in the timeline and on stderr: a fault that could not be done. */
@@ -111,8 +99,7 @@ static void skipped(struct faults *fx, unsigned i, const char *why)
 	    json_pack("{s:i, s:s}", "fault", (int)i, "why", why));
 }
 
-int faults_new(const struct faults_env *env, struct faults **out,
-	       struct err *e)
+int faults_new(const struct faults_env *env, struct faults **out, struct err *e)
 {
 	const struct scenario *s = env->s;
 	struct faults *fx;
@@ -251,8 +238,9 @@ static int proc_do(struct faults *fx, const struct scenario_fault *f,
 		if (!start) {
 			ret = regproc_kill(fx->env.rp);
 			fx->registry_down = !ret;
-			return ret ? err_set(e, ret, "the registry is not "
-						     "running")
+			return ret ? err_set(e, ret,
+					     "the registry is not "
+					     "running")
 				   : 0;
 		}
 		ret = registry_start(fx, e);
@@ -296,15 +284,14 @@ static size_t targets(struct faults *fx, const struct scenario_fault *f,
 static int bytes_due(struct faults *fx, const struct scenario_fault *f)
 {
 	unsigned hosts[1];
-	double want = (double)(f->sent ? f->sent : f->received) *
-		      fx->env.s->scale;
+	double want =
+		(double)(f->sent ? f->sent : f->received) * fx->env.s->scale;
 	uint64_t now;
 
 	if (!targets(fx, f, hosts, 1))
 		return 0;
 	now = f->sent ? cable_bytes(fx, hosts[0], 1) - fx->sent0[hosts[0]]
-		      : cable_bytes(fx, hosts[0], 0) -
-				fx->received0[hosts[0]];
+		      : cable_bytes(fx, hosts[0], 0) - fx->received0[hosts[0]];
 	return (double)now >= want;
 }
 
@@ -372,8 +359,8 @@ static int fire(struct faults *fx, unsigned i, uint64_t now, struct err *oom)
 			if (link_set(fx, h, 0, &e))
 				break;
 			if (f->down_ns) {
-				ret = later(fx, now + f->down_ns, ACT_LINK_UP, i,
-					    h);
+				ret = later(fx, now + f->down_ns, ACT_LINK_UP,
+					    i, h);
 				break;
 			}
 			/* flap: up, down, up ... times downs in all */
@@ -423,8 +410,8 @@ static void follow_up(struct faults *fx, const struct action *a)
 		skipped(fx, a->fault, e.msg);
 }
 
-int faults_tick(void *arg, uint64_t now_ns, unsigned started,
-		uint64_t *due_ns, struct err *e)
+int faults_tick(void *arg, uint64_t now_ns, unsigned started, uint64_t *due_ns,
+		struct err *e)
 {
 	struct faults *fx = arg;
 	const struct scenario *s = fx->env.s;
@@ -540,10 +527,10 @@ static void fault_line(json_t *j, void *arg)
 	c->index = (unsigned)json_integer_value(json_object_get(j, "fault"));
 	c->at_s = json_real_value(json_object_get(j, "at_s"));
 	snprintf(c->targets, sizeof(c->targets), "%s",
-		 json_string_value(json_object_get(j, "targets"))
-			 ?: "");
+		 json_string_value(json_object_get(j, "targets")) ?: "");
 	c->detect_s = c->repair_s = -1;
-	m->t_ns[m->n++] = (uint64_t)json_integer_value(json_object_get(j, "t_ns"));
+	m->t_ns[m->n++] =
+		(uint64_t)json_integer_value(json_object_get(j, "t_ns"));
 }
 
 static void manager_line(json_t *j, void *arg)
@@ -562,7 +549,8 @@ static void manager_line(json_t *j, void *arg)
 	    !strcmp(ev, "replace_failed")) {
 		if (!strcmp(ev, "parent") && m->repairing >= 0)
 			m->out[m->repairing].repair_s =
-				(double)(t - m->t_ns[m->repairing]) / 1e9 / m->k;
+				(double)(t - m->t_ns[m->repairing]) / 1e9 /
+				m->k;
 	} else {
 		m->repairing = -1;
 	}
@@ -575,8 +563,8 @@ static void manager_line(json_t *j, void *arg)
 		if ((!strcmp(ev, "vm_lost") || !strcmp(ev, "vm_distrusted")) &&
 		    vm && has_word(c->targets, vm)) {
 			if (c->detect_s < 0)
-				c->detect_s = (double)(t - m->t_ns[i]) / 1e9 /
-					      m->k;
+				c->detect_s =
+					(double)(t - m->t_ns[i]) / 1e9 / m->k;
 			m->repairing = (long)i;
 			break;
 		}
@@ -593,8 +581,8 @@ static void manager_line(json_t *j, void *arg)
 size_t faults_measure(const char *raw, uint64_t t0_ns, double k,
 		      struct faults_cost *out, size_t max)
 {
-	struct measure m = {.out = out, .max = max, .k = k > 1 ? k : 1,
-			    .repairing = -1};
+	struct measure m = {
+		.out = out, .max = max, .k = k > 1 ? k : 1, .repairing = -1};
 	char path[PATH_MAX + 32];
 
 	(void)t0_ns;

@@ -27,13 +27,14 @@ struct faults;
 struct faults_env {
 	const struct scenario *s;
 	const struct topo_plan *plan;
-	unsigned vms;	      /* this run's: plan->hosts[2 .. 2 + vms) */
-	const char *raw;      /* the run's folder: manager.jsonl in, faults.jsonl out */
-	const char *label;    /* for messages */
+	unsigned vms; /* this run's: plan->hosts[2 .. 2 + vms) */
+	const char
+		*raw; /* the run's folder: manager.jsonl in, faults.jsonl out */
+	const char *label; /* for messages */
 	const struct strategy *sp;
-	void *state;	      /* sp's, for its faults operations */
-	struct regproc *rp;   /* the run's registry */
-	double k;	      /* dilation: a link's rate is divided by it */
+	void *state;	    /* sp's, for its faults operations */
+	struct regproc *rp; /* the run's registry */
+	double k;	    /* dilation: a link's rate is divided by it */
 };
 
 /* Checks s's faults against this run (a named VM it has; an agent fault
@@ -48,8 +49,8 @@ int faults_new(const struct faults_env *env, struct faults **out,
  * containers up, and says when the next timed action is due. A fault that
  * cannot be carried out is said in the timeline and on stderr; it does
  * not end the run. 0, or -ENOMEM with e. */
-int faults_tick(void *arg, uint64_t now_ns, unsigned started,
-		uint64_t *due_ns, struct err *e);
+int faults_tick(void *arg, uint64_t now_ns, unsigned started, uint64_t *due_ns,
+		struct err *e);
 
 /* After the workload: undoes what would outlast the run (links still
  * down or re-rated, a registry still down), so the next run starts on the
@@ -59,13 +60,13 @@ void faults_free(struct faults *fx);
 
 /* What one fault cost, from the run's timelines. */
 struct faults_cost {
-	unsigned index;	      /* into the scenario's faults */
-	double at_s;	      /* when it fired (world s since the start); <0 never */
-	char targets[128];    /* "vm0003 vm0007", "registry" */
-	unsigned lost;	      /* containers of a dead VM not yet started */
-	unsigned replaced;    /* of those, placed again on another VM */
-	double detect_s;      /* fault to the manager noticing (-1: never) */
-	double repair_s;      /* fault to the last tree change it caused */
+	unsigned index; /* into the scenario's faults */
+	double at_s;	/* when it fired (world s since the start); <0 never */
+	char targets[128]; /* "vm0003 vm0007", "registry" */
+	unsigned lost;	   /* containers of a dead VM not yet started */
+	unsigned replaced; /* of those, placed again on another VM */
+	double detect_s;   /* fault to the manager noticing (-1: never) */
+	double repair_s;   /* fault to the last tree change it caused */
 };
 
 /* Per fault that fired, its cost from RAW's timelines (manager.jsonl,

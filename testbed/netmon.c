@@ -105,3 +105,20 @@ void netmon_close(struct netmon *m)
 	free(m->base);
 	free(m);
 }
+
+uint64_t netmon_cable_bytes(const char *ifname, const char *which)
+{
+	char path[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname,
+		 which);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}

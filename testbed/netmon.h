@@ -8,6 +8,8 @@
 #ifndef FAASNET_TESTBED_NETMON_H
 #define FAASNET_TESTBED_NETMON_H
 
+#include <stdint.h>
+
 #include "err.h"
 
 struct netmon;
@@ -17,5 +19,11 @@ int netmon_open(const char *csv, struct netmon **m, struct err *e);
 void netmon_sample(struct netmon *m, double t_s);
 /* Closes the file (NULL: nothing). */
 void netmon_close(struct netmon *m);
+
+/* One counter of a cable's host end now, from sysfs (which: "rx_bytes",
+ * what the host sent; "tx_bytes", what it received); 0 when unreadable.
+ * For a single reading between samples (a fault's trigger, a swarm's
+ * tally). */
+uint64_t netmon_cable_bytes(const char *ifname, const char *which);
 
 #endif

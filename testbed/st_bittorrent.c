@@ -37,6 +37,7 @@
 #include "driver.h"
 #include "eventlog.h"
 #include "evloop.h"
+#include "netmon.h"
 #include "oci.h"
 #include "place.h"
 #include "plan.h"
@@ -1133,23 +1134,6 @@ static void check_alive(struct bt *b, struct driver *d)
 	}
 }
 
-static uint64_t counter(const char *ifname, const char *which)
-{
-	char path[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname,
-		 which);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
 /* Bytes each host sent and received, from its cable's end in the initial
  * namespace (what the host sends arrives there): rx is the host's upload,
  * tx its download. Headers, announces and acknowledgements included. */
@@ -1158,8 +1142,8 @@ static void counters(const struct topo_plan *plan, uint64_t *up, uint64_t *down)
 	unsigned i;
 
 	for (i = 0; i < plan->nhosts; i++) {
-		up[i] = counter(plan->hosts[i].ifname, "rx_bytes");
-		down[i] = counter(plan->hosts[i].ifname, "tx_bytes");
+		up[i] = netmon_cable_bytes(plan->hosts[i].ifname, "rx_bytes");
+		down[i] = netmon_cable_bytes(plan->hosts[i].ifname, "tx_bytes");
 	}
 }
 

@@ -18,8 +18,8 @@ struct treewatch {
 	char *path;
 	const struct scenario *s;
 	unsigned vms, nfn;
-	long off;	 /* read up to here */
-	int32_t *parent; /* [fn * vms + vm] */
+	long off;		 /* read up to here */
+	int32_t *parent;	 /* [fn * vms + vm] */
 	unsigned *height, *size; /* per fn, as last recorded */
 	struct treewatch_sample *samples;
 	size_t nsamples, capsamples;
@@ -46,8 +46,8 @@ int treewatch_new(const char *path, const struct scenario *s, unsigned vms,
 	tw->size = calloc(tw->nfn ? tw->nfn : 1, sizeof(*tw->size));
 	tw->sub = calloc(vms ? vms : 1, sizeof(*tw->sub));
 	tw->kids = calloc(vms ? vms : 1, sizeof(*tw->kids));
-	if (!tw->path || !tw->parent || !tw->height || !tw->size ||
-	    !tw->sub || !tw->kids) {
+	if (!tw->path || !tw->parent || !tw->height || !tw->size || !tw->sub ||
+	    !tw->kids) {
 		treewatch_free(tw);
 		return -ENOMEM;
 	}

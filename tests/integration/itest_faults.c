@@ -131,9 +131,10 @@ static void test_kill_root_and_interior(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
-	root = run("faasnet",
-		   "  - { at: 300ms, kill: agent, role: root }\n"
-		   "  - { at: 300ms, kill: agent, role: interior, count: 2 }\n");
+	root = run(
+		"faasnet",
+		"  - { at: 300ms, kill: agent, role: root }\n"
+		"  - { at: 300ms, kill: agent, role: interior, count: 2 }\n");
 	all_started(root, "faasnet");
 	assert_int_equal(json_integer_value(json_object_get(
 				 itest_summary_run(root, "faasnet+faults"),
@@ -166,9 +167,8 @@ static void test_agent_restart(void **state)
 	assert_int_equal(lines("faasnet", "faults.jsonl", "\"restart\"",
 			       "\"error\":\"\""),
 			 1);
-	assert_int_equal(lines("faasnet", "manager.jsonl", "\"vm_up\"",
-			       "vm0005"),
-			 2);
+	assert_int_equal(
+		lines("faasnet", "manager.jsonl", "\"vm_up\"", "vm0005"), 2);
 }
 
 /* The registry killed while every VM reads it, started again a second
@@ -179,7 +179,8 @@ static void test_registry_restart(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
-	root = run("ondemand", "  - { at: 200ms, kill: registry, restart: 1s }\n");
+	root = run("ondemand",
+		   "  - { at: 200ms, kill: registry, restart: 1s }\n");
 	all_started(root, "ondemand");
 	json_decref(root);
 	assert_int_equal(lines("ondemand", "faults.jsonl", "\"restart\"",
@@ -198,18 +199,18 @@ static void test_manager_restart(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
-	root = run("faasnet", "  - { at: 200ms, kill: manager, restart: 300ms }\n");
+	root = run("faasnet",
+		   "  - { at: 200ms, kill: manager, restart: 300ms }\n");
 	all_started(root, "faasnet");
 	json_decref(root);
 	assert_int_equal(lines("faasnet", "faults.jsonl", "\"restart\"",
 			       "\"error\":\"\""),
 			 1);
 	/* twice up, and no VM lost or container placed again */
-	assert_int_equal(lines("faasnet", "manager.jsonl", "\"manager_up\"",
-			       NULL),
-			 2);
-	assert_int_equal(lines("faasnet", "manager.jsonl", "\"replaced\"", NULL),
-			 0);
+	assert_int_equal(
+		lines("faasnet", "manager.jsonl", "\"manager_up\"", NULL), 2);
+	assert_int_equal(
+		lines("faasnet", "manager.jsonl", "\"replaced\"", NULL), 0);
 }
 
 /* A VM's link down and up, another's flapping, the registry's slowed: all
@@ -220,11 +221,12 @@ static void test_links(void **state)
 
 	(void)state;
 	ITEST_NEED_REGISTRY();
-	root = run("faasnet",
-		   "  - { at: 200ms, link: agent, vm: vm0003, down: 500ms }\n"
-		   "  - { at: 200ms, link: agent, vm: vm0004, flap: 100ms, "
-		   "times: 3 }\n"
-		   "  - { at: 100ms, link: registry, rate: 20mbit, for: 1s }\n");
+	root = run(
+		"faasnet",
+		"  - { at: 200ms, link: agent, vm: vm0003, down: 500ms }\n"
+		"  - { at: 200ms, link: agent, vm: vm0004, flap: 100ms, "
+		"times: 3 }\n"
+		"  - { at: 100ms, link: registry, rate: 20mbit, for: 1s }\n");
 	all_started(root, "faasnet");
 	json_decref(root);
 	/* down: one up; flap: three downs, three ups (two after the first) */
@@ -255,9 +257,9 @@ static void lie(const char *how)
 	root = run("faasnet", fault);
 	all_started(root, "faasnet");
 	json_decref(root);
-	assert_int_equal(lines("faasnet", "manager.jsonl", "\"vm_distrusted\"",
-			       NULL),
-			 1);
+	assert_int_equal(
+		lines("faasnet", "manager.jsonl", "\"vm_distrusted\"", NULL),
+		1);
 	/* no container started with a block that failed its check */
 	assert_int_equal(lines("faasnet", "*.jsonl", "\"corrupt_used\"", NULL),
 			 0);
