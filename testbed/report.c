@@ -8,13 +8,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procs.h"
 #include "report.h"
 #include "requests.h"
 #include "units.h"
 
+/* Run by path, with an argument vector: no shell, so a results folder's
+ * name may hold any character. */
+#define GNUPLOT "/usr/bin/gnuplot"
+#define DOT	"/usr/bin/dot"
+
 static int have_gnuplot(void)
 {
-	return !access("/usr/bin/gnuplot", X_OK);
+	return !access(GNUPLOT, X_OK);
 }
 
 struct series {
@@ -340,18 +346,16 @@ static void throughput_table(FILE *f, const char *dir, double vm_Bps)
 
 static void tree_picture(const char *dir, const char *run)
 {
-	char cmd[3 * PATH_MAX];
+	char dot[PATH_MAX + 300], png[PATH_MAX + 300];
+	char *argv[] = {DOT, "-Tpng", dot, "-o", png, NULL};
 	struct stat st;
+	struct err e;
 
-	snprintf(cmd, sizeof(cmd), "%s/raw/%s/trees.dot", dir, run);
-	if (access("/usr/bin/dot", X_OK) || stat(cmd, &st) ||
-	    st.st_size > 64 * 1024)
+	snprintf(dot, sizeof(dot), "%s/raw/%s/trees.dot", dir, run);
+	snprintf(png, sizeof(png), "%s/tree-%s.png", dir, run);
+	if (access(DOT, X_OK) || stat(dot, &st) || st.st_size > 64 * 1024)
 		return;
-	snprintf(cmd, sizeof(cmd),
-		 "dot -Tpng '%s/raw/%s/trees.dot' -o '%s/tree-%s.png' "
-		 ">/dev/null 2>&1",
-		 dir, run, dir, run);
-	if (system(cmd))
+	if (procs_run_wait_in(NULL, argv, "/dev/null", &e))
 		fprintf(stderr, "report: dot could not draw %s's tree\n", run);
 }
 
@@ -471,7 +475,7 @@ int report_plots(const char *dir, struct err *e)
 	struct summary_row *rows = NULL;
 	size_t n, i, j, nk = 0, m;
 	double *v;
-	FILE *f, *gp;
+	FILE *f;
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/containers.csv", dir);
@@ -588,21 +592,15 @@ int report_plots(const char *dir, struct err *e)
 	}
 	serve_plots(dir, f);
 	fclose(f);
-	snprintf(path, sizeof(path), "cd %s && gnuplot plots.gp 2>&1", dir);
-	gp = popen(path, "r");
-	if (!gp)
-		return err_set(e, -errno, "gnuplot: %s", strerror(errno));
-	/* Read what it says, or a chatty gnuplot fills the pipe and waits
-	 * forever; its warnings go to our stderr. */
+	/* In the folder, whose plots.gp names its files by relative paths;
+	 * its warnings go to our stderr. */
 	{
-		char buf[512];
+		char *argv[] = {GNUPLOT, "plots.gp", NULL};
 
-		while (fgets(buf, sizeof(buf), gp))
-			fputs(buf, stderr);
+		if (procs_run_wait_in(dir, argv, NULL, e))
+			return err_set(e, -EIO, "gnuplot failed on %s/plots.gp",
+				       dir);
 	}
-	ret = pclose(gp);
-	if (ret)
-		return err_set(e, -EIO, "gnuplot failed on %s/plots.gp", dir);
 	return 0;
 }
 

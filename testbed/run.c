@@ -10,6 +10,7 @@
 #include "blockimg.h"
 #include "build.h"
 #include "driver.h"
+#include "events.h"
 #include "fidmon.h"
 #include "flush.h"
 #include "oci.h"
@@ -782,26 +783,6 @@ static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep)
 	return ret;
 }
 
-/* events.jsonl: every process's timeline, each line tagged with its run,
- * in time order (one kernel, one clock). */
-static int merge_events(struct run *r)
-{
-	char path[PATH_MAX + 256];
-	FILE *out;
-	int ret;
-
-	snprintf(path, sizeof(path),
-		 "cd %s/raw && for d in *; do for f in \"$d\"/*.jsonl; do "
-		 "sed \"s/^{/{\\\"run\\\":\\\"$d\\\",/\" \"$f\"; done; done | "
-		 "sort -t: -k3 -n -s > ../events.jsonl",
-		 r->dir);
-	out = popen(path, "r");
-	if (!out)
-		return -errno;
-	ret = pclose(out);
-	return ret ? -EIO : 0;
-}
-
 /* The files of the results folder, each written whole by one function. */
 static const char *sweep_param(const struct run *r)
 {
@@ -867,8 +848,14 @@ static int write_results(struct run *r)
 		ret = write_file(r, "summary.csv", write_csv);
 	if (ret)
 		return ret;
-	if (merge_events(r))
-		fprintf(stderr, "run: could not merge the event logs\n");
+	{
+		struct err ee = {""};
+
+		if (events_merge(r->dir, &ee))
+			fprintf(stderr,
+				"run: could not merge the event logs: %s\n",
+				ee.msg);
+	}
 	return report_write(r->dir, r->s, r->runs, r->nruns,
 			    r->degraded ? "degraded" : "ok", r->fidelity_note,
 			    r->e);
