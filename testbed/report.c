@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "procs.h"
@@ -21,6 +21,32 @@
 static int have_gnuplot(void)
 {
 	return !access(GNUPLOT, X_OK);
+}
+
+/* A strategy's or a run's name goes into plots.gp between single quotes
+ * and into file names: one of letters, digits, '.', '_' and '-', as the
+ * harness names them, or it is left out of the plots. A quote would end
+ * gnuplot's string, and gnuplot runs shell commands (system()). */
+static bool plot_name(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-'))
+			return false;
+	return *s && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* Said once, without the name: it is the file's, not ours. */
+static void left_out(unsigned n, const char *what)
+{
+	if (n)
+		fprintf(stderr,
+			"report: %u %s left out of the plots: expected names "
+			"of letters, digits, '.', '_' and '-'\n",
+			n, what);
 }
 
 struct series {
@@ -369,6 +395,7 @@ static void serve_plots(const char *dir, FILE *gp)
 	struct requests_row *rows = NULL;
 	struct err e = {""};
 	size_t n, i, j, nk = 0;
+	unsigned bad = 0;
 	FILE *f, *pool;
 
 	snprintf(path, sizeof(path), "%s/requests.csv", dir);
@@ -380,10 +407,13 @@ static void serve_plots(const char *dir, FILE *gp)
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nk && strcmp(keys[j], rows[i].strategy); j++)
 			;
-		if (j == nk && nk < SCENARIO_MAX_STRATEGIES)
+		if (j == nk && !plot_name(rows[i].strategy))
+			bad++;
+		else if (j == nk && nk < SCENARIO_MAX_STRATEGIES)
 			snprintf(keys[nk++], sizeof(keys[0]), "%s",
 				 rows[i].strategy);
 	}
+	left_out(bad, "request(s) of requests.csv");
 	for (j = 0; j < nk; j++) {
 		snprintf(path, sizeof(path), "%s/plot-resp-%s.dat", dir,
 			 keys[j]);
@@ -474,6 +504,7 @@ int report_plots(const char *dir, struct err *e)
 	char path[PATH_MAX + 64], keys[32][48];
 	struct summary_row *rows = NULL;
 	size_t n, i, j, nk = 0, m;
+	unsigned bad = 0;
 	double *v;
 	FILE *f;
 	int ret;
@@ -492,9 +523,12 @@ int report_plots(const char *dir, struct err *e)
 			snprintf(k, sizeof(k), "%s", rows[i].strategy);
 		for (j = 0; j < nk && strcmp(keys[j], k); j++)
 			;
-		if (j == nk)
+		if (j == nk && !plot_name(k))
+			bad++;
+		else if (j == nk)
 			snprintf(keys[nk++], sizeof(keys[0]), "%s", k);
 	}
+	left_out(bad, "row(s) of containers.csv");
 	v = malloc((n ? n : 1) * sizeof(*v));
 	if (!v) {
 		free(rows);
@@ -581,12 +615,19 @@ int report_plots(const char *dir, struct err *e)
 
 		snprintf(rawdir, sizeof(rawdir), "%s/raw", dir);
 		d = opendir(rawdir);
-		while (d && (de = readdir(d)))
-			if (de->d_name[0] != '.') {
-				throughput(dir, de->d_name, f);
-				monitor_plot(dir, de->d_name, f);
-				tree_picture(dir, de->d_name);
+		bad = 0;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (!plot_name(de->d_name)) {
+				bad++;
+				continue;
 			}
+			throughput(dir, de->d_name, f);
+			monitor_plot(dir, de->d_name, f);
+			tree_picture(dir, de->d_name);
+		}
+		left_out(bad, "folder(s) under raw/");
 		if (d)
 			closedir(d);
 	}

@@ -94,10 +94,38 @@ static void test_plots_hostile_folder(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* A strategy named to end gnuplot's quoted string and call system(): left
+ * out of plots.gp, and the rest is drawn. */
+static void test_plots_unplain_name_left_out(void **state)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	struct err e = {""};
+	uint8_t *gp = NULL;
+	size_t len = 0;
+
+	(void)state;
+	if (access("/usr/bin/gnuplot", X_OK))
+		skip();
+	snprintf(dir, sizeof(dir), "%s/evil", g_base);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_rows(dir, "a'.system('>y')");
+	assert_int_equal(report_plots(dir, &e), 0);
+	snprintf(path, sizeof(path), "%s/plots.gp", dir);
+	assert_int_equal(mem_read_file(path, &gp, &len), 0);
+	assert_null(memmem(gp, len, "system", 6));
+	assert_non_null(memmem(gp, len, "ondemand", 8));
+	free(gp);
+	snprintf(path, sizeof(path), "%s/y", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/cdf.png", dir);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plots_hostile_folder),
+		cmocka_unit_test(test_plots_unplain_name_left_out),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
