@@ -15,30 +15,8 @@
 #include <unistd.h>
 
 #include "events.h"
-#include "mem_image.h" /* mem_read_file, mem_rm_tree */
-
-#define HOSTILE "res dir \"q\" 'q' $(touch x)"
-
-static char g_base[] = "/tmp/fnet-test-events-XXXXXX";
-static char g_cwd[PATH_MAX];
-
-/* The test runs in g_base, where a `touch x` run by a shell would land. */
-static int setup(void **state)
-{
-	(void)state;
-	if (!getcwd(g_cwd, sizeof(g_cwd)) || !mkdtemp(g_base))
-		return -1;
-	return chdir(g_base);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (chdir(g_cwd))
-		return -1;
-	mem_rm_tree(g_base);
-	return 0;
-}
+#include "mem_image.h" /* mem_read_file */
+#include "scratch_cwd.h"
 
 static void put(const char *dir, const char *rel, const char *text)
 {
@@ -130,5 +108,5 @@ int main(void)
 		cmocka_unit_test(test_no_raw),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }

@@ -13,35 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mem_image.h" /* mem_rm_tree */
 #include "report.h"
+#include "scratch_cwd.h"
 #include "summary.h"
 
-#define HOSTILE "res dir \"q\" 'q' $(touch x)"
-
-static char g_base[] = "/tmp/fnet-test-report-XXXXXX";
-static char g_cwd[PATH_MAX];
-
-/* The test runs in g_base, where a `touch x` run by a shell would land. */
-static int setup(void **state)
-{
-	(void)state;
-	if (!getcwd(g_cwd, sizeof(g_cwd)) || !mkdtemp(g_base))
-		return -1;
-	return chdir(g_base);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (chdir(g_cwd))
-		return -1;
-	mem_rm_tree(g_base);
-	return 0;
-}
-
-/* containers.csv of two strategies, a few containers each, and with
- * third one of that name (NULL: none). */
+/* containers.csv of two strategies, a few containers each, and of a
+ * third one so named (NULL: none). */
 static void write_rows(const char *dir, const char *third)
 {
 	struct summary_row rows[9];
@@ -128,5 +105,5 @@ int main(void)
 		cmocka_unit_test(test_plots_unplain_name_left_out),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
