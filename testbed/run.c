@@ -204,7 +204,7 @@ static int prepare_images(struct run *r)
 	char img[PATH_MAX + 64], log[PATH_MAX + 32], layout[PATH_MAX + 300];
 	char size[32], bs[32], frac[32], seed[32], compute[40], name[300];
 	char fsize[32], fbs[32];
-	char src[2 * PATH_MAX];
+	char src[PATH_MAX] = "";
 	unsigned i;
 	int ret;
 
@@ -239,15 +239,10 @@ static int prepare_images(struct run *r)
 			 im->startup_compute_ns ? "-t" : "",
 			 im->startup_compute_ns ? compute : "");
 		/* A relative layout is the scenario file's neighbour. */
-		if (im->layout[0] == '/' || !im->layout[0]) {
-			snprintf(src, sizeof(src), "%s", im->layout);
-		} else {
-			char tmp[PATH_MAX];
-
-			snprintf(tmp, sizeof(tmp), "%s", s->source);
-			snprintf(src, sizeof(src), "%s/%s", dirname(tmp),
-				 im->layout);
-		}
+		if (im->layout[0] &&
+		    scenario_path(s, im->layout, src, sizeof(src)))
+			return err_set(r->e, -ENAMETOOLONG, "%s: path too long",
+				       im->layout);
 		if (access(layout, F_OK)) {
 			fprintf(stderr, "run: image %s: %s\n", im->name,
 				im->layout[0] ? "converting" : "synthesizing");

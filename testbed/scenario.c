@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -1924,6 +1925,62 @@ out:
 	free(ix);
 	free(text);
 	return ret;
+}
+
+int scenario_path(const struct scenario *s, const char *rel, char *out,
+		  size_t len)
+{
+	return resolve(out, len, s->source, rel);
+}
+
+int scenario_check_layouts(const struct scenario *s, struct err *e)
+{
+	static const char *const need[] = {"oci-layout", "index.json"};
+	const struct scenario_image *im;
+	char path[PATH_MAX], file[PATH_MAX + 16];
+	const char *got;
+	struct stat st;
+	unsigned i, k;
+
+	for (i = 0; i < s->nimages; i++) {
+		im = &s->images[i];
+		if (!im->layout[0])
+			continue;
+		if (scenario_path(s, im->layout, path, sizeof(path)))
+			return err_set(e, -ENAMETOOLONG,
+				       "%s:%u: images[%u].layout: path too "
+				       "long",
+				       s->source, im->line, i);
+		if (stat(path, &st))
+			return err_set(
+				e, -errno, "%s:%u: images[%u].layout: %s: %s",
+				s->source, im->line, i, path, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return err_set(e, -ENOTDIR,
+				       "%s:%u: images[%u].layout: %s: expected "
+				       "an OCI layout folder, got %s",
+				       s->source, im->line, i, path,
+				       yamlmsg_file_kind(&st));
+		/* Its files as they are, not through a link: convert will
+		 * read them and quote what it cannot parse. */
+		for (k = 0; k < sizeof(need) / sizeof(need[0]); k++) {
+			snprintf(file, sizeof(file), "%s/%s", path, need[k]);
+			if (lstat(file, &st))
+				got = errno == ENOENT ? "none"
+						      : strerror(errno);
+			else if (!S_ISREG(st.st_mode))
+				got = yamlmsg_file_kind(&st);
+			else
+				continue;
+			return err_set(e, -EINVAL,
+				       "%s:%u: images[%u].layout: %s: expected "
+				       "an OCI layout folder (with %s, a "
+				       "regular file), got %s",
+				       s->source, im->line, i, path, need[k],
+				       got);
+		}
+	}
+	return 0;
 }
 
 static int read_traces(struct scenario *s, struct err *e)

@@ -131,6 +131,17 @@ int scenario_load(const char *path, struct scenario *s, struct err *e);
 /* Frees what a successful parse allocated; safe to call twice. */
 void scenario_free(struct scenario *s);
 
+/* rel, a path the scenario names, as it is opened: from the scenario
+ * file's folder unless absolute. 0 or -ENAMETOOLONG. */
+int scenario_path(const struct scenario *s, const char *rel, char *out,
+		  size_t len);
+/* Whether every image's layout is a folder holding an OCI layout
+ * (oci-layout and index.json, regular files, not links): what `run`
+ * checks before it builds anything, since faasnet-image convert reads
+ * them only once the network is up. Not at parse: a layout may be built
+ * after its scenario is written. 0, or -errno with "file:line:
+ * images[i].layout: PATH: expected ...". */
+int scenario_check_layouts(const struct scenario *s, struct err *e);
 
 /* The VMs a run of sweep value sweep_index (-1: none) uses: the sweep's
  * value when it sweeps vms (the first that many of the topology's), else

@@ -1491,6 +1491,54 @@ static void test_topology_file_not_quoted(void **state)
 	remove_dir(dir);
 }
 
+/* run checks that each layout is an OCI layout folder before it builds
+ * anything: not a file, not missing, its files not links. */
+static void test_check_layouts(void **state)
+{
+	char *dir = make_dir();
+	char path[PATH_MAX], f[PATH_MAX], want[PATH_MAX * 2 + 200];
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	write_file(dir, "s.yaml",
+		   "name: t\n"
+		   "images:\n"
+		   "  - { name: py, size: 1MB }\n"
+		   "  - { name: real, layout: img }\n"
+		   "functions: [{ name: f1, image: real }]\n"
+		   "workload: [{ at: 0s, invoke: f1 }]\n",
+		   path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	/* missing */
+	assert_int_equal(scenario_check_layouts(&s, &e), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "%s:4: images[1].layout: %s/img: No such file or directory",
+		 path, dir);
+	assert_string_equal(e.msg, want);
+	/* a file */
+	write_file(dir, "img", "x", f, sizeof(f));
+	assert_int_equal(scenario_check_layouts(&s, &e), -ENOTDIR);
+	assert_non_null(strstr(e.msg, "expected an OCI layout folder, got a "
+				      "file"));
+	assert_int_equal(unlink(f), 0);
+	/* a folder without its files, then index.json a link */
+	write_file(dir, "img/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}",
+		   f, sizeof(f));
+	assert_int_equal(scenario_check_layouts(&s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "(with index.json, a regular file), "
+				      "got none"));
+	snprintf(f, sizeof(f), "%s/img/index.json", dir);
+	assert_int_equal(symlink("/etc/passwd", f), 0);
+	assert_int_equal(scenario_check_layouts(&s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "got a symbolic link"));
+	assert_int_equal(unlink(f), 0);
+	write_file(dir, "img/index.json", "{}", f, sizeof(f));
+	assert_int_equal(scenario_check_layouts(&s, &e), 0);
+	scenario_free(&s);
+	remove_dir(dir);
+}
+
 static void test_schedule_cap(void **state)
 {
 	/* one ramp of 1.1 million */
@@ -1741,6 +1789,7 @@ int main(void)
 		cmocka_unit_test(test_trace_errors_at_load),
 		cmocka_unit_test(test_trace_not_a_file),
 		cmocka_unit_test(test_topology_file_not_quoted),
+		cmocka_unit_test(test_check_layouts),
 		cmocka_unit_test(test_schedule_cap),
 		cmocka_unit_test(test_schedule_trace_cap),
 		cmocka_unit_test(test_scaled_topology),
