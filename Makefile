@@ -122,6 +122,10 @@ UNIT_EXTRA_test_agent := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
 UNIT_EXTRA_test_dadi_proxy := build/asan/obj/image/synth.o \
 	build/asan/obj/image/layer.o
+UNIT_EXTRA_test_cmd_fetch := build/asan/obj/image/cmd_fetch.o \
+	build/asan/obj/image/synth.o build/asan/obj/image/layer.o
+UNIT_EXTRA_test_layer := build/asan/obj/image/layer.o \
+	build/asan/obj/image/cmd_convert.o build/asan/obj/image/synth.o
 build/test/test_%: tests/unit/test_%.c $$(UNIT_EXTRA_test_$$*) build/asan/libtestbed.a build/asan/libfaasnet.a $(HEADERS) $(wildcard tests/*.h tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) $(PKG_CFLAGS) -Itests -o $@ $< $(UNIT_EXTRA_test_$*) build/asan/libtestbed.a build/asan/libfaasnet.a $(PKG_LIBS) -lcmocka

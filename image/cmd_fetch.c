@@ -12,6 +12,7 @@
 #include "cmds.h"
 #include "fetch.h"
 #include "jsonout.h"
+#include "outfile.h"
 
 struct out_ctx {
 	int fd;
@@ -131,10 +132,11 @@ int fetch_main(int argc, char **argv)
 	struct fetch_image fi;
 	struct fetch_stats st = {0};
 	struct out_ctx o = {.fd = -1};
+	struct outfile of = {.fd = -1};
 	struct err e = {""};
 	const char *ref = NULL, *out = NULL, *list = NULL;
 	uint32_t *blocks = NULL, n = 0, i;
-	char tmp[4096], got[SHA256_OCI_LEN];
+	char got[SHA256_OCI_LEN];
 	struct stat sb;
 	int device = 0;
 	uint8_t d[SHA256_LEN];
@@ -209,34 +211,47 @@ int fetch_main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			blocks[i] = all ? i : o.ix->startup[i];
 	}
-	/* A file is written aside and renamed at the end: a failed fetch
-	 * leaves no file that looks like a layer. A character device (say
-	 * /dev/null, to measure the fetch without the disk) is written in
-	 * place: renaming over it would replace the device with a file. */
-	if (!stat(out, &sb) && !S_ISREG(sb.st_mode)) {
+	/* A file is written aside and renamed at the end (outfile.h): a
+	 * failed fetch leaves no file that looks like a layer. A character
+	 * device (say /dev/null, to measure the fetch without the disk) is
+	 * written in place: renaming over it would replace the device with a
+	 * file. No link is followed: --out names what to write, not a way to
+	 * somewhere else. */
+	if (!lstat(out, &sb) && !S_ISREG(sb.st_mode)) {
 		if (!S_ISCHR(sb.st_mode)) {
-			ret = err_set(&e, -EINVAL,
-				      "%s: not a regular file or a "
-				      "character device",
-				      out);
+			ret = err_set(
+				&e, -EINVAL,
+				"%s: not a regular file or a character "
+				"device%s",
+				out,
+				S_ISLNK(sb.st_mode)
+					? " (a symbolic link, not followed)"
+					: "");
 			goto out;
 		}
 		device = 1;
-		snprintf(tmp, sizeof(tmp), "%s", out);
-		o.fd = open(out, O_WRONLY | O_CLOEXEC);
-	} else if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", out) >=
-		   sizeof(tmp)) {
-		ret = err_set(&e, -ENAMETOOLONG, "%s: path too long", out);
-		goto out;
+		o.fd = open(out, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (o.fd < 0) {
+			ret = err_set(&e, -errno, "%s: %s", out,
+				      strerror(errno));
+			goto out;
+		}
+		/* What lstat saw may have been swapped since. */
+		if (fstat(o.fd, &sb) || !S_ISCHR(sb.st_mode)) {
+			ret = err_set(&e, -EINVAL,
+				      "%s: expected a character device", out);
+			goto out;
+		}
 	} else {
-		o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			    0644);
-		if (o.fd >= 0 && ftruncate(o.fd, (off_t)o.ix->size))
-			ret = -errno;
-	}
-	if (o.fd < 0 || ret) {
-		ret = err_set(&e, -errno, "%s: %s", tmp, strerror(errno));
-		goto out;
+		ret = outfile_open(&of, out, 0644, &e);
+		if (ret)
+			goto out;
+		o.fd = of.fd;
+		if (ftruncate(o.fd, (off_t)o.ix->size)) {
+			ret = err_set(&e, -errno, "%s: %s", of.tmp,
+				      strerror(errno));
+			goto out;
+		}
 	}
 	o.e = &e;
 	o.whole = all;
@@ -257,14 +272,14 @@ int fetch_main(int argc, char **argv)
 				      "the config's diff_id is %s",
 				      layer, got, fi.img.layers[layer].diff_id);
 	}
-	if (!ret) {
+	if (!ret && device) {
 		if (close(o.fd))
-			ret = err_set(&e, -errno, "%s: %s", tmp,
+			ret = err_set(&e, -errno, "%s: %s", out,
 				      strerror(errno));
 		o.fd = -1;
+	} else if (!ret) {
+		ret = outfile_commit(&of, &e);
 	}
-	if (!ret && !device && rename(tmp, out))
-		ret = err_set(&e, -errno, "%s: %s", out, strerror(errno));
 	if (ret)
 		goto out;
 	secs = now() - t0;
@@ -282,11 +297,9 @@ int fetch_main(int argc, char **argv)
 			    (int)st.requests, "seconds", secs)))
 		ret = -EIO;
 out:
-	if (o.fd >= 0) {
+	if (device && o.fd >= 0)
 		close(o.fd);
-		if (!device)
-			unlink(tmp);
-	}
+	outfile_abort(&of);
 	if (ret)
 		fprintf(stderr, "fetch: %s\n",
 			e.msg[0] ? e.msg : strerror(-ret));

@@ -11,7 +11,6 @@
 
 #define GZ_OUT	   (256u << 10)
 #define ZSTD_LEVEL 3
-#define IN_CHUNK   (256u << 10)
 
 /* A file being written whose sha256 is computed on the way out. */
 struct hashed_file {
@@ -290,6 +289,42 @@ void layer_builder_free(struct layer_builder *lb)
 	free(lb);
 }
 
+/* Inflates what z holds of the input into sink, an out buffer at a time.
+ * A full buffer may mean more output or none: inflate then says
+ * Z_BUF_ERROR, which only asks for more input, and the next read brings it
+ * (the last read's Z_BUF_ERROR is a stream that ends early). A member's end
+ * with input after it starts the next member: a gzip file is a series of
+ * members (RFC 1952), as gzip -d and Go's reader, which pulls layers, take
+ * it. *zr is inflate's last word, kept across calls. */
+static int inflate_some(z_stream *z, int *zr, uint8_t *out, const char *path,
+			layer_sink_fn sink, void *arg, struct err *e)
+{
+	int ret;
+
+	do {
+		if (*zr == Z_STREAM_END) {
+			if (!z->avail_in)
+				return 0;
+			if (inflateReset(z) != Z_OK)
+				return err_set(e, -EBADMSG,
+					       "%s: not valid gzip (%s)", path,
+					       z->msg ? z->msg : "?");
+		}
+		z->next_out = out;
+		z->avail_out = LAYER_READ_CHUNK;
+		*zr = inflate(z, Z_NO_FLUSH);
+		if (*zr == Z_BUF_ERROR)
+			return 0;
+		if (*zr != Z_OK && *zr != Z_STREAM_END)
+			return err_set(e, -EBADMSG, "%s: not valid gzip (%s)",
+				       path, z->msg ? z->msg : "?");
+		ret = sink(arg, out, LAYER_READ_CHUNK - z->avail_out, e);
+		if (ret)
+			return ret;
+	} while (z->avail_out == 0 || (*zr == Z_STREAM_END && z->avail_in));
+	return 0;
+}
+
 int layer_read_tar(const char *path, const char *media_type, layer_sink_fn sink,
 		   void *arg, struct err *e)
 {
@@ -307,34 +342,22 @@ int layer_read_tar(const char *path, const char *media_type, layer_sink_fn sink,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	in = malloc(IN_CHUNK);
-	out = malloc(IN_CHUNK);
+	in = malloc(LAYER_READ_CHUNK);
+	out = malloc(LAYER_READ_CHUNK);
 	/* 15 + 32: zlib detects the gzip header itself. */
 	if (!in || !out || (gz && inflateInit2(&z, 15 + 32) != Z_OK)) {
 		ret = err_set(e, -ENOMEM, "out of memory");
 		gz = 0;
 		goto out;
 	}
-	while (!ret && (n = read(fd, in, IN_CHUNK)) > 0) {
+	while (!ret && (n = read(fd, in, LAYER_READ_CHUNK)) > 0) {
 		if (!gz) {
 			ret = sink(arg, in, (size_t)n, e);
 			continue;
 		}
 		z.next_in = in;
 		z.avail_in = (uInt)n;
-		do {
-			z.next_out = out;
-			z.avail_out = IN_CHUNK;
-			zr = inflate(&z, Z_NO_FLUSH);
-			if (zr != Z_OK && zr != Z_STREAM_END) {
-				ret = err_set(e, -EBADMSG,
-					      "%s: not valid "
-					      "gzip (%s)",
-					      path, z.msg ? z.msg : "?");
-				break;
-			}
-			ret = sink(arg, out, IN_CHUNK - z.avail_out, e);
-		} while (!ret && z.avail_out == 0 && zr != Z_STREAM_END);
+		ret = inflate_some(&z, &zr, out, path, sink, arg, e);
 	}
 	if (!ret && n < 0)
 		ret = err_set(e, -errno, "%s: %s", path, strerror(errno));

@@ -36,6 +36,8 @@ void layer_builder_free(struct layer_builder *lb);
  * -ENOTSUP. A sink's error stops the stream and is returned. */
 typedef int (*layer_sink_fn)(void *arg, const void *buf, size_t len,
 			     struct err *e);
+/* What it reads of the blob at a time, and the most it hands sink at once. */
+#define LAYER_READ_CHUNK (256u << 10)
 int layer_read_tar(const char *path, const char *media_type, layer_sink_fn sink,
 		   void *arg, struct err *e)
 	__attribute__((warn_unused_result));

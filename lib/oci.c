@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "oci.h"
+#include "outfile.h"
 
 /* Index entries, config and manifests are small; anything bigger than this
  * read from a layout is the wrong file. */
@@ -259,30 +260,32 @@ out:
 	return ret;
 }
 
+/* Write aside then rename: a reader never sees half a file. */
 static int write_file(const char *path, const void *buf, size_t len,
 		      struct err *e)
 {
-	char tmp[4096];
-	FILE *f;
-	int n;
+	struct outfile of;
+	const char *p = buf;
+	ssize_t n;
+	int ret;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return err_set(e, -ENAMETOOLONG, "%s: path too long", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return err_set(e, -errno, "%s: %s", tmp, strerror(errno));
-	if (fwrite(buf, 1, len, f) != len) {
-		fclose(f);
-		unlink(tmp);
-		return err_set(e, -EIO, "%s: write failed", tmp);
+	ret = outfile_open(&of, path, 0666, e);
+	if (ret)
+		return ret;
+	while (len) {
+		n = write(of.fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = err_set(e, -errno, "%s: %s", of.tmp,
+				      strerror(errno));
+			outfile_abort(&of);
+			return ret;
+		}
+		p += n;
+		len -= (size_t)n;
 	}
-	/* Write then rename: a reader never sees half a file. */
-	if (fclose(f) || rename(tmp, path)) {
-		unlink(tmp);
-		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	}
-	return 0;
+	return outfile_commit(&of, e);
 }
 
 static int read_small(const char *path, char **buf, size_t *len, struct err *e)

@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "yamlmsg.h"
@@ -75,23 +77,13 @@ bool yamlmsg_is_null(const yaml_node_t *n)
 	return false;
 }
 
-/* What a node is, for "got ...". */
+/* What a node is, for "got ...": a scalar quoted. */
 const char *yamlmsg_describe(char *buf, size_t len, const yaml_node_t *n)
 {
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a sequence";
-	case YAML_SCALAR_NODE:
-		if (yamlmsg_is_empty(n))
-			return "an empty value";
-		return yamlmsg_quote(buf, len,
-				     (const char *)n->data.scalar.value,
-				     n->data.scalar.length, '"');
-	default:
-		return "nothing";
-	}
+	if (n->type != YAML_SCALAR_NODE || yamlmsg_is_empty(n))
+		return yamlmsg_kind(n);
+	return yamlmsg_quote(buf, len, (const char *)n->data.scalar.value,
+			     n->data.scalar.length, '"');
 }
 
 int yamlmsg_parse_error(const yaml_parser_t *parser, const char *name,
@@ -127,18 +119,55 @@ int yamlmsg_parse_error(const yaml_parser_t *parser, const char *name,
 	}
 }
 
+const char *yamlmsg_file_kind(const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		return "a file";
+	if (S_ISDIR(st->st_mode))
+		return "a folder";
+	if (S_ISLNK(st->st_mode))
+		return "a symbolic link";
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return "a device";
+	if (S_ISFIFO(st->st_mode))
+		return "a pipe";
+	if (S_ISSOCK(st->st_mode))
+		return "a socket";
+	return "another kind of file";
+}
+
 int yamlmsg_read_file(const char *path, size_t max, const char *what,
 		      char **text, size_t *len, struct err *e)
 {
 	size_t n = 0, cap = 0;
 	char *buf = NULL, *nbuf;
+	struct stat st;
 	ssize_t r;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a pipe must not wait for a writer; it is
+	 * refused below, and a regular file reads as ever. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
 		return err_set(e, ret, "%s: %s", path, strerror(-ret));
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		err_set(e, ret, "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	/* A device or pipe never ends, or ends somewhere else's way. */
+	if (!S_ISREG(st.st_mode)) {
+		ret = err_set(e, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+			      "%s: expected %s (a regular file), got %s", path,
+			      what, yamlmsg_file_kind(&st));
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		ret = err_set(e, -EFBIG, "%s: over %zu bytes, too large for %s",
+			      path, max, what);
+		goto out;
 	}
 	for (;;) {
 		if (n + 1 >= cap) {
@@ -162,6 +191,8 @@ int yamlmsg_read_file(const char *path, size_t max, const char *what,
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* A file that grows as it is read (or under /proc, of size
+		 * 0) is held to the cap too. */
 		if (n > max) {
 			ret = err_set(e, -EFBIG,
 				      "%s: over %zu bytes, too large for %s",
@@ -177,6 +208,54 @@ out:
 	free(buf);
 	close(fd);
 	return ret;
+}
+
+int yamlmsg_check_text(const char *text, size_t len, const char *name,
+		       const char *what, struct err *e)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i, k, line = 1, need;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n') {
+			line++;
+			continue;
+		}
+		if (p[i] == '\t' || p[i] == '\r' ||
+		    (p[i] >= 0x20 && p[i] < 0x7f))
+			continue;
+		/* UTF-8: a lead byte and its continuation bytes, no overlong
+		 * two-byte form, nothing past U+10FFFF. */
+		need = p[i] >= 0xc2 && p[i] <= 0xdf   ? 1
+		       : p[i] >= 0xe0 && p[i] <= 0xef ? 2
+		       : p[i] >= 0xf0 && p[i] <= 0xf4 ? 3
+						      : 0;
+		for (k = 1; need && k <= need; k++)
+			if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
+				need = 0;
+		if (!need)
+			return err_set(e, -EINVAL,
+				       "%s:%zu: expected %s (text), got a "
+				       "control byte or one that is not "
+				       "UTF-8",
+				       name, line, what);
+		i += need;
+	}
+	return 0;
+}
+
+const char *yamlmsg_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a sequence";
+	case YAML_SCALAR_NODE:
+		return yamlmsg_is_empty(n) ? "an empty value" : "a value";
+	default:
+		return "nothing";
+	}
 }
 
 int yamlmsg_load_one(const char *text, size_t len, const char *name,

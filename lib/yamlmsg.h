@@ -33,9 +33,25 @@ int yamlmsg_parse_error(const yaml_parser_t *parser, const char *name,
 
 /* The whole of the file at path into *text (malloc'd, NUL-terminated,
  * *len bytes before the NUL). Over max bytes it fails with -EFBIG and
- * "PATH: over MAX bytes, too large for WHAT". */
+ * "PATH: over MAX bytes, too large for WHAT"; anything but a regular file
+ * (a folder: -EISDIR; a device, a pipe: -EINVAL) with "PATH: expected
+ * WHAT (a regular file), got a device", before a byte is read. */
 int yamlmsg_read_file(const char *path, size_t max, const char *what,
 		      char **text, size_t *len, struct err *e);
+/* Whether text[0..len) is text: UTF-8 without control bytes but tab, CR
+ * and LF. -EINVAL with "NAME:LINE: expected WHAT (text), got ..." naming
+ * the line of the first bad byte, never the byte: a file that another
+ * names (a scenario's topology or trace) may be anything, and its content
+ * is not ours to print. */
+int yamlmsg_check_text(const char *text, size_t len, const char *name,
+		       const char *what, struct err *e);
+/* What a node is without quoting it ("a mapping", ..., "a value"): for
+ * such a file's messages. */
+const char *yamlmsg_kind(const yaml_node_t *n);
+struct stat;
+/* What kind of file st is ("a file", "a folder", "a device", ...), for
+ * "expected ..., got ...". */
+const char *yamlmsg_file_kind(const struct stat *st);
 /* Exactly one YAML document from text into *doc, which the caller then
  * deletes (yaml_document_delete). Empty text gives a document with no root
  * node. A second document is an error naming the line it starts on: it

@@ -264,6 +264,14 @@ int run_main(int argc, char **argv)
 		scenario_free(&s);
 		return ret ? TESTBED_EXIT_USAGE : 0;
 	}
+	/* Here, not at parse: --check shows a scenario whose images are
+	 * not built yet. */
+	ret = scenario_check_layouts(&s, &e);
+	if (ret) {
+		fprintf(stderr, "%s\n", e.msg);
+		scenario_free(&s);
+		return TESTBED_EXIT_USAGE;
+	}
 	ret = util_need_root("run");
 	if (!ret)
 		ret = util_lock("run");

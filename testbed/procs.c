@@ -273,26 +273,46 @@ static void record(pid_t pid)
 
 int procs_run_wait(char *const argv[], const char *log, struct err *e)
 {
-	pid_t pid;
+	return procs_run_wait_in(NULL, argv, log, e);
+}
+
+int procs_run_wait_in(const char *dir, char *const argv[], const char *log,
+		      struct err *e)
+{
+	pid_t pid, w;
 	int st, fd;
 
 	pid = fork();
 	if (pid < 0)
 		return err_set(e, -errno, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
+		/* Only what is safe between fork and exec. */
+		if (dir && chdir(dir))
+			_exit(127);
+		if (log) {
+			fd = open(log,
+				  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				  0644);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
+		} else {
+			dup2(2, 1);
 		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+	/* A signal the harness catches must not lose the child. */
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (w != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		if (argv[1] && argv[1][0] != '-')
 			return err_set(e, -EIO, "%s %s failed (see %s)",
-				       argv[0], argv[1], log);
-		return err_set(e, -EIO, "%s failed (see %s)", argv[0], log);
+				       argv[0], argv[1],
+				       log ? log : "its messages above");
+		return err_set(e, -EIO, "%s failed (see %s)", argv[0],
+			       log ? log : "its messages above");
 	}
 	return 0;
 }

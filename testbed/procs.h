@@ -84,6 +84,11 @@ void procs_env_free(char **env);
  * Fails naming the tool (and its subcommand, when argv[1] is one) and the
  * log. */
 int procs_run_wait(char *const argv[], const char *log, struct err *e);
+/* The same in folder dir (NULL: ours), and with log NULL its stdout and
+ * stderr are our stderr. argv goes to execv as it is: no shell, so a path
+ * in it may hold any character. */
+int procs_run_wait_in(const char *dir, char *const argv[], const char *log,
+		      struct err *e);
 /* Whether pid is still running (not yet reaped). */
 int procs_alive(struct procs *p, pid_t pid);
 /* A fault (faults.h): SIGKILL to pid, one of p's, and reap it at once, so

@@ -2,19 +2,52 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "procs.h"
 #include "report.h"
 #include "requests.h"
 #include "units.h"
 
+/* Run by path, with an argument vector: no shell, so a results folder's
+ * name may hold any character. */
+#define GNUPLOT "/usr/bin/gnuplot"
+#define DOT	"/usr/bin/dot"
+
 static int have_gnuplot(void)
 {
-	return !access("/usr/bin/gnuplot", X_OK);
+	return !access(GNUPLOT, X_OK);
+}
+
+/* A strategy's or a run's name goes into plots.gp between single quotes
+ * and into file names: one of letters, digits, '.', '_', '-' and '+' (a
+ * run with faults is STRATEGY+faults), as the
+ * harness names them, or it is left out of the plots. A quote would end
+ * gnuplot's string, and gnuplot runs shell commands (system()). */
+static bool plot_name(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-' || *p == '+'))
+			return false;
+	return *s && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* Said once, without the name: it is the file's, not ours. */
+static void left_out(unsigned n, const char *what)
+{
+	if (n)
+		fprintf(stderr,
+			"report: %u %s left out of the plots: expected names "
+			"of letters, digits, '.', '_', '-' and '+'\n",
+			n, what);
 }
 
 struct series {
@@ -340,18 +373,16 @@ static void throughput_table(FILE *f, const char *dir, double vm_Bps)
 
 static void tree_picture(const char *dir, const char *run)
 {
-	char cmd[3 * PATH_MAX];
+	char dot[PATH_MAX + 300], png[PATH_MAX + 300];
+	char *argv[] = {DOT, "-Tpng", dot, "-o", png, NULL};
 	struct stat st;
+	struct err e;
 
-	snprintf(cmd, sizeof(cmd), "%s/raw/%s/trees.dot", dir, run);
-	if (access("/usr/bin/dot", X_OK) || stat(cmd, &st) ||
-	    st.st_size > 64 * 1024)
+	snprintf(dot, sizeof(dot), "%s/raw/%s/trees.dot", dir, run);
+	snprintf(png, sizeof(png), "%s/tree-%s.png", dir, run);
+	if (access(DOT, X_OK) || stat(dot, &st) || st.st_size > 64 * 1024)
 		return;
-	snprintf(cmd, sizeof(cmd),
-		 "dot -Tpng '%s/raw/%s/trees.dot' -o '%s/tree-%s.png' "
-		 ">/dev/null 2>&1",
-		 dir, run, dir, run);
-	if (system(cmd))
+	if (procs_run_wait_in(NULL, argv, "/dev/null", &e))
 		fprintf(stderr, "report: dot could not draw %s's tree\n", run);
 }
 
@@ -361,10 +392,12 @@ static void tree_picture(const char *dir, const char *run)
  * pool.csv; then their gnuplot blocks. Nothing without requests.csv. */
 static void serve_plots(const char *dir, FILE *gp)
 {
-	char path[PATH_MAX + 64], keys[2 * SCENARIO_MAX_STRATEGIES][24], line[256];
+	char path[PATH_MAX + 64], keys[2 * SCENARIO_MAX_STRATEGIES][24],
+		line[256];
 	struct requests_row *rows = NULL;
 	struct err e = {""};
 	size_t n, i, j, nk = 0;
+	unsigned bad = 0;
 	FILE *f, *pool;
 
 	snprintf(path, sizeof(path), "%s/requests.csv", dir);
@@ -376,10 +409,13 @@ static void serve_plots(const char *dir, FILE *gp)
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nk && strcmp(keys[j], rows[i].strategy); j++)
 			;
-		if (j == nk && nk < 2 * SCENARIO_MAX_STRATEGIES)
+		if (j == nk && !plot_name(rows[i].strategy))
+			bad++;
+		else if (j == nk && nk < 2 * SCENARIO_MAX_STRATEGIES)
 			snprintf(keys[nk++], sizeof(keys[0]), "%s",
 				 rows[i].strategy);
 	}
+	left_out(bad, "request(s) of requests.csv");
 	for (j = 0; j < nk; j++) {
 		snprintf(path, sizeof(path), "%s/plot-resp-%s.dat", dir,
 			 keys[j]);
@@ -470,8 +506,9 @@ int report_plots(const char *dir, struct err *e)
 	char path[PATH_MAX + 64], keys[32][48];
 	struct summary_row *rows = NULL;
 	size_t n, i, j, nk = 0, m;
+	unsigned bad = 0;
 	double *v;
-	FILE *f, *gp;
+	FILE *f;
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/containers.csv", dir);
@@ -488,9 +525,12 @@ int report_plots(const char *dir, struct err *e)
 			snprintf(k, sizeof(k), "%s", rows[i].strategy);
 		for (j = 0; j < nk && strcmp(keys[j], k); j++)
 			;
-		if (j == nk)
+		if (j == nk && !plot_name(k))
+			bad++;
+		else if (j == nk)
 			snprintf(keys[nk++], sizeof(keys[0]), "%s", k);
 	}
+	left_out(bad, "row(s) of containers.csv");
 	v = malloc((n ? n : 1) * sizeof(*v));
 	if (!v) {
 		free(rows);
@@ -577,32 +617,33 @@ int report_plots(const char *dir, struct err *e)
 
 		snprintf(rawdir, sizeof(rawdir), "%s/raw", dir);
 		d = opendir(rawdir);
-		while (d && (de = readdir(d)))
-			if (de->d_name[0] != '.') {
-				throughput(dir, de->d_name, f);
-				monitor_plot(dir, de->d_name, f);
-				tree_picture(dir, de->d_name);
+		bad = 0;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (!plot_name(de->d_name)) {
+				bad++;
+				continue;
 			}
+			throughput(dir, de->d_name, f);
+			monitor_plot(dir, de->d_name, f);
+			tree_picture(dir, de->d_name);
+		}
+		left_out(bad, "folder(s) under raw/");
 		if (d)
 			closedir(d);
 	}
 	serve_plots(dir, f);
 	fclose(f);
-	snprintf(path, sizeof(path), "cd %s && gnuplot plots.gp 2>&1", dir);
-	gp = popen(path, "r");
-	if (!gp)
-		return err_set(e, -errno, "gnuplot: %s", strerror(errno));
-	/* Read what it says, or a chatty gnuplot fills the pipe and waits
-	 * forever; its warnings go to our stderr. */
+	/* In the folder, whose plots.gp names its files by relative paths;
+	 * its warnings go to our stderr. */
 	{
-		char buf[512];
+		char *argv[] = {GNUPLOT, "plots.gp", NULL};
 
-		while (fgets(buf, sizeof(buf), gp))
-			fputs(buf, stderr);
+		if (procs_run_wait_in(dir, argv, NULL, e))
+			return err_set(e, -EIO, "gnuplot failed on %s/plots.gp",
+				       dir);
 	}
-	ret = pclose(gp);
-	if (ret)
-		return err_set(e, -EIO, "gnuplot failed on %s/plots.gp", dir);
 	return 0;
 }
 

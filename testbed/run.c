@@ -10,6 +10,7 @@
 #include "blockimg.h"
 #include "build.h"
 #include "driver.h"
+#include "events.h"
 #include "faults.h"
 #include "fidmon.h"
 #include "flush.h"
@@ -234,7 +235,7 @@ static int prepare_images(struct run *r)
 	char img[PATH_MAX + 64], log[PATH_MAX + 32], layout[PATH_MAX + 300];
 	char size[32], bs[32], frac[32], seed[32], compute[40], name[300];
 	char fsize[32], fbs[32];
-	char src[2 * PATH_MAX];
+	char src[PATH_MAX] = "";
 	unsigned i;
 	int ret;
 
@@ -269,15 +270,10 @@ static int prepare_images(struct run *r)
 			 im->startup_compute_ns ? "-t" : "",
 			 im->startup_compute_ns ? compute : "");
 		/* A relative layout is the scenario file's neighbour. */
-		if (im->layout[0] == '/' || !im->layout[0]) {
-			snprintf(src, sizeof(src), "%s", im->layout);
-		} else {
-			char tmp[PATH_MAX];
-
-			snprintf(tmp, sizeof(tmp), "%s", s->source);
-			snprintf(src, sizeof(src), "%s/%s", dirname(tmp),
-				 im->layout);
-		}
+		if (im->layout[0] &&
+		    scenario_path(s, im->layout, src, sizeof(src)))
+			return err_set(r->e, -ENAMETOOLONG, "%s: path too long",
+				       im->layout);
 		if (access(layout, F_OK)) {
 			fprintf(stderr, "run: image %s: %s\n", im->name,
 				im->layout[0] ? "converting" : "synthesizing");
@@ -954,26 +950,6 @@ static int run_one_auto(struct run *r, unsigned st, int sweep_idx, unsigned rep,
 	return ret;
 }
 
-/* events.jsonl: every process's timeline, each line tagged with its run,
- * in time order (one kernel, one clock). */
-static int merge_events(struct run *r)
-{
-	char path[PATH_MAX + 256];
-	FILE *out;
-	int ret;
-
-	snprintf(path, sizeof(path),
-		 "cd %s/raw && for d in *; do for f in \"$d\"/*.jsonl; do "
-		 "sed \"s/^{/{\\\"run\\\":\\\"$d\\\",/\" \"$f\"; done; done | "
-		 "sort -t: -k3 -n -s > ../events.jsonl",
-		 r->dir);
-	out = popen(path, "r");
-	if (!out)
-		return -errno;
-	ret = pclose(out);
-	return ret ? -EIO : 0;
-}
-
 /* The files of the results folder, each written whole by one function. */
 static const char *sweep_param(const struct run *r)
 {
@@ -1101,8 +1077,14 @@ static int write_results(struct run *r)
 		ret = write_file(r, "trees.csv", write_trees);
 	if (ret)
 		return ret;
-	if (merge_events(r))
-		fprintf(stderr, "run: could not merge the event logs\n");
+	{
+		struct err ee = {""};
+
+		if (events_merge(r->dir, &ee))
+			fprintf(stderr,
+				"run: could not merge the event logs: %s\n",
+				ee.msg);
+	}
 	return report_write(r->dir, r->s, r->runs, r->nruns,
 			    r->degraded ? "degraded" : "ok", r->fidelity_note,
 			    r->e);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -23,6 +24,9 @@
  * bytes fit); the cap also bounds libyaml's scanner, which is quadratic in
  * flow nesting depth. Long workloads belong in a trace file. */
 #define SCENARIO_MAX_BYTES (512 * 1024)
+
+/* A trace: a million lines like "86399.5s,function-name,100" fit. */
+#define SCENARIO_MAX_TRACE_BYTES (64u << 20)
 
 /* The largest container count anywhere (an at step, a trace line, a sweep
  * value): far above what one machine hosts, low enough to catch a typo. */
@@ -815,6 +819,15 @@ static int resolve(char *out, size_t len, const char *file, const char *rel)
 	return 0;
 }
 
+/* Whether msg starts "path:LINE:", a message about a line of path. */
+static bool names_line(const char *msg, const char *path)
+{
+	size_t n = strlen(path);
+
+	return !strncmp(msg, path, n) && msg[n] == ':' && msg[n + 1] >= '0' &&
+	       msg[n + 1] <= '9';
+}
+
 static int parse_topology(const struct ctx *c, const yaml_node_t *v,
 			  struct scenario *s)
 {
@@ -840,12 +853,14 @@ static int parse_topology(const struct ctx *c, const yaml_node_t *v,
 		return fail(c, yamlmsg_line(v), -ENAMETOOLONG,
 			    "topology: path too long, got %s",
 			    yamlmsg_describe(got, sizeof(got), v));
-	ret = topo_config_load(path, &s->topo, &te);
+	/* Any file may be named here: its messages quote none of it. */
+	ret = topo_config_load_redacted(path, &s->topo, &te);
 	if (!ret)
 		return 0;
-	/* A bad file already names its own file and line; a missing or
-	 * unreadable one is better told from the line that names it. */
-	if (ret == -EINVAL)
+	/* A bad file already names its own file and line; a missing,
+	 * unreadable or wrong kind of file is better told from the line
+	 * that names it. */
+	if (ret == -EINVAL && names_line(te.msg, path))
 		return err_set(c->e, ret, "%s", te.msg);
 	return fail(c, yamlmsg_line(v), ret, "topology: %s", te.msg);
 }
@@ -1728,6 +1743,8 @@ static int parse_top(const struct ctx *c, const yaml_node_t *root,
 	return check_serve(c, &sn, s);
 }
 
+static int read_traces(struct scenario *s, struct err *e);
+
 static void scenario_default(struct scenario *s)
 {
 	unsigned i;
@@ -1816,6 +1833,9 @@ int scenario_parse(const char *text, size_t len, const char *name,
 	ret = parse_top(&c, root, tmp);
 	if (!ret)
 		ret = check_frames(tmp, e);
+	/* Last: a trace names the functions, and serve its third column. */
+	if (!ret)
+		ret = read_traces(tmp, e);
 	if (ret)
 		goto out;
 
@@ -1850,8 +1870,12 @@ int scenario_load(const char *path, struct scenario *s, struct err *e)
 
 void scenario_free(struct scenario *s)
 {
+	unsigned i;
+
 	if (!s)
 		return;
+	for (i = 0; s->steps && i < s->nsteps; i++)
+		free(s->steps[i].inv);
 	free(s->functions);
 	free(s->steps);
 	s->functions = NULL;
@@ -2055,47 +2079,99 @@ static int parse_trace_time(const char *text, uint64_t *ns)
 	return units_parse_duration(buf, ns);
 }
 
+/* A trace line's error: its line and what was expected. The file is any
+ * the scenario names, so what the line holds is never quoted. */
 static int trace_fail(struct err *e, const char *path, size_t line,
-		      const char *field, const char *what, const char *got)
+		      const char *field, const char *what)
 {
-	char q[YAMLMSG_QUOTE_MAX * 4 + 8];
-
-	return err_set(e, -EINVAL, "%s:%zu: %s: expected %s, got %s", path,
-		       line, field, what,
-		       yamlmsg_quote(q, sizeof(q), got, strlen(got), '"'));
+	return err_set(e, -EINVAL, "%s:%zu: %s: expected %s", path, line, field,
+		       what);
 }
 
-/* Reads one trace file (docs/scenario-format.md) into q. Errors name the
- * CSV file and its line. */
-static int expand_trace(const struct scenario *s,
-			const struct scenario_step *st, unsigned i,
-			struct sched *q, struct err *e)
+/* One trace line into q: 0, or an error naming the line (1 when the line
+ * was the header, which says nothing). */
+static int trace_line(const struct scenario *s, char *p, const char *path,
+		      size_t lineno, bool first, const struct name_index *ix,
+		      struct sched *q, struct err *e)
 {
-	char path[PATH_MAX], names[256], *line = NULL, *p, *f[3], *save;
 	/* The third column counts what an invocation asks for. */
 	const char *count = s->serve.on ? "requests" : "containers";
-	struct name_index *ix = NULL, key, *hit;
-	size_t cap = 0, lineno = 0, nf, before = q->n;
+	char names[256], what[300], *f[3], *save;
+	struct name_index key;
+	const struct name_index *hit;
+	uint64_t t, containers = 1;
+	size_t nf, j;
+	int ret;
+
+	for (nf = 1, save = p; *save; save++)
+		nf += *save == ',';
+	if (nf < 2 || nf > 3)
+		return err_set(e, -EINVAL,
+			       "%s:%zu: expected time,function[,%s], got %zu "
+			       "field%s",
+			       path, lineno, count, nf, nf == 1 ? "" : "s");
+	for (j = 0, save = p; j < nf; j++)
+		f[j] = trim(strsep(&save, ","));
+	if (first && !strcmp(f[0], "time") && !strcmp(f[1], "function") &&
+	    (nf == 2 || !strcmp(f[2], count)))
+		return 1;
+	if (parse_trace_time(f[0], &t) || t > MAX_TIME_NS)
+		return trace_fail(e, path, lineno, "time",
+				  "a time from 0s to 24h like 1.5s, 1500ms or "
+				  "1.5");
+	key.name = f[1];
+	hit = bsearch(&key, ix, s->nfunctions, sizeof(*ix), cmp_name_index);
+	if (!hit) {
+		snprintf(what, sizeof(what), "the name of a function (%s)",
+			 function_names(names, sizeof(names), s));
+		return trace_fail(e, path, lineno, "function", what);
+	}
+	if (nf == 3 && (parse_u64(f[2], &containers) || !containers ||
+			containers > MAX_CONTAINERS))
+		return trace_fail(e, path, lineno, count,
+				  "a whole number from 1 to 100000");
+	ret = push(q, t, hit->function, (unsigned)containers);
+	if (ret == -E2BIG)
+		return err_set(e, ret,
+			       "%s:%zu: expected at most %d invocations, got "
+			       "more",
+			       path, lineno, SCENARIO_MAX_INVOCATIONS);
+	if (ret)
+		return err_set(e, ret, "%s: out of memory", path);
+	return 0;
+}
+
+/* Reads step i's trace file (docs/scenario-format.md) into st->inv, at
+ * parse: its errors come before anything is built or synthesized. Any
+ * file may be named, so it is read only if it is a regular file of at
+ * most SCENARIO_MAX_TRACE_BYTES of text, and its messages name its line
+ * and what was expected, never what it holds. */
+static int read_trace(const struct scenario *s, struct scenario_step *st,
+		      unsigned i, struct err *e)
+{
+	char path[PATH_MAX], *text = NULL, *p, *end, *nl, *line;
+	struct name_index *ix = NULL;
+	struct sched q = {0};
+	size_t len, lineno = 0;
 	bool first = true;
-	FILE *fp = NULL;
-	uint64_t t, containers;
-	ssize_t len;
+	struct err te;
 	unsigned j;
 	int ret;
 
-	if (resolve(path, sizeof(path), s->source, st->trace)) {
-		ret = err_set(e, -ENAMETOOLONG,
-			      "%s:%u: workload[%u].trace: path too long",
-			      s->source, st->line, i);
+	if (resolve(path, sizeof(path), s->source, st->trace))
+		return err_set(e, -ENAMETOOLONG,
+			       "%s:%u: workload[%u].trace: path too long",
+			       s->source, st->line, i);
+	/* Missing, unreadable, too large or not a file: told from the step
+	 * that names it. */
+	ret = yamlmsg_read_file(path, SCENARIO_MAX_TRACE_BYTES, "a trace",
+				&text, &len, &te);
+	if (ret)
+		return err_set(e, ret, "%s:%u: workload[%u].trace: %s",
+			       s->source, st->line, i, te.msg);
+	ret = yamlmsg_check_text(text, len, path, "a trace", e);
+	if (ret)
 		goto out;
-	}
-	fp = fopen(path, "re");
-	if (!fp) {
-		ret = -errno;
-		err_set(e, ret, "%s:%u: workload[%u].trace: %s: %s", s->source,
-			st->line, i, path, strerror(-ret));
-		goto out;
-	}
 	/* A trace can hold a million lines over a thousand functions. */
 	ix = calloc(s->nfunctions ? s->nfunctions : 1, sizeof(*ix));
 	if (!ix) {
@@ -2107,102 +2183,107 @@ static int expand_trace(const struct scenario *s,
 		ix[j].function = j;
 	}
 	qsort(ix, s->nfunctions, sizeof(*ix), cmp_name_index);
-	for (;;) {
-		errno = 0;
-		len = getline(&line, &cap, fp);
-		if (len < 0) {
-			if (errno) {
-				ret = -errno;
-				err_set(e, ret, "%s: %s", path, strerror(-ret));
-				goto out;
-			}
-			break;
-		}
+	for (p = text, end = text + len; p < end; p = nl ? nl + 1 : end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl)
+			*nl = '\0';
 		lineno++;
-		/* A NUL would hide the rest of the line from the checks. */
-		if (strlen(line) != (size_t)len) {
-			ret = err_set(e, -EINVAL,
-				      "%s:%zu: expected text, got a NUL byte",
-				      path, lineno);
-			goto out;
-		}
-		p = trim(line);
-		if (!*p || *p == '#')
+		line = trim(p);
+		if (!*line || *line == '#')
 			continue;
-		for (nf = 1, save = p; *save; save++)
-			nf += *save == ',';
-		if (nf < 2 || nf > 3) {
-			ret = err_set(e, -EINVAL,
-				      "%s:%zu: expected time,function[,%s], "
-				      "got %zu field%s",
-				      path, lineno, count, nf,
-				      nf == 1 ? "" : "s");
-			goto out;
-		}
-		for (j = 0, save = p; j < nf; j++)
-			f[j] = trim(strsep(&save, ","));
-		if (first && !strcmp(f[0], "time") &&
-		    !strcmp(f[1], "function") &&
-		    (nf == 2 || !strcmp(f[2], count))) {
-			first = false;
-			continue;
-		}
+		/* The header only as the first line that is not blank. */
+		ret = trace_line(s, line, path, lineno, first, ix, &q, e);
 		first = false;
-		if (parse_trace_time(f[0], &t) || t > MAX_TIME_NS) {
-			ret = trace_fail(e, path, lineno, "time",
-					 "a time from 0s to 24h like 1.5s, "
-					 "1500ms or 1.5",
-					 f[0]);
+		if (ret < 0)
 			goto out;
-		}
-		key.name = f[1];
-		hit = bsearch(&key, ix, s->nfunctions, sizeof(*ix),
-			      cmp_name_index);
-		if (!hit) {
-			char what[300];
-
-			snprintf(what, sizeof(what),
-				 "the name of a function (%s)",
-				 function_names(names, sizeof(names), s));
-			ret = trace_fail(e, path, lineno, "function", what,
-					 f[1]);
-			goto out;
-		}
-		containers = 1;
-		if (nf == 3 && (parse_u64(f[2], &containers) || !containers ||
-				containers > MAX_CONTAINERS)) {
-			ret = trace_fail(e, path, lineno, count,
-					 "a whole number from 1 to 100000",
-					 f[2]);
-			goto out;
-		}
-		ret = push(q, t, hit->function, (unsigned)containers);
-		if (ret == -E2BIG) {
-			err_set(e, ret,
-				"%s:%zu: expected at most %d invocations in "
-				"all, got more",
-				path, lineno, SCENARIO_MAX_INVOCATIONS);
-			goto out;
-		}
-		if (ret) {
-			err_set(e, ret, "%s: out of memory", path);
-			goto out;
-		}
 	}
 	/* Most likely the wrong file, or one still being written. */
-	if (q->n == before) {
+	if (!q.n) {
 		ret = err_set(e, -EINVAL,
 			      "%s:%zu: expected lines like 1.5s,f1,1, got none",
 			      path, lineno ? lineno : 1);
 		goto out;
 	}
+	st->inv = q.v;
+	st->ninv = q.n;
+	q.v = NULL;
 	ret = 0;
 out:
-	free(line);
+	free(q.v);
 	free(ix);
-	if (fp)
-		fclose(fp);
+	free(text);
 	return ret;
+}
+
+int scenario_path(const struct scenario *s, const char *rel, char *out,
+		  size_t len)
+{
+	return resolve(out, len, s->source, rel);
+}
+
+int scenario_check_layouts(const struct scenario *s, struct err *e)
+{
+	static const char *const need[] = {"oci-layout", "index.json"};
+	const struct scenario_image *im;
+	char path[PATH_MAX], file[PATH_MAX + 16];
+	const char *got;
+	struct stat st;
+	unsigned i, k;
+
+	for (i = 0; i < s->nimages; i++) {
+		im = &s->images[i];
+		if (!im->layout[0])
+			continue;
+		if (scenario_path(s, im->layout, path, sizeof(path)))
+			return err_set(e, -ENAMETOOLONG,
+				       "%s:%u: images[%u].layout: path too "
+				       "long",
+				       s->source, im->line, i);
+		if (stat(path, &st))
+			return err_set(
+				e, -errno, "%s:%u: images[%u].layout: %s: %s",
+				s->source, im->line, i, path, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return err_set(e, -ENOTDIR,
+				       "%s:%u: images[%u].layout: %s: expected "
+				       "an OCI layout folder, got %s",
+				       s->source, im->line, i, path,
+				       yamlmsg_file_kind(&st));
+		/* Its files as they are, not through a link: convert will
+		 * read them and quote what it cannot parse. */
+		for (k = 0; k < sizeof(need) / sizeof(need[0]); k++) {
+			snprintf(file, sizeof(file), "%s/%s", path, need[k]);
+			if (lstat(file, &st))
+				got = errno == ENOENT ? "none"
+						      : strerror(errno);
+			else if (!S_ISREG(st.st_mode))
+				got = yamlmsg_file_kind(&st);
+			else
+				continue;
+			return err_set(e, -EINVAL,
+				       "%s:%u: images[%u].layout: %s: expected "
+				       "an OCI layout folder (with %s, a "
+				       "regular file), got %s",
+				       s->source, im->line, i, path, need[k],
+				       got);
+		}
+	}
+	return 0;
+}
+
+static int read_traces(struct scenario *s, struct err *e)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < s->nsteps; i++) {
+		if (s->steps[i].kind != SCENARIO_STEP_TRACE)
+			continue;
+		ret = read_trace(s, &s->steps[i], i, e);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Stable merge sort by time: invocations written in the same instant keep
@@ -2254,6 +2335,7 @@ int scenario_schedule(const struct scenario *s, int sweep_index,
 	struct sched q = {0};
 	bool sweep_containers;
 	unsigned i, containers;
+	size_t k;
 	int ret;
 
 	if (sweep_index >= 0 && (unsigned)sweep_index >= s->nsweep) {
@@ -2279,7 +2361,13 @@ int scenario_schedule(const struct scenario *s, int sweep_index,
 			ret = expand_ramp(s, st, i, &q, e);
 			break;
 		case SCENARIO_STEP_TRACE:
-			ret = expand_trace(s, st, i, &q, e);
+			/* Read at parse; in its file's order. */
+			for (k = 0, ret = 0; !ret && k < st->ninv; k++)
+				ret = push(&q, st->inv[k].t_ns,
+					   st->inv[k].function,
+					   st->inv[k].containers);
+			if (ret)
+				ret = push_fail(s, st, i, ret, e);
 			break;
 		default:
 			ret = err_set(e, -EINVAL, "%s:%u: unknown step kind",

@@ -53,6 +53,8 @@ enum scenario_step_kind {
 	SCENARIO_STEP_TRACE, /* trace: file.csv (time,function[,containers]) */
 };
 
+struct scenario_invocation;
+
 struct scenario_step {
 	enum scenario_step_kind kind;
 	uint64_t at_ns, until_ns;
@@ -62,6 +64,9 @@ struct scenario_step {
 	int count_is_requests;
 	double rate; /* invocations per second, RAMP */
 	char trace[PATH_MAX];
+	/* TRACE: its lines as the parse read them, in the file's order */
+	struct scenario_invocation *inv;
+	size_t ninv;
 	unsigned line;
 };
 
@@ -168,16 +173,32 @@ struct scenario {
 };
 
 /* name is what messages call the input and becomes s->source; relative
- * paths in the scenario are taken from its folder. s is written only on
- * success, and then owns functions and steps (scenario_free). On error
- * returns -EINVAL (or -ENOMEM, -ENAMETOOLONG, or a topology file's -errno)
- * with one line "name:line: key: expected ..., got ..." in e. */
+ * paths in the scenario are taken from its folder. The files it names, a
+ * topology and traces, are read here, so that their errors come before
+ * anything is built: each must be a regular file of text in its format,
+ * and their messages (file:line: what was expected) quote none of it. s
+ * is written only on success, and then owns functions and steps
+ * (scenario_free). On error returns -EINVAL (or -ENOMEM, -ENAMETOOLONG,
+ * -EFBIG, or a named file's -errno) with one line "name:line: key:
+ * expected ..., got ..." in e. */
 int scenario_parse(const char *text, size_t len, const char *name,
 		   struct scenario *s, struct err *e);
 /* Reads and parses a file of at most 512 KiB (-EFBIG when larger). */
 int scenario_load(const char *path, struct scenario *s, struct err *e);
 /* Frees what a successful parse allocated; safe to call twice. */
 void scenario_free(struct scenario *s);
+
+/* rel, a path the scenario names, as it is opened: from the scenario
+ * file's folder unless absolute. 0 or -ENAMETOOLONG. */
+int scenario_path(const struct scenario *s, const char *rel, char *out,
+		  size_t len);
+/* Whether every image's layout is a folder holding an OCI layout
+ * (oci-layout and index.json, regular files, not links): what `run`
+ * checks before it builds anything, since faasnet-image convert reads
+ * them only once the network is up. Not at parse: a layout may be built
+ * after its scenario is written. 0, or -errno with "file:line:
+ * images[i].layout: PATH: expected ...". */
+int scenario_check_layouts(const struct scenario *s, struct err *e);
 
 /* The VMs a run of sweep value sweep_index (-1: none) uses: the sweep's
  * value when it sweeps vms (the first that many of the topology's), else
@@ -210,9 +231,9 @@ struct scenario_invocation {
 };
 
 /* The workload in time order (stable for equal times). sweep_index picks a
- * sweep value (-1: none or no sweep; past the last value is -EINVAL). Trace
- * files are read here, errors as trace.csv:line. More than
- * SCENARIO_MAX_INVOCATIONS is -E2BIG. Returns a malloc'd array in *out
+ * sweep value (-1: none or no sweep; past the last value is -EINVAL).
+ * Traces were read by the parse. More than SCENARIO_MAX_INVOCATIONS is
+ * -E2BIG naming the step that passed it. Returns a malloc'd array in *out
  * (written only on success). */
 int scenario_schedule(const struct scenario *s, int sweep_index,
 		      struct scenario_invocation **out, size_t *n,

@@ -140,6 +140,9 @@ _Static_assert(FIELD_SIZE(vm_rate_bps) == sizeof(uint64_t) &&
 struct ctx {
 	yaml_document_t *doc;
 	const char *name;
+	/* A file another names (topo_config_load_redacted): messages say
+	 * what a node is, never what it holds. */
+	bool redact;
 	struct err *e;
 	/* Where each key was set. Keys are unique per table and each table
 	 * belongs to one mapping, so this finds duplicates, and it lets a
@@ -165,6 +168,13 @@ static int fail(const struct ctx *c, size_t line, int code, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return err_set(c->e, code, "%s:%zu: %s", c->name, line, msg);
+}
+
+/* A node for "got ...": quoted, or redacted to its kind. */
+static const char *describe(const struct ctx *c, char *buf, size_t len,
+			    const yaml_node_t *n)
+{
+	return c->redact ? yamlmsg_kind(n) : yamlmsg_describe(buf, len, n);
 }
 
 static size_t seen_line(const struct ctx *c, const struct key *key)
@@ -257,7 +267,7 @@ bad:
 	if (ret == -ERANGE)
 		hint = " (too large)";
 	return fail(c, yamlmsg_line(v), -EINVAL, "%s: expected %s, got %s%s",
-		    key->path, key->what, yamlmsg_describe(got, sizeof(got), v),
+		    key->path, key->what, describe(c, got, sizeof(got), v),
 		    hint);
 }
 
@@ -278,7 +288,7 @@ static int parse_value(struct ctx *c, const struct key *key,
 	if (!fits)
 		return fail(c, yamlmsg_line(v), -EINVAL,
 			    "%s: expected %s, got %s", key->path, key->what,
-			    yamlmsg_describe(got, sizeof(got), v));
+			    describe(c, got, sizeof(got), v));
 	if (key->type == KEY_MAP)
 		return parse_mapping(c, v, key->sub, key, spec);
 	return parse_scalar(c, key, v, spec);
@@ -300,8 +310,12 @@ static int unknown_key(const struct ctx *c, const yaml_node_t *k,
 			break;
 		o += (size_t)n;
 	}
-	yamlmsg_quote(name, sizeof(name), (const char *)k->data.scalar.value,
-		      k->data.scalar.length, '\'');
+	if (c->redact)
+		snprintf(name, sizeof(name), "(not quoted)");
+	else
+		yamlmsg_quote(name, sizeof(name),
+			      (const char *)k->data.scalar.value,
+			      k->data.scalar.length, '\'');
 	if (parent)
 		return fail(c, yamlmsg_line(k), -EINVAL,
 			    "%s: unknown key %s; valid keys: %s", parent->path,
@@ -345,7 +359,7 @@ static int parse_mapping(struct ctx *c, const yaml_node_t *map,
 				    "%s%sexpected a key name, got %s",
 				    parent ? parent->path : "",
 				    parent ? ": " : "",
-				    yamlmsg_describe(got, sizeof(got), k));
+				    describe(c, got, sizeof(got), k));
 		key = find_key(keys, k);
 		if (!key)
 			return unknown_key(c, k, keys, parent);
@@ -372,10 +386,11 @@ static int parse_mapping(struct ctx *c, const yaml_node_t *map,
  * scenario file later) over spec, which holds the defaults, then checks the
  * result, blaming the line of the key that set a field out of range. */
 static int parse_topology(yaml_document_t *doc, const yaml_node_t *map,
-			  const char *name, struct topo_spec *spec,
+			  const char *name, bool redact, struct topo_spec *spec,
 			  struct err *e)
 {
-	struct ctx c = {.doc = doc, .name = name, .e = e};
+	struct ctx c = {.doc = doc, .name = name, .redact = redact, .e = e};
+	char *cut;
 	char got[YAMLMSG_QUOTE_MAX * 4 + 8];
 	struct err ce;
 	size_t i, n;
@@ -385,11 +400,14 @@ static int parse_topology(yaml_document_t *doc, const yaml_node_t *map,
 		return fail(&c, yamlmsg_line(map), -EINVAL,
 			    "expected a mapping of topology keys like "
 			    "\"vms: 16\", got %s",
-			    yamlmsg_describe(got, sizeof(got), map));
+			    describe(&c, got, sizeof(got), map));
 	ret = parse_mapping(&c, map, topo_keys, NULL, spec);
 	if (ret)
 		return ret;
 	ret = topo_spec_check(spec, &ce);
+	/* Its messages end in ", got VALUE": the file's. */
+	if (ret && redact && (cut = strstr(ce.msg, ", got ")))
+		*cut = '\0';
 	if (!ret) {
 		/* Whether the delay can be honoured is only known when the
 		 * kernel is asked, after parsing: keep its line for that
@@ -421,14 +439,17 @@ int topo_config_parse_node(yaml_document_t *doc, const yaml_node_t *map,
 	if (n < 0 || (size_t)n >= sizeof(tmp.source))
 		return err_set(e, -ENAMETOOLONG, "%.64s...: name too long",
 			       name);
-	ret = parse_topology(doc, map, name, &tmp, e);
+	ret = parse_topology(doc, map, name, false, &tmp, e);
 	if (!ret)
 		memcpy(spec, &tmp, sizeof(*spec));
 	return ret;
 }
 
-int topo_config_parse(const char *text, size_t len, const char *name,
-		      struct topo_spec *spec, struct err *e)
+/* topo_config_parse; redact: for a file another names, which must hold a
+ * topology mapping (an empty one is no topology file) and whose content
+ * no message quotes. */
+static int parse_text(const char *text, size_t len, const char *name,
+		      bool redact, struct topo_spec *spec, struct err *e)
 {
 	yaml_document_t doc;
 	struct topo_spec tmp;
@@ -452,15 +473,27 @@ int topo_config_parse(const char *text, size_t len, const char *name,
 	/* No document at all (empty, or only comments) or a null one ("---"
 	 * alone, "~") means every default. */
 	root = yaml_document_get_root_node(&doc);
-	if (root && !yamlmsg_is_null(root))
-		ret = parse_topology(&doc, root, name, &tmp, e);
+	if (redact && (!root || yamlmsg_is_null(root)))
+		ret = err_set(e, -EINVAL,
+			      "%s:1: expected a mapping of topology keys like "
+			      "\"vms: 16\", got nothing",
+			      name);
+	else if (root && !yamlmsg_is_null(root))
+		ret = parse_topology(&doc, root, name, redact, &tmp, e);
 	if (!ret)
 		memcpy(spec, &tmp, sizeof(*spec));
 	yaml_document_delete(&doc);
 	return ret;
 }
 
-int topo_config_load(const char *path, struct topo_spec *spec, struct err *e)
+int topo_config_parse(const char *text, size_t len, const char *name,
+		      struct topo_spec *spec, struct err *e)
+{
+	return parse_text(text, len, name, false, spec, e);
+}
+
+static int load(const char *path, bool redact, struct topo_spec *spec,
+		struct err *e)
 {
 	size_t len;
 	char *buf;
@@ -470,7 +503,22 @@ int topo_config_load(const char *path, struct topo_spec *spec, struct err *e)
 				&len, e);
 	if (ret)
 		return ret;
-	ret = topo_config_parse(buf, len, path, spec, e);
+	/* libyaml's own messages about bad bytes quote them. */
+	if (redact)
+		ret = yamlmsg_check_text(buf, len, path, "a topology file", e);
+	if (!ret)
+		ret = parse_text(buf, len, path, redact, spec, e);
 	free(buf);
 	return ret;
+}
+
+int topo_config_load(const char *path, struct topo_spec *spec, struct err *e)
+{
+	return load(path, false, spec, e);
+}
+
+int topo_config_load_redacted(const char *path, struct topo_spec *spec,
+			      struct err *e)
+{
+	return load(path, true, spec, e);
 }

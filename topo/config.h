@@ -36,7 +36,14 @@ int topo_config_parse_node(yaml_document_t *doc, const yaml_node_t *map,
 			   struct err *e);
 
 /* Reads and parses a file of at most 64 KiB. -errno with "path: strerror"
- * when unreadable, -EFBIG when larger. */
+ * when unreadable, -EFBIG when larger, and a regular file only (see
+ * yamlmsg_read_file). */
 int topo_config_load(const char *path, struct topo_spec *spec, struct err *e);
+/* The same for a file that another names (a scenario's `topology:`), which
+ * may name any file: it must be text holding one mapping of topology keys,
+ * and its messages say the line and what was expected but quote nothing
+ * of it ("got a value", "unknown key (not quoted)"). */
+int topo_config_load_redacted(const char *path, struct topo_spec *spec,
+			      struct err *e);
 
 #endif

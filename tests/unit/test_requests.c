@@ -66,7 +66,7 @@ static void test_compute(void **state)
 	assert_int_equal(requests_compute(rows, 7, "registry", 2, &st), 0);
 	assert_int_equal(st.requests, 0);
 	assert_true(st.max_s == 0);
-	assert_int_equal(requests_compute(rows, 7, "a-strategy-too-long", 2,
+	assert_int_equal(requests_compute(rows, 7, "a-strategy-name-too-long", 2,
 					  &st),
 			 -EINVAL);
 }

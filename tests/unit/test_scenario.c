@@ -115,6 +115,13 @@ static void write_file(const char *dir, const char *rel, const char *text,
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Case i of a table gave message got; fails showing both unless want. */
+static void expect_msg(size_t i, const char *got, const char *want)
+{
+	if (strcmp(got, want))
+		fail_msg("case %zu\n  got:  %s\n  want: %s", i, got, want);
+}
+
 /* ---- a full file, defaults ---- */
 
 static const char full[] =
@@ -153,19 +160,25 @@ static const char full[] =
 
 static void test_full_file(void **state)
 {
+	char *dir = make_dir();
+	char name[PATH_MAX], csv[PATH_MAX];
 	struct scenario s;
 	struct err e = {""};
 
 	(void)state;
+	/* The parse reads the trace, beside the file it names. */
+	write_file(dir, "traces/iot.csv", "time,function\n0s,f1\n1s,f2\n", csv,
+		   sizeof(csv));
+	snprintf(name, sizeof(name), "%s/x.yaml", dir);
 	poison(&s);
-	assert_int_equal(parse(full, &s, &e), 0);
+	assert_int_equal(scenario_parse(full, strlen(full), name, &s, &e), 0);
 	assert_string_equal(e.msg, "");
 	assert_string_equal(s.name, "fig14-mini");
-	assert_string_equal(s.source, "x.yaml");
+	assert_string_equal(s.source, name);
 	assert_string_equal(s.description, "0 to N containers");
 	assert_string_equal(s.paper, "Fig. 14: FaaSNet 6.2 s at 128");
 
-	assert_string_equal(s.topo.source, "x.yaml");
+	assert_string_equal(s.topo.source, name);
 	assert_int_equal(s.topo.vms, 32);
 	assert_int_equal(s.topo.rack_size, 8);
 	assert_true(s.topo.vm_rate_bps == GBIT);
@@ -213,6 +226,8 @@ static void test_full_file(void **state)
 	assert_int_equal(s.steps[2].kind, SCENARIO_STEP_TRACE);
 	assert_string_equal(s.steps[2].trace, "traces/iot.csv");
 	assert_int_equal(s.steps[2].line, 26);
+	assert_int_equal(s.steps[2].ninv, 2);
+	assert_int_equal(s.steps[2].inv[1].function, 1);
 	assert_int_equal(s.steps[3].kind, SCENARIO_STEP_AT);
 	assert_true(s.steps[3].at_ns == 0);
 	assert_int_equal(s.steps[3].containers, 1); /* the default */
@@ -232,6 +247,7 @@ static void test_full_file(void **state)
 	assert_null(s.functions);
 	assert_null(s.steps);
 	scenario_free(&s); /* twice is harmless */
+	remove_dir(dir);
 }
 
 static void test_defaults(void **state)
@@ -451,8 +467,7 @@ static void test_topology_path_errors(void **state)
 	poison(&s);
 	assert_int_equal(scenario_load(path, &s, &e), -EINVAL);
 	snprintf(want, sizeof(want),
-		 "%s:2: rack_size: expected 1 to 1000 VMs per rack, got 0",
-		 topo);
+		 "%s:2: rack_size: expected 1 to 1000 VMs per rack", topo);
 	assert_string_equal(e.msg, want);
 	assert_true(is_poisoned(&s));
 
@@ -1364,83 +1379,266 @@ static void test_schedule_trace(void **state)
 	remove_dir(dir);
 }
 
-static void test_schedule_trace_errors(void **state)
+/* A trace's errors come from the parse, before anything is built: its
+ * file and line and what was expected, never what the line holds. */
+static void test_trace_errors_at_load(void **state)
 {
 	static const struct {
 		const char *csv, *msg; /* msg after "DIR/traces/t.csv:" */
 	} cases[] = {
 		{"time,function\n0s,f1\n1s,f9\n",
-		 "3: function: expected the name of a function (f1, f2), got "
-		 "\"f9\""},
+		 "3: function: expected the name of a function (f1, f2)"},
 		{"0s,f1\nsoon,f1\n",
 		 "2: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
-		 "1.5, got \"soon\""},
-		{"1 s,f1\n",
-		 "1: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
-		 "1.5, got \"1 s\""},
+		 "1.5"},
+		{"1 s,f1\n", "1: time: expected a time from 0s to 24h like "
+			     "1.5s, 1500ms or 1.5"},
 		{"-1,f1\n",
-		 "1: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
-		 "1.5, got \"-1\""},
+		 "1: time: expected a time from 0s to 24h like 1.5s, "
+		 "1500ms or 1.5"},
 		{"0s,f1,0\n",
-		 "1: containers: expected a whole number from 1 to 100000, got "
-		 "\"0\""},
+		 "1: containers: expected a whole number from 1 to 100000"},
 		{"0s,f1,2x\n",
-		 "1: containers: expected a whole number from 1 to 100000, got "
-		 "\"2x\""},
+		 "1: containers: expected a whole number from 1 to 100000"},
 		{"0s,f1,1,extra\n",
 		 "1: expected time,function[,containers], got 4 fields"},
 		{"0s,f1,1,a,b,c\n",
 		 "1: expected time,function[,containers], got 6 fields"},
-		{"0s,,1\n",
-		 "1: function: expected the name of a function (f1, f2), got "
-		 "\"\""},
+		{"0s,,1\n", "1: function: expected the name of a function (f1, "
+			    "f2)"},
 		{"# c\n0s\n",
 		 "2: expected time,function[,containers], got 1 field"},
 		/* the header only as the first line */
 		{"0s,f1\ntime,function\n",
 		 "2: time: expected a time from 0s to 24h like 1.5s, 1500ms or "
-		 "1.5, got \"time\""},
+		 "1.5"},
 		{"# nothing\n\n", "2: expected lines like 1.5s,f1,1, got none"},
 		{"time,function,containers\n",
 		 "1: expected lines like 1.5s,f1,1, got none"},
+		/* not text: a NUL, a control byte, bytes that are not UTF-8 */
+		{"0s,f1\n1s,f1\x01\n", "2: expected a trace (text), got a "
+				       "control byte or one that is not "
+				       "UTF-8"},
+		{"0s,f1\n\n\xff\xfe,f1\n", "3: expected a trace (text), got a "
+					   "control byte or one that is not "
+					   "UTF-8"},
+		/* the shape of another file: told, not quoted */
+		{"root:x:0:0:root:/root:/bin/bash\n",
+		 "1: expected time,function[,containers], got 1 field"},
+		{"hunter2,secret\n", "1: time: expected a time from 0s to 24h "
+				     "like 1.5s, 1500ms or 1.5"},
 	};
-	struct scenario_invocation *v;
 	struct scenario s;
 	struct err e = {""};
 	char path[PATH_MAX], want[PATH_MAX + 256];
 	char *dir;
-	size_t n, i;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		dir = trace_dir(cases[i].csv, "  - { trace: traces/t.csv }\n",
 				path, sizeof(path));
-		assert_int_equal(scenario_load(path, &s, &e), 0);
-		v = NULL;
-		assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e),
-				 -EINVAL);
-		assert_null(v);
+		poison(&s);
+		assert_int_equal(scenario_load(path, &s, &e), -EINVAL);
+		assert_true(is_poisoned(&s));
 		snprintf(want, sizeof(want), "%s/traces/t.csv:%s", dir,
 			 cases[i].msg);
-		if (strcmp(e.msg, want))
-			fail_msg("case %zu\n  got:  %s\n  want: %s", i, e.msg,
-				 want);
-		scenario_free(&s);
+		expect_msg(i, e.msg, want);
 		remove_dir(dir);
 	}
+
+	/* a trace with a NUL: the same (written by hand: strings stop at
+	 * one) */
+	dir = trace_dir("", "  - { trace: traces/t.csv }\n", path,
+			sizeof(path));
+	{
+		char csv[PATH_MAX + 32];
+		FILE *f;
+
+		snprintf(csv, sizeof(csv), "%s/traces/t.csv", dir);
+		f = fopen(csv, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite("0s,f1\n\0s,f1\n", 1, 12, f), 12);
+		assert_int_equal(fclose(f), 0);
+	}
+	assert_int_equal(scenario_load(path, &s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "t.csv:2: expected a trace (text)"));
+	remove_dir(dir);
 
 	/* a missing trace is told from the step that names it */
 	dir = trace_dir("0s,f1\n",
 			"  - { at: 0s, invoke: f1 }\n"
 			"  - { trace: traces/none.csv }\n",
 			path, sizeof(path));
-	assert_int_equal(scenario_load(path, &s, &e), 0);
-	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), -ENOENT);
+	assert_int_equal(scenario_load(path, &s, &e), -ENOENT);
 	snprintf(want, sizeof(want),
 		 "%s:6: workload[1].trace: %s/traces/none.csv: No such file or "
 		 "directory",
 		 path, dir);
 	assert_string_equal(e.msg, want);
+	remove_dir(dir);
+}
+
+/* A trace is read only when it is a regular file: a folder, a device or a
+ * pipe is refused from the step that names it, before a byte is read (a
+ * pipe with no writer would otherwise wait for ever). */
+static void test_trace_not_a_file(void **state)
+{
+	static const struct {
+		const char *trace, *got;
+		int ret;
+	} cases[] = {
+		{"traces", "a folder", -EISDIR},
+		{"/dev/zero", "a device", -EINVAL},
+		{"traces/fifo", "a pipe", -EINVAL},
+	};
+	char path[PATH_MAX], steps[128], fifo[PATH_MAX + 16];
+	char want[PATH_MAX * 2 + 128], named[PATH_MAX + 16];
+	struct scenario s;
+	struct err e = {""};
+	char *dir;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(steps, sizeof(steps), "  - { trace: %s }\n",
+			 cases[i].trace);
+		dir = trace_dir("0s,f1\n", steps, path, sizeof(path));
+		snprintf(fifo, sizeof(fifo), "%s/traces/fifo", dir);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		if (cases[i].trace[0] == '/')
+			snprintf(named, sizeof(named), "%s", cases[i].trace);
+		else
+			snprintf(named, sizeof(named), "%s/%s", dir,
+				 cases[i].trace);
+		assert_int_equal(scenario_load(path, &s, &e), cases[i].ret);
+		snprintf(want, sizeof(want),
+			 "%s:5: workload[0].trace: %s: expected a trace (a "
+			 "regular file), got %s",
+			 path, named, cases[i].got);
+		expect_msg(i, e.msg, want);
+		remove_dir(dir);
+	}
+}
+
+/* The topology file a scenario names: a regular file holding a topology
+ * mapping, whose messages never quote it, whatever file it is. */
+static void test_topology_file_not_quoted(void **state)
+{
+	static const struct {
+		const char *text, *msg; /* msg after "DIR/topo/t.yaml:" */
+	} cases[] = {
+		/* a password file: its lines end in ':', keys to YAML */
+		{"root:$6$hunter2:19000:0:99999:7:::\n"
+		 "daemon:*:19000:0:99999:7:::\n",
+		 "1: unknown key (not quoted); valid keys: vms, rack_size, "
+		 "vm_link, registry_link, rack_uplink, delay"},
+		/* one long plain scalar */
+		{"hunter2 is\nthe password\n",
+		 "1: expected a mapping of topology keys like \"vms: 16\", got "
+		 "a value"},
+		{"password: hunter2\n",
+		 "1: unknown key (not quoted); valid keys: vms, rack_size, "
+		 "vm_link, registry_link, rack_uplink, delay"},
+		{"vms: hunter2\n", "1: vms: expected a whole number like 16, "
+				   "got a value"},
+		{"vm_link: { rate: hunter2 }\n",
+		 "1: vm_link.rate: expected a rate like 100mbit, got a value"},
+		{"vms: 999999999\n", "1: vms: expected 1 to 4096 VMs"},
+		{"", "1: expected a mapping of topology keys like \"vms: 16\", "
+		     "got nothing"},
+		{"vms: 8\n\x01hunter2\n", "2: expected a topology file (text), "
+					  "got a control byte or one that is "
+					  "not UTF-8"},
+	};
+	static const struct {
+		const char *topo, *got;
+		int ret;
+	} kinds[] = {
+		{"/dev/zero", "a device", -EINVAL},
+		{"/", "a folder", -EISDIR},
+	};
+	char topo[PATH_MAX], path[PATH_MAX], want[PATH_MAX * 2 + 256];
+	char text[512];
+	struct scenario s;
+	struct err e = {""};
+	char *dir;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		dir = make_dir();
+		write_file(dir, "topo/t.yaml", cases[i].text, topo,
+			   sizeof(topo));
+		write_file(dir, "s.yaml", BASE "topology: topo/t.yaml\n", path,
+			   sizeof(path));
+		assert_int_equal(scenario_load(path, &s, &e), -EINVAL);
+		snprintf(want, sizeof(want), "%s:%s", topo, cases[i].msg);
+		expect_msg(i, e.msg, want);
+		assert_null(strstr(e.msg, "hunter2"));
+		remove_dir(dir);
+	}
+
+	/* a device, a folder: refused from the line that names them */
+	dir = make_dir();
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		snprintf(text, sizeof(text), BASE "topology: %s\n",
+			 kinds[i].topo);
+		write_file(dir, "s.yaml", text, path, sizeof(path));
+		assert_int_equal(scenario_load(path, &s, &e), kinds[i].ret);
+		snprintf(want, sizeof(want),
+			 "%s:8: topology: %s: expected a topology file (a "
+			 "regular file), got %s",
+			 path, kinds[i].topo, kinds[i].got);
+		expect_msg(i, e.msg, want);
+	}
+	remove_dir(dir);
+}
+
+/* run checks that each layout is an OCI layout folder before it builds
+ * anything: not a file, not missing, its files not links. */
+static void test_check_layouts(void **state)
+{
+	char *dir = make_dir();
+	char path[PATH_MAX], f[PATH_MAX], want[PATH_MAX * 2 + 200];
+	struct scenario s;
+	struct err e = {""};
+
+	(void)state;
+	write_file(dir, "s.yaml",
+		   "name: t\n"
+		   "images:\n"
+		   "  - { name: py, size: 1MB }\n"
+		   "  - { name: real, layout: img }\n"
+		   "functions: [{ name: f1, image: real }]\n"
+		   "workload: [{ at: 0s, invoke: f1 }]\n",
+		   path, sizeof(path));
+	assert_int_equal(scenario_load(path, &s, &e), 0);
+	/* missing */
+	assert_int_equal(scenario_check_layouts(&s, &e), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "%s:4: images[1].layout: %s/img: No such file or directory",
+		 path, dir);
+	assert_string_equal(e.msg, want);
+	/* a file */
+	write_file(dir, "img", "x", f, sizeof(f));
+	assert_int_equal(scenario_check_layouts(&s, &e), -ENOTDIR);
+	assert_non_null(strstr(e.msg, "expected an OCI layout folder, got a "
+				      "file"));
+	assert_int_equal(unlink(f), 0);
+	/* a folder without its files, then index.json a link */
+	write_file(dir, "img/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}",
+		   f, sizeof(f));
+	assert_int_equal(scenario_check_layouts(&s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "(with index.json, a regular file), "
+				      "got none"));
+	snprintf(f, sizeof(f), "%s/img/index.json", dir);
+	assert_int_equal(symlink("/etc/passwd", f), 0);
+	assert_int_equal(scenario_check_layouts(&s, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "got a symbolic link"));
+	assert_int_equal(unlink(f), 0);
+	write_file(dir, "img/index.json", "{}", f, sizeof(f));
+	assert_int_equal(scenario_check_layouts(&s, &e), 0);
 	scenario_free(&s);
 	remove_dir(dir);
 }
@@ -1528,10 +1726,11 @@ static void test_schedule_trace_cap(void **state)
 		   path, sizeof(path));
 	assert_int_equal(scenario_load(path, &s, &e), 0);
 	assert_int_equal(scenario_schedule(&s, -1, &v, &n, &e), -E2BIG);
-	/* 999999 from the ramp: the trace's second line is one too many */
+	/* 999999 from the ramp: the trace passes the cap */
 	snprintf(want, sizeof(want),
-		 "%s:2: expected at most 1000000 invocations in all, got more",
-		 csvpath);
+		 "%s:6: workload[1]: expected at most 1000000 invocations in "
+		 "all, got more",
+		 path);
 	assert_string_equal(e.msg, want);
 	assert_null(v);
 	scenario_free(&s);
@@ -1692,7 +1891,10 @@ int main(void)
 		cmocka_unit_test(test_schedule_sweep),
 		cmocka_unit_test(test_schedule_ramp),
 		cmocka_unit_test(test_schedule_trace),
-		cmocka_unit_test(test_schedule_trace_errors),
+		cmocka_unit_test(test_trace_errors_at_load),
+		cmocka_unit_test(test_trace_not_a_file),
+		cmocka_unit_test(test_topology_file_not_quoted),
+		cmocka_unit_test(test_check_layouts),
 		cmocka_unit_test(test_schedule_cap),
 		cmocka_unit_test(test_schedule_trace_cap),
 		cmocka_unit_test(test_scaled_topology),

@@ -673,7 +673,12 @@ static void test_load_directory(void **state)
 
 	(void)state;
 	assert_int_equal(topo_config_load("/", &s, &e), -EISDIR);
-	assert_string_equal(e.msg, "/: Is a directory");
+	assert_string_equal(e.msg, "/: expected a topology file (a regular "
+				   "file), got a folder");
+	/* a device is refused before it is read: /dev/zero never ends */
+	assert_int_equal(topo_config_load("/dev/zero", &s, &e), -EINVAL);
+	assert_string_equal(e.msg, "/dev/zero: expected a topology file (a "
+				   "regular file), got a device");
 }
 
 static void test_load_too_large(void **state)
