@@ -390,6 +390,151 @@ static void tree_picture(const char *dir, const char *run)
  * against its arrival (the paper's Fig. 11) and the pool over time, live
  * containers and waiting requests (Fig. 12), from requests.csv and
  * pool.csv; then their gnuplot blocks. Nothing without requests.csv. */
+/* The CSV field k (0-based) of line as text into buf ("" when absent). */
+static const char *csv_text(const char *line, int k, char *buf, size_t len)
+{
+	const char *p = line;
+	size_t n;
+
+	while (k-- > 0 && p)
+		if ((p = strchr(p, ',')))
+			p++;
+	n = p ? strcspn(p, ",\n") : 0;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, p ? p : "", n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* trees.png: every tree's height over time, a line per run (strategy,
+ * sweep value, repetition) and function, from trees.csv (faults.md). */
+static void trees_plot(const char *dir, FILE *gp)
+{
+	char path[PATH_MAX + 64], line[512], key[160], last[160] = "";
+	char st[32], sw[24], rep[16], fn[72];
+	char keys[64][160];
+	unsigned nk = 0, bad = 0, j;
+	int swept;
+	FILE *in, *out = NULL;
+
+	snprintf(path, sizeof(path), "%s/trees.csv", dir);
+	in = fopen(path, "re");
+	if (!in)
+		return;
+	if (!fgets(line, sizeof(line), in)) {
+		fclose(in);
+		return;
+	}
+	/* strategy,[SWEEP,]rep,function,t_s,height,size */
+	swept = strncmp(line, "strategy,rep,", 13) != 0;
+	while (fgets(line, sizeof(line), in)) {
+		csv_text(line, 0, st, sizeof(st));
+		csv_text(line, swept ? 1 : 0, sw, sizeof(sw));
+		csv_text(line, swept ? 2 : 1, rep, sizeof(rep));
+		csv_text(line, swept ? 3 : 2, fn, sizeof(fn));
+		snprintf(key, sizeof(key), "%s%s%s-r%s-%s", st,
+			 swept ? "-" : "", swept ? sw : "", rep, fn);
+		if (!plot_name(key)) {
+			bad++;
+			continue;
+		}
+		if (strcmp(key, last)) {
+			if (out)
+				fclose(out);
+			out = NULL;
+			for (j = 0; j < nk && strcmp(keys[j], key); j++)
+				;
+			if (j == nk && nk == 64)
+				continue;
+			if (j == nk)
+				snprintf(keys[nk++], sizeof(keys[0]), "%s",
+					 key);
+			snprintf(path, sizeof(path), "%s/plot-tree-%s.dat", dir,
+				 key);
+			out = fopen(path, j < nk - 1 ? "ae" : "we");
+			snprintf(last, sizeof(last), "%s", key);
+		}
+		if (out)
+			fprintf(out, "%.3f %g %g\n",
+				csv_field(line, swept ? 4 : 3),
+				csv_field(line, swept ? 5 : 4),
+				csv_field(line, swept ? 6 : 5));
+	}
+	if (out)
+		fclose(out);
+	fclose(in);
+	left_out(bad, "row(s) of trees.csv");
+	if (!nk)
+		return;
+	for (int fmt = 0; fmt < 2; fmt++) {
+		fprintf(gp,
+			"set terminal %s size 800,500\nset output 'trees.%s'\n"
+			"set title 'Function tree height over time'\n"
+			"set xlabel 'seconds since the run started'\n"
+			"set ylabel 'levels'\nset key top right\nset grid\n"
+			"set xrange [0:*]\nset yrange [0:*]\nplot ",
+			fmt ? "svg" : "pngcairo", fmt ? "svg" : "png");
+		for (j = 0; j < nk; j++)
+			fprintf(gp,
+				"%s'plot-tree-%s.dat' using 1:2 with steps lw "
+				"2 "
+				"title '%s'",
+				j ? ", " : "", keys[j], keys[j]);
+		fprintf(gp, "\n");
+	}
+}
+
+/* faults.csv as a table: what each fault cost against the run without
+ * it. */
+static void faults_table(FILE *f, const char *dir)
+{
+	char path[PATH_MAX + 64], line[1024], st[32], what[16], tg[128];
+	int swept, o;
+	FILE *in;
+
+	snprintf(path, sizeof(path), "%s/faults.csv", dir);
+	in = fopen(path, "re");
+	if (!in)
+		return;
+	if (!fgets(line, sizeof(line), in)) {
+		fclose(in);
+		return;
+	}
+	swept = strncmp(line, "strategy,rep,", 13) != 0;
+	o = swept ? 1 : 0;
+	fprintf(f,
+		"\n## Faults\n\n"
+		"Each run with faults against the same run without them "
+		"just before it (`faults.csv`, docs/faults.md): containers "
+		"of a dead VM not yet up and how many were placed again, "
+		"when the manager noticed, when the tree was repaired, and "
+		"the run's slowest container and bytes with and without.\n\n"
+		"| strategy | fault (line) | what | targets | at s | lost | "
+		"placed again | detected s | repaired s | slowest s | "
+		"without s | failed | extra registry MB | extra peers MB "
+		"|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		"\n");
+	while (fgets(line, sizeof(line), in))
+		fprintf(f,
+			"| %s | %g (%g) | %s | %s | %.2f | %g | %g | %.3f | "
+			"%.3f "
+			"| %.2f | %.2f | %g | %.1f | %.1f |\n",
+			csv_text(line, 0, st, sizeof(st)),
+			csv_field(line, o + 2), csv_field(line, o + 3),
+			csv_text(line, o + 4, what, sizeof(what)),
+			csv_text(line, o + 5, tg, sizeof(tg)),
+			csv_field(line, o + 6), csv_field(line, o + 7),
+			csv_field(line, o + 8), csv_field(line, o + 9),
+			csv_field(line, o + 10), csv_field(line, o + 11),
+			csv_field(line, o + 12), csv_field(line, o + 13),
+			(csv_field(line, o + 15) - csv_field(line, o + 16)) /
+				1e6,
+			(csv_field(line, o + 17) - csv_field(line, o + 18)) /
+				1e6);
+	fclose(in);
+}
+
 static void serve_plots(const char *dir, FILE *gp)
 {
 	char path[PATH_MAX + 64], keys[2 * SCENARIO_MAX_STRATEGIES][24],
@@ -634,6 +779,7 @@ int report_plots(const char *dir, struct err *e)
 			closedir(d);
 	}
 	serve_plots(dir, f);
+	trees_plot(dir, f);
 	fclose(f);
 	/* In the folder, whose plots.gp names its files by relative paths;
 	 * its warnings go to our stderr. */
@@ -935,6 +1081,7 @@ int report_write(const char *dir, const struct scenario *s,
 	if (s->nfunctions > 1)
 		per_function(f, dir);
 	bounds(f, s, runs, n);
+	faults_table(f, dir);
 	throughput_table(f, dir, (double)t.vm_rate_bps / 8);
 	fprintf(f, "\n## Plots\n\n![provisioning time CDF](cdf.png)\n\n"
 		   "![containers up over time](ready.png)\n\n"
@@ -946,7 +1093,8 @@ int report_write(const char *dir, const struct scenario *s,
 		   "`monitor-RUN.png`: the fidelity monitor's signals "
 		   "(`raw/RUN/monitor.csv`). With "
 		   "Graphviz installed, `tree-RUN.png` draws each function's "
-		   "tree (`raw/RUN/trees.dot`).\n\n"
+		   "tree (`raw/RUN/trees.dot`). `trees.png`: every tree's "
+		   "height over time (`trees.csv`), as VMs join and leave.\n\n"
 		   "Data: `containers.csv` (one row per container), "
 		   "`summary.json`, `events.jsonl` (every process's "
 		   "timeline), `raw/` (per run: logs, `trees.dot`).\n");

@@ -140,14 +140,32 @@ static unsigned shape(struct treewatch *tw, unsigned fn, unsigned *size)
 	return height;
 }
 
+/* The manager repairs a tree in one round, a line per VM moved: the states
+ * between are not the tree's, so a change within this long of the
+ * function's last sample replaces it. */
+#define SAME_ROUND_NS 1000000
+
 static void record(struct treewatch *tw, unsigned fn, uint64_t t_ns)
 {
 	unsigned size, height = shape(tw, fn, &size);
+	struct treewatch_sample *last = NULL;
+	size_t i;
 
 	if (height == tw->height[fn] && size == tw->size[fn])
 		return;
 	tw->height[fn] = height;
 	tw->size[fn] = size;
+	for (i = tw->nsamples; i-- > 0;)
+		if (tw->samples[i].fn == fn) {
+			last = &tw->samples[i];
+			break;
+		}
+	if (last && t_ns - last->t_ns < SAME_ROUND_NS &&
+	    i + 1 == tw->nsamples) {
+		last->height = height;
+		last->size = size;
+		return;
+	}
 	if (tw->nsamples == tw->capsamples) {
 		size_t cap = tw->capsamples ? 2 * tw->capsamples : 256;
 		struct treewatch_sample *ns =

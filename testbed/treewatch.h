@@ -50,7 +50,9 @@ size_t treewatch_pick(const struct treewatch *tw, unsigned fn,
 size_t treewatch_count(const struct treewatch *tw, unsigned fn,
 		       enum scenario_fault_role role, int depth);
 
-/* Every change of height or size seen so far, in order. */
+/* Every change of height or size seen so far, in order; the changes of
+ * one round of the manager's (within a millisecond: a repair, a burst's
+ * placements) as one, the states between them not being the tree's. */
 const struct treewatch_sample *treewatch_samples(const struct treewatch *tw,
 						 size_t *n);
 

@@ -47,6 +47,7 @@ static void put(const char *text)
 	fclose(f);
 }
 
+/* t in ms: a round of the manager's apart */
 static void provision(uint64_t t, const char *fn, const char *vm,
 		      const char *parent)
 {
@@ -55,7 +56,7 @@ static void provision(uint64_t t, const char *fn, const char *vm,
 	snprintf(line, sizeof(line),
 		 "{\"t_ns\":%llu,\"who\":\"manager\",\"event\":\"provision\","
 		 "\"function\":\"%s\",\"vm\":\"%s\",\"parent\":\"%s\"}\n",
-		 (unsigned long long)t, fn, vm, parent);
+		 (unsigned long long)(t * 1000000), fn, vm, parent);
 	put(line);
 }
 
@@ -121,13 +122,13 @@ static void test_loss_and_history(void **state)
 	assert_int_equal(treewatch_new(path, &sc, 8, &tw), 0);
 	assert_int_equal(treewatch_poll(tw), 0);
 	/* vm1 dies; the manager moves vm3 into its place */
-	put("{\"t_ns\":20,\"event\":\"vm_lost\",\"vm\":\"vm0001\"}\n"
-	    "{\"t_ns\":20,\"event\":\"parent\",\"function\":\"f1\","
+	put("{\"t_ns\":20000000,\"event\":\"vm_lost\",\"vm\":\"vm0001\"}\n"
+	    "{\"t_ns\":20000100,\"event\":\"parent\",\"function\":\"f1\","
 	    "\"vm\":\"vm0003\",\"parent\":\"vm0000\"}\n"
-	    "{\"t_ns\":20,\"event\":\"parent\",\"function\":\"f1\","
+	    "{\"t_ns\":20000200,\"event\":\"parent\",\"function\":\"f1\","
 	    "\"vm\":\"vm0004\",\"parent\":\"vm0003\"}\n");
 	/* half a line: not read yet */
-	put("{\"t_ns\":30,\"event\":\"reclaim\",\"function\":\"f1\","
+	put("{\"t_ns\":30000000,\"event\":\"reclaim\",\"function\":\"f1\","
 	    "\"vm\":\"vm0006\",");
 	assert_int_equal(treewatch_poll(tw), 0);
 	assert_int_equal(treewatch_count(tw, 0, SCENARIO_ROLE_ANY, -1), 6);
@@ -143,10 +144,27 @@ static void test_loss_and_history(void **state)
 	assert_int_equal(ts[0].height, 1);
 	assert_int_equal(ts[6].height, 4); /* vm6 at depth 3 */
 	assert_int_equal(ts[7].fn, 1);
-	assert_int_equal(ts[8].t_ns, 20);
+	/* the loss and its repair, one round (the orphans' moment between
+	 * is not a sample): vm3 moved up, three levels */
+	assert_int_equal(ts[8].t_ns, 20000000);
 	assert_int_equal(ts[8].size, 6);
 	assert_int_equal(ts[8].height, 3);
 	assert_int_equal(ts[9].size, 5);
+	/* the root dies: for a moment every VM is an orphan (height 0), which
+	 * is not a state of the tree's */
+	put("{\"t_ns\":40000000,\"event\":\"vm_lost\",\"vm\":\"vm0000\"}\n"
+	    "{\"t_ns\":40000100,\"event\":\"parent\",\"function\":\"f1\","
+	    "\"vm\":\"vm0003\",\"parent\":\"registry\"}\n"
+	    "{\"t_ns\":40000200,\"event\":\"parent\",\"function\":\"f1\","
+	    "\"vm\":\"vm0002\",\"parent\":\"vm0003\"}\n");
+	assert_int_equal(treewatch_poll(tw), 0);
+	ts = treewatch_samples(tw, &n);
+	assert_int_equal(n, 11);
+	assert_int_equal(ts[10].size, 4);   /* vm3, vm4, vm2, vm5 */
+	assert_int_equal(ts[10].height, 3); /* vm3 > vm2 > vm5 */
+	n = treewatch_pick(tw, 0, SCENARIO_ROLE_ROOT, -1, out, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0], 3);
 	treewatch_free(tw);
 }
 
