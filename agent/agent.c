@@ -56,9 +56,9 @@ static void started(void *arg, const char *function, uint32_t container,
 /* Lost with the manager connection if there is none now: the lie is
  * still in the timeline, and the liar is still routed around. */
 static void suspect(void *arg, const char *function, struct proto_peer parent,
-		    const char *why)
+		    enum proto_suspect_kind kind, const char *why)
 {
-	struct proto_msg m = {.type = PROTO_SUSPECT};
+	struct proto_msg m = {.type = PROTO_SUSPECT, .kind = kind};
 
 	m.function = proto_str(function);
 	m.parent = parent;

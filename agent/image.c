@@ -131,7 +131,8 @@ static void lied(struct image *im, const char *why)
 		  json_pack("{s:s, s:i, s:s}", "parent", addr, "port",
 			    (int)im->parent.port, "why", why));
 	if (im->env->suspect)
-		im->env->suspect(im->env->arg, im->function, im->parent, why);
+		im->env->suspect(im->env->arg, im->function, im->parent,
+				 PROTO_SUSPECT_BAD_BYTES, why);
 	im->use_registry = 1;
 	im->fails = 0;
 	drop_peer(im);

@@ -37,10 +37,12 @@ struct image_env {
 	 * reconnects). */
 	void (*started)(void *arg, const char *function, uint32_t container,
 			uint64_t t_ns);
-	/* The parent served bytes that failed their check: the agent tells
-	 * the manager (SUSPECT), which takes it out of the trees. */
+	/* The parent served bytes that failed their check, or stopped
+	 * answering in time: the agent tells the manager (SUSPECT, of that
+	 * kind), which decides what to believe (manager.c, suspect). */
 	void (*suspect)(void *arg, const char *function,
-			struct proto_peer parent, const char *why);
+			struct proto_peer parent, enum proto_suspect_kind kind,
+			const char *why);
 	void *arg;
 	uint32_t rnd; /* back-off jitter */
 };

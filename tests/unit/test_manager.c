@@ -170,7 +170,8 @@ static void stop(struct t *t)
 
 static void suspect(struct agent *from, struct proto_peer accused)
 {
-	struct proto_msg m = {.type = PROTO_SUSPECT};
+	struct proto_msg m = {.type = PROTO_SUSPECT,
+			      .kind = PROTO_SUSPECT_BAD_BYTES};
 
 	m.function = proto_str(FN);
 	m.parent = accused;
