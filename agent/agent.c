@@ -403,7 +403,7 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 
 	for (im = a.images; im; im = im->next)
 		image_log(im, "stats",
-			  json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:i}",
+			  json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i}",
 				    "registry_bytes",
 				    (json_int_t)image_registry_bytes(im),
 				    "parent_bytes",
@@ -411,7 +411,9 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 				    "served_bytes", (json_int_t)im->served,
 				    "refetches", (int)im->refetches,
 				    "corrupt_blocks", (int)im->corrupt,
-				    "parent_lies", (int)im->lies, "blocks_held",
+				    "parent_lies", (int)im->lies,
+				    "parent_unresponsive",
+				    (int)im->unresponsive, "blocks_held",
 				    (int)im->cache.npresent));
 out:
 	/* The worker first: its results name images about to go; then the

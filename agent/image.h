@@ -83,7 +83,7 @@ struct image {
 	int gave_up;
 	struct container *cts;
 	uint64_t old_parent_bytes, served;
-	unsigned refetches, corrupt, lies;
+	unsigned refetches, corrupt, lies, unresponsive;
 	struct image *next; /* the agent's list */
 };
 
