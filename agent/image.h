@@ -66,9 +66,9 @@ struct image {
 	struct proto_peer parent; /* addr 0: the registry */
 	struct source *peer;	  /* the parent's back end, or NULL */
 	struct source *reg;	  /* the registry's */
-	/* The parent failed SOURCE_PARENT_FAILS times in a row, or lied:
-	 * the registry, until it fails too or the manager names another
-	 * parent. */
+	/* The parent failed SOURCE_PARENT_FAILS times in a row, lied or
+	 * was unresponsive: the registry, until it fails too or the manager
+	 * names another parent. */
 	int use_registry;
 	int meta_asked;	     /* a META request in flight */
 	int layer_asked;     /* registry strategy: a LAYER request in flight */
