@@ -436,6 +436,18 @@ static void ask(int fd, enum proto_type type, uint32_t id, const char *key,
 	assert_int_equal(fp_write(fd, &m), 0);
 }
 
+/* Lets the world answer, then reads one reply, of this type; m points
+ * into a buffer the next call reuses. */
+static void reply(struct world *w, int fd, enum proto_type type,
+		  struct proto_msg *m)
+{
+	static uint8_t buf[1 << 16];
+
+	fp_pump(w->l, 50);
+	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, m), 0);
+	assert_int_equal(m->type, type);
+}
+
 static void digest_is(const void *p, size_t n, const char *want)
 {
 	uint8_t d[SHA256_LEN];
@@ -453,7 +465,6 @@ static void digest_is(const void *p, size_t n, const char *want)
  * digests, the fake's documents come too. */
 static void test_fake_is_consistent(void **state)
 {
-	static uint8_t buf[1 << 16];
 	struct oci_image img, fimg;
 	struct blockimg_index fix;
 	struct world w;
@@ -467,9 +478,7 @@ static void test_fake_is_consistent(void **state)
 	fd = lying_world(&w, &img, LIE_FAKE);
 	assert_true(fd >= 0);
 	ask(fd, PROTO_GET_MANIFEST, 1, w.c.ref, 0);
-	fp_pump(w.l, 50);
-	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
-	assert_int_equal(m.type, PROTO_MANIFEST);
+	reply(&w, fd, PROTO_MANIFEST, &m);
 	assert_false(m.data_len == T.manifest_len &&
 		     !memcmp(m.data, T.manifest, m.data_len));
 	assert_int_equal(
@@ -482,19 +491,18 @@ static void test_fake_is_consistent(void **state)
 				img.layers[0].data.digest);
 
 	ask(fd, PROTO_GET_BLOB, 2, fimg.config.digest, 0);
-	fp_pump(w.l, 50);
-	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
-	assert_int_equal(m.type, PROTO_BLOB);
+	reply(&w, fd, PROTO_BLOB, &m);
 	digest_is(m.data, m.data_len, fimg.config.digest);
 	/* Its config names its layer, not the real one. */
 	assert_int_equal(oci_config_parse_diff_ids((const char *)m.data,
 						   m.data_len, &fimg, &e),
 			 0);
+	assert_int_equal(
+		oci_config_parse_diff_ids(T.config, T.config_len, &img, &e), 0);
+	assert_string_not_equal(fimg.layers[0].diff_id, img.layers[0].diff_id);
 
 	ask(fd, PROTO_GET_BLOB, 3, fimg.layers[0].index.digest, 0);
-	fp_pump(w.l, 50);
-	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
-	assert_int_equal(m.type, PROTO_BLOB);
+	reply(&w, fd, PROTO_BLOB, &m);
 	digest_is(m.data, m.data_len, fimg.layers[0].index.digest);
 	assert_int_equal(blockimg_index_decode(m.data, m.data_len, &fix, &e),
 			 0);
@@ -506,10 +514,8 @@ static void test_fake_is_consistent(void **state)
 
 	for (b = 0; b < TI_NBLK; b++)
 		ask(fd, PROTO_GET_BLOCK, 10 + b, fimg.layers[0].data.digest, b);
-	fp_pump(w.l, 50);
 	for (b = 0; b < TI_NBLK; b++) {
-		assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
-		assert_int_equal(m.type, PROTO_BLOCK);
+		reply(&w, fd, PROTO_BLOCK, &m);
 		assert_int_equal(m.block, b);
 		assert_int_equal(blockimg_block_decompress(
 					 &fix, NULL, b, m.data, m.data_len, out,
@@ -523,9 +529,7 @@ static void test_fake_is_consistent(void **state)
 
 	/* By the real index's digest: the fake's index all the same. */
 	ask(fd, PROTO_GET_BLOB, 4, img.layers[0].index.digest, 0);
-	fp_pump(w.l, 50);
-	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
-	assert_int_equal(m.type, PROTO_BLOB);
+	reply(&w, fd, PROTO_BLOB, &m);
 	digest_is(m.data, m.data_len, fimg.layers[0].index.digest);
 	blockimg_index_free(&fix);
 	oci_image_free(&fimg);
@@ -547,9 +551,7 @@ static void test_corrupt_blocks(void **state)
 	fd = lying_world(&w, &img, LIE_CORRUPT);
 	ask(fd, PROTO_GET_MANIFEST, 1, w.c.ref, 0);
 	assert_int_equal(ask_block(fd, 2, 5, 0), 0);
-	fp_pump(w.l, 50);
-	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
-	assert_int_equal(m.type, PROTO_MANIFEST);
+	reply(&w, fd, PROTO_MANIFEST, &m);
 	assert_memory_equal(m.data, T.manifest, T.manifest_len);
 	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
 	assert_int_equal(m.type, PROTO_BLOCK);

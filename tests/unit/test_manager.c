@@ -276,36 +276,59 @@ static void test_status_counts_registered_agents(void **state)
 	free(t);
 }
 
-static void test_suspect_takes_parent_out(void **state)
+/* Four agents, three containers: a root, its two children, an idle VM. */
+static void two_levels(struct t *t, struct agent **root, struct agent *kids[2],
+		       struct agent **idle)
 {
-	struct t *t = calloc(1, sizeof(*t));
-	struct agent *root = NULL, *kids[2] = {NULL, NULL}, *idle = NULL;
-	struct proto_peer accused;
-	uint32_t placed, n = 0;
-	unsigned i, nk = 0, parents = 0;
+	unsigned i, nk = 0;
 
-	(void)state;
 	start(t);
-	for (i = 0; i < 100 && (n = status(t)) < NAGENTS; i++)
-		usleep(10000);
-	assert_int_equal(n, NAGENTS);
-	invoke(t, 3, &placed);
-	assert_int_equal(placed, 3);
-	for (i = 0; i < NAGENTS; i++) {
+	placed(t, 3);
+	*root = *idle = NULL;
+	for (i = 0; i < t->n; i++) {
 		struct agent *a = &t->a[i];
 
-		drain(t, a, 200);
 		if (a->container == UINT32_MAX)
-			idle = a;
-		else if (a->parent.addr == 0)
-			root = a;
+			*idle = a;
+		else if (!at(t, a->parent))
+			*root = a;
 		else
 			kids[nk++] = a;
 	}
-	assert_non_null(root);
-	assert_non_null(idle);
+	assert_non_null(*root);
+	assert_non_null(*idle);
 	assert_int_equal(nk, 2);
-	assert_int_equal(kids[0]->parent.port, root->port);
+	assert_int_equal(kids[0]->parent.port, (*root)->port);
+}
+
+/* Out of placement: with the accused root's container released, it and
+ * the idle VM have room, but only the idle VM is used. */
+static void not_placed_again(struct t *t, struct agent *root,
+			     struct agent *idle)
+{
+	struct proto_msg r = {.type = PROTO_RELEASE,
+			      .container = root->container};
+	uint32_t got;
+
+	assert_int_equal(fp_write(t->drv, &r), 0);
+	root->container = idle->container = UINT32_MAX;
+	invoke(t, 2, &got);
+	assert_int_equal(got, 1);
+	drain(t, idle, 200);
+	drain(t, root, 100);
+	assert_int_not_equal(idle->container, UINT32_MAX);
+	assert_int_equal(root->container, UINT32_MAX);
+}
+
+static void test_suspect_takes_parent_out(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *root, *kids[2], *idle;
+	struct proto_peer accused;
+	unsigned i, parents = 0;
+
+	(void)state;
+	two_levels(t, &root, kids, &idle);
 	accused = kids[0]->parent;
 
 	/* Not its parent: ignored, nobody moves. */
@@ -322,22 +345,7 @@ static void test_suspect_takes_parent_out(void **state)
 		assert_int_not_equal(kids[i]->parent.port, root->port);
 	}
 	assert_int_equal(drain(t, root, 100), 0);
-
-	/* Out of placement too: with the accused's container released, it
-	 * and the idle VM have room, but only the idle VM is used. */
-	{
-		struct proto_msg r = {.type = PROTO_RELEASE,
-				      .container = root->container};
-
-		assert_int_equal(fp_write(t->drv, &r), 0);
-	}
-	root->container = idle->container = UINT32_MAX;
-	invoke(t, 2, &placed);
-	assert_int_equal(placed, 1);
-	drain(t, idle, 200);
-	drain(t, root, 100);
-	assert_int_not_equal(idle->container, UINT32_MAX);
-	assert_int_equal(root->container, UINT32_MAX);
+	not_placed_again(t, root, idle);
 	stop(t);
 	free(t);
 }
@@ -351,27 +359,11 @@ static void test_suspect_takes_parent_out(void **state)
 static void test_unresponsive_needs_two_children(void **state)
 {
 	struct t *t = calloc(1, sizeof(*t));
-	struct agent *root = NULL, *kids[2] = {NULL, NULL}, *idle = NULL;
-	uint32_t got;
-	unsigned i, nk = 0;
+	struct agent *root, *kids[2], *idle;
+	unsigned i;
 
 	(void)state;
-	start(t);
-	placed(t, 3);
-	for (i = 0; i < t->n; i++) {
-		struct agent *a = &t->a[i];
-
-		if (a->container == UINT32_MAX)
-			idle = a;
-		else if (!at(t, a->parent))
-			root = a;
-		else
-			kids[nk++] = a;
-	}
-	assert_non_null(root);
-	assert_non_null(idle);
-	assert_int_equal(nk, 2);
-
+	two_levels(t, &root, kids, &idle);
 	unresponsive(kids[0], root);
 	assert_int_equal(drain(t, kids[0], 200), 1);
 	assert_int_equal(kids[0]->parent.addr, 0);
@@ -390,19 +382,7 @@ static void test_unresponsive_needs_two_children(void **state)
 		assert_int_not_equal(kids[i]->parent.port, root->port);
 	}
 	assert_true(log_has(t, "\"kind\":\"unresponsive\""));
-	{
-		struct proto_msg r = {.type = PROTO_RELEASE,
-				      .container = root->container};
-
-		assert_int_equal(fp_write(t->drv, &r), 0);
-	}
-	root->container = idle->container = UINT32_MAX;
-	invoke(t, 2, &got);
-	assert_int_equal(got, 1);
-	drain(t, idle, 200);
-	drain(t, root, 100);
-	assert_int_not_equal(idle->container, UINT32_MAX);
-	assert_int_equal(root->container, UINT32_MAX);
+	not_placed_again(t, root, idle);
 	stop(t);
 	free(t);
 }
