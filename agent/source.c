@@ -318,11 +318,15 @@ static void peer_tick(struct source *s, uint64_t now)
 		pp->window_frames = 0;
 		return;
 	} else {
+		/* In the world's ms: the window may have run past the
+		 * time-out by up to a tick. */
 		snprintf(why, sizeof(why),
-			 "the parent sent %u frames in %u ms with requests "
-			 "waiting (slow: fewer than %d)",
-			 pp->window_frames, pp->timeout_ms,
-			 SOURCE_SLOW_REPLIES);
+			 "the parent sent %u frames in %.0f ms with requests "
+			 "waiting (slow: fewer than %d in %u)",
+			 pp->window_frames,
+			 (double)(now - pp->window_start) / (double)span *
+				 pp->timeout_ms,
+			 SOURCE_SLOW_REPLIES, pp->timeout_ms);
 	}
 	enter(pp);
 	pp->s.sink->unresponsive(pp->s.arg, &pp->s, why);
