@@ -4,6 +4,7 @@
  * children.c (serving children). One block's path from the registry to a
  * leaf: docs/ARCHITECTURE.md, "Inside an agent". */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct agent {
 	int rw_fd, listen_fd;
 	struct conn *mgr;
 	struct image *images;
+	enum lie_mode lie;
 };
 
 static void send_mgr(struct agent *a, const struct proto_msg *m)
@@ -56,9 +58,9 @@ static void started(void *arg, const char *function, uint32_t container,
 /* Lost with the manager connection if there is none now: the lie is
  * still in the timeline, and the liar is still routed around. */
 static void suspect(void *arg, const char *function, struct proto_peer parent,
-		    const char *why)
+		    enum proto_suspect_kind kind, const char *why)
 {
-	struct proto_msg m = {.type = PROTO_SUSPECT};
+	struct proto_msg m = {.type = PROTO_SUSPECT, .kind = kind};
 
 	m.function = proto_str(function);
 	m.parent = parent;
@@ -308,6 +310,37 @@ static void tick(struct evloop *l, void *arg)
 		evloop_stop(l);
 }
 
+/* The agent lies to its children from now on as mode says (lie.h), or is
+ * honest again: in the timeline, with what it did before and who said
+ * so. */
+static void set_lie(struct agent *a, int mode, const char *by)
+{
+	if (mode < LIE_NONE || mode >= LIE_MAX) {
+		eventlog_write(a->env.log, "lie_refused",
+			       json_pack("{s:i, s:s}", "mode", mode, "by", by));
+		return;
+	}
+	eventlog_write(a->env.log, "lie",
+		       json_pack("{s:s, s:s, s:s}", "mode", lie_name(mode),
+				 "was", lie_name(a->lie), "by", by));
+	a->lie = (enum lie_mode)mode;
+	children_set_lie(a->env.children, a->lie);
+}
+
+/* The stop descriptor: a stop, or (SIGUSR1) a lie to tell. */
+static void on_signal(struct evloop *l, int fd, unsigned events, void *arg)
+{
+	int signo, value;
+
+	(void)events;
+	if (evloop_signal_read(fd, &signo, &value) == -EAGAIN)
+		return;
+	if (signo == SIGUSR1)
+		set_lie(arg, value, "signal");
+	else
+		evloop_stop(l);
+}
+
 /* --- setup and teardown ------------------------------------------------- */
 
 int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
@@ -353,6 +386,8 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 			     o->max_children, &a.env.children);
 	if (!ret)
 		ret = evloop_add(a.env.l, a.rw_fd, EVLOOP_IN, on_results, &a);
+	if (!ret)
+		ret = evloop_add(a.env.l, stop_fd, EVLOOP_IN, on_signal, &a);
 	if (ret) {
 		err_set(e, ret, "event loop: %s", strerror(-ret));
 		goto out;
@@ -360,12 +395,15 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 	eventlog_write(a.env.log, "agent_up",
 		       json_pack("{s:i, s:s*}", "port", (int)o->port,
 				 "registry_via", o->registry_via));
+	if (o->lie)
+		set_lie(&a, o->lie, "option");
 	connect_manager(a.env.l, &a);
-	ret = evloop_run(a.env.l, stop_fd);
+	ret = evloop_run(a.env.l, -1);
+	evloop_del(a.env.l, stop_fd);
 
 	for (im = a.images; im; im = im->next)
 		image_log(im, "stats",
-			  json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:i}",
+			  json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i}",
 				    "registry_bytes",
 				    (json_int_t)image_registry_bytes(im),
 				    "parent_bytes",
@@ -373,7 +411,9 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 				    "served_bytes", (json_int_t)im->served,
 				    "refetches", (int)im->refetches,
 				    "corrupt_blocks", (int)im->corrupt,
-				    "parent_lies", (int)im->lies, "blocks_held",
+				    "parent_lies", (int)im->lies,
+				    "parent_unresponsive",
+				    (int)im->unresponsive, "blocks_held",
 				    (int)im->cache.npresent));
 out:
 	/* The worker first: its results name images about to go; then the

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "lie.h"
 
 struct agent_opts {
 	const char *name;      /* VM name, e.g. vm0007 */
@@ -47,14 +48,20 @@ struct agent_opts {
 	 * reference's repository and pinned digest stay as sent, so the
 	 * manifest is checked against the same digest either way. */
 	const char *registry_via;
+	/* Lie to children from the start (lie.h; LIE_NONE: honest), a fault
+	 * for tests; SIGUSR1 changes it while the agent runs. */
+	enum lie_mode lie;
 };
 
 /* 1, 2, 4 and 8 measured side by side: docs/fidelity.md, "Registry
  * readers". */
 #define AGENT_REGISTRY_REQUESTS 4
 
-/* Runs until stop_fd becomes readable (evloop_run's stop_fd). Returns 0 or
- * a negative errno with e set (a socket that cannot be made, say). */
+/* Runs until stop_fd says stop: a descriptor of evloop_signal_fd (SIGINT
+ * or SIGTERM stop; SIGUSR1 with a sigqueue value of enum lie_mode makes
+ * the agent lie so from then on, or be honest again with LIE_NONE), or an
+ * eventfd written to. Returns 0 or a negative errno with e set (a socket
+ * that cannot be made, say). */
 int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 	__attribute__((warn_unused_result));
 

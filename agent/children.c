@@ -6,12 +6,26 @@
 
 #include "children.h"
 #include "conn.h"
+#include "fake.h"
+
+/* A reply a slow liar holds back (LIE_SLOW): the frame as it was to go,
+ * its strings copied behind it, its data lent from buf. */
+struct late {
+	struct proto_msg m;
+	struct cache_buf *buf;
+	struct late *next;
+	char str[]; /* digest, then message, each NUL-terminated */
+};
 
 struct child {
 	struct children *cs;
 	struct conn *c; /* NULL once closed */
 	int dead;	/* closed: its waiters go at the next reap */
 	unsigned nblock_waits, nmeta_waits;
+	/* LIE_SLOW: replies not sent yet, first first; one goes each
+	 * LIE_SLOW_MS. */
+	struct late *late, **late_tail;
+	long late_timer;
 	struct child *next;
 };
 
@@ -22,11 +36,14 @@ struct bwait {
 	struct bwait *next;
 };
 
-/* An image's block waiters, by block number. */
+/* What this agent keeps of an image it serves: the block waiters, by
+ * block number, and the fake it serves when told to (LIE_FAKE), made the
+ * first time it is needed. */
 struct btable {
 	struct cache *c;
 	uint32_t n;
 	struct bwait **by_block;
+	struct fake *fake;
 	struct btable *next;
 };
 
@@ -53,9 +70,11 @@ struct children {
 	struct mwait *mwaits;
 	long reap_timer, sweep_timer;
 	struct conn_acceptor *acc;
+	enum lie_mode lie;
 };
 
 static void reap(struct evloop *l, void *arg);
+static void drop_late(struct child *ch);
 
 /* A child whose connection is gone or must go: its waiters stay until
  * the reap, so that no list is changed under a loop walking it. */
@@ -68,6 +87,7 @@ static void kill_child(struct child *ch)
 		ch->c = NULL;
 		cs->nconns--;
 	}
+	drop_late(ch);
 	ch->dead = 1;
 	if (!cs->reap_timer)
 		cs->reap_timer = evloop_timer(cs->l, 0, reap, cs);
@@ -78,7 +98,7 @@ static void kill_child(struct child *ch)
 /* Sends m (data lent from buf when buf is not NULL). A child that stopped
  * reading (lib/conn's queue limit) is disconnected: it would otherwise
  * wait for ever for a reply dropped here. */
-static int send_to(struct child *ch, struct proto_msg *m, struct cache_buf *buf)
+static int deliver(struct child *ch, struct proto_msg *m, struct cache_buf *buf)
 {
 	struct err e = {""};
 	int ret, sent;
@@ -104,6 +124,106 @@ static int send_to(struct child *ch, struct proto_msg *m, struct cache_buf *buf)
 	return sent;
 }
 
+static void late_free(struct late *t)
+{
+	cache_buf_put(t->buf);
+	free(t);
+}
+
+static void drop_late(struct child *ch)
+{
+	struct late *t, *tn;
+
+	if (ch->late_timer)
+		evloop_cancel(ch->cs->l, ch->late_timer);
+	ch->late_timer = 0;
+	for (t = ch->late; t; t = tn) {
+		tn = t->next;
+		late_free(t);
+	}
+	ch->late = NULL;
+	ch->late_tail = &ch->late;
+}
+
+static void late_fire(struct evloop *l, void *arg);
+
+static void late_arm(struct child *ch)
+{
+	if (ch->late_timer || !ch->late)
+		return;
+	ch->late_timer = evloop_timer(ch->cs->l, LIE_SLOW_MS, late_fire, ch);
+	if (ch->late_timer < 0) {
+		ch->late_timer = 0;
+		kill_child(ch);
+	}
+}
+
+/* One held-back reply goes, the next one LIE_SLOW_MS later. */
+static void late_fire(struct evloop *l, void *arg)
+{
+	struct child *ch = arg;
+	struct late *t = ch->late;
+
+	(void)l;
+	ch->late_timer = 0;
+	if (!t)
+		return;
+	ch->late = t->next;
+	if (!ch->late)
+		ch->late_tail = &ch->late;
+	deliver(ch, &t->m, t->buf);
+	late_free(t);
+	if (!ch->dead)
+		late_arm(ch);
+}
+
+/* m is held back, in the order replies were made (a slow liar is slow,
+ * not out of order): its strings, which may point into the request's
+ * frame, are copied, and buf is referenced. */
+static int hold_back(struct child *ch, struct proto_msg *m,
+		     struct cache_buf *buf)
+{
+	size_t dl = m->digest.s ? m->digest.len : 0,
+	       ml = m->message.s ? m->message.len : 0;
+	struct late *t = calloc(1, sizeof(*t) + dl + ml + 2);
+
+	if (!t)
+		return -ENOMEM;
+	t->m = *m;
+	if (m->digest.s) {
+		memcpy(t->str, m->digest.s, dl);
+		t->m.digest.s = t->str;
+	}
+	if (m->message.s) {
+		memcpy(t->str + dl + 1, m->message.s, ml);
+		t->m.message.s = t->str + dl + 1;
+	}
+	t->buf = buf ? cache_buf_get(buf) : NULL;
+	if (!ch->late_tail)
+		ch->late_tail = &ch->late;
+	*ch->late_tail = t;
+	ch->late_tail = &t->next;
+	late_arm(ch);
+	return 0;
+}
+
+/* Every reply to a child goes through here, where the lies that touch
+ * when (or whether) a reply goes are told; the ones that touch its bytes
+ * are told where the bytes are chosen (send_block, send_doc). */
+static int send_to(struct child *ch, struct proto_msg *m, struct cache_buf *buf)
+{
+	if (ch->dead)
+		return -EPIPE;
+	switch (ch->cs->lie) {
+	case LIE_SILENT:
+		return -EAGAIN; /* read, never answered */
+	case LIE_SLOW:
+		return hold_back(ch, m, buf);
+	default:
+		return deliver(ch, m, buf);
+	}
+}
+
 static void send_error(struct child *ch, uint32_t id, int error,
 		       const char *msg)
 {
@@ -113,50 +233,9 @@ static void send_error(struct child *ch, uint32_t id, int error,
 	send_to(ch, &m, NULL);
 }
 
-static void send_block(struct child *ch, struct cache *c, uint32_t id,
-		       uint32_t b)
-{
-	struct proto_msg m = {.type = PROTO_BLOCK, .id = id, .block = b};
-	struct cache_buf *buf = cache_block(c, b);
-
-	/* No digest: the connection is the image's, and the child checks
-	 * the bytes against its index anyway. 77 bytes a block did not
-	 * shrink with scale (4% of a block at 0.01). */
-	m.data = buf->data;
-	m.data_len = buf->len;
-	if (!send_to(ch, &m, buf))
-		ch->cs->ops->served(ch->cs->arg, c, buf->len);
-}
-
 static int str_is(const struct proto_str *s, const char *z)
 {
 	return z[0] && strlen(z) == s->len && !memcmp(z, s->s, s->len);
-}
-
-static void send_doc(struct child *ch, struct cache *c, uint32_t id,
-		     enum proto_type what, const struct proto_str *digest)
-{
-	struct proto_msg m = {.id = id};
-	struct cache_buf *buf;
-
-	if (what == PROTO_GET_MANIFEST) {
-		m.type = PROTO_MANIFEST;
-		buf = c->manifest;
-	} else if (str_is(digest, cache_config_digest(c))) {
-		m.type = PROTO_BLOB;
-		buf = c->config;
-	} else if (str_is(digest, cache_index_digest(c))) {
-		m.type = PROTO_BLOB;
-		buf = c->index;
-	} else {
-		send_error(ch, id, -ENOENT, "not a blob this agent serves");
-		return;
-	}
-	m.digest = *digest;
-	m.data = buf->data;
-	m.data_len = buf->len;
-	if (!send_to(ch, &m, buf))
-		ch->cs->ops->served(ch->cs->arg, c, buf->len);
 }
 
 static struct btable *table(struct children *cs, struct cache *c)
@@ -179,6 +258,108 @@ static struct btable *table(struct children *cs, struct cache *c)
 	t->next = cs->tables;
 	cs->tables = t;
 	return t;
+}
+
+/* The fake of c's image (LIE_FAKE), made once; NULL when it cannot be. */
+static struct fake *fake_of(struct children *cs, struct cache *c)
+{
+	struct btable *t = table(cs, c);
+	struct err e = {""};
+
+	if (t && !t->fake && fake_new(c, &t->fake, &e))
+		t->fake = NULL;
+	return t ? t->fake : NULL;
+}
+
+/* Whether d names c's block data blob: the real one's, or (lying) the
+ * fake's, which a child that took the fake manifest would ask by. */
+static int is_data_digest(struct children *cs, struct cache *c,
+			  const struct proto_str *d)
+{
+	struct fake *f;
+
+	if (str_is(d, cache_data_digest(c)))
+		return 1;
+	f = cs->lie == LIE_FAKE ? fake_of(cs, c) : NULL;
+	return f && str_is(d, f->data_digest);
+}
+
+/* Block b of c as this agent serves it: the cache's, a copy with a byte
+ * changed (LIE_CORRUPT) or the fake's (LIE_FAKE). A reference of the
+ * caller's, NULL when out of memory. */
+static struct cache_buf *block_told(struct children *cs, struct cache *c,
+				    uint32_t b)
+{
+	struct cache_buf *buf = cache_block(c, b), *lie;
+	struct fake *f;
+
+	switch (cs->lie) {
+	case LIE_CORRUPT:
+		lie = cache_buf_new(buf->data, buf->len);
+		if (lie && lie->len)
+			lie->data[lie->len / 2] ^= 0x5a;
+		return lie;
+	case LIE_FAKE:
+		f = fake_of(cs, c);
+		return f ? fake_block(f, b) : NULL;
+	default:
+		return cache_buf_get(buf);
+	}
+}
+
+static void send_block(struct child *ch, struct cache *c, uint32_t id,
+		       uint32_t b)
+{
+	struct proto_msg m = {.type = PROTO_BLOCK, .id = id, .block = b};
+	struct cache_buf *buf = block_told(ch->cs, c, b);
+
+	if (!buf) {
+		send_error(ch, id, -ENOMEM, "out of memory");
+		return;
+	}
+	/* No digest: the connection is the image's, and the child checks
+	 * the bytes against its index anyway. 77 bytes a block did not
+	 * shrink with scale (4% of a block at 0.01). */
+	m.data = buf->data;
+	m.data_len = buf->len;
+	if (!send_to(ch, &m, buf))
+		ch->cs->ops->served(ch->cs->arg, c, buf->len);
+	cache_buf_put(buf);
+}
+
+static void send_doc(struct child *ch, struct cache *c, uint32_t id,
+		     enum proto_type what, const struct proto_str *digest)
+{
+	struct proto_msg m = {.id = id};
+	struct fake *f = NULL;
+	struct cache_buf *buf;
+
+	if (ch->cs->lie == LIE_FAKE && !(f = fake_of(ch->cs, c))) {
+		send_error(ch, id, -ENOMEM, "out of memory");
+		return;
+	}
+	/* Lying, the fake's documents, asked by its digests or the real
+	 * image's alike. */
+	if (what == PROTO_GET_MANIFEST) {
+		m.type = PROTO_MANIFEST;
+		buf = f ? f->manifest : c->manifest;
+	} else if (str_is(digest, cache_config_digest(c)) ||
+		   (f && str_is(digest, f->config_digest))) {
+		m.type = PROTO_BLOB;
+		buf = f ? f->config : c->config;
+	} else if (str_is(digest, cache_index_digest(c)) ||
+		   (f && str_is(digest, f->index_digest))) {
+		m.type = PROTO_BLOB;
+		buf = f ? f->index : c->index;
+	} else {
+		send_error(ch, id, -ENOENT, "not a blob this agent serves");
+		return;
+	}
+	m.digest = *digest;
+	m.data = buf->data;
+	m.data_len = buf->len;
+	if (!send_to(ch, &m, buf))
+		ch->cs->ops->served(ch->cs->arg, c, buf->len);
 }
 
 /* A run of blocks: each present one now, the others when they come. Every
@@ -258,6 +439,22 @@ static void wait_meta(struct child *ch, const struct proto_msg *m,
 	}
 }
 
+/* The image a digest names: the agent's, or, lying with a fake, the one
+ * whose fake it names (a child that took the fake manifest asks by the
+ * fake's digests). */
+static struct cache *by_digest(struct children *cs, const struct proto_str *d)
+{
+	struct cache *c = cs->ops->by_digest(cs->arg, d);
+	struct btable *t;
+
+	for (t = cs->tables; !c && cs->lie == LIE_FAKE && t; t = t->next)
+		if (t->fake && (str_is(d, t->fake->config_digest) ||
+				str_is(d, t->fake->index_digest) ||
+				str_is(d, t->fake->data_digest)))
+			c = t->c;
+	return c;
+}
+
 static void child_frame(struct conn *conn, const struct proto_msg *m, void *arg)
 {
 	struct child *ch = arg;
@@ -274,16 +471,16 @@ static void child_frame(struct conn *conn, const struct proto_msg *m, void *arg)
 			wait_meta(ch, m, &m->image);
 		break;
 	case PROTO_GET_BLOB:
-		c = cs->ops->by_digest(cs->arg, &m->digest);
+		c = by_digest(cs, &m->digest);
 		if (c && c->meta == CACHE_META_HELD)
 			send_doc(ch, c, m->id, m->type, &m->digest);
 		else
 			wait_meta(ch, m, &m->digest);
 		break;
 	case PROTO_GET_BLOCK:
-		c = cs->ops->by_digest(cs->arg, &m->digest);
+		c = by_digest(cs, &m->digest);
 		if (c && c->meta == CACHE_META_HELD &&
-		    str_is(&m->digest, cache_data_digest(c)))
+		    is_data_digest(cs, c, &m->digest))
 			serve_run(ch, c, m->id, m->block,
 				  m->count ? m->count : 1);
 		else if (c && c->meta == CACHE_META_HELD)
@@ -503,6 +700,28 @@ int children_start(struct evloop *l, int listen_fd,
 	return 0;
 }
 
+void children_set_lie(struct children *cs, enum lie_mode mode)
+{
+	struct child *ch;
+	struct late *t, *tn;
+
+	if (mode == cs->lie)
+		return;
+	cs->lie = mode;
+	/* Honest again (or lying otherwise): what a slow liar still held
+	 * goes now, as the new mode says. */
+	for (ch = cs->list; ch; ch = ch->next) {
+		t = ch->late;
+		ch->late = NULL;
+		drop_late(ch);
+		for (; t; t = tn) {
+			tn = t->next;
+			send_to(ch, &t->m, t->buf);
+			late_free(t);
+		}
+	}
+}
+
 unsigned children_count(const struct children *cs)
 {
 	return cs->nconns;
@@ -524,11 +743,13 @@ void children_free(struct children *cs)
 		if (ch->c)
 			conn_close(ch->c);
 		ch->c = NULL;
+		drop_late(ch);
 		ch->dead = 1;
 	}
 	reap(cs->l, cs);
 	for (t = cs->tables; t; t = tn) {
 		tn = t->next;
+		fake_free(t->fake);
 		free(t->by_block);
 		free(t);
 	}

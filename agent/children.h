@@ -6,7 +6,9 @@
  * gets an ERROR, and a child that stops reading is disconnected, never
  * left waiting for a reply that was dropped. Blocks are sent by
  * reference from the cache (each send holds a reference until written).
- * What to fetch is the agent's (children_ops.wanted). */
+ * What to fetch is the agent's (children_ops.wanted). Told to, it lies
+ * (lie.h): every reply, whenever it was asked, goes out as the mode of the
+ * moment says. */
 #ifndef FAASNET_AGENT_CHILDREN_H
 #define FAASNET_AGENT_CHILDREN_H
 
@@ -14,6 +16,7 @@
 
 #include "cache.h"
 #include "evloop.h"
+#include "lie.h"
 #include "proto.h"
 
 /* Connections at once; more are accepted and closed at once. */
@@ -56,6 +59,11 @@ void children_block_ready(struct children *ch, struct cache *c, uint32_t b);
 /* c's block b will not come (given up): ERROR to whoever waits. */
 void children_block_failed(struct children *ch, struct cache *c, uint32_t b,
 			   int error);
+
+/* From now on, serve every child as mode says (lie.h): replies already
+ * queued to a connection stay as they were; those a slow liar held back
+ * go at once, as the new mode tells them. */
+void children_set_lie(struct children *ch, enum lie_mode mode);
 
 unsigned children_count(const struct children *ch);
 

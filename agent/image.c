@@ -113,25 +113,32 @@ static void retry_fired(struct evloop *l, void *arg)
 	fetch(im);
 }
 
-/* The parent sent bytes that fail their check: it is reported (in the
- * timeline, and to the manager, which takes it out of the trees and names
- * a new parent), and what
- * is missing is asked of the registry (a parent that serves a whole
- * consistent fake image fails at its manifest, which the reference pins,
- * and then at every block). Only if the registry fails too is the parent
- * asked again, within the budgets. */
-static void lied(struct image *im, const char *why)
+/* The parent is left at once: it sent bytes that fail their check
+ * (PROTO_SUSPECT_BAD_BYTES: a parent that serves a whole consistent fake
+ * image fails at its manifest, which the reference pins, and then at
+ * every block), or it is unresponsive (silent or slow, source.h). It is
+ * reported, in the timeline and to the manager (SUSPECT of that kind),
+ * which decides what to believe and may name a new parent; until then
+ * what is missing is asked of the registry. Only if the registry fails
+ * too is the parent asked again, within the budgets. */
+static void leave_parent(struct image *im, enum proto_suspect_kind kind,
+			 const char *why)
 {
 	struct in_addr ia = {.s_addr = htonl(im->parent.addr)};
+	int lie = kind == PROTO_SUSPECT_BAD_BYTES;
 	char addr[32];
 
 	inet_ntop(AF_INET, &ia, addr, sizeof(addr));
-	im->lies++;
-	image_log(im, "parent_lied",
+	if (lie)
+		im->lies++;
+	else
+		im->unresponsive++;
+	image_log(im, lie ? "parent_lied" : "parent_unresponsive",
 		  json_pack("{s:s, s:i, s:s}", "parent", addr, "port",
 			    (int)im->parent.port, "why", why));
 	if (im->env->suspect)
-		im->env->suspect(im->env->arg, im->function, im->parent, why);
+		im->env->suspect(im->env->arg, im->function, im->parent, kind,
+				 why);
 	im->use_registry = 1;
 	im->fails = 0;
 	drop_peer(im);
@@ -379,7 +386,7 @@ static void got_doc(void *arg, struct source *s, enum source_doc d,
 				    "error", e.msg));
 		im->meta_asked = 0;
 		if (s == im->peer)
-			lied(im, e.msg);
+			leave_parent(im, PROTO_SUSPECT_BAD_BYTES, e.msg);
 		else
 			failure(im, s, e.msg);
 		return;
@@ -435,7 +442,7 @@ static void got_block(void *arg, struct source *s, uint32_t b, const void *data,
 			c->state[b] = CACHE_BLOCK_REQUESTED;
 		block_failed(im, b);
 		if (s == im->peer)
-			lied(im, e.msg);
+			leave_parent(im, PROTO_SUSPECT_BAD_BYTES, e.msg);
 		else
 			failure(im, s, "a block failed verification");
 		return;
@@ -506,11 +513,19 @@ static void got_layer(void *arg, struct source *s, uint64_t bytes)
 	containers_go(im);
 }
 
+/* Only the parent's back end says so. */
+static void got_unresponsive(void *arg, struct source *s, const char *why)
+{
+	(void)s;
+	leave_parent(arg, PROTO_SUSPECT_UNRESPONSIVE, why);
+}
+
 static const struct source_sink sink = {
 	.doc = got_doc,
 	.block = got_block,
 	.failed = got_failure,
 	.layer_done = got_layer,
+	.unresponsive = got_unresponsive,
 };
 
 /* --- containers ------------------------------------------------------- */

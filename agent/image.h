@@ -37,10 +37,12 @@ struct image_env {
 	 * reconnects). */
 	void (*started)(void *arg, const char *function, uint32_t container,
 			uint64_t t_ns);
-	/* The parent served bytes that failed their check: the agent tells
-	 * the manager (SUSPECT), which takes it out of the trees. */
+	/* The parent served bytes that failed their check, or stopped
+	 * answering in time: the agent tells the manager (SUSPECT, of that
+	 * kind), which decides what to believe (manager.c, suspect). */
 	void (*suspect)(void *arg, const char *function,
-			struct proto_peer parent, const char *why);
+			struct proto_peer parent, enum proto_suspect_kind kind,
+			const char *why);
 	void *arg;
 	uint32_t rnd; /* back-off jitter */
 };
@@ -64,9 +66,9 @@ struct image {
 	struct proto_peer parent; /* addr 0: the registry */
 	struct source *peer;	  /* the parent's back end, or NULL */
 	struct source *reg;	  /* the registry's */
-	/* The parent failed SOURCE_PARENT_FAILS times in a row, or lied:
-	 * the registry, until it fails too or the manager names another
-	 * parent. */
+	/* The parent failed SOURCE_PARENT_FAILS times in a row, lied or
+	 * was unresponsive: the registry, until it fails too or the manager
+	 * names another parent. */
 	int use_registry;
 	int meta_asked;	     /* a META request in flight */
 	int layer_asked;     /* registry strategy: a LAYER request in flight */
@@ -81,7 +83,7 @@ struct image {
 	int gave_up;
 	struct container *cts;
 	uint64_t old_parent_bytes, served;
-	unsigned refetches, corrupt, lies;
+	unsigned refetches, corrupt, lies, unresponsive;
 	struct image *next; /* the agent's list */
 };
 

@@ -12,21 +12,36 @@
 #include "addr.h"
 #include "agent.h"
 #include "evloop.h"
+#include "lie.h"
 #include "plan.h"
 #include "registry.h"
 #include "units.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: faasnet-agent --name VM --addr A.B.C.D "
-		   "[--manager A.B.C.D[:PORT]]\n"
-		   "                     [--port N] [--events FILE] "
-		   "[--fetch none|background]\n"
-		   "                     [--registry-requests N] "
-		   "[--meta-dir OCI-LAYOUT]\n"
-		   "                     [--request-timeout-ms N] "
-		   "[--dilation K]\n"
-		   "                     [--registry-via HOST:PORT]\n");
+	fprintf(f,
+		"usage: faasnet-agent --name VM --addr A.B.C.D "
+		"[--manager A.B.C.D[:PORT]]\n"
+		"                     [--port N] [--events FILE] "
+		"[--fetch none|background]\n"
+		"                     [--registry-requests N] "
+		"[--meta-dir OCI-LAYOUT]\n"
+		"                     [--request-timeout-ms N] "
+		"[--dilation K]\n"
+		"                     [--registry-via HOST:PORT] "
+		"[--lie MODE]\n"
+		"\n"
+		"--lie MODE  a fault for tests: lie to children from the "
+		"start, MODE one of\n"
+		"            none, corrupt (blocks with a byte changed), fake "
+		"(a consistent\n"
+		"            fake image), slow (a reply every %d ms of the "
+		"world), silent\n"
+		"            (never answer), or its number 0 to 4; "
+		"sigqueue(pid, SIGUSR1,\n"
+		"            {.sival_int = N}) switches a running agent to "
+		"mode N (agent/lie.h)\n",
+		LIE_SLOW_MS);
 }
 
 /* --registry-via's HOST:PORT. The port is required: a proxy has no
@@ -62,6 +77,7 @@ int main(int argc, char **argv)
 		{"request-timeout-ms", required_argument, NULL, 'T'},
 		{"dilation", required_argument, NULL, 'D'},
 		{"registry-via", required_argument, NULL, 'V'},
+		{"lie", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -165,6 +181,16 @@ int main(int argc, char **argv)
 			}
 			o.registry_via = optarg;
 			break;
+		case 'L':
+			if (lie_parse(optarg, &o.lie)) {
+				fprintf(stderr,
+					"faasnet-agent: --lie: expected none, "
+					"corrupt, fake, slow, silent or 0 to "
+					"%d, got \"%s\"\n",
+					LIE_MAX - 1, optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -177,7 +203,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* SIGINT and SIGTERM end the loop through a descriptor. */
+	/* SIGINT and SIGTERM end the loop through a descriptor, and SIGUSR1
+	 * switches the lie through it. */
 	sfd = evloop_signal_fd();
 	if (sfd < 0) {
 		fprintf(stderr, "faasnet-agent: signals: %s\n", strerror(-sfd));

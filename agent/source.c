@@ -46,6 +46,10 @@ struct peer {
 	struct peer_req *reqs;
 	unsigned nreqs;
 	uint64_t last_progress; /* a frame from the parent, or the first ask */
+	/* Since when requests have been in flight without a pause (or since
+	 * the last window that had enough frames), and the frames since. */
+	uint64_t window_start;
+	unsigned window_frames;
 	/* Inside a call into the sink, which may free this source (a lying
 	 * parent is dropped from got_doc): freeing waits for the way out. */
 	int busy, doomed;
@@ -92,8 +96,11 @@ static struct peer_req *peer_add(struct peer *pp, enum source_req r,
 	q->block = block;
 	q->count = count;
 	q->left = r == SOURCE_REQ_BLOCKS ? count : 1;
-	if (!pp->nreqs)
-		pp->last_progress = evloop_now_ns();
+	if (!pp->nreqs) {
+		/* Idle time is not the parent's: both clocks start now. */
+		pp->last_progress = pp->window_start = evloop_now_ns();
+		pp->window_frames = 0;
+	}
 	q->next = pp->reqs;
 	pp->reqs = q;
 	pp->nreqs++;
@@ -238,6 +245,7 @@ static void peer_frame(struct conn *c, const struct proto_msg *m, void *arg)
 
 	(void)c;
 	pp->last_progress = evloop_now_ns();
+	pp->window_frames++;
 	enter(pp);
 	switch (m->type) {
 	case PROTO_MANIFEST:
@@ -289,19 +297,47 @@ static void peer_closed(struct conn *c, int error, const char *why, void *arg)
 	peer_fail_all(pp, error ? error : -ECONNRESET, why);
 }
 
+/* Silent, or slow over a whole window: the sink hears it first and may
+ * leave the parent; if it does not, what is in flight fails. */
 static void peer_tick(struct source *s, uint64_t now)
 {
 	struct peer *pp = (struct peer *)s;
+	uint64_t span = evloop_span_ns(pp->l, pp->timeout_ms);
+	char why[160];
 
-	if (!pp->nreqs ||
-	    now - pp->last_progress < evloop_span_ns(pp->l, pp->timeout_ms))
+	if (!pp->nreqs)
 		return;
-	/* Silent: a new connection for whatever is asked next. */
+	if (now - pp->last_progress >= span) {
+		snprintf(why, sizeof(why),
+			 "the parent did not answer in %u ms (silent)",
+			 pp->timeout_ms);
+	} else if (now - pp->window_start < span) {
+		return;
+	} else if (pp->window_frames >= SOURCE_SLOW_REPLIES) {
+		pp->window_start = now;
+		pp->window_frames = 0;
+		return;
+	} else {
+		/* In the world's ms: the window may have run past the
+		 * time-out by up to a tick. */
+		snprintf(why, sizeof(why),
+			 "the parent sent %u frames in %.0f ms with requests "
+			 "waiting (slow: fewer than %d in %u)",
+			 pp->window_frames,
+			 (double)(now - pp->window_start) / (double)span *
+				 pp->timeout_ms,
+			 SOURCE_SLOW_REPLIES, pp->timeout_ms);
+	}
+	enter(pp);
+	pp->s.sink->unresponsive(pp->s.arg, &pp->s, why);
+	if (leave(pp))
+		return;
+	/* Kept: a new connection for whatever is asked next. */
 	if (pp->c) {
 		conn_close(pp->c);
 		pp->c = NULL;
 	}
-	peer_fail_all(pp, -ETIMEDOUT, "the parent did not answer in time");
+	peer_fail_all(pp, -ETIMEDOUT, why);
 }
 
 static unsigned peer_inflight(const struct source *s)

@@ -47,6 +47,11 @@ struct source_sink {
 		       const uint32_t *list, uint32_t first, uint32_t n,
 		       int error, const char *why);
 	void (*layer_done)(void *arg, struct source *s, uint64_t bytes);
+	/* The parent is unresponsive (SOURCE_TIMEOUT_MS, SOURCE_SLOW_REPLIES):
+	 * why says silent or how slow. The sink leaves it by freeing the
+	 * source (it may, from here); if it does not, every request in
+	 * flight fails as timed out, on a new connection next time. */
+	void (*unresponsive)(void *arg, struct source *s, const char *why);
 };
 
 struct source_ops {
@@ -76,11 +81,23 @@ struct source {
 	uint64_t bytes;	     /* received: meta, blocks, layers */
 };
 
-/* A request with no answer for this long has failed. A parent that keeps
- * heartbeating to the manager but never answers would otherwise stall its
- * children for ever. Generous: a parent may itself be waiting on its own
- * parent for a whole start-up set. */
+/* A parent is unresponsive when, with requests in flight, it sends no
+ * frame at all for this long (silent), or fewer than SOURCE_SLOW_REPLIES
+ * frames in a whole span of it with requests in flight all along (slow).
+ * A parent that keeps heartbeating to the manager but never answers, or
+ * answers at a trickle, would otherwise stall its children for ever, or
+ * for minutes. Generous: a parent may itself be waiting on its own parent
+ * for a whole start-up set. */
 #define SOURCE_TIMEOUT_MS 5000
+/* Slow: what a parent that answers is sure to beat. An honest one sends a
+ * frame per block it has (hundreds a second: a block is a few milliseconds
+ * of a link, at any scale, since scale shrinks blocks and links alike) and
+ * forwards each block it fetches as soon as it has it; a child whose
+ * parent manages fewer than 4 in 5 s (more than 1.25 s a block, with a
+ * backlog) gets its start-up set faster from the registry, which itself
+ * serves a block in milliseconds. Counted in frames, not bytes: a frame
+ * count is the same at every scale. */
+#define SOURCE_SLOW_REPLIES 4
 /* Back-off after a failure: from this, doubling, to at most the max, each
  * drawn with jitter so that siblings do not retry in step. */
 #define SOURCE_BACKOFF_MIN_MS 100
@@ -90,7 +107,7 @@ struct source {
 #define SOURCE_BUDGET 8
 /* Failures of the parent in a row (no progress in between) before the
  * image is fetched from the registry instead. A parent that lies (sends
- * bytes that fail their check) is left at the first lie. */
+ * bytes that fail their check) or is unresponsive is left at once. */
 #define SOURCE_PARENT_FAILS 4
 
 static inline int __attribute__((warn_unused_result))

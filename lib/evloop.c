@@ -353,14 +353,36 @@ int evloop_signal_fd(void)
 	sigset_t set;
 	int fd;
 
-	/* Blocked first, so that SIGINT or SIGTERM can only ever be read
-	 * from the descriptor: no handler, no flag, no race with the wait.
+	/* Blocked first, so that these signals can only ever be read from
+	 * the descriptor: no handler, no flag, no race with the wait.
 	 * Threads started afterwards inherit the mask. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	return fd < 0 ? -errno : fd;
+}
+
+int evloop_signal_read(int fd, int *signo, int *value)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	do
+		n = read(fd, &si, sizeof(si));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*value = 0;
+	if (n != sizeof(si)) {
+		/* An eventfd's 8 bytes: a stop. */
+		*signo = SIGTERM;
+		return 0;
+	}
+	*signo = (int)si.ssi_signo;
+	*value = si.ssi_int;
+	return 0;
 }

@@ -74,10 +74,20 @@ struct evloop *evloop_current(void);
 int evloop_run(struct evloop *l, int stop_fd);
 void evloop_stop(struct evloop *l);
 
-/* Blocks SIGINT and SIGTERM for the process and returns a descriptor
- * that becomes readable when one arrives (for evloop_run's stop_fd), or a
- * negative errno. Called by a daemon's main before it starts threads. */
+/* Blocks SIGINT, SIGTERM and SIGUSR1 for the process and returns a
+ * descriptor that becomes readable when one arrives (for evloop_run's
+ * stop_fd, where any of them stops the loop), or a negative errno. Called
+ * by a daemon's main before it starts threads. A daemon that gives SIGUSR1
+ * a meaning (the agent: lie.h) watches the descriptor itself and reads it
+ * with evloop_signal_read. */
 int evloop_signal_fd(void);
+/* Reads one signal from a descriptor of evloop_signal_fd: 0 with its
+ * number and its sigqueue value (0 for kill), -EAGAIN when none is
+ * pending. Anything else readable, such as an eventfd a test writes to
+ * stop a loop, reads as SIGTERM. Standard signals do not queue: a second
+ * SIGUSR1 sent before the first is read is lost. */
+int evloop_signal_read(int fd, int *signo, int *value)
+	__attribute__((warn_unused_result));
 
 /* CLOCK_MONOTONIC in nanoseconds: the timestamps of every event log, one
  * clock for every process on the machine. */

@@ -25,9 +25,11 @@ enum tag {
 	TAG_ERROR,
 	TAG_MESSAGE,
 	TAG_DATA,
-	/* After data: no type that carries data carries it, so data stays
-	 * the last field of every frame that has one (proto_encode_head). */
+	/* After data: no type that carries data carries these, so data
+	 * stays the last field of every frame that has one
+	 * (proto_encode_head). */
 	TAG_RUNTIME_MS,
+	TAG_KIND,
 	TAG_MAX,
 };
 
@@ -71,6 +73,7 @@ static const struct field {
 	FIELD(TAG_MESSAGE, "message", K_STR, 0, message),
 	FIELD(TAG_DATA, "data", K_BYTES, 0, data),
 	FIELD(TAG_RUNTIME_MS, "runtime_ms", K_U32, 4, runtime_ms),
+	FIELD(TAG_KIND, "kind", K_U8, 1, kind),
 #undef FIELD
 };
 
@@ -106,7 +109,8 @@ static const struct rule {
 			 BIT(TAG_DIGEST)},
 	[PROTO_ERROR] = {"ERROR", BIT(TAG_ERROR), BIT(TAG_MESSAGE)},
 	[PROTO_RELEASE] = {"RELEASE", BIT(TAG_CONTAINER), 0},
-	[PROTO_SUSPECT] = {"SUSPECT", BIT(TAG_FUNCTION) | BIT(TAG_PARENT),
+	[PROTO_SUSPECT] = {"SUSPECT",
+			   BIT(TAG_FUNCTION) | BIT(TAG_PARENT) | BIT(TAG_KIND),
 			   BIT(TAG_MESSAGE)},
 	[PROTO_GET_STATUS] = {"GET_STATUS", 0, 0},
 	[PROTO_STATUS] = {"STATUS", BIT(TAG_COUNT), 0},
@@ -238,6 +242,12 @@ static int check_value(const struct proto_msg *m, enum tag tag, int code,
 		return err_set(e, code,
 			       "%s: field %d (%s): %u is not a strategy", tn,
 			       tag, f->name, m->strategy);
+	/* The manager's rule depends on it (docs/protocol.md, SUSPECT): a
+	 * kind it does not know must not pass for either. */
+	if (tag == TAG_KIND && (m->kind < PROTO_SUSPECT_BAD_BYTES ||
+				m->kind > PROTO_SUSPECT_UNRESPONSIVE))
+		return err_set(e, code, "%s: field %d (%s): %u is not a kind",
+			       tn, tag, f->name, m->kind);
 	/* A reply that failed with 0 or a positive value would read as
 	 * success to a caller that tests for < 0. */
 	if (tag == TAG_ERROR && m->error >= 0)

@@ -64,6 +64,18 @@ enum proto_strategy {
 	PROTO_STRATEGY_REGISTRY,
 };
 
+/* Why an agent suspects its parent (SUSPECT's kind): the manager believes
+ * the first at once and the second only from two children (manager.c,
+ * suspect). */
+enum proto_suspect_kind {
+	/* Bytes that failed their check against digests chaining to the
+	 * pinned manifest: proof, whoever reports it. */
+	PROTO_SUSPECT_BAD_BYTES = 1,
+	/* No answer within the time-out, or answers too slow to wait for
+	 * (agent/source.h): the reporter's own link may be the cause. */
+	PROTO_SUSPECT_UNRESPONSIVE,
+};
+
 /* A peer to fetch from: an agent's block port, or the registry (addr 0). */
 struct proto_peer {
 	uint32_t addr; /* IPv4, host order; 0 = the registry */
@@ -105,6 +117,7 @@ struct proto_msg {
 	/* PROVISION, optional (0: left out): the runtime's start of the
 	 * container, in the world's ms, before its first read */
 	uint32_t runtime_ms;
+	uint8_t kind; /* SUSPECT: enum proto_suspect_kind */
 };
 
 /* The frame's total length from its first PROTO_HDR_LEN bytes (hdr must

@@ -28,9 +28,18 @@ struct vm {
 	uint16_t port;
 	struct conn *c;
 	int alive;
-	/* A child it served reported bytes that failed their check: out of
-	 * every tree and never placed again (for the rest of the run). */
+	/* A child it served reported bytes that failed their check, or two
+	 * did that it was unresponsive: out of every tree and never placed
+	 * again (for the rest of the run). */
 	int distrusted;
+	/* Reports that it was unresponsive (suspect, unresponsive): from
+	 * how many children (0, 1 or 2: a verdict due at verdict_ns), the
+	 * first one's id, the function of the second; and when it last
+	 * reported its own parent so. */
+	unsigned unresp_n;
+	uint32_t unresp_by;
+	const char *unresp_fn;
+	uint64_t verdict_ns, reported_up_ns;
 	uint64_t last_seen;
 	unsigned nfunctions, ncontainers;
 };
@@ -383,16 +392,139 @@ static struct vm *vm_at(struct manager *m, struct proto_peer p)
 	return NULL;
 }
 
-/* An agent says its parent in f's tree served bytes that failed their
- * check (a manifest against the pinned digest, a config or index against
- * the manifest, a block against the index). It is believed only when the
- * accused is its parent in f's tree now: a child can only have seen bad
- * bytes from there, and no agent can take an arbitrary other out. The
- * accused leaves every tree, the VMs below it get new parents, and it is
- * never placed again; its running containers are left alone. One report
- * is enough: the accuser checked the bytes against digests that chain to
- * the pinned manifest, so it cannot be mistaken, only lying itself, which
- * an agent of ours does not. */
+/* v can no longer be trusted: out of every tree (the VMs below it get new
+ * parents), never placed again; its running containers are left alone.
+ * In the timeline with who said so and why. */
+static void distrust(struct manager *m, struct vm *v, const char *reporter,
+		     const char *function, const char *kind, const char *why)
+{
+	unsigned i;
+
+	v->distrusted = 1;
+	v->unresp_n = 0;
+	eventlog_write(m->log, "vm_distrusted",
+		       json_pack("{s:s, s:s, s:s, s:s, s:s}", "vm", v->name,
+				 "reporter", reporter, "function", function,
+				 "kind", kind, "why", why));
+	for (i = 0; i < m->o->nfunctions; i++) {
+		struct change_ctx cc = {m, &m->fns[i]};
+
+		if (ft_contains(m->fns[i].ft, v->id)) {
+			ft_delete(m->fns[i].ft, v->id, on_change, &cc);
+			v->nfunctions--;
+		}
+	}
+}
+
+static unsigned suspect_window_ms(const struct manager *m)
+{
+	return m->o->suspect_window_ms ? m->o->suspect_window_ms
+				       : MANAGER_SUSPECT_WINDOW_MS;
+}
+
+/* Verdicts on unresponsiveness that are due: a VM still accused by two
+ * children, and not since shown to have waited on its own parent, is
+ * distrusted. */
+static void verdicts(struct evloop *l, void *arg)
+{
+	struct manager *m = arg;
+	uint64_t now = evloop_now_ns();
+	unsigned i;
+
+	(void)l;
+	for (i = 0; i < m->nvms; i++) {
+		struct vm *v = &m->vms[i];
+
+		if (v->unresp_n < 2 || v->verdict_ns > now)
+			continue;
+		v->unresp_n = 0;
+		if (v->alive && !v->distrusted)
+			distrust(m, v, m->vms[v->unresp_by].name, v->unresp_fn,
+				 "unresponsive",
+				 "unresponsive to two of its children");
+	}
+}
+
+/* Reporter r left its parent v in f's tree as unresponsive (silent or too
+ * slow for it). Unlike bad bytes this proves nothing about v: r's own link
+ * may be what is slow, or v may itself be waiting on an unresponsive
+ * parent of its own, and be slow to all its children for that. So:
+ *   - r is moved to the registry for f (PARENT, address 0), which it was
+ *     reading already; there it can accuse nobody else, so a reporter
+ *     with a bad link drags no other parent into suspicion, and it stays
+ *     there until the tree changes under it;
+ *   - v is distrusted (distrust, as for bad bytes) only when two different
+ *     children have reported it, and only after a window (suspect_window,
+ *     10 s of the world by default, twice the agents' time-out) in which v
+ *     has not itself reported its own parent unresponsive: reports against
+ *     a VM that waits on a bad parent are its parent's doing (a slow liar
+ *     makes its children slow to theirs, whose reports may well come
+ *     first), and are forgiven when v's own report comes, or ignored when
+ *     it came within the window before. One report from each of two
+ *     children that do not share a link (each has its own) is what a bad
+ *     link of one child cannot make. */
+static void unresponsive(struct manager *m, struct vm *r, struct vm *v,
+			 struct function *f, const struct proto_msg *msg)
+{
+	struct proto_msg mv = {.type = PROTO_PARENT};
+	uint64_t now = evloop_now_ns(),
+		 window = evloop_span_ns(m->l, suspect_window_ms(m));
+	const char *ignored = NULL;
+
+	mv.function = proto_str(f->def->name);
+	send_to(m, r, &mv);
+	eventlog_write(m->log, "suspect_unresponsive",
+		       json_pack("{s:s, s:s, s:s, s:s, s:s%}", "vm", v->name,
+				 "reporter", r->name, "function", f->def->name,
+				 "reporter_parent", "registry", "why",
+				 msg->message.s ? msg->message.s : "",
+				 (size_t)msg->message.len));
+	r->reported_up_ns = now;
+	if (r->unresp_n) {
+		r->unresp_n = 0;
+		eventlog_write(m->log, "suspect_forgiven",
+			       json_pack("{s:s, s:s}", "vm", r->name, "why",
+					 "it waits on an unresponsive parent "
+					 "itself"));
+	}
+	if (v->reported_up_ns && now - v->reported_up_ns < window)
+		ignored = "the accused waits on an unresponsive parent itself";
+	else if (v->unresp_n && v->unresp_by == r->id)
+		ignored = "the same child again";
+	if (ignored) {
+		eventlog_write(m->log, "suspect_ignored",
+			       json_pack("{s:s, s:s, s:s}", "vm", r->name,
+					 "function", f->def->name, "why",
+					 ignored));
+		return;
+	}
+	if (!v->unresp_n) {
+		v->unresp_n = 1;
+		v->unresp_by = r->id;
+		return;
+	}
+	if (v->unresp_n > 1)
+		return; /* a verdict is already due */
+	v->unresp_n = 2;
+	v->verdict_ns = now + window;
+	v->unresp_fn = f->def->name;
+	if (evloop_timer(m->l, suspect_window_ms(m), verdicts, m) < 0)
+		eventlog_write(m->log, "error",
+			       json_pack("{s:s}", "error",
+					 "cannot arm the verdict timer"));
+}
+
+/* An agent says its parent in f's tree failed it: served bytes that failed
+ * their check (PROTO_SUSPECT_BAD_BYTES: a manifest against the pinned
+ * digest, a config or index against the manifest, a block against the
+ * index), or stopped answering in time (PROTO_SUSPECT_UNRESPONSIVE,
+ * unresponsive above). It is believed only when the accused is its
+ * parent in f's tree now: a child can only have seen bad bytes or silence
+ * from there, and no agent can take an arbitrary other out. Bad bytes: one
+ * report is enough, the accused is distrusted at once: the accuser checked
+ * the bytes against digests that chain to the pinned manifest, so it
+ * cannot be mistaken, only lying itself, which an agent of ours does
+ * not. */
 static void suspect(struct manager *m, struct peer *p,
 		    const struct proto_msg *msg)
 {
@@ -400,7 +532,7 @@ static void suspect(struct manager *m, struct peer *p,
 	struct vm *v = vm_at(m, msg->parent);
 	uint32_t parent = FT_NONE;
 	const char *why = NULL;
-	unsigned i;
+	char msgz[PROTO_MAX_STR + 1];
 
 	if (!p->vm)
 		why = "not from an agent";
@@ -419,21 +551,13 @@ static void suspect(struct manager *m, struct peer *p,
 					 why));
 		return;
 	}
-	v->distrusted = 1;
-	eventlog_write(m->log, "vm_distrusted",
-		       json_pack("{s:s, s:s, s:s, s:s%}", "vm", v->name,
-				 "reporter", p->vm->name, "function",
-				 f->def->name, "why",
-				 msg->message.s ? msg->message.s : "",
-				 (size_t)msg->message.len));
-	for (i = 0; i < m->o->nfunctions; i++) {
-		struct change_ctx cc = {m, &m->fns[i]};
-
-		if (ft_contains(m->fns[i].ft, v->id)) {
-			ft_delete(m->fns[i].ft, v->id, on_change, &cc);
-			v->nfunctions--;
-		}
+	if (msg->kind == PROTO_SUSPECT_UNRESPONSIVE) {
+		unresponsive(m, p->vm, v, f, msg);
+		return;
 	}
+	snprintf(msgz, sizeof(msgz), "%.*s", (int)msg->message.len,
+		 msg->message.s ? msg->message.s : "");
+	distrust(m, v, p->vm->name, f->def->name, "bad_bytes", msgz);
 }
 
 /* A driver asks how many agents are up, to start its clock only when

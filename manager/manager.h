@@ -4,7 +4,8 @@
  * ties broken by a seeded order of the VM names), keeps one
  * function tree per function (ft.h), tells each new VM's agent its image and
  * parent, and when a VM stops answering takes it out of every tree and tells
- * each orphan its new parent. */
+ * each orphan its new parent; so too for a VM its children report (SUSPECT),
+ * by a rule per kind of report (manager.c, suspect). */
 #ifndef FAASNET_MANAGER_MANAGER_H
 #define FAASNET_MANAGER_MANAGER_H
 
@@ -40,7 +41,17 @@ struct manager_opts {
 	/* Time dilation: every timer and time-out above k times the wall
 	 * clock's (0 or 1: none); docs/fidelity.md, "Time dilation". */
 	double dilation;
+	/* How long a VM reported unresponsive by two children waits for its
+	 * verdict, and how long after reporting its own parent unresponsive
+	 * reports against it are its parent's doing (0:
+	 * MANAGER_SUSPECT_WINDOW_MS). manager.c, unresponsive. */
+	unsigned suspect_window_ms;
 };
+
+/* Twice the agents' request time-out (SOURCE_TIMEOUT_MS): a VM that waits
+ * on an unresponsive parent finds out at most about one time-out after
+ * its own children find it slow. */
+#define MANAGER_SUSPECT_WINDOW_MS 10000
 
 /* Runs until stop_fd becomes readable (evloop_run's stop_fd). Returns 0 or
  * a negative errno with e set. */

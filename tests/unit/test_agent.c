@@ -22,7 +22,10 @@
  *     GETs of one blob can be made to fail, close, stall or come corrupt;
  *     the image reference names it, pinned to the real manifest's digest:
  *     127.0.0.1:PORT/t/img@sha256:<hex>;
- *   - children are blocking sockets to the agent's block port.
+ *   - children are blocking sockets to the agent's block port;
+ *   - for issue 14's liars, the parent is a second real agent, told to lie
+ *     (agent_opts.lie, or SIGUSR1 through its signal descriptor), with a
+ *     fake manager of its own and the same registry and reference.
  * Every wait polls a condition with a bound. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,8 +55,12 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
+#include <jansson.h>
+
 #include "agent.h"
 #include "blockimg.h"
+#include "evloop.h"
+#include "lie.h"
 #include "layer.h"
 #include "oci.h"
 #include "proto.h"
@@ -670,9 +677,13 @@ struct h {
 	uint16_t named_port;
 	char via[64];
 	unsigned runtime_ms; /* PROVISION's */
-	/* SUSPECTs the manager heard, and the last one's accused */
+	/* SUSPECTs the manager heard, and the last one's accused and kind */
 	unsigned suspects;
 	struct proto_peer accused;
+	uint8_t suspect_kind;
+	/* The agent's stop_fd is the process's signal descriptor
+	 * (evloop_signal_fd): it is stopped with SIGTERM. */
+	int by_signal;
 };
 
 static void *agent_thread(void *arg)
@@ -683,27 +694,13 @@ static void *agent_thread(void *arg)
 	return NULL;
 }
 
-/* Starts the registry (serving img, in reg_mode), the manager's socket and
- * the agent, and waits for the agent's HELLO. The reference is pinned to
- * img's manifest. h->dir is made by the caller and removed by it. */
-static int h_start_img(struct h *h, const struct mem_image *img,
-		       enum freg_mode reg_mode)
+/* The manager's socket and the agent (h->ref, h->events and h->o's
+ * options set), and the agent's HELLO. */
+static int h_agent_up(struct h *h)
 {
 	struct proto_msg m;
 	int r;
 
-	h->mgr_lfd = h->mgr_fd = h->stop_fd = -1;
-	h->reg.lfd = -1;
-	snprintf(h->events, sizeof(h->events), "%s/events.jsonl", h->dir);
-	if (freg_start(&h->reg, img, reg_mode))
-		return -1;
-	snprintf(h->ref, sizeof(h->ref), "127.0.0.1:%u/" FREG_REPO "@%s",
-		 h->named_port ? h->named_port : h->reg.port,
-		 img->manifest_digest);
-	if (h->named_port) {
-		snprintf(h->via, sizeof(h->via), "127.0.0.1:%u", h->reg.port);
-		h->o.registry_via = h->via;
-	}
 	h->mgr_lfd = listen_any(&h->mgr_port);
 	if (h->mgr_lfd < 0 || free_port(&h->agent_port))
 		return -1;
@@ -714,7 +711,8 @@ static int h_start_img(struct h *h, const struct mem_image *img,
 	h->o.manager_port = h->mgr_port;
 	h->o.events = h->events;
 	h->o.registry_requests = 2;
-	h->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (!h->by_signal)
+		h->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (h->stop_fd < 0 || pthread_create(&h->thr, NULL, agent_thread, h))
 		return -1;
 	h->running = 1;
@@ -733,6 +731,42 @@ static int h_start_img(struct h *h, const struct mem_image *img,
 	return 0;
 }
 
+/* Starts the registry (serving img, in reg_mode), the manager's socket and
+ * the agent, and waits for the agent's HELLO. The reference is pinned to
+ * img's manifest. h->dir is made by the caller and removed by it. */
+static int h_start_img(struct h *h, const struct mem_image *img,
+		       enum freg_mode reg_mode)
+{
+	h->mgr_lfd = h->mgr_fd = -1;
+	if (!h->by_signal)
+		h->stop_fd = -1;
+	h->reg.lfd = -1;
+	snprintf(h->events, sizeof(h->events), "%s/events.jsonl", h->dir);
+	if (freg_start(&h->reg, img, reg_mode))
+		return -1;
+	snprintf(h->ref, sizeof(h->ref), "127.0.0.1:%u/" FREG_REPO "@%s",
+		 h->named_port ? h->named_port : h->reg.port,
+		 img->manifest_digest);
+	if (h->named_port) {
+		snprintf(h->via, sizeof(h->via), "127.0.0.1:%u", h->reg.port);
+		h->o.registry_via = h->via;
+	}
+	return h_agent_up(h);
+}
+
+/* A second real agent, p, with a manager socket of its own, reading the
+ * registry of h under the same reference (a child asks its parent for the
+ * image by reference). Its timeline is DIR/parent.jsonl. */
+static int h_start_parent(struct h *p, const struct h *h)
+{
+	p->mgr_lfd = p->mgr_fd = p->stop_fd = -1;
+	p->reg.lfd = -1;
+	snprintf(p->dir, sizeof(p->dir), "%s", h->dir);
+	snprintf(p->events, sizeof(p->events), "%s/parent.jsonl", h->dir);
+	snprintf(p->ref, sizeof(p->ref), "%s", h->ref);
+	return h_agent_up(p);
+}
+
 static int h_start(struct h *h, enum freg_mode reg_mode)
 {
 	return h_start_img(h, &g_img, reg_mode);
@@ -743,7 +777,9 @@ static void h_stop(struct h *h)
 	uint64_t one = 1;
 
 	if (h->running) {
-		if (write(h->stop_fd, &one, sizeof(one)) != sizeof(one))
+		if (h->by_signal ? kill(getpid(), SIGTERM)
+				 : write(h->stop_fd, &one, sizeof(one)) !=
+					   sizeof(one))
 			abort();
 		pthread_join(h->thr, NULL);
 		h->running = 0;
@@ -820,6 +856,7 @@ static int h_wait_started(struct h *h, uint32_t container, int timeout_ms)
 		if (m.type == PROTO_SUSPECT) {
 			h->suspects++;
 			h->accused = m.parent;
+			h->suspect_kind = m.kind;
 		}
 		if (m.type == PROTO_STARTED && m.container == container)
 			return 1;
@@ -1961,6 +1998,256 @@ static void test_registry_index_checked_once_by_the_cache(void **state)
 	run_isolated(body_registry_index_checked_by_cache, 30);
 }
 
+/* --- real liars (issue 14) ------------------------------------------------
+ *
+ * Two real agents: the parent, told to lie (--lie MODE, agent_opts.lie),
+ * gets the image from the registry as a root and starts its container;
+ * then the child, honest, is provisioned from it. For every mode the child
+ * must catch the lie, report it to its manager (SUSPECT, of the right
+ * kind, naming the parent), read the image from the registry instead, and
+ * start the real image: every block of the start-up set it holds, served
+ * to a child of its own, is the real one. */
+
+/* A struct h whose descriptors are closed ones: h_stop is a no-op on it
+ * until h_start_parent. */
+static void h_blank(struct h *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->mgr_lfd = h->mgr_fd = h->stop_fd = h->reg.lfd = -1;
+}
+
+/* The number at "key": in the first event ev of a timeline, -1 when
+ * there is none. */
+static long long log_number(const char *path, const char *ev, const char *key)
+{
+	char line[4096];
+	FILE *f = fopen(path, "r");
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	while (v < 0 && fgets(line, sizeof(line), f)) {
+		json_t *j = json_loads(line, 0, NULL);
+
+		if (j && !strcmp(json_string_value(json_object_get(j, "event"))
+					 ?: "",
+				 ev))
+			v = json_integer_value(json_object_get(j, key));
+		json_decref(j);
+	}
+	fclose(f);
+	return v;
+}
+
+/* 1 when a child of h's agent gets the pinned manifest and every block of
+ * the start-up set, each verified against the real index. */
+static int serves_real_image(struct h *h)
+{
+	struct proto_msg m = {.type = PROTO_GET_MANIFEST, .id = 5};
+	struct rd rd = {.fd = -1};
+	uint32_t i;
+	int ok;
+
+	rd.fd = child_connect(h->agent_port, 0);
+	if (rd.fd < 0)
+		return 0;
+	m.image = proto_str(h->ref);
+	ok = !send_msg(rd.fd, &m) && rd_next(&rd, &m, 3000) == 1 &&
+	     m.type == PROTO_MANIFEST && m.data_len == g_img.manifest_len &&
+	     !memcmp(m.data, g_img.manifest, m.data_len);
+	if (!ok)
+		fprintf(stderr, "the manifest served is not the pinned one\n");
+	for (i = 0; ok && i < g_img.ix.nstartup; i++)
+		ok = child_gets_block(rd.fd, g_img.ix.startup[i], 3000);
+	close(rd.fd);
+	rd_free(&rd);
+	return ok;
+}
+
+/* The parent p lying as mode says, a root with its container up; the
+ * child h provisioned from it. */
+static int liar_and_child(struct h *h, struct h *p, enum lie_mode mode)
+{
+	char lie[64];
+
+	if (h_start(h, FREG_HONEST))
+		return -1;
+	p->o.lie = mode;
+	if (h_start_parent(p, h) || h_provision(p, 1, 0) ||
+	    !h_wait_started(p, 1, 5000)) {
+		fprintf(stderr, "the lying parent did not start\n");
+		return -1;
+	}
+	snprintf(lie, sizeof(lie), "\"mode\":\"%s\"", lie_name(mode));
+	if (!h_log_has(p, lie)) {
+		fprintf(stderr, "the parent's timeline has no lie %s\n", lie);
+		return -1;
+	}
+	return h_provision(h, 2, p->agent_port);
+}
+
+static int liar_caught(struct h *h, enum lie_mode mode,
+		       enum proto_suspect_kind kind, const char *ev)
+{
+	struct h p;
+	long long reg;
+	int ret = 0;
+
+	h_blank(&p);
+	if (liar_and_child(h, &p, mode)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(h_wait_started(h, 2, 15000),
+	      "no STARTED within 15 s of a %s parent", lie_name(mode));
+	CHECK(h->suspects >= 1, "the manager was not told (no SUSPECT)");
+	CHECK(h->suspect_kind == kind, "SUSPECT of kind %u, not %u",
+	      h->suspect_kind, kind);
+	CHECK(h->accused.addr == LOOPBACK && h->accused.port == p.agent_port,
+	      "SUSPECT names %#x:%u, not the parent 127.0.0.1:%u",
+	      h->accused.addr, h->accused.port, p.agent_port);
+	CHECK(h_log_has(h, ev), "no %s in the child's timeline", ev);
+	/* The timeline is written when the agent's round ends. */
+	h_wait_log(h, "\"event\":\"started\"", 2000);
+	reg = log_number(h->events, "started", "registry_bytes");
+	CHECK(reg > 0, "the child started with %lld bytes from the registry",
+	      reg);
+	CHECK(serves_real_image(h), "the child holds something else than the "
+				    "real image's start-up set");
+out:
+	h_stop(h);
+	h_stop(&p);
+	return ret;
+}
+
+static int body_liar_corrupt(struct h *h)
+{
+	return liar_caught(h, LIE_CORRUPT, PROTO_SUSPECT_BAD_BYTES,
+			   "\"parent_lied\"");
+}
+
+static int body_liar_fake(struct h *h)
+{
+	return liar_caught(h, LIE_FAKE, PROTO_SUSPECT_BAD_BYTES,
+			   "\"parent_lied\"");
+}
+
+static int body_liar_slow(struct h *h)
+{
+	return liar_caught(h, LIE_SLOW, PROTO_SUSPECT_UNRESPONSIVE,
+			   "(slow: fewer than");
+}
+
+static int body_liar_silent(struct h *h)
+{
+	return liar_caught(h, LIE_SILENT, PROTO_SUSPECT_UNRESPONSIVE,
+			   "(silent)");
+}
+
+/* A parent serving blocks with a byte changed: caught at the first block,
+ * by its digest. */
+static void test_liar_corrupt_caught(void **state)
+{
+	(void)state;
+	run_isolated(body_liar_corrupt, 40);
+}
+
+/* A parent serving a consistent fake image: caught at its manifest, which
+ * is not the one the reference pins. */
+static void test_liar_fake_caught(void **state)
+{
+	(void)state;
+	run_isolated(body_liar_fake, 40);
+}
+
+/* A parent answering one reply each 2 s: never silent for the 5 s
+ * time-out, but too slow to wait for (fewer than 4 frames in 5 s with
+ * requests waiting). Before, the child waited a minute for its start-up
+ * set. */
+static void test_liar_slow_caught(void **state)
+{
+	(void)state;
+	run_isolated(body_liar_slow, 40);
+}
+
+/* A parent that reads every request, keeps heartbeating its manager and
+ * never answers: left at its first time-out, and reported. Before, the
+ * child asked it four times, 5 s each, and reported nothing. */
+static void test_liar_silent_caught(void **state)
+{
+	(void)state;
+	run_isolated(body_liar_silent, 40);
+}
+
+/* The harness's switch: an honest agent running as a root, told by
+ * sigqueue(SIGUSR1, LIE_CORRUPT) through its signal descriptor (the one
+ * SIGTERM stops it through), serves corrupt blocks from then on, says so
+ * in its timeline, and is honest again on SIGUSR1 with LIE_NONE; a value
+ * that is no mode is refused. */
+static int child_block_is(struct h *h, int want_real)
+{
+	struct rd rd = {.fd = -1};
+	struct proto_msg m;
+	struct err e = {""};
+	uint32_t b = startup_block(&g_img);
+	int ok;
+
+	rd.fd = child_connect(h->agent_port, 0);
+	if (rd.fd < 0)
+		return 0;
+	get_block_msg(&m, 9, b);
+	ok = !send_msg(rd.fd, &m) && rd_next(&rd, &m, 3000) == 1 &&
+	     m.type == PROTO_BLOCK && m.block == b &&
+	     m.data_len == g_img.ix.blocks[b].clen &&
+	     (blockimg_block_verify(&g_img.ix, b, m.data, m.data_len, &e) ==
+	      0) == want_real;
+	close(rd.fd);
+	rd_free(&rd);
+	return ok;
+}
+
+static int body_sigusr1_switch(struct h *h)
+{
+	union sigval v = {.sival_int = LIE_CORRUPT};
+	int ret = 0;
+
+	/* Before any thread: every thread inherits the blocked signals, so
+	 * they reach only the descriptor. */
+	h->by_signal = 1;
+	h->stop_fd = evloop_signal_fd();
+	if (h->stop_fd < 0 || h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(!h_provision(h, 1, 0) && h_wait_started(h, 1, 5000),
+	      "no STARTED from the registry");
+	CHECK(child_block_is(h, 1), "an honest agent served a bad block");
+	CHECK(!sigqueue(getpid(), SIGUSR1, v), "sigqueue: %s", strerror(errno));
+	CHECK(h_wait_log(h, "\"mode\":\"corrupt\",\"was\":\"none\"", 2000),
+	      "no lie event after SIGUSR1 %d", v.sival_int);
+	CHECK(child_block_is(h, 0),
+	      "told to lie (corrupt), the agent served a good block");
+	v.sival_int = LIE_MAX;
+	CHECK(!sigqueue(getpid(), SIGUSR1, v), "sigqueue: %s", strerror(errno));
+	CHECK(h_wait_log(h, "\"lie_refused\"", 2000),
+	      "SIGUSR1 %d, no mode, was not refused", v.sival_int);
+	v.sival_int = LIE_NONE;
+	CHECK(!sigqueue(getpid(), SIGUSR1, v), "sigqueue: %s", strerror(errno));
+	CHECK(h_wait_log(h, "\"mode\":\"none\",\"was\":\"corrupt\"", 2000),
+	      "no lie event after SIGUSR1 0");
+	CHECK(child_block_is(h, 1), "honest again, the agent served a bad "
+				    "block");
+out:
+	h_stop(h);
+	return ret;
+}
+
+static void test_sigusr1_switches_a_running_agent(void **state)
+{
+	(void)state;
+	run_isolated(body_sigusr1_switch, 30);
+}
+
 static int setup(void **state)
 {
 	struct err e = {""};
@@ -2027,6 +2314,11 @@ int main(void)
 		cmocka_unit_test(test_trace_waits_for_held_block_alone),
 		cmocka_unit_test(test_trace_gaps_and_runtime_slept),
 		cmocka_unit_test(test_trace_gaps_slept_registry_strategy),
+		cmocka_unit_test(test_liar_corrupt_caught),
+		cmocka_unit_test(test_liar_fake_caught),
+		cmocka_unit_test(test_liar_slow_caught),
+		cmocka_unit_test(test_liar_silent_caught),
+		cmocka_unit_test(test_sigusr1_switches_a_running_agent),
 	};
 	int ret;
 

@@ -370,6 +370,262 @@ static void test_emfile_does_not_spin(void **state)
 	world_down(&w);
 }
 
+/* --- lies (lie.h) ------------------------------------------------------ */
+
+/* The names and numbers a harness and --lie use. */
+static void test_lie_names(void **state)
+{
+	enum lie_mode m;
+	int i;
+
+	(void)state;
+	for (i = LIE_NONE; i < LIE_MAX; i++) {
+		char num[16];
+
+		assert_int_equal(lie_parse(lie_name(i), &m), 0);
+		assert_int_equal(m, i);
+		snprintf(num, sizeof(num), "%d", i);
+		assert_int_equal(lie_parse(num, &m), 0);
+		assert_int_equal(m, i);
+	}
+	assert_int_equal(LIE_SLOW, 3); /* a harness may send the numbers */
+	assert_int_equal(lie_parse("", &m), -EINVAL);
+	assert_int_equal(lie_parse("5", &m), -EINVAL);
+	assert_int_equal(lie_parse("-1", &m), -EINVAL);
+	assert_int_equal(lie_parse("slowly", &m), -EINVAL);
+	assert_string_equal(lie_name(LIE_MAX), "?");
+	assert_string_equal(lie_name(-1), "?");
+}
+
+/* A world with T's meta and every block held, lying as mode says; fd a
+ * child of it. */
+static int lying_world(struct world *w, struct oci_image *img,
+		       enum lie_mode mode)
+{
+	struct err e;
+	uint32_t b;
+
+	assert_int_equal(
+		oci_manifest_parse(T.manifest, T.manifest_len, img, &e), 0);
+	data_digest = img->layers[0].data.digest;
+	world_up(w, 0);
+	world_meta(w);
+	for (b = 0; b < TI_NBLK; b++)
+		world_block(w, b);
+	children_set_lie(w->cs, mode);
+	return fp_connect(w->port);
+}
+
+static void lying_down(struct world *w, struct oci_image *img, int fd)
+{
+	close(fd);
+	fp_pump(w->l, 20);
+	world_down(w);
+	oci_image_free(img);
+}
+
+static void ask(int fd, enum proto_type type, uint32_t id, const char *key,
+		uint32_t block)
+{
+	struct proto_msg m = {.type = type, .id = id, .block = block};
+
+	if (type == PROTO_GET_MANIFEST)
+		m.image = proto_str(key);
+	else
+		m.digest = proto_str(key);
+	assert_int_equal(fp_write(fd, &m), 0);
+}
+
+/* Lets the world answer, then reads one reply, of this type; m points
+ * into a buffer the next call reuses. */
+static void reply(struct world *w, int fd, enum proto_type type,
+		  struct proto_msg *m)
+{
+	static uint8_t buf[1 << 16];
+
+	fp_pump(w->l, 50);
+	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, m), 0);
+	assert_int_equal(m->type, type);
+}
+
+static void digest_is(const void *p, size_t n, const char *want)
+{
+	uint8_t d[SHA256_LEN];
+	char got[SHA256_OCI_LEN];
+
+	assert_int_equal(sha256_buf(p, n, d), 0);
+	assert_string_equal(sha256_oci(d, got), want);
+}
+
+/* LIE_FAKE: a child that checks only that the pieces fit together (not
+ * the pinned digest) gets a whole image: a manifest other than the
+ * pinned one, whose config and index hash to what it names, and blocks,
+ * asked by its data digest, that verify against that index and
+ * decompress; the start-up set is the real one's. Asked by the real
+ * digests, the fake's documents come too. */
+static void test_fake_is_consistent(void **state)
+{
+	struct oci_image img, fimg;
+	struct blockimg_index fix;
+	struct world w;
+	struct proto_msg m;
+	struct err e;
+	uint8_t out[TI_BS];
+	uint32_t b;
+	int fd;
+
+	(void)state;
+	fd = lying_world(&w, &img, LIE_FAKE);
+	assert_true(fd >= 0);
+	ask(fd, PROTO_GET_MANIFEST, 1, w.c.ref, 0);
+	reply(&w, fd, PROTO_MANIFEST, &m);
+	assert_false(m.data_len == T.manifest_len &&
+		     !memcmp(m.data, T.manifest, m.data_len));
+	assert_int_equal(
+		oci_manifest_parse((const char *)m.data, m.data_len, &fimg, &e),
+		0);
+	assert_string_not_equal(fimg.config.digest, img.config.digest);
+	assert_string_not_equal(fimg.layers[0].index.digest,
+				img.layers[0].index.digest);
+	assert_string_not_equal(fimg.layers[0].data.digest,
+				img.layers[0].data.digest);
+
+	ask(fd, PROTO_GET_BLOB, 2, fimg.config.digest, 0);
+	reply(&w, fd, PROTO_BLOB, &m);
+	digest_is(m.data, m.data_len, fimg.config.digest);
+	/* Its config names its layer, not the real one. */
+	assert_int_equal(oci_config_parse_diff_ids((const char *)m.data,
+						   m.data_len, &fimg, &e),
+			 0);
+	assert_int_equal(
+		oci_config_parse_diff_ids(T.config, T.config_len, &img, &e), 0);
+	assert_string_not_equal(fimg.layers[0].diff_id, img.layers[0].diff_id);
+
+	ask(fd, PROTO_GET_BLOB, 3, fimg.layers[0].index.digest, 0);
+	reply(&w, fd, PROTO_BLOB, &m);
+	digest_is(m.data, m.data_len, fimg.layers[0].index.digest);
+	assert_int_equal(blockimg_index_decode(m.data, m.data_len, &fix, &e),
+			 0);
+	assert_int_equal(fix.nblocks, T.ix.nblocks);
+	assert_int_equal(fix.data_size, fimg.layers[0].data.size);
+	assert_int_equal(fix.nstartup, T.ix.nstartup);
+	assert_memory_equal(fix.startup, T.ix.startup,
+			    T.ix.nstartup * sizeof(*fix.startup));
+
+	for (b = 0; b < TI_NBLK; b++)
+		ask(fd, PROTO_GET_BLOCK, 10 + b, fimg.layers[0].data.digest, b);
+	for (b = 0; b < TI_NBLK; b++) {
+		reply(&w, fd, PROTO_BLOCK, &m);
+		assert_int_equal(m.block, b);
+		assert_int_equal(blockimg_block_decompress(
+					 &fix, NULL, b, m.data, m.data_len, out,
+					 sizeof(out), &e),
+				 0);
+		/* ... and it is not the real block. */
+		assert_int_not_equal(
+			blockimg_block_verify(&T.ix, b, m.data, m.data_len, &e),
+			0);
+	}
+
+	/* By the real index's digest: the fake's index all the same. */
+	ask(fd, PROTO_GET_BLOB, 4, img.layers[0].index.digest, 0);
+	reply(&w, fd, PROTO_BLOB, &m);
+	digest_is(m.data, m.data_len, fimg.layers[0].index.digest);
+	blockimg_index_free(&fix);
+	oci_image_free(&fimg);
+	lying_down(&w, &img, fd);
+}
+
+/* LIE_CORRUPT: blocks of the right length whose hash fails; the meta is
+ * honest. Honest again, the same block verifies. */
+static void test_corrupt_blocks(void **state)
+{
+	static uint8_t buf[1 << 16];
+	struct oci_image img;
+	struct world w;
+	struct proto_msg m;
+	struct err e;
+	int fd;
+
+	(void)state;
+	fd = lying_world(&w, &img, LIE_CORRUPT);
+	ask(fd, PROTO_GET_MANIFEST, 1, w.c.ref, 0);
+	assert_int_equal(ask_block(fd, 2, 5, 0), 0);
+	reply(&w, fd, PROTO_MANIFEST, &m);
+	assert_memory_equal(m.data, T.manifest, T.manifest_len);
+	assert_int_equal(fp_read(fd, buf, sizeof(buf), 1000, &m), 0);
+	assert_int_equal(m.type, PROTO_BLOCK);
+	assert_int_equal(m.data_len, T.ix.blocks[5].clen);
+	assert_int_equal(
+		blockimg_block_verify(&T.ix, 5, m.data, m.data_len, &e),
+		-EBADMSG);
+	children_set_lie(w.cs, LIE_NONE);
+	assert_int_equal(ask_block(fd, 3, 5, 0), 0);
+	fp_pump(w.l, 50);
+	expect_block(fd, 3, 5);
+	lying_down(&w, &img, fd);
+}
+
+/* LIE_SILENT: requests read, nothing answered, the connection kept. */
+static void test_silent_answers_nothing(void **state)
+{
+	static uint8_t buf[1 << 16];
+	struct oci_image img;
+	struct world w;
+	struct proto_msg m;
+	int fd;
+
+	(void)state;
+	fd = lying_world(&w, &img, LIE_SILENT);
+	ask(fd, PROTO_GET_MANIFEST, 1, w.c.ref, 0);
+	assert_int_equal(ask_block(fd, 2, 5, 0), 0);
+	assert_int_equal(ask_block(fd, 3, TI_NBLK, 0), 0); /* not even ERROR */
+	fp_pump(w.l, 300);
+	assert_int_equal(fp_read(fd, buf, sizeof(buf), 100, &m), -1);
+	assert_int_equal(children_count(w.cs), 1);
+	children_set_lie(w.cs, LIE_NONE);
+	assert_int_equal(ask_block(fd, 4, 5, 0), 0);
+	fp_pump(w.l, 50);
+	expect_block(fd, 4, 5);
+	lying_down(&w, &img, fd);
+}
+
+/* LIE_SLOW: one reply each LIE_SLOW_MS, in the order asked; made honest,
+ * what it held back goes at once. */
+static void test_slow_one_reply_at_a_time(void **state)
+{
+	struct oci_image img;
+	struct world w;
+	uint64_t t0;
+	int fd;
+
+	(void)state;
+	fd = lying_world(&w, &img, LIE_SLOW);
+	t0 = evloop_now_ns();
+	assert_int_equal(ask_block(fd, 1, 5, 3), 0); /* 5, 6, 7 */
+	fp_pump(w.l, LIE_SLOW_MS - 300);
+	{
+		static uint8_t buf[1 << 16];
+		struct proto_msg m;
+
+		assert_int_equal(fp_read(fd, buf, sizeof(buf), 10, &m), -1);
+	}
+	fp_pump(w.l, 400);
+	expect_block(fd, 1, 5);
+	assert_true(evloop_now_ns() - t0 >= LIE_SLOW_MS * 1000000ull);
+	{
+		static uint8_t buf[1 << 16];
+		struct proto_msg m;
+
+		assert_int_equal(fp_read(fd, buf, sizeof(buf), 10, &m), -1);
+	}
+	children_set_lie(w.cs, LIE_NONE);
+	fp_pump(w.l, 20);
+	expect_block(fd, 1, 6);
+	expect_block(fd, 1, 7);
+	lying_down(&w, &img, fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +634,11 @@ int main(void)
 		cmocka_unit_test(test_waiters_capped_per_child),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_emfile_does_not_spin),
+		cmocka_unit_test(test_lie_names),
+		cmocka_unit_test(test_fake_is_consistent),
+		cmocka_unit_test(test_corrupt_blocks),
+		cmocka_unit_test(test_silent_answers_nothing),
+		cmocka_unit_test(test_slow_one_reply_at_a_time),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

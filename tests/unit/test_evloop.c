@@ -199,6 +199,37 @@ static void test_signal_fd_reads_sigterm(void **state)
 	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
 }
 
+/* SIGUSR1 comes through the same descriptor with the value sigqueue gave
+ * it (how a harness tells an agent to lie), and an eventfd reads as a
+ * stop. */
+static void test_signal_read_gives_sigqueue_value(void **state)
+{
+	union sigval v = {.sival_int = 3};
+	sigset_t old;
+	int fd, efd, signo, value;
+	uint64_t one = 1;
+
+	(void)state;
+	assert_int_equal(sigprocmask(SIG_BLOCK, NULL, &old), 0);
+	fd = evloop_signal_fd();
+	assert_true(fd >= 0);
+	assert_int_equal(evloop_signal_read(fd, &signo, &value), -EAGAIN);
+	assert_int_equal(sigqueue(getpid(), SIGUSR1, v), 0);
+	assert_int_equal(evloop_signal_read(fd, &signo, &value), 0);
+	assert_int_equal(signo, SIGUSR1);
+	assert_int_equal(value, 3);
+	assert_int_equal(evloop_signal_read(fd, &signo, &value), -EAGAIN);
+	close(fd);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(efd >= 0);
+	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(evloop_signal_read(efd, &signo, &value), 0);
+	assert_int_equal(signo, SIGTERM);
+	close(efd);
+}
+
 /* Deferred work: after the round's callbacks, before the loop waits;
  * arming twice runs once; a cancelled node does not run; a deferred call
  * may defer again; evloop_current names the running loop. */
@@ -273,6 +304,7 @@ int main(void)
 			test_readable_fd_calls_back_and_removal_in_batch_is_safe),
 		cmocka_unit_test(test_timers_fire_in_order_and_cancel),
 		cmocka_unit_test(test_stop_fd_wakes_an_idle_loop),
+		cmocka_unit_test(test_signal_read_gives_sigqueue_value),
 		cmocka_unit_test(test_signal_fd_reads_sigterm),
 		cmocka_unit_test(test_dilation),
 		cmocka_unit_test(test_deferred_work_runs_once_after_the_round),

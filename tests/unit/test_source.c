@@ -23,6 +23,8 @@ struct seen {
 	enum source_req failed_r;
 	uint32_t failed_first, failed_n;
 	int failed_error;
+	int unresponsive;
+	char why[160];
 	struct cache *c;
 };
 
@@ -74,7 +76,18 @@ static void on_layer(void *arg, struct source *s, uint64_t bytes)
 	(void)bytes;
 }
 
-static const struct source_sink sink = {on_doc, on_block, on_failed, on_layer};
+/* Heard, but the parent is kept: its requests then fail. */
+static void on_unresponsive(void *arg, struct source *s, const char *why)
+{
+	struct seen *w = arg;
+
+	(void)s;
+	w->unresponsive++;
+	snprintf(w->why, sizeof(w->why), "%s", why);
+}
+
+static const struct source_sink sink = {on_doc, on_block, on_failed, on_layer,
+					on_unresponsive};
 
 static int setup(void **state)
 {
@@ -150,56 +163,67 @@ static void rig_down(struct rig *r)
 	evloop_free(r->l);
 }
 
-static void test_meta_then_blocks_by_run(void **state)
+/* The meta asked of the parent and answered, the config and index in the
+ * other order than asked: matched by id, not by position. */
+static void rig_meta(struct rig *r)
 {
 	static uint8_t buf[1 << 16];
 	struct proto_msg m, a;
-	struct rig r;
-	uint32_t want[] = {1, 2, 3, 6};
-	uint32_t cfg_id = 0, ix_id = 0, run_id = 0, b;
+	uint32_t cfg_id = 0, ix_id = 0;
 	struct err e;
 	int i;
 
-	(void)state;
-	rig_up(&r, 1000);
-	assert_int_equal(source_request(r.s, SOURCE_REQ_META, NULL, 0), 0);
-	fp_pump(r.l, 20);
-	assert_int_equal(fp_read(r.pfd, buf, sizeof(buf), 500, &m), 0);
+	assert_int_equal(source_request(r->s, SOURCE_REQ_META, NULL, 0), 0);
+	fp_pump(r->l, 20);
+	assert_int_equal(fp_read(r->pfd, buf, sizeof(buf), 500, &m), 0);
 	assert_int_equal(m.type, PROTO_GET_MANIFEST);
 	a = (struct proto_msg){.type = PROTO_MANIFEST, .id = m.id};
 	a.data = (const uint8_t *)T.manifest;
 	a.data_len = (uint32_t)T.manifest_len;
-	assert_int_equal(fp_write(r.pfd, &a), 0);
-	fp_pump(r.l, 50);
-	assert_int_equal(r.w.docs[SOURCE_DOC_MANIFEST], 1);
-	assert_int_equal(r.s->ops->inflight(r.s), 2);
+	assert_int_equal(fp_write(r->pfd, &a), 0);
+	fp_pump(r->l, 50);
+	assert_int_equal(r->w.docs[SOURCE_DOC_MANIFEST], 1);
+	assert_int_equal(r->s->ops->inflight(r->s), 2);
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(fp_read(r.pfd, buf, sizeof(buf), 500, &m), 0);
+		assert_int_equal(fp_read(r->pfd, buf, sizeof(buf), 500, &m), 0);
 		assert_int_equal(m.type, PROTO_GET_BLOB);
-		if (m.digest.len == strlen(cache_config_digest(&r.c)) &&
-		    !memcmp(m.digest.s, cache_config_digest(&r.c),
+		if (m.digest.len == strlen(cache_config_digest(&r->c)) &&
+		    !memcmp(m.digest.s, cache_config_digest(&r->c),
 			    m.digest.len))
 			cfg_id = m.id;
 		else
 			ix_id = m.id;
 	}
 	assert_true(cfg_id && ix_id && cfg_id != ix_id);
-	/* Answered in the other order: matched by id, not by position. */
 	a = (struct proto_msg){.type = PROTO_BLOB, .id = ix_id};
-	a.digest = proto_str(cache_index_digest(&r.c));
+	a.digest = proto_str(cache_index_digest(&r->c));
 	a.data = T.index;
 	a.data_len = (uint32_t)T.index_len;
-	assert_int_equal(fp_write(r.pfd, &a), 0);
+	assert_int_equal(fp_write(r->pfd, &a), 0);
 	a.id = cfg_id;
-	a.digest = proto_str(cache_config_digest(&r.c));
+	a.digest = proto_str(cache_config_digest(&r->c));
 	a.data = (const uint8_t *)T.config;
 	a.data_len = (uint32_t)T.config_len;
-	assert_int_equal(fp_write(r.pfd, &a), 0);
-	fp_pump(r.l, 50);
-	assert_int_equal(r.w.docs[SOURCE_DOC_CONFIG], 1);
-	assert_int_equal(r.w.docs[SOURCE_DOC_INDEX], 1);
-	assert_int_equal(cache_set_config(&r.c, T.config, T.config_len, &e), 0);
-	assert_int_equal(cache_set_index(&r.c, T.index, T.index_len, &e), 0);
+	assert_int_equal(fp_write(r->pfd, &a), 0);
+	fp_pump(r->l, 50);
+	assert_int_equal(r->w.docs[SOURCE_DOC_CONFIG], 1);
+	assert_int_equal(r->w.docs[SOURCE_DOC_INDEX], 1);
+	assert_int_equal(cache_set_config(&r->c, T.config, T.config_len, &e),
+			 0);
+	assert_int_equal(cache_set_index(&r->c, T.index, T.index_len, &e), 0);
+}
+
+static void test_meta_then_blocks_by_run(void **state)
+{
+	static uint8_t buf[1 << 16];
+	struct proto_msg m, a;
+	struct rig r;
+	uint32_t want[] = {1, 2, 3, 6};
+	uint32_t run_id = 0, b;
+
+	(void)state;
+	rig_up(&r, 1000);
+	rig_meta(&r);
 
 	/* Blocks 1-3 as one run, 6 alone. */
 	assert_int_equal(source_request(r.s, SOURCE_REQ_BLOCKS, want, 4), 0);
@@ -260,12 +284,81 @@ static void test_silent_parent_times_out(void **state)
 	assert_int_equal(r.w.failed_r, SOURCE_REQ_META);
 	assert_int_equal(r.w.failed_error, -ETIMEDOUT);
 	assert_int_equal(r.s->ops->inflight(r.s), 0);
+	assert_int_equal(r.w.unresponsive, 1);
+	assert_non_null(strstr(r.w.why, "silent"));
 	/* The next request opens a new connection. */
 	assert_int_equal(source_request(r.s, SOURCE_REQ_META, NULL, 0), 0);
 	fp_pump(r.l, 20);
 	close(r.pfd);
 	r.pfd = accept(r.lfd, NULL, NULL);
 	assert_true(r.pfd >= 0);
+	rig_down(&r);
+}
+
+/* Every block of T asked as one run, answered one frame each gap_ms,
+ * with the source ticked as the agent ticks it, for about ms in all. */
+static void trickle(struct rig *r, unsigned gap_ms, unsigned ms)
+{
+	static uint8_t buf[1 << 16];
+	uint32_t all[TI_NBLK], b;
+	struct proto_msg m, a;
+	unsigned t;
+
+	for (b = 0; b < TI_NBLK; b++)
+		all[b] = b;
+	assert_int_equal(source_request(r->s, SOURCE_REQ_BLOCKS, all, TI_NBLK),
+			 0);
+	fp_pump(r->l, 10);
+	assert_int_equal(fp_read(r->pfd, buf, sizeof(buf), 500, &m), 0);
+	assert_int_equal(m.count, TI_NBLK);
+	for (t = 0, b = 0; t < ms && !r->w.unresponsive; t += gap_ms) {
+		size_t n;
+
+		if (b < TI_NBLK) {
+			a = (struct proto_msg){
+				.type = PROTO_BLOCK, .id = m.id, .block = b};
+			a.data = ti_block(&T, b++, &n);
+			a.data_len = (uint32_t)n;
+			assert_int_equal(fp_write(r->pfd, &a), 0);
+		}
+		fp_pump(r->l, gap_ms);
+		r->s->ops->tick(r->s, evloop_now_ns());
+	}
+}
+
+/* A parent that answers, but fewer than SOURCE_SLOW_REPLIES frames in a
+ * time-out's span while requests wait, is unresponsive: never silent for
+ * the time-out, it would otherwise hold a start for minutes. Kept by the
+ * sink, its requests fail. */
+static void test_slow_parent_is_unresponsive(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_up(&r, 400);
+	rig_meta(&r);
+	trickle(&r, 150, 2000); /* 2 or 3 frames in 400 ms */
+	assert_int_equal(r.w.unresponsive, 1);
+	assert_non_null(strstr(r.w.why, "slow"));
+	assert_int_equal(r.w.nfailed, 1);
+	assert_int_equal(r.w.failed_r, SOURCE_REQ_BLOCKS);
+	assert_int_equal(r.w.failed_error, -ETIMEDOUT);
+	assert_int_equal(r.s->ops->inflight(r.s), 0);
+	rig_down(&r);
+}
+
+/* ... and one that keeps up a few frames a window is not, however long
+ * the whole takes. */
+static void test_steady_parent_is_not_slow(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_up(&r, 400);
+	rig_meta(&r);
+	trickle(&r, 60, 480); /* 6 or 7 frames in 400 ms */
+	assert_int_equal(r.w.unresponsive, 0);
+	assert_int_equal(r.w.nfailed, 0);
 	rig_down(&r);
 }
 
@@ -294,6 +387,8 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_meta_then_blocks_by_run),
 		cmocka_unit_test(test_silent_parent_times_out),
+		cmocka_unit_test(test_slow_parent_is_unresponsive),
+		cmocka_unit_test(test_steady_parent_is_not_slow),
 		cmocka_unit_test(test_lost_connection_fails_requests),
 	};
 
