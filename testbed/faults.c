@@ -9,6 +9,7 @@
 #include "build.h"
 #include "eventlog.h"
 #include "faults.h"
+#include "lie.h"
 #include "netmon.h"
 #include "treewatch.h"
 
@@ -43,19 +44,6 @@ struct faults {
 	 * host sent (the host end's rx) and received (its tx) */
 	uint64_t *sent0, *received0;
 };
-
-/* agent/lie.h's modes, 1 on (0 is honest) */
-static int lie_parse(const char *name)
-{
-	static const char *const modes[] = {"corrupt", "fake", "slow",
-					    "silent"};
-	unsigned i;
-
-	for (i = 0; i < 4; i++)
-		if (!strcmp(modes[i], name))
-			return (int)i + 1;
-	return -1;
-}
 
 static const char *const what_names[] = {"kill", "link", "lie"};
 static const char *const host_names[] = {"agent", "registry", "manager"};
@@ -104,6 +92,7 @@ int faults_new(const struct faults_env *env, struct faults **out, struct err *e)
 	const struct scenario *s = env->s;
 	struct faults *fx;
 	char path[PATH_MAX + 32];
+	enum lie_mode mode;
 	unsigned i, n;
 	int ret;
 
@@ -120,7 +109,7 @@ int faults_new(const struct faults_env *env, struct faults **out, struct err *e)
 				       "this run (vm0000 to vm%04u), got '%s'",
 				       s->source, f->line, i, env->vms - 1,
 				       f->vm);
-		if (f->what == SCENARIO_FAULT_LIE && lie_parse(f->lie) <= 0)
+		if (f->what == SCENARIO_FAULT_LIE && lie_parse(f->lie, &mode))
 			return err_set(e, -EINVAL,
 				       "%s:%u: faults[%u].lie: '%s' is not a "
 				       "way to lie",
@@ -369,10 +358,14 @@ static int fire(struct faults *fx, unsigned i, uint64_t now, struct err *oom)
 					    c % 2 ? ACT_LINK_UP : ACT_LINK_DOWN,
 					    i, h);
 			break;
-		case SCENARIO_FAULT_LIE:
-			fx->env.sp->faults->lie(fx->env.state, h - 2,
-						lie_parse(f->lie), &e);
+		case SCENARIO_FAULT_LIE: {
+			enum lie_mode mode = LIE_NONE;
+
+			if (!lie_parse(f->lie, &mode))
+				fx->env.sp->faults->lie(fx->env.state, h - 2,
+							(int)mode, &e);
 			break;
+		}
 		}
 		if (e.msg[0])
 			skipped(fx, i, e.msg);

@@ -13,6 +13,7 @@
 #include "yamlmsg.h"
 #include "blockimg.h"
 #include "config.h"
+#include "lie.h"
 #include "proto.h"
 #include "scenario.h"
 #include "strategy.h"
@@ -1446,7 +1447,7 @@ static const struct key fault_keys[] = {
 	{.name = "link", .type = KEY_NAME, FAULT_FIELD(link),
 	 .what = "agent, registry or manager"},
 	{.name = "lie", .type = KEY_NAME, FAULT_FIELD(lie),
-	 .what = "corrupt, fake, slow or silent"},
+	 .what = "corrupt, fake, slow, silent or none"},
 	{.name = "vm", .type = KEY_NAME, FAULT_FIELD(vm),
 	 .what = "a VM's name like vm0003"},
 	{.name = "role", .type = KEY_NAME, FAULT_FIELD(role),
@@ -1483,9 +1484,6 @@ static const char *const fault_hosts[] = {"agent", "registry", "manager",
 					  NULL};
 static const char *const fault_roles[] = {"", "root", "interior", "leaf",
 					  "any", NULL};
-/* agent/lie.h's modes but none */
-static const char *const fault_lies[] = {"corrupt", "fake", "slow", "silent",
-					 NULL};
 
 static int name_index(const char *const *list, const char *name)
 {
@@ -1578,10 +1576,12 @@ static int parse_fault(const struct ctx *c, const yaml_node_t *node,
 			    path, raw.kill[0] ? "kill" : "link", host);
 	f->host = (enum scenario_fault_host)i;
 	if (raw.lie[0]) {
-		if (name_index(fault_lies, raw.lie) < 0)
+		enum lie_mode mode;
+
+		if (lie_parse(raw.lie, &mode))
 			return fail(c, fault_line(&sn, "lie", node), -EINVAL,
-				    "%s.lie: expected corrupt, fake, slow or "
-				    "silent, got '%s'",
+				    "%s.lie: expected corrupt, fake, slow, "
+				    "silent or none, got '%s'",
 				    path, raw.lie);
 		memcpy(f->lie, raw.lie, sizeof(f->lie));
 	}

@@ -859,8 +859,8 @@ static const struct bad_case bad[] = {
 	 "x.yaml:9: faults[0].sent: only with an agent (kill: agent, link: "
 	 "agent, lie)"},
 	{BASE "faults:\n  - { at: 1s, lie: loud, vm: vm0001 }\n",
-	 "x.yaml:9: faults[0].lie: expected corrupt, fake, slow or silent, got "
-	 "'loud'"},
+	 "x.yaml:9: faults[0].lie: expected corrupt, fake, slow, silent or "
+	 "none, got 'loud'"},
 	{BASE "faults:\n  - { at: 1s, kill: agent, role: root, function: f9 }\n",
 	 "x.yaml:9: faults[0].function: expected the name of a function (f1), "
 	 "got 'f9'"},
