@@ -47,6 +47,7 @@ struct mcontainer {
 	unsigned vm, fn;
 	uint64_t started_ns; /* 0: not up yet */
 	int active;
+	int failed; /* its VM died before it started, and no other had room */
 };
 
 /* A connection before HELLO (the driver never says it) or an agent's. */
@@ -174,6 +175,59 @@ static struct vm *place(struct manager *m, struct function *f)
 	return best < 0 ? NULL : &m->vms[best];
 }
 
+/* Drivers (connections that never said HELLO) hear of every start and
+ * every failure, so a run knows when its containers are up or never will
+ * be. */
+static void to_drivers(struct manager *m, const struct proto_msg *msg)
+{
+	struct peer *d;
+
+	for (d = m->peers; d; d = d->next)
+		if (!d->vm && d->c)
+			send_driver(m, d->c, msg);
+}
+
+/* Container id of f goes on v, which place() picked: v joins f's tree
+ * unless it is in it (a cold start), and its agent is told (PROVISION)
+ * with its parent there. from is the VM it was on before, which died
+ * before it started (a re-placement), or NULL. 0, or -ENOMEM when the
+ * tree cannot grow (nothing changed). */
+static int provision(struct manager *m, struct function *f, struct vm *v,
+		     uint32_t id, const struct vm *from)
+{
+	struct proto_msg p = {.type = PROTO_PROVISION};
+	struct mcontainer *c = &m->cts[id];
+	uint32_t parent = FT_REGISTRY;
+	json_t *ev;
+
+	if (!ft_contains(f->ft, v->id)) {
+		if (ft_insert(f->ft, v->id, NULL, NULL))
+			return -ENOMEM;
+		v->nfunctions++;
+	}
+	c->vm = v->id;
+	c->fn = (unsigned)(f - m->fns);
+	c->active = 1;
+	ft_parent(f->ft, v->id, &parent);
+	v->ncontainers++;
+	f->containers++;
+	p.function = proto_str(f->def->name);
+	p.image = proto_str(f->def->image);
+	p.runtime_ms = f->def->runtime_ms;
+	p.container = id;
+	p.strategy = m->o->strategy;
+	p.parent = peer_of(m, parent);
+	send_to(m, v, &p);
+	ev = json_pack("{s:s, s:i, s:s, s:s, s:i}", "function", f->def->name,
+		       "container", (int)id, "vm", v->name, "parent",
+		       parent == FT_REGISTRY ? "registry" : m->vms[parent].name,
+		       "tree_height", (int)ft_height(f->ft));
+	if (from && ev)
+		json_object_set_new(ev, "replaces", json_string(from->name));
+	eventlog_write(m->log, "provision", ev);
+	return 0;
+}
+
 static void invoke(struct manager *m, struct conn *c,
 		   const struct proto_msg *msg)
 {
@@ -190,18 +244,10 @@ static void invoke(struct manager *m, struct conn *c,
 		return;
 	}
 	for (i = 0; i < msg->count; i++) {
-		struct proto_msg p = {.type = PROTO_PROVISION};
 		struct vm *v = place(m, f);
-		uint32_t parent = FT_REGISTRY;
 
 		if (!v)
 			break;
-		if (!ft_contains(f->ft, v->id)) {
-			/* A cold start: the VM joins f's tree. */
-			if (ft_insert(f->ft, v->id, NULL, NULL))
-				break;
-			v->nfunctions++;
-		}
 		if (m->next_container >= m->capcts) {
 			size_t cap = m->capcts ? 2 * m->capcts : 1024;
 			struct mcontainer *nc =
@@ -214,27 +260,9 @@ static void invoke(struct manager *m, struct conn *c,
 			m->cts = nc;
 			m->capcts = cap;
 		}
-		m->cts[m->next_container].vm = v->id;
-		m->cts[m->next_container].fn = (unsigned)(f - m->fns);
-		m->cts[m->next_container].active = 1;
-		ft_parent(f->ft, v->id, &parent);
-		v->ncontainers++;
-		f->containers++;
-		p.function = proto_str(f->def->name);
-		p.image = proto_str(f->def->image);
-		p.runtime_ms = f->def->runtime_ms;
-		p.container = m->next_container++;
-		p.strategy = m->o->strategy;
-		p.parent = peer_of(m, parent);
-		send_to(m, v, &p);
-		eventlog_write(
-			m->log, "provision",
-			json_pack("{s:s, s:i, s:s, s:s, s:i}", "function",
-				  f->def->name, "container", (int)p.container,
-				  "vm", v->name, "parent",
-				  parent == FT_REGISTRY ? "registry"
-							: m->vms[parent].name,
-				  "tree_height", (int)ft_height(f->ft)));
+		if (provision(m, f, v, m->next_container, NULL))
+			break;
+		m->next_container++;
 		placed++;
 	}
 	r.container = first;
@@ -250,8 +278,43 @@ static void invoke(struct manager *m, struct conn *c,
 	send_driver(m, c, &r);
 }
 
+/* Container i, not started, was on a VM that is gone (from): it goes on
+ * another VM as place() would put a new one, keeping its id, so that the
+ * driver, which waits for it by id, never knows. A distrusted VM is no
+ * target (place() skips it), nor is from, no longer alive. With no room
+ * anywhere, the container has failed: the drivers are told (FAILED) and
+ * stop waiting for it. */
+static void replace(struct manager *m, uint32_t i, const struct vm *from)
+{
+	struct function *f = &m->fns[m->cts[i].fn];
+	struct vm *to = place(m, f);
+
+	if (to && !provision(m, f, to, i, from)) {
+		eventlog_write(m->log, "replaced",
+			       json_pack("{s:i, s:s, s:s, s:s}", "container",
+					 (int)i, "function", f->def->name,
+					 "from", from->name, "to", to->name));
+		return;
+	}
+	m->cts[i].failed = 1;
+	eventlog_write(m->log, "replace_failed",
+		       json_pack("{s:i, s:s, s:s, s:s}", "container", (int)i,
+				 "function", f->def->name, "from", from->name,
+				 "why",
+				 to ? "out of memory" : "no VM has room"));
+	{
+		struct proto_msg fm = {.type = PROTO_FAILED, .container = i};
+
+		fm.message = proto_str("its VM was lost and no VM has room");
+		to_drivers(m, &fm);
+	}
+}
+
 /* A VM is gone (its connection closed or it stopped answering): out of
- * every tree, and every orphan learns its new parent. */
+ * every tree, and every orphan learns its new parent. Its containers went
+ * with it: those that had started are lost (the workload measured their
+ * start; a replacement would be a new container), the others are placed
+ * again elsewhere (replace). */
 static void vm_lost(struct manager *m, struct vm *v, const char *why)
 {
 	unsigned i;
@@ -259,13 +322,8 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 	if (!v->alive)
 		return;
 	v->alive = 0;
-	/* Its containers went with it: when it comes back, it is empty. */
+	/* When it comes back, it is empty. */
 	v->ncontainers = v->nfunctions = 0;
-	for (i = 0; i < m->next_container; i++)
-		if (m->cts[i].active && m->cts[i].vm == v->id) {
-			m->cts[i].active = 0;
-			m->fns[m->cts[i].fn].containers--;
-		}
 	eventlog_write(m->log, "vm_lost",
 		       json_pack("{s:s, s:s}", "vm", v->name, "why", why));
 	for (i = 0; i < m->o->nfunctions; i++) {
@@ -282,6 +340,24 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 				p->c = NULL;
 		conn_close(v->c);
 		v->c = NULL;
+	}
+	/* After the trees are repaired, so that a re-placement joins a
+	 * whole tree. */
+	for (i = 0; i < m->next_container; i++) {
+		struct mcontainer *c = &m->cts[i];
+
+		if (!c->active || c->vm != v->id)
+			continue;
+		c->active = 0;
+		m->fns[c->fn].containers--;
+		if (!c->started_ns)
+			replace(m, i, v);
+		else
+			eventlog_write(m->log, "container_lost",
+				       json_pack("{s:i, s:s, s:s}", "container",
+						 (int)i, "function",
+						 m->fns[c->fn].def->name, "vm",
+						 v->name));
 	}
 }
 
@@ -463,12 +539,14 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 	case PROTO_INVOKE:
 		invoke(m, c, msg);
 		break;
-	case PROTO_STARTED: {
-		struct peer *d;
-
+	case PROTO_STARTED:
 		/* A reconnecting agent repeats its STARTED messages: log
-		 * and forward each container once. */
-		if (msg->container >= m->next_container ||
+		 * and forward each container once. Only the VM the container
+		 * is on now says it started: one taken for lost and placed
+		 * again elsewhere is waited for there. */
+		if (msg->container >= m->next_container || !p->vm ||
+		    !m->cts[msg->container].active ||
+		    m->cts[msg->container].vm != p->vm->id ||
 		    m->cts[msg->container].started_ns)
 			break;
 		m->cts[msg->container].started_ns = evloop_now_ns();
@@ -476,16 +554,10 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
 					 msg->function.s,
 					 (size_t)msg->function.len, "container",
-					 (int)msg->container, "vm",
-					 p->vm ? p->vm->name : "?", "t_ns",
-					 (json_int_t)msg->t_ns));
-		/* Drivers (connections that never said HELLO) hear of every
-		 * start, so a run knows when its containers are up. */
-		for (d = m->peers; d; d = d->next)
-			if (!d->vm && d->c)
-				send_driver(m, d->c, msg);
+					 (int)msg->container, "vm", p->vm->name,
+					 "t_ns", (json_int_t)msg->t_ns));
+		to_drivers(m, msg);
 		break;
-	}
 	case PROTO_RELEASE:
 		/* Only a driver decides a container is idle. */
 		if (!p->vm && msg->container < m->next_container)

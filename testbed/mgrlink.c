@@ -117,6 +117,10 @@ static void on_msg(struct mgrlink *ml, struct driver *d,
 		/* The agent's wall clock; the driver makes it the world's. */
 		driver_started(d, m->container, m->t_ns);
 		break;
+	case PROTO_FAILED:
+		/* Its VM died before it started, and no other had room. */
+		driver_failed(d, m->container);
+		break;
 	default:
 		break;
 	}

@@ -1,8 +1,8 @@
 /* mgrlink: the FaaSNet manager as the driver's target (driver.h), for
  * every strategy that runs the manager and its agents (agents.h): one TCP
  * connection from the initial namespace, INVOKE and RELEASE out, INVOKED,
- * ERROR and STARTED in; and, before the clock starts, the wait until every
- * agent has registered. It owns that connection and the table of INVOKEs
+ * ERROR, STARTED and FAILED in; and, before the clock starts, the wait until
+ * every agent has registered. It owns that connection and the table of INVOKEs
  * sent, which is how an INVOKED names its function. */
 #ifndef FAASNET_TESTBED_MGRLINK_H
 #define FAASNET_TESTBED_MGRLINK_H

@@ -3,7 +3,9 @@
  * counts registered agents; a SUSPECT from a child about its parent takes
  * the parent out of the tree (its children get new parents, none of them
  * the accused) and out of placement; a SUSPECT about a VM that is not the
- * reporter's parent is ignored. */
+ * reporter's parent is ignored; a lost VM's containers that had not started
+ * are placed again elsewhere with their ids, or failed to the driver when
+ * no VM has room. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -162,9 +164,9 @@ static void stop(struct t *t)
 	pthread_join(t->thr, NULL);
 	close(t->stop_fd);
 	for (i = 0; i < NAGENTS; i++)
-		close(t->a[i].fd);
+		if (t->a[i].fd >= 0)
+			close(t->a[i].fd);
 	close(t->drv);
-	unlink(t->events);
 	assert_int_equal(t->ret, 0);
 }
 
@@ -196,6 +198,7 @@ static void test_status_counts_registered_agents(void **state)
 		usleep(10000);
 	assert_int_equal(n, NAGENTS - 1);
 	stop(t);
+	unlink(t->events);
 	free(t);
 }
 
@@ -262,6 +265,130 @@ static void test_suspect_takes_parent_out(void **state)
 	assert_int_not_equal(idle->container, UINT32_MAX);
 	assert_int_equal(root->container, UINT32_MAX);
 	stop(t);
+	unlink(t->events);
+	free(t);
+}
+
+/* Reads frames the driver gets until one of type comes within ms: 0 with
+ * it in *m, or -1. */
+static int drv_next(struct t *t, enum proto_type type, unsigned ms,
+		    struct proto_msg *m)
+{
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), ms, m))
+		if (m->type == type)
+			return 0;
+	return -1;
+}
+
+static int log_has(struct t *t, const char *s)
+{
+	char line[4096];
+	FILE *f = fopen(t->events, "r");
+	int found = 0;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, s) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void wait_registered(struct t *t, uint32_t want)
+{
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < 100 && (n = status(t)) < want; i++)
+		usleep(10000);
+	assert_int_equal(n, want);
+}
+
+static void started(struct agent *a)
+{
+	struct proto_msg m = {.type = PROTO_STARTED,
+			      .container = a->container,
+			      .t_ns = 12345};
+
+	m.function = proto_str(FN);
+	assert_int_equal(fp_write(a->fd, &m), 0);
+}
+
+/* A VM dies: its container that had not started goes on another VM with
+ * the same id; the one that had started is lost, not placed again. */
+static void test_lost_vm_containers_placed_again(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *up = NULL, *waiting = NULL, *idle[2];
+	struct proto_msg m;
+	uint32_t placed, was;
+	unsigned i, ni = 0, got = 0;
+
+	(void)state;
+	start(t);
+	wait_registered(t, NAGENTS);
+	invoke(t, 2, &placed);
+	assert_int_equal(placed, 2);
+	for (i = 0; i < NAGENTS; i++) {
+		struct agent *a = &t->a[i];
+
+		drain(t, a, 200);
+		if (a->container == UINT32_MAX)
+			idle[ni++] = a;
+		else if (!up)
+			up = a;
+		else
+			waiting = a;
+	}
+	assert_int_equal(ni, 2);
+	started(up);
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+	assert_int_equal(m.container, up->container);
+	was = waiting->container;
+	close(up->fd);
+	close(waiting->fd);
+	up->fd = waiting->fd = -1;
+	for (i = 0; i < 2; i++) {
+		drain(t, idle[i], 300);
+		if (idle[i]->container != UINT32_MAX) {
+			assert_int_equal(idle[i]->container, was);
+			got++;
+		}
+	}
+	assert_int_equal(got, 1);
+	assert_int_not_equal(drv_next(t, PROTO_FAILED, 200, &m), 0);
+	stop(t);
+	assert_true(log_has(t, "\"replaced\""));
+	assert_true(log_has(t, "\"container_lost\""));
+	assert_true(log_has(t, "\"replaces\""));
+	unlink(t->events);
+	free(t);
+}
+
+/* A VM dies with its container not started and every other VM full: the
+ * driver is told the container failed. */
+static void test_lost_vm_no_room_fails_container(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct proto_msg m;
+	uint32_t placed, was;
+	unsigned i;
+
+	(void)state;
+	start(t);
+	wait_registered(t, NAGENTS);
+	invoke(t, NAGENTS, &placed);
+	assert_int_equal(placed, NAGENTS);
+	for (i = 0; i < NAGENTS; i++)
+		drain(t, &t->a[i], 200);
+	was = t->a[1].container;
+	assert_int_not_equal(was, UINT32_MAX);
+	close(t->a[1].fd);
+	t->a[1].fd = -1;
+	assert_int_equal(drv_next(t, PROTO_FAILED, 2000, &m), 0);
+	assert_int_equal(m.container, was);
+	stop(t);
+	assert_true(log_has(t, "\"replace_failed\""));
+	unlink(t->events);
 	free(t);
 }
 
@@ -270,6 +397,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_counts_registered_agents),
 		cmocka_unit_test(test_suspect_takes_parent_out),
+		cmocka_unit_test(test_lost_vm_containers_placed_again),
+		cmocka_unit_test(test_lost_vm_no_room_fails_container),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
