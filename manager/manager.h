@@ -37,6 +37,10 @@ struct manager_opts {
 	uint64_t seed;
 	const char *events; /* JSON Lines; NULL: stderr */
 	const char *dot;    /* trees written here at exit; NULL: not */
+	/* Every change of state is written here as it is made, and a
+	 * manager started with a journal that holds changes takes them up
+	 * again: its trees, containers and answers (journal.h); NULL: none. */
+	const char *journal;
 	/* Time dilation: every timer and time-out above k times the wall
 	 * clock's (0 or 1: none); docs/fidelity.md, "Time dilation". */
 	double dilation;

@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,27 +26,46 @@
 #include "manager.h"
 #include "proto.h"
 
-#define NAGENTS 4
-#define FN	"f"
+#define NAGENTS	   4
+#define MAX_AGENTS 8
+#define FN	   "f"
 
 struct agent {
 	int fd;
 	uint16_t port;	    /* the block port it claims */
 	uint32_t container; /* its PROVISION's, UINT32_MAX: none */
 	struct proto_peer parent;
+	uint64_t incarnation; /* HELLO's t_ns: when its process started */
 };
 
 struct t {
 	struct manager_opts o;
-	int stop_fd; /* an eventfd: written to stop the manager */
+	int stop_fd; /* an eventfd: written to stop the manager's thread */
 	pthread_t thr;
+	pid_t pid; /* the manager's process (run_child), or 0: a thread */
 	int ret;
 	struct err e;
-	char events[64];
-	struct agent a[NAGENTS];
+	char events[64], journal[64], dot[64];
+	unsigned n; /* agents */
+	struct agent a[MAX_AGENTS];
 	int drv;
 	uint8_t buf[1 << 16];
 };
+
+/* A manager process a failed test left running: ended by its PID in the
+ * teardown. */
+static pid_t g_child;
+
+static int end_child(void **state)
+{
+	(void)state;
+	if (g_child > 0) {
+		kill(g_child, SIGKILL);
+		waitpid(g_child, NULL, 0);
+	}
+	g_child = 0;
+	return 0;
+}
 
 static void *manager_thread(void *arg)
 {
@@ -66,14 +88,34 @@ static int connect_retry(uint16_t port)
 	return -1;
 }
 
+/* Reads frames the driver gets until one of type with id comes within
+ * ms (what else comes, forwarded STARTED and FAILED, is passed over): 0
+ * with it in *m, or -1. */
+static int drv_answer(struct t *t, enum proto_type type, uint32_t id,
+		      unsigned ms, struct proto_msg *m)
+{
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), ms, m))
+		if (m->type == type && m->id == id)
+			return 0;
+	return -1;
+}
+
+/* As drv_answer, any id. */
+static int drv_next(struct t *t, enum proto_type type, unsigned ms,
+		    struct proto_msg *m)
+{
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), ms, m))
+		if (m->type == type)
+			return 0;
+	return -1;
+}
+
 static uint32_t status(struct t *t)
 {
 	struct proto_msg m = {.type = PROTO_GET_STATUS, .id = 77};
 
 	assert_int_equal(fp_write(t->drv, &m), 0);
-	assert_int_equal(fp_read(t->drv, t->buf, sizeof(t->buf), 2000, &m), 0);
-	assert_int_equal(m.type, PROTO_STATUS);
-	assert_int_equal(m.id, 77);
+	assert_int_equal(drv_answer(t, PROTO_STATUS, 77, 2000, &m), 0);
 	return m.count;
 }
 
@@ -96,18 +138,44 @@ static unsigned drain(struct t *t, struct agent *a, unsigned ms)
 	return parents;
 }
 
-static void invoke(struct t *t, uint32_t count, uint32_t *placed)
+/* INVOKE of count containers (session 0: none); returns how many were
+ * placed, and *first the first id. */
+static uint32_t invoke_as(struct t *t, uint64_t session, uint32_t id,
+			  uint32_t count, uint32_t *first)
 {
-	struct proto_msg m = {.type = PROTO_INVOKE, .id = 9};
+	struct proto_msg m = {.type = PROTO_INVOKE, .id = id};
 
 	m.function = proto_str(FN);
 	m.count = count;
+	m.session = session;
 	assert_int_equal(fp_write(t->drv, &m), 0);
-	assert_int_equal(fp_read(t->drv, t->buf, sizeof(t->buf), 2000, &m), 0);
-	*placed = m.type == PROTO_INVOKED ? m.count : 0;
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), 2000, &m))
+		if ((m.type == PROTO_INVOKED || m.type == PROTO_ERROR) &&
+		    m.id == id)
+			break;
+	if (first)
+		*first = m.container;
+	return m.type == PROTO_INVOKED ? m.count : 0;
 }
 
-static void start(struct t *t)
+static void invoke(struct t *t, uint32_t count, uint32_t *placed)
+{
+	*placed = invoke_as(t, 0, 9, count, NULL);
+}
+
+static void tmp_name(char *path, size_t cap, const char *what)
+{
+	int fd;
+
+	snprintf(path, cap, "/tmp/fnet-test-mgr-%s.XXXXXX", what);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+/* The manager's options, on a free port, for n agents (not yet
+ * connected). */
+static void opts(struct t *t, unsigned n)
 {
 	uint16_t port;
 	int lfd = fp_listen(&port);
@@ -115,8 +183,8 @@ static void start(struct t *t)
 
 	assert_true(lfd >= 0);
 	close(lfd); /* the manager binds it again */
-	snprintf(t->events, sizeof(t->events), "/tmp/fnet-test-mgr.XXXXXX");
-	assert_true(mkstemp(t->events) >= 0);
+	assert_true(n <= MAX_AGENTS);
+	tmp_name(t->events, sizeof(t->events), "events");
 	t->o = (struct manager_opts){
 		.addr = 0x7f000001,
 		.port = port,
@@ -132,42 +200,111 @@ static void start(struct t *t)
 	};
 	t->o.functions[0].name = FN;
 	t->o.functions[0].image = "127.0.0.1:1/f/x:v1";
+	t->n = n;
+	for (i = 0; i < n; i++) {
+		t->a[i].fd = -1;
+		t->a[i].port = (uint16_t)(9000 + i);
+		t->a[i].container = UINT32_MAX;
+		t->a[i].incarnation = 1000 + i;
+	}
+}
+
+/* The manager in a thread of this process, and the driver connected. */
+static void run_thread(struct t *t)
+{
+	t->pid = 0;
 	t->stop_fd = eventfd(0, EFD_CLOEXEC);
 	assert_true(t->stop_fd >= 0);
 	assert_int_equal(pthread_create(&t->thr, NULL, manager_thread, t), 0);
-	t->drv = connect_retry(port);
+	t->drv = connect_retry(t->o.port);
 	assert_true(t->drv >= 0);
-	assert_int_equal(status(t), 0);
-	for (i = 0; i < NAGENTS; i++) {
-		struct proto_msg h = {.type = PROTO_HELLO};
-		char name[16];
+}
 
-		snprintf(name, sizeof(name), "vm%u", i);
-		t->a[i].fd = fp_connect(port);
-		assert_true(t->a[i].fd >= 0);
-		t->a[i].port = (uint16_t)(9000 + i);
-		t->a[i].container = UINT32_MAX;
-		h.vm = proto_str(name);
-		h.addr = 0x7f000001;
-		h.port = t->a[i].port;
-		assert_int_equal(fp_write(t->a[i].fd, &h), 0);
+/* The manager as a process of its own, as faasnet-manager runs it (SIGTERM
+ * ends it), for a test to SIGKILL; and the driver connected. */
+static void run_child(struct t *t)
+{
+	t->pid = fork();
+	assert_true(t->pid >= 0);
+	if (!t->pid) {
+		int sfd;
+
+		/* Not outliving a test that died. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sfd = evloop_signal_fd();
+		_exit(sfd < 0 || manager_run(&t->o, sfd, &t->e) ? 1 : 0);
 	}
+	g_child = t->pid;
+	t->drv = connect_retry(t->o.port);
+	assert_true(t->drv >= 0);
+}
+
+/* Agent i connects and says HELLO. */
+static void hello(struct t *t, unsigned i)
+{
+	struct proto_msg h = {.type = PROTO_HELLO};
+	char name[16];
+
+	snprintf(name, sizeof(name), "vm%u", i);
+	t->a[i].fd = connect_retry(t->o.port);
+	assert_true(t->a[i].fd >= 0);
+	h.vm = proto_str(name);
+	h.addr = 0x7f000001;
+	h.port = t->a[i].port;
+	h.t_ns = t->a[i].incarnation;
+	assert_int_equal(fp_write(t->a[i].fd, &h), 0);
+}
+
+static void start(struct t *t)
+{
+	unsigned i;
+
+	opts(t, NAGENTS);
+	run_thread(t);
+	assert_int_equal(status(t), 0);
+	for (i = 0; i < t->n; i++)
+		hello(t, i);
+}
+
+/* Ends the manager (as SIGTERM or SIGINT would: it writes its trees) and
+ * the driver's connection; the agents' stay. */
+static void halt(struct t *t)
+{
+	uint64_t one = 1;
+	int st;
+
+	if (t->pid) {
+		assert_int_equal(kill(t->pid, SIGTERM), 0);
+		assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		t->pid = g_child = 0;
+	} else {
+		assert_int_equal(write(t->stop_fd, &one, sizeof(one)),
+				 sizeof(one));
+		pthread_join(t->thr, NULL);
+		close(t->stop_fd);
+		if (t->ret)
+			fail_msg("manager_run: %s", t->e.msg);
+	}
+	close(t->drv);
+	t->drv = -1;
+}
+
+static void close_agents(struct t *t)
+{
+	unsigned i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->a[i].fd >= 0) {
+			close(t->a[i].fd);
+			t->a[i].fd = -1;
+		}
 }
 
 static void stop(struct t *t)
 {
-	unsigned i;
-
-	uint64_t one = 1;
-
-	assert_int_equal(write(t->stop_fd, &one, sizeof(one)), sizeof(one));
-	pthread_join(t->thr, NULL);
-	close(t->stop_fd);
-	for (i = 0; i < NAGENTS; i++)
-		if (t->a[i].fd >= 0)
-			close(t->a[i].fd);
-	close(t->drv);
-	assert_int_equal(t->ret, 0);
+	halt(t);
+	close_agents(t);
 }
 
 static void suspect(struct agent *from, struct proto_peer accused)
@@ -267,17 +404,6 @@ static void test_suspect_takes_parent_out(void **state)
 	stop(t);
 	unlink(t->events);
 	free(t);
-}
-
-/* Reads frames the driver gets until one of type comes within ms: 0 with
- * it in *m, or -1. */
-static int drv_next(struct t *t, enum proto_type type, unsigned ms,
-		    struct proto_msg *m)
-{
-	while (!fp_read(t->drv, t->buf, sizeof(t->buf), ms, m))
-		if (m->type == type)
-			return 0;
-	return -1;
 }
 
 static int log_has(struct t *t, const char *s)
@@ -392,6 +518,213 @@ static void test_lost_vm_no_room_fails_container(void **state)
 	free(t);
 }
 
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 16);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static unsigned count_of(const char *s, const char *what)
+{
+	unsigned n = 0;
+
+	while ((s = strstr(s, what))) {
+		n++;
+		s += strlen(what);
+	}
+	return n;
+}
+
+/* A manager started again on the journal of one that placed, released and
+ * lost VMs has the same trees: the same parent for every VM (the DOT both
+ * write as they end). Restored VMs count as up until the heartbeat deadline,
+ * and are lost by it when they never say HELLO again. */
+static void test_journal_replay_same_trees(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *root = NULL, *lost = NULL;
+	char *before, *after;
+	uint32_t placed, n = 0;
+	unsigned i;
+
+	(void)state;
+	opts(t, 7);
+	tmp_name(t->journal, sizeof(t->journal), "journal");
+	tmp_name(t->dot, sizeof(t->dot), "dot");
+	unlink(t->journal);
+	t->o.journal = t->journal;
+	t->o.dot = t->dot;
+	run_thread(t);
+	for (i = 0; i < t->n; i++)
+		hello(t, i);
+	wait_registered(t, t->n);
+	invoke(t, 5, &placed);
+	assert_int_equal(placed, 5);
+	for (i = 0; i < t->n; i++) {
+		drain(t, &t->a[i], 100);
+		if (t->a[i].container == UINT32_MAX)
+			continue;
+		if (!t->a[i].parent.addr)
+			root = &t->a[i];
+		else if (!lost)
+			lost = &t->a[i];
+	}
+	assert_non_null(root);
+	assert_non_null(lost);
+	/* The root's container released: it leaves the tree. */
+	{
+		struct proto_msg r = {.type = PROTO_RELEASE,
+				      .container = root->container};
+
+		assert_int_equal(fp_write(t->drv, &r), 0);
+	}
+	/* Another VM lost: its container goes on an idle one. */
+	close(lost->fd);
+	lost->fd = -1;
+	for (i = 0; i < t->n; i++)
+		if (t->a[i].fd >= 0)
+			drain(t, &t->a[i], 100);
+	invoke(t, 1, &placed);
+	assert_int_equal(placed, 1);
+	halt(t);
+	close_agents(t);
+	before = read_text(t->dot);
+	assert_true(count_of(before, "->") >= 5); /* 5 VMs below the registry */
+
+	/* The same journal, a new manager: the same trees. */
+	unlink(t->dot);
+	run_thread(t);
+	assert_int_equal(status(t), t->n - 1);
+	halt(t);
+	after = read_text(t->dot);
+	assert_string_equal(before, after);
+
+	/* Nobody says HELLO again: lost by the deadline. */
+	t->o.heartbeat_ms = 50;
+	t->o.dead_ms = 300;
+	run_thread(t);
+	for (i = 0; i < 100 && (n = status(t)) > 0; i++)
+		usleep(20000);
+	assert_int_equal(n, 0);
+	halt(t);
+	assert_true(log_has(t, "\"journal_replayed\""));
+	free(before);
+	free(after);
+	unlink(t->dot);
+	unlink(t->journal);
+	unlink(t->events);
+	free(t);
+}
+
+/* A real manager process, SIGKILLed mid-run and started again with the
+ * same arguments and journal. Agents that kept running reconnect and keep
+ * their places (the same containers, the same parents); one whose process
+ * restarted (another HELLO t_ns) is a new, empty VM, and its container not
+ * yet up goes elsewhere with its id. A STARTED an agent repeats reaches
+ * the driver again, and the driver's INVOKE asked again is answered as
+ * before, not placed again: the next INVOKE gets the next ids. */
+static void test_restart_after_sigkill(void **state)
+{
+	const uint64_t session = 0x5eed5eed5eedull;
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *a = NULL, *b = NULL, *c = NULL, *d = NULL, *x;
+	struct proto_peer pb;
+	struct proto_msg m;
+	uint32_t first, again, next, cb, cc;
+	unsigned i;
+	int st;
+
+	(void)state;
+	opts(t, 4);
+	tmp_name(t->journal, sizeof(t->journal), "journal");
+	unlink(t->journal);
+	t->o.journal = t->journal;
+	run_child(t);
+	for (i = 0; i < t->n; i++)
+		hello(t, i);
+	wait_registered(t, t->n);
+	assert_int_equal(invoke_as(t, session, 1, 3, &first), 3);
+	for (i = 0; i < t->n; i++) {
+		x = &t->a[i];
+		drain(t, x, 100);
+		if (x->container == UINT32_MAX)
+			d = x;
+		else if (!x->parent.addr)
+			a = x;
+		else if (!b)
+			b = x;
+		else
+			c = x;
+	}
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_non_null(d);
+	pb = b->parent;
+	assert_int_equal(pb.port, a->port);
+	cb = b->container;
+	cc = c->container;
+	started(a);
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+
+	assert_int_equal(kill(t->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
+	assert_true(WIFSIGNALED(st));
+	t->pid = g_child = 0;
+	close(t->drv);
+	close_agents(t);
+
+	run_child(t);
+	c->incarnation++; /* its agent restarted meanwhile */
+	for (i = 0; i < t->n; i++) {
+		/* What it is told again, from nothing (a keeps its
+		 * container's id for its STARTED). */
+		if (&t->a[i] != a)
+			t->a[i].container = UINT32_MAX;
+		t->a[i].parent = (struct proto_peer){1, 1};
+		hello(t, i);
+	}
+	started(a); /* agents repeat theirs on reconnecting */
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+	assert_int_equal(m.container, a->container);
+	for (i = 0; i < t->n; i++)
+		drain(t, &t->a[i], 200);
+	/* a and b kept their places, told again */
+	assert_int_equal(a->parent.addr, 0);
+	assert_int_equal(b->container, cb);
+	assert_int_equal(b->parent.addr, pb.addr);
+	assert_int_equal(b->parent.port, pb.port);
+	/* c's container went to d, with its id */
+	assert_int_equal(c->container, UINT32_MAX);
+	assert_int_equal(d->container, cc);
+
+	/* The driver asks again: the same answer, then what it missed. */
+	assert_int_equal(invoke_as(t, session, 1, 3, &again), 3);
+	assert_int_equal(again, first);
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+	assert_int_equal(m.container, a->container);
+	/* Nothing was placed for the repeat. */
+	assert_int_equal(invoke_as(t, session, 2, 1, &next), 1);
+	assert_int_equal(next, first + 3);
+	drain(t, c, 200);
+	assert_int_equal(c->container, first + 3);
+	assert_int_equal(status(t), t->n);
+	halt(t);
+	close_agents(t);
+	assert_true(log_has(t, "\"journal_replayed\""));
+	unlink(t->journal);
+	unlink(t->events);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +732,9 @@ int main(void)
 		cmocka_unit_test(test_suspect_takes_parent_out),
 		cmocka_unit_test(test_lost_vm_containers_placed_again),
 		cmocka_unit_test(test_lost_vm_no_room_fails_container),
+		cmocka_unit_test(test_journal_replay_same_trees),
+		cmocka_unit_test_teardown(test_restart_after_sigkill,
+					  end_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
