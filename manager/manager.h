@@ -3,8 +3,10 @@
  * VMs (place.h: bin-packing, with caps on functions and containers per VM,
  * ties broken by a seeded order of the VM names), keeps one
  * function tree per function (ft.h), tells each new VM's agent its image and
- * parent, and when a VM stops answering takes it out of every tree and tells
- * each orphan its new parent. */
+ * parent, and when a VM stops answering takes it out of every tree, tells
+ * each orphan its new parent and places its containers not yet up on other
+ * VMs. With a journal (journal.h) it writes down every change of its state,
+ * and a manager started again on it takes up where the last one was. */
 #ifndef FAASNET_MANAGER_MANAGER_H
 #define FAASNET_MANAGER_MANAGER_H
 
