@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,73 +46,75 @@ struct journal {
 	size_t len;
 };
 
-/* A number field's value in a record, and the largest it may be. */
+/* Where each number field lives in a record, and how wide it is. */
+static const struct number {
+	char f;
+	size_t off;
+	unsigned size; /* 2, 4 or 8 bytes */
+} numbers[] = {
+	{'F', offsetof(struct journal_rec, fn), 4},
+	{'V', offsetof(struct journal_rec, vm), 4},
+	{'C', offsetof(struct journal_rec, container), 4},
+	{'I', offsetof(struct journal_rec, id), 4},
+	{'N', offsetof(struct journal_rec, count), 4},
+	{'A', offsetof(struct journal_rec, addr), 4},
+	{'P', offsetof(struct journal_rec, port), 2},
+	{'S', offsetof(struct journal_rec, session), 8},
+	{'T', offsetof(struct journal_rec, t_ns), 8},
+	{'M', offsetof(struct journal_rec, mgr_ns), 8},
+};
+
+static const struct number *number_of(char f)
+{
+	size_t i;
+
+	for (i = 0; numbers[i].f != f; i++)
+		;
+	return &numbers[i];
+}
+
 static uint64_t get_field(const struct journal_rec *r, char f)
 {
-	switch (f) {
-	case 'F':
-		return r->fn;
-	case 'V':
-		return r->vm;
-	case 'C':
-		return r->container;
-	case 'I':
-		return r->id;
-	case 'N':
-		return r->count;
-	case 'A':
-		return r->addr;
-	case 'P':
-		return r->port;
-	case 'S':
-		return r->session;
-	case 'T':
-		return r->t_ns;
+	const struct number *n = number_of(f);
+	const char *p = (const char *)r + n->off;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (n->size) {
+	case 2:
+		memcpy(&v16, p, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return v32;
 	default:
-		return r->mgr_ns;
+		memcpy(&v64, p, 8);
+		return v64;
 	}
 }
 
 static uint64_t field_max(char f)
 {
-	if (f == 'P')
-		return UINT16_MAX;
-	return f == 'S' || f == 'T' || f == 'M' ? UINT64_MAX : UINT32_MAX;
+	unsigned size = number_of(f)->size;
+
+	return size == 8 ? UINT64_MAX : (UINT64_C(1) << (8 * size)) - 1;
 }
 
+/* v is at most field_max(f). */
 static void set_field(struct journal_rec *r, char f, uint64_t v)
 {
-	switch (f) {
-	case 'F':
-		r->fn = (uint32_t)v;
-		break;
-	case 'V':
-		r->vm = (uint32_t)v;
-		break;
-	case 'C':
-		r->container = (uint32_t)v;
-		break;
-	case 'I':
-		r->id = (uint32_t)v;
-		break;
-	case 'N':
-		r->count = (uint32_t)v;
-		break;
-	case 'A':
-		r->addr = (uint32_t)v;
-		break;
-	case 'P':
-		r->port = (uint16_t)v;
-		break;
-	case 'S':
-		r->session = v;
-		break;
-	case 'T':
-		r->t_ns = v;
-		break;
-	default:
-		r->mgr_ns = v;
-	}
+	const struct number *n = number_of(f);
+	char *p = (char *)r + n->off;
+	uint16_t v16 = (uint16_t)v;
+	uint32_t v32 = (uint32_t)v;
+
+	if (n->size == 2)
+		memcpy(p, &v16, 2);
+	else if (n->size == 4)
+		memcpy(p, &v32, 4);
+	else
+		memcpy(p, &v, 8);
 }
 
 /* Names go last and run to the line's end: only a control character (a

@@ -152,17 +152,28 @@ static void lose(struct mgrlink *ml, struct driver *d, const char *why)
 	fprintf(stderr, "manager: went away (%s); connecting again\n", why);
 }
 
+/* arr (n items of size bytes, room for *cap) with room for one more: arr
+ * itself, or moved (*cap doubled), or NULL when out of memory. */
+static void *room(void *arr, size_t n, size_t *cap, size_t size)
+{
+	size_t c = *cap ? 2 * *cap : 64;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	na = realloc(arr, c * size);
+	if (na)
+		*cap = c;
+	return na;
+}
+
 static int push_op(struct mgrlink *ml, uint32_t arg, int release, struct err *e)
 {
-	if (ml->nops == ml->capops) {
-		size_t cap = ml->capops ? 2 * ml->capops : 64;
-		struct op *no = realloc(ml->ops, cap * sizeof(*no));
+	struct op *no = room(ml->ops, ml->nops, &ml->capops, sizeof(*no));
 
-		if (!no)
-			return err_set(e, -ENOMEM, "out of memory");
-		ml->ops = no;
-		ml->capops = cap;
-	}
+	if (!no)
+		return err_set(e, -ENOMEM, "out of memory");
+	ml->ops = no;
 	ml->ops[ml->nops].arg = arg;
 	ml->ops[ml->nops].release = release;
 	ml->nops++;
@@ -184,16 +195,11 @@ static int ml_invoke(void *arg, struct driver *d, unsigned fn, unsigned count,
 		     struct err *e)
 {
 	struct mgrlink *ml = arg;
+	struct pending *np = room(ml->p, ml->np, &ml->capp, sizeof(*np));
 
-	if (ml->np == ml->capp) {
-		size_t cap = ml->capp ? 2 * ml->capp : 64;
-		struct pending *np = realloc(ml->p, cap * sizeof(*np));
-
-		if (!np)
-			return err_set(e, -ENOMEM, "out of memory");
-		ml->p = np;
-		ml->capp = cap;
-	}
+	if (!np)
+		return err_set(e, -ENOMEM, "out of memory");
+	ml->p = np;
 	if (push_op(ml, (uint32_t)ml->np, 0, e))
 		return -ENOMEM;
 	memset(&ml->p[ml->np], 0, sizeof(ml->p[ml->np]));

@@ -25,6 +25,7 @@
 #include "fake_peer.h"
 #include "manager.h"
 #include "proto.h"
+#include "read_text.h"
 
 #define NAGENTS	   4
 #define MAX_AGENTS 8
@@ -408,14 +409,10 @@ static void test_suspect_takes_parent_out(void **state)
 
 static int log_has(struct t *t, const char *s)
 {
-	char line[4096];
-	FILE *f = fopen(t->events, "r");
-	int found = 0;
+	char *text = read_text(t->events);
+	int found = strstr(text, s) != NULL;
 
-	assert_non_null(f);
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, s) != NULL;
-	fclose(f);
+	free(text);
 	return found;
 }
 
@@ -516,20 +513,6 @@ static void test_lost_vm_no_room_fails_container(void **state)
 	assert_true(log_has(t, "\"replace_failed\""));
 	unlink(t->events);
 	free(t);
-}
-
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 16);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
 }
 
 static unsigned count_of(const char *s, const char *what)
