@@ -137,8 +137,7 @@ static int format(const struct journal_rec *r, char *buf, size_t cap,
 	int k;
 
 	if (r->op >= JOURNAL_OP_MAX)
-		return err_set(e, -EINVAL, "journal: unknown record %d",
-			       r->op);
+		return err_set(e, -EINVAL, "journal: unknown record %d", r->op);
 	k = snprintf(buf, cap, "%s", ops[r->op].word);
 	n = (size_t)k;
 	for (f = ops[r->op].fields; *f && n < cap; f++) {
@@ -303,7 +302,8 @@ static int parse(char *line, struct journal_rec *r, struct err *e)
 
 	memset(r, 0, sizeof(*r));
 	for (op = 0; op < JOURNAL_OP_MAX; op++)
-		if (strlen(ops[op].word) == wl && !memcmp(ops[op].word, line, wl))
+		if (strlen(ops[op].word) == wl &&
+		    !memcmp(ops[op].word, line, wl))
 			break;
 	if (op == JOURNAL_OP_MAX)
 		return err_set(e, -EBADMSG, "unknown record \"%.*s\"",
@@ -318,8 +318,8 @@ static int parse(char *line, struct journal_rec *r, struct err *e)
 		p++;
 		if (*f == 's') {
 			if (!name_ok(p))
-				return err_set(e, -EBADMSG,
-					       "%s: a bad name", ops[op].word);
+				return err_set(e, -EBADMSG, "%s: a bad name",
+					       ops[op].word);
 			r->name = p;
 			p += strlen(p);
 			continue;
