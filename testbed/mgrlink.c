@@ -35,9 +35,11 @@ struct pending {
  * INVOKE answered before is answered the same, with what became of its
  * containers; a RELEASE of a released container is nothing), so that
  * whatever the old connection lost, sent or answered, is made good. */
+enum op_kind { OP_INVOKE, OP_RELEASE };
+
 struct op {
+	enum op_kind kind;
 	uint32_t arg; /* an INVOKE's id (its index in p), or a container */
-	int release;
 };
 
 struct mgrlink {
@@ -127,7 +129,7 @@ static int send_op(struct mgrlink *ml, size_t i, struct err *e)
 	const struct op *o = &ml->ops[i];
 	struct proto_msg m = {.type = PROTO_RELEASE, .container = o->arg};
 
-	if (!o->release) {
+	if (o->kind == OP_INVOKE) {
 		m.type = PROTO_INVOKE;
 		m.id = o->arg;
 		m.function = proto_str(
@@ -167,15 +169,16 @@ static void *room(void *arr, size_t n, size_t *cap, size_t size)
 	return na;
 }
 
-static int push_op(struct mgrlink *ml, uint32_t arg, int release, struct err *e)
+static int push_op(struct mgrlink *ml, enum op_kind kind, uint32_t arg,
+		   struct err *e)
 {
 	struct op *no = room(ml->ops, ml->nops, &ml->capops, sizeof(*no));
 
 	if (!no)
 		return err_set(e, -ENOMEM, "out of memory");
 	ml->ops = no;
+	ml->ops[ml->nops].kind = kind;
 	ml->ops[ml->nops].arg = arg;
-	ml->ops[ml->nops].release = release;
 	ml->nops++;
 	return 0;
 }
@@ -200,7 +203,7 @@ static int ml_invoke(void *arg, struct driver *d, unsigned fn, unsigned count,
 	if (!np)
 		return err_set(e, -ENOMEM, "out of memory");
 	ml->p = np;
-	if (push_op(ml, (uint32_t)ml->np, 0, e))
+	if (push_op(ml, OP_INVOKE, (uint32_t)ml->np, e))
 		return -ENOMEM;
 	memset(&ml->p[ml->np], 0, sizeof(ml->p[ml->np]));
 	ml->p[ml->np].function = fn;
@@ -216,7 +219,7 @@ static int ml_release(void *arg, struct driver *d, uint32_t container,
 {
 	struct mgrlink *ml = arg;
 
-	if (push_op(ml, container, 1, e))
+	if (push_op(ml, OP_RELEASE, container, e))
 		return -ENOMEM;
 	send_last(ml, d);
 	return 0;
