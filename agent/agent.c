@@ -29,6 +29,7 @@ struct agent {
 	struct conn *mgr;
 	struct image *images;
 	enum lie_mode lie;
+	uint64_t t_start; /* in every HELLO: this process, not another */
 };
 
 static void send_mgr(struct agent *a, const struct proto_msg *m)
@@ -154,6 +155,7 @@ static void provision(struct agent *a, const struct proto_msg *m)
 {
 	struct image *im = find_fn(a, &m->function);
 	char fn[IMAGE_FN_MAX], ref[CACHE_REF_MAX];
+	struct container *ct;
 	struct err e = {""};
 
 	/* A name cut to fit would never match again: refuse it whole. */
@@ -182,6 +184,15 @@ static void provision(struct agent *a, const struct proto_msg *m)
 			evloop_stop(a->env.l);
 		im->next = a->images;
 		a->images = im;
+	}
+	/* A repeat from a manager that restarted, or that this agent left
+	 * and came back to: the container is here already. */
+	for (ct = im->cts; ct && ct->id != m->container; ct = ct->next)
+		;
+	if (ct) {
+		if (ct->started)
+			started(a, im->function, ct->id, ct->t_started);
+		return;
 	}
 	image_provision(im, m->container, m->parent, m->runtime_ms);
 }
@@ -229,8 +240,12 @@ static void mgr_frame(struct conn *c, const struct proto_msg *m, void *arg)
 		provision(a, m);
 		break;
 	case PROTO_PARENT:
+		/* The parent it has already, said again after a restart of
+		 * the manager: nothing to drop and fetch again. */
 		im = find_fn(a, &m->function);
-		if (im && im->strategy == PROTO_STRATEGY_FAASNET)
+		if (im && im->strategy == PROTO_STRATEGY_FAASNET &&
+		    (im->parent.addr != m->parent.addr ||
+		     im->parent.port != m->parent.port))
 			image_set_parent(im, m->parent);
 		break;
 	case PROTO_RELEASE:
@@ -270,6 +285,9 @@ static void connect_manager(struct evloop *l, void *arg)
 	m.vm = proto_str(a->o->name);
 	m.addr = a->o->addr;
 	m.port = a->o->port;
+	/* The manager keeps this VM's place only for the process it placed
+	 * containers on. */
+	m.t_ns = a->t_start;
 	send_mgr(a, &m);
 	/* Everything that started, again: a STARTED in flight when the old
 	 * connection broke is lost with it, and the manager (and the driver
@@ -353,7 +371,8 @@ int agent_run(const struct agent_opts *o, int stop_fd, struct err *e)
 	a.env.started = started;
 	a.env.suspect = suspect;
 	a.env.arg = &a;
-	a.env.rnd = (uint32_t)evloop_now_ns() ^ o->addr;
+	a.t_start = evloop_now_ns();
+	a.env.rnd = (uint32_t)a.t_start ^ o->addr;
 	ret = eventlog_open(o->events, o->name, &a.env.log);
 	if (ret)
 		return err_set(e, ret, "%s: %s", o->events, strerror(-ret));

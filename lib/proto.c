@@ -30,6 +30,7 @@ enum tag {
 	 * (proto_encode_head). */
 	TAG_RUNTIME_MS,
 	TAG_KIND,
+	TAG_SESSION,
 	TAG_MAX,
 };
 
@@ -74,6 +75,7 @@ static const struct field {
 	FIELD(TAG_DATA, "data", K_BYTES, 0, data),
 	FIELD(TAG_RUNTIME_MS, "runtime_ms", K_U32, 4, runtime_ms),
 	FIELD(TAG_KIND, "kind", K_U8, 1, kind),
+	FIELD(TAG_SESSION, "session", K_U64, 8, session),
 #undef FIELD
 };
 
@@ -85,9 +87,10 @@ static const struct rule {
 	uint32_t optional;
 } rules[PROTO_TYPE_MAX] = {
 	[PROTO_HELLO] = {"HELLO", BIT(TAG_VM) | BIT(TAG_ADDR) | BIT(TAG_PORT),
-			 0},
+			 BIT(TAG_T_NS)},
 	[PROTO_HEARTBEAT] = {"HEARTBEAT", 0, 0},
-	[PROTO_INVOKE] = {"INVOKE", BIT(TAG_FUNCTION) | BIT(TAG_COUNT), 0},
+	[PROTO_INVOKE] = {"INVOKE", BIT(TAG_FUNCTION) | BIT(TAG_COUNT),
+			  BIT(TAG_SESSION)},
 	[PROTO_INVOKED] = {"INVOKED", BIT(TAG_COUNT) | BIT(TAG_CONTAINER), 0},
 	[PROTO_PROVISION] = {"PROVISION",
 			     BIT(TAG_FUNCTION) | BIT(TAG_IMAGE) |
@@ -114,6 +117,7 @@ static const struct rule {
 			   BIT(TAG_MESSAGE)},
 	[PROTO_GET_STATUS] = {"GET_STATUS", 0, 0},
 	[PROTO_STATUS] = {"STATUS", BIT(TAG_COUNT), 0},
+	[PROTO_FAILED] = {"FAILED", BIT(TAG_CONTAINER), BIT(TAG_MESSAGE)},
 };
 
 static uint16_t get_be16(const uint8_t *p)
@@ -471,24 +475,34 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
 	return 0;
 }
 
-/* Whether the caller gave a field. Numbers cannot say "absent", so a
- * required number is always sent; a string is absent when NULL, which is
- * how ERROR leaves out its message. Data NULL with length 0 is an empty
- * field, not a missing one. */
-/* A string is given when it is set; a number always, but for an optional
- * one (GET_BLOCK's count, PROVISION's runtime_ms), which is left out while
- * 0: a frame without it is byte for byte what it was before the field. */
+/* Whether the caller gave a field. A string is given when it is set (how
+ * ERROR leaves out its message); data NULL with length 0 is an empty field,
+ * not a missing one. Numbers cannot say "absent": a required one is always
+ * written, an optional one (GET_BLOCK's count, PROVISION's runtime_ms,
+ * HELLO's t_ns, INVOKE's session) is left out while 0, so that a frame
+ * without it is byte for byte what it was before the field. */
 static bool given(const struct proto_msg *m, const struct rule *r, enum tag tag)
 {
+	const void *v = member(m, tag);
+
 	if (fields[tag].kind == K_STR)
-		return ((const struct proto_str *)member(m, tag))->s != NULL;
-	if (r->optional & BIT(tag)) {
-		if (tag == TAG_COUNT)
-			return m->count != 0;
-		if (tag == TAG_RUNTIME_MS)
-			return m->runtime_ms != 0;
+		return ((const struct proto_str *)v)->s != NULL;
+	if (!(r->optional & BIT(tag)))
+		return true;
+	switch (fields[tag].kind) {
+	case K_U8:
+		return *(const uint8_t *)v != 0;
+	case K_U16:
+		return *(const uint16_t *)v != 0;
+	case K_U32:
+		return *(const uint32_t *)v != 0;
+	case K_U64:
+		return *(const uint64_t *)v != 0;
+	case K_I32:
+		return *(const int32_t *)v != 0;
+	default:
+		return true;
 	}
-	return true;
 }
 
 /* With head_only, the data field's bytes are left out of the buffer (its

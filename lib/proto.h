@@ -55,6 +55,7 @@ enum proto_type {
 	PROTO_SUSPECT,	  /* agent -> manager: my parent served bad bytes */
 	PROTO_GET_STATUS, /* driver -> manager: how many agents are up? */
 	PROTO_STATUS,	  /* manager -> driver: that many */
+	PROTO_FAILED,	  /* manager -> driver: this container never starts */
 	PROTO_TYPE_MAX,
 };
 
@@ -104,20 +105,27 @@ struct proto_msg {
 	uint32_t count;		   /* INVOKE: containers; INVOKED: ids;
 				      GET_BLOCK: blocks from `block` (0: 1);
 				      STATUS: agents up */
-	uint32_t container; /* PROVISION, STARTED, RELEASE; INVOKED: first id */
+	uint32_t container; /* PROVISION, STARTED, RELEASE, FAILED; INVOKED:
+			       first id */
 	uint8_t strategy;   /* PROVISION: enum proto_strategy */
 	struct proto_peer parent; /* PROVISION, PARENT, SUSPECT */
 	struct proto_str digest;  /* GET_BLOB, BLOB, GET_BLOCK, BLOCK */
 	uint32_t block;		  /* GET_BLOCK, BLOCK */
-	uint64_t t_ns;		  /* STARTED: CLOCK_MONOTONIC */
+	uint64_t t_ns; /* STARTED: CLOCK_MONOTONIC; HELLO, optional: when
+			  the agent started, which tells a restarted agent
+			  from one that reconnected */
 	int32_t error;		  /* ERROR: negative errno */
-	struct proto_str message; /* ERROR, SUSPECT */
+	struct proto_str message; /* ERROR, SUSPECT, FAILED */
 	const uint8_t *data;	  /* MANIFEST, BLOB, BLOCK */
 	uint32_t data_len;
 	/* PROVISION, optional (0: left out): the runtime's start of the
 	 * container, in the world's ms, before its first read */
 	uint32_t runtime_ms;
 	uint8_t kind; /* SUSPECT: enum proto_suspect_kind */
+	/* INVOKE, optional (0: left out): the driver's run, drawn at random;
+	 * an INVOKE with the same session and id as one answered before is
+	 * the same request, answered again as it was */
+	uint64_t session;
 };
 
 /* The frame's total length from its first PROTO_HDR_LEN bytes (hdr must

@@ -314,6 +314,8 @@ int ft_insert(struct ft *ft, uint32_t vm, ft_change_fn *fn, void *arg)
 		 * that the heights and full levels are redone in one place. */
 		retrace(ft, p);
 	}
+	if (ft->observe)
+		ft->observe(ft->observe_arg, FT_OP_INSERT, vm);
 	report(ft, fn, arg);
 	return 0;
 }
@@ -361,6 +363,8 @@ int ft_delete(struct ft *ft, uint32_t vm, ft_change_fn *fn, void *arg)
 	 * amortised O(1), and a failed shrink just keeps the big table */
 	if (ft->bits > FT_MIN_BITS && ft->n * 8 < (size_t)1 << ft->bits)
 		index_resize(ft, ft->bits - 1);
+	if (ft->observe)
+		ft->observe(ft->observe_arg, FT_OP_DELETE, vm);
 	report(ft, fn, arg);
 	return 0;
 }
@@ -395,6 +399,12 @@ int ft_root(const struct ft *ft, uint32_t *vm)
 		return -ENOENT;
 	*vm = ft->root->vm;
 	return 0;
+}
+
+void ft_observe(struct ft *ft, ft_op_fn *fn, void *arg)
+{
+	ft->observe = fn;
+	ft->observe_arg = arg;
 }
 
 bool ft_contains(const struct ft *ft, uint32_t vm)

@@ -35,6 +35,14 @@ enum ft_repair {
 	FT_REPAIR_COMPLETE,
 };
 
+/* Told of every ft_insert() and ft_delete() that succeeds, in order, once
+ * the tree is consistent again and before the change reports: both are
+ * deterministic, so the same operations replayed in the same order on an
+ * empty tree give the same tree, every VM with the same parent. The FT
+ * manager journals them this way to rebuild its trees after a restart. */
+enum ft_op { FT_OP_INSERT, FT_OP_DELETE };
+typedef void ft_op_fn(void *arg, enum ft_op op, uint32_t vm);
+
 /* The layout is shown so that tests can corrupt a tree on purpose and check
  * that ft_check() notices; everyone else goes through the functions. */
 struct ft_node {
@@ -62,6 +70,9 @@ struct ft {
 	/* VMs whose parent may have changed in the running operation */
 	struct ft_node *touched;
 	struct ft_node **touched_tail;
+	/* ft_observe's: told of every insert and delete (NULL: none) */
+	ft_op_fn *observe;
+	void *observe_arg;
 };
 
 /* Called once per VM whose parent changed, after the tree is consistent
@@ -92,6 +103,10 @@ int ft_children(const struct ft *ft, uint32_t vm, uint32_t child[2]);
 
 /* Returns 0 and the root's VM, or -ENOENT when the tree is empty. */
 int ft_root(const struct ft *ft, uint32_t *vm);
+
+/* Every successful insert and delete from now on goes to fn (NULL: none)
+ * with arg. */
+void ft_observe(struct ft *ft, ft_op_fn *fn, void *arg);
 
 bool ft_contains(const struct ft *ft, uint32_t vm);
 size_t ft_size(const struct ft *ft);

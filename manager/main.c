@@ -29,11 +29,16 @@ static void usage(FILE *f)
 		"[--dot FILE]\n"
 		"         [--seed N] [--dilation K] [--runtime-start NAME=MS "
 		"...]\n"
+		"         [--journal FILE]\n"
 		"  REF is the image in the registry, e.g. "
 		"198.18.0.2:5000/fn/py:v1.\n"
 		"  --runtime-start: the runtime's start of each container of "
 		"NAME, in ms\n"
-		"  of the world, sent in PROVISION (default 0).\n");
+		"  of the world, sent in PROVISION (default 0).\n"
+		"  --journal: every change of state is written to FILE; "
+		"started again with\n"
+		"  the same arguments, the manager takes up where the last "
+		"one stopped.\n");
 }
 
 static int parse_uint(const char *s, unsigned *v)
@@ -78,6 +83,7 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"dilation", required_argument, NULL, 'K'},
 		{"runtime-start", required_argument, NULL, 'r'},
+		{"journal", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -145,6 +151,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			o.dot = optarg;
+			break;
+		case 'j':
+			o.journal = optarg;
 			break;
 		case 'S':
 			bad = parse_seed(optarg, &o.seed);

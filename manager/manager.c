@@ -11,6 +11,7 @@
 #include "eventlog.h"
 #include "evloop.h"
 #include "ft.h"
+#include "journal.h"
 #include "manager.h"
 #include "place.h"
 #include "proto.h"
@@ -40,11 +41,16 @@ struct vm {
 	uint32_t unresp_by;
 	const char *unresp_fn;
 	uint64_t verdict_ns, reported_up_ns;
+	int distrust_jotted; /* in the journal */
 	uint64_t last_seen;
 	unsigned nfunctions, ncontainers;
+	/* HELLO's t_ns, when its agent's process started: a HELLO with
+	 * another is an agent that restarted, and kept nothing. */
+	uint64_t incarnation;
 };
 
 struct function {
+	struct manager *m;
 	const struct manager_function *def;
 	struct ft *ft;
 	unsigned containers;
@@ -55,7 +61,21 @@ struct function {
 struct mcontainer {
 	unsigned vm, fn;
 	uint64_t started_ns; /* 0: not up yet */
+	uint64_t t_ns;	     /* its STARTED's, for a driver that asks again */
 	int active;
+	int failed; /* its VM died before it started, and no other had room */
+	/* Its STARTED went to the drivers. Not journaled: after a restart
+	 * the agent's repeated STARTED goes to them again, in case the first
+	 * was lost with the old process. */
+	int forwarded;
+};
+
+/* An INVOKE's answer, by the driver's session and the INVOKE's id: a
+ * driver that lost the manager asks again, and gets the same containers,
+ * not new ones. count 0: refused, no VM had room. */
+struct answer {
+	uint64_t session; /* 0: a free slot */
+	uint32_t id, first, count;
 };
 
 /* A connection before HELLO (the driver never says it) or an agent's. */
@@ -81,6 +101,10 @@ struct manager {
 	struct mcontainer *cts; /* indexed by container id */
 	size_t capcts;
 	uint64_t last_tick; /* of the heartbeat timer */
+	struct journal *j;  /* --journal; NULL: none */
+	int journal_failed; /* a write failed: said once in the timeline */
+	struct answer *ans; /* open addressing, at most half full */
+	size_t capans, nans;
 	/* The event loop's own lag: when the lag timer was due, the worst
 	 * lateness since the last report, and when that report was. */
 	uint64_t lag_due, lag_max, lag_since;
@@ -134,6 +158,90 @@ static void send_driver(struct manager *m, struct conn *c,
 					 "error", e.msg));
 }
 
+/* Writes r down at once, before anyone hears of the change (messages go
+ * out when the loop's round ends). A write that fails is said once in the
+ * timeline: from then on a restart would not rebuild everything. */
+static void jot(struct manager *m, const struct journal_rec *r)
+{
+	struct err e = {""};
+
+	if (!m->j || !journal_append(m->j, r, &e))
+		return;
+	if (!m->journal_failed)
+		eventlog_write(m->log, "journal_failed",
+			       json_pack("{s:s}", "error", e.msg));
+	m->journal_failed = 1;
+}
+
+/* ft_observe's: every change to a tree, wherever the manager makes it. */
+static void tree_changed(void *arg, enum ft_op op, uint32_t vm)
+{
+	struct function *f = arg;
+	struct journal_rec r = {.op = op == FT_OP_INSERT ? JOURNAL_INSERT
+							 : JOURNAL_DELETE,
+				.fn = (uint32_t)(f - f->m->fns),
+				.vm = vm};
+
+	jot(f->m, &r);
+}
+
+static size_t answer_home(uint64_t session, uint32_t id, size_t cap)
+{
+	uint64_t h =
+		(session ^ ((uint64_t)id << 32 | id)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* The slot of (session, id), or the free slot where it would go. */
+static struct answer *answer_slot(struct answer *ans, size_t cap,
+				  uint64_t session, uint32_t id)
+{
+	size_t i = answer_home(session, id, cap);
+
+	while (ans[i].session && (ans[i].session != session || ans[i].id != id))
+		i = (i + 1) & (cap - 1);
+	return &ans[i];
+}
+
+static const struct answer *answer_find(struct manager *m, uint64_t session,
+					uint32_t id)
+{
+	struct answer *a;
+
+	if (!m->capans)
+		return NULL;
+	a = answer_slot(m->ans, m->capans, session, id);
+	return a->session ? a : NULL;
+}
+
+/* Remembers an answer (session not 0); -ENOMEM. */
+static int answer_put(struct manager *m, uint64_t session, uint32_t id,
+		      uint32_t first, uint32_t count)
+{
+	struct answer *a;
+	size_t i;
+
+	if ((m->nans + 1) * 2 > m->capans) {
+		size_t cap = m->capans ? 2 * m->capans : 256;
+		struct answer *na = calloc(cap, sizeof(*na));
+
+		if (!na)
+			return -ENOMEM;
+		for (i = 0; i < m->capans; i++)
+			if (m->ans[i].session)
+				*answer_slot(na, cap, m->ans[i].session,
+					     m->ans[i].id) = m->ans[i];
+		free(m->ans);
+		m->ans = na;
+		m->capans = cap;
+	}
+	a = answer_slot(m->ans, m->capans, session, id);
+	m->nans += !a->session;
+	*a = (struct answer){session, id, first, count};
+	return 0;
+}
+
 struct change_ctx {
 	struct manager *m;
 	struct function *f;
@@ -183,11 +291,154 @@ static struct vm *place(struct manager *m, struct function *f)
 	return best < 0 ? NULL : &m->vms[best];
 }
 
+/* Drivers (connections that never said HELLO) hear of every start and
+ * every failure, so a run knows when its containers are up or never will
+ * be. */
+static void to_drivers(struct manager *m, const struct proto_msg *msg)
+{
+	struct peer *d;
+
+	for (d = m->peers; d; d = d->next)
+		if (!d->vm && d->c)
+			send_driver(m, d->c, msg);
+}
+
+/* Tells v's agent to run container id of f (PROVISION), with v's parent
+ * in f's tree, which it returns. */
+static uint32_t tell_provision(struct manager *m, struct function *f,
+			       struct vm *v, uint32_t id)
+{
+	struct proto_msg p = {.type = PROTO_PROVISION};
+	uint32_t parent = FT_REGISTRY;
+
+	ft_parent(f->ft, v->id, &parent);
+	p.function = proto_str(f->def->name);
+	p.image = proto_str(f->def->image);
+	p.runtime_ms = f->def->runtime_ms;
+	p.container = id;
+	p.strategy = m->o->strategy;
+	p.parent = peer_of(m, parent);
+	send_to(m, v, &p);
+	return parent;
+}
+
+/* Container id of f goes on v, which place() picked: v joins f's tree
+ * unless it is in it (a cold start), and its agent is told (PROVISION)
+ * with its parent there. from is the VM it was on before, which died
+ * before it started (a re-placement), or NULL. 0, or -ENOMEM when the
+ * tree cannot grow (nothing changed). */
+static int provision(struct manager *m, struct function *f, struct vm *v,
+		     uint32_t id, const struct vm *from)
+{
+	struct mcontainer *c = &m->cts[id];
+	struct journal_rec r = {.op = JOURNAL_PLACE,
+				.container = id,
+				.fn = (uint32_t)(f - m->fns),
+				.vm = v->id};
+	uint32_t parent;
+	json_t *ev;
+
+	if (!ft_contains(f->ft, v->id)) {
+		if (ft_insert(f->ft, v->id, NULL, NULL))
+			return -ENOMEM;
+		v->nfunctions++;
+	}
+	c->vm = v->id;
+	c->fn = r.fn;
+	c->active = 1;
+	v->ncontainers++;
+	f->containers++;
+	jot(m, &r);
+	parent = tell_provision(m, f, v, id);
+	ev = json_pack("{s:s, s:i, s:s, s:s, s:i}", "function", f->def->name,
+		       "container", (int)id, "vm", v->name, "parent",
+		       parent == FT_REGISTRY ? "registry" : m->vms[parent].name,
+		       "tree_height", (int)ft_height(f->ft));
+	if (from && ev)
+		json_object_set_new(ev, "replaces", json_string(from->name));
+	eventlog_write(m->log, "provision", ev);
+	return 0;
+}
+
+/* Room for container id in m->cts: 0 or -ENOMEM. */
+static int grow_cts(struct manager *m, uint32_t id)
+{
+	size_t cap = m->capcts ? m->capcts : 1024;
+	struct mcontainer *nc;
+
+	while (cap <= id)
+		cap *= 2;
+	if (cap == m->capcts)
+		return 0;
+	nc = realloc(m->cts, cap * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	memset(nc + m->capcts, 0, (cap - m->capcts) * sizeof(*nc));
+	m->cts = nc;
+	m->capcts = cap;
+	return 0;
+}
+
+/* INVOKE id's answer: containers first .. first + count - 1, or none
+ * (count 0) for want of room. */
+static void answer(struct manager *m, struct conn *c, uint32_t id,
+		   uint32_t first, uint32_t count)
+{
+	struct proto_msg r = {.type = PROTO_INVOKED, .id = id};
+
+	if (!count) {
+		struct proto_msg er = {
+			.type = PROTO_ERROR, .id = id, .error = -ENOSPC};
+
+		er.message = proto_str("no VM has room");
+		send_driver(m, c, &er);
+		return;
+	}
+	r.container = first;
+	r.count = count;
+	send_driver(m, c, &r);
+}
+
+/* An INVOKE answered before, by this process or one before it (the
+ * journal): the same answer, and then what became of its containers,
+ * since a driver that asks again may have missed it with the old
+ * connection: STARTED for each that started, FAILED for each that
+ * failed. The driver ignores what it knew. */
+static void answer_again(struct manager *m, struct conn *c, uint32_t id,
+			 const struct answer *a)
+{
+	uint32_t i;
+
+	answer(m, c, id, a->first, a->count);
+	for (i = a->first; i - a->first < a->count && i < m->next_container;
+	     i++) {
+		const struct mcontainer *ct = &m->cts[i];
+		struct proto_msg s = {.type = PROTO_STARTED,
+				      .container = i,
+				      .t_ns = ct->t_ns};
+
+		if (ct->failed)
+			s.type = PROTO_FAILED;
+		else if (!ct->started_ns)
+			continue;
+		else
+			s.function = proto_str(m->fns[ct->fn].def->name);
+		send_driver(m, c, &s);
+	}
+	eventlog_write(m->log, "invoke_repeated",
+		       json_pack("{s:i, s:i, s:i}", "id", (int)id, "first",
+				 (int)a->first, "count", (int)a->count));
+}
+
 static void invoke(struct manager *m, struct conn *c,
 		   const struct proto_msg *msg)
 {
 	struct function *f = find_fn(m, &msg->function);
-	struct proto_msg r = {.type = PROTO_INVOKED, .id = msg->id};
+	struct journal_rec jr = {.op = JOURNAL_INVOKE,
+				 .session = msg->session,
+				 .id = msg->id,
+				 .container = m->next_container};
+	const struct answer *a;
 	uint32_t first = m->next_container, i, placed = 0;
 
 	if (!f) {
@@ -198,69 +449,92 @@ static void invoke(struct manager *m, struct conn *c,
 		send_driver(m, c, &er);
 		return;
 	}
+	/* Without a session every INVOKE is new (faasnet-invoke). */
+	if (msg->session) {
+		a = answer_find(m, msg->session, msg->id);
+		if (a) {
+			answer_again(m, c, msg->id, a);
+			return;
+		}
+		/* Should the manager die while placing, its successor
+		 * knows which containers were this INVOKE's. */
+		jot(m, &jr);
+	}
 	for (i = 0; i < msg->count; i++) {
-		struct proto_msg p = {.type = PROTO_PROVISION};
 		struct vm *v = place(m, f);
-		uint32_t parent = FT_REGISTRY;
 
-		if (!v)
+		if (!v || grow_cts(m, m->next_container) ||
+		    provision(m, f, v, m->next_container, NULL))
 			break;
-		if (!ft_contains(f->ft, v->id)) {
-			/* A cold start: the VM joins f's tree. */
-			if (ft_insert(f->ft, v->id, NULL, NULL))
-				break;
-			v->nfunctions++;
-		}
-		if (m->next_container >= m->capcts) {
-			size_t cap = m->capcts ? 2 * m->capcts : 1024;
-			struct mcontainer *nc =
-				realloc(m->cts, cap * sizeof(*nc));
-
-			if (!nc)
-				break;
-			memset(nc + m->capcts, 0,
-			       (cap - m->capcts) * sizeof(*nc));
-			m->cts = nc;
-			m->capcts = cap;
-		}
-		m->cts[m->next_container].vm = v->id;
-		m->cts[m->next_container].fn = (unsigned)(f - m->fns);
-		m->cts[m->next_container].active = 1;
-		ft_parent(f->ft, v->id, &parent);
-		v->ncontainers++;
-		f->containers++;
-		p.function = proto_str(f->def->name);
-		p.image = proto_str(f->def->image);
-		p.runtime_ms = f->def->runtime_ms;
-		p.container = m->next_container++;
-		p.strategy = m->o->strategy;
-		p.parent = peer_of(m, parent);
-		send_to(m, v, &p);
-		eventlog_write(
-			m->log, "provision",
-			json_pack("{s:s, s:i, s:s, s:s, s:i}", "function",
-				  f->def->name, "container", (int)p.container,
-				  "vm", v->name, "parent",
-				  parent == FT_REGISTRY ? "registry"
-							: m->vms[parent].name,
-				  "tree_height", (int)ft_height(f->ft)));
+		m->next_container++;
 		placed++;
 	}
-	r.container = first;
-	r.count = placed ? placed : 1;
-	if (!placed) {
-		struct proto_msg er = {
-			.type = PROTO_ERROR, .id = msg->id, .error = -ENOSPC};
+	if (msg->session) {
+		jr.op = JOURNAL_INVOKED;
+		jr.count = placed;
+		jot(m, &jr);
+		/* Without room for it, a repeat is placed as new. */
+		if (answer_put(m, msg->session, msg->id, first, placed))
+			eventlog_write(m->log, "invoke_not_remembered",
+				       json_pack("{s:i, s:s}", "id",
+						 (int)msg->id, "why",
+						 "out of memory"));
+	}
+	answer(m, c, msg->id, first, placed);
+}
 
-		er.message = proto_str("no VM has room");
-		send_driver(m, c, &er);
+/* Container i, not started, was on a VM that is gone (from): it goes on
+ * another VM as place() would put a new one, keeping its id, so that the
+ * driver, which waits for it by id, never knows. A distrusted VM is no
+ * target (place() skips it), nor is from, no longer alive. With no room
+ * anywhere, the container has failed: the drivers are told (FAILED) and
+ * stop waiting for it. */
+static void replace(struct manager *m, uint32_t i, const struct vm *from)
+{
+	struct function *f = &m->fns[m->cts[i].fn];
+	struct vm *to = place(m, f);
+
+	if (to && !provision(m, f, to, i, from)) {
+		eventlog_write(m->log, "replaced",
+			       json_pack("{s:i, s:s, s:s, s:s}", "container",
+					 (int)i, "function", f->def->name,
+					 "from", from->name, "to", to->name));
 		return;
 	}
-	send_driver(m, c, &r);
+	m->cts[i].failed = 1;
+	jot(m, &(struct journal_rec){.op = JOURNAL_FAIL, .container = i});
+	eventlog_write(m->log, "replace_failed",
+		       json_pack("{s:i, s:s, s:s, s:s}", "container", (int)i,
+				 "function", f->def->name, "from", from->name,
+				 "why",
+				 to ? "out of memory" : "no VM has room"));
+	{
+		struct proto_msg fm = {.type = PROTO_FAILED, .container = i};
+
+		fm.message = proto_str("its VM was lost and no VM has room");
+		to_drivers(m, &fm);
+	}
+}
+
+/* v's connection, closed: its peer no longer holds it. */
+static void drop_conn(struct manager *m, struct vm *v)
+{
+	struct peer *p;
+
+	if (!v->c)
+		return;
+	for (p = m->peers; p; p = p->next)
+		if (p->c == v->c)
+			p->c = NULL;
+	conn_close(v->c);
+	v->c = NULL;
 }
 
 /* A VM is gone (its connection closed or it stopped answering): out of
- * every tree, and every orphan learns its new parent. */
+ * every tree, and every orphan learns its new parent. Its containers went
+ * with it: those that had started are lost (the workload measured their
+ * start; a replacement would be a new container), the others are placed
+ * again elsewhere (replace). */
 static void vm_lost(struct manager *m, struct vm *v, const char *why)
 {
 	unsigned i;
@@ -268,13 +542,9 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 	if (!v->alive)
 		return;
 	v->alive = 0;
-	/* Its containers went with it: when it comes back, it is empty. */
+	/* When it comes back, it is empty. */
 	v->ncontainers = v->nfunctions = 0;
-	for (i = 0; i < m->next_container; i++)
-		if (m->cts[i].active && m->cts[i].vm == v->id) {
-			m->cts[i].active = 0;
-			m->fns[m->cts[i].fn].containers--;
-		}
+	jot(m, &(struct journal_rec){.op = JOURNAL_DOWN, .vm = v->id});
 	eventlog_write(m->log, "vm_lost",
 		       json_pack("{s:s, s:s}", "vm", v->name, "why", why));
 	for (i = 0; i < m->o->nfunctions; i++) {
@@ -283,64 +553,155 @@ static void vm_lost(struct manager *m, struct vm *v, const char *why)
 		if (ft_contains(m->fns[i].ft, v->id))
 			ft_delete(m->fns[i].ft, v->id, on_change, &cc);
 	}
-	if (v->c) {
-		struct peer *p;
+	drop_conn(m, v);
+	/* After the trees are repaired, so that a re-placement joins a
+	 * whole tree. */
+	for (i = 0; i < m->next_container; i++) {
+		struct mcontainer *c = &m->cts[i];
 
-		for (p = m->peers; p; p = p->next)
-			if (p->c == v->c)
-				p->c = NULL;
-		conn_close(v->c);
-		v->c = NULL;
+		if (!c->active || c->vm != v->id)
+			continue;
+		c->active = 0;
+		m->fns[c->fn].containers--;
+		if (!c->started_ns) {
+			replace(m, i, v);
+			continue;
+		}
+		jot(m,
+		    &(struct journal_rec){.op = JOURNAL_LOST, .container = i});
+		eventlog_write(m->log, "container_lost",
+			       json_pack("{s:i, s:s, s:s}", "container", (int)i,
+					 "function", m->fns[c->fn].def->name,
+					 "vm", v->name));
 	}
 }
 
+/* A new VM in the pool, named name (len bytes), or NULL when the pool is
+ * full. */
+static struct vm *new_vm(struct manager *m, const char *name, size_t len)
+{
+	struct vm *v;
+
+	if (m->nvms == MAX_VMS)
+		return NULL;
+	v = &m->vms[m->nvms];
+	memset(v, 0, sizeof(*v));
+	v->id = m->nvms++;
+	snprintf(v->name, sizeof(v->name), "%.*s", (int)len, name);
+	v->rank = place_rank(m->o->seed, v->name);
+	return v;
+}
+
+static struct vm *vm_named(struct manager *m, const char *name, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nvms; i++)
+		if (strlen(m->vms[i].name) == len &&
+		    !memcmp(m->vms[i].name, name, len))
+			return &m->vms[i];
+	return NULL;
+}
+
+/* What an agent back on a new connection may have missed while away (in
+ * messages lost with the old connection, or with a manager that was
+ * killed): PROVISION of each of its containers not up yet, its parent in
+ * each tree it is in. Its agent ignores what it has already. Returns how
+ * many messages went. */
+static unsigned tell_again(struct manager *m, struct vm *v)
+{
+	uint32_t i, parent;
+	unsigned n = 0;
+
+	for (i = 0; i < m->next_container; i++) {
+		const struct mcontainer *c = &m->cts[i];
+
+		if (c->active && c->vm == v->id && !c->started_ns) {
+			tell_provision(m, &m->fns[c->fn], v, i);
+			n++;
+		}
+	}
+	for (i = 0; i < m->o->nfunctions; i++) {
+		struct change_ctx cc = {m, &m->fns[i]};
+
+		if (!ft_parent(m->fns[i].ft, v->id, &parent)) {
+			on_change(&cc, v->id, parent);
+			n++;
+		}
+	}
+	return n;
+}
+
+static int printable(const struct proto_str *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->len; i++)
+		if ((unsigned char)s->s[i] <= ' ' || s->s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* An agent says who it is. On a VM the manager holds alive (it never lost
+ * it, or restored it from the journal) an agent that started when the last
+ * one did (HELLO's t_ns) is that agent back, whose connection broke or
+ * whose manager restarted: the VM keeps its place in every tree and its
+ * containers, and is told again what it may have missed. Any other agent
+ * on a known VM is a new process: what the manager put there is gone
+ * (vm_lost), and the VM starts empty. */
 static void hello(struct manager *m, struct peer *p,
 		  const struct proto_msg *msg)
 {
+	struct journal_rec r = {.op = JOURNAL_VM};
+	const char *refused = NULL;
 	struct vm *v = NULL;
-	unsigned i;
+	unsigned again = 0;
+	int kept;
 
 	/* One connection is one VM: a second HELLO with another name would
-	 * leave the first VM holding a connection it does not own. */
-	if (p->vm || msg->vm.len >= sizeof(v->name)) {
+	 * leave the first VM holding a connection it does not own. Names go
+	 * into the journal, the timeline and the trees' DOT as they are. */
+	if (p->vm)
+		refused = "second HELLO on a connection";
+	else if (msg->vm.len >= sizeof(v->name))
+		refused = "name too long";
+	else if (!printable(&msg->vm))
+		refused = "name with a space or control character";
+	else if (!(v = vm_named(m, msg->vm.s, msg->vm.len)) &&
+		 !(v = new_vm(m, msg->vm.s, msg->vm.len)))
+		refused = "the VM pool is full";
+	if (refused) {
 		eventlog_write(m->log, "hello_refused",
 			       json_pack("{s:s%, s:s}", "vm", msg->vm.s,
-					 (size_t)msg->vm.len, "why",
-					 p->vm ? "second HELLO on a connection"
-					       : "name too long"));
+					 (size_t)msg->vm.len, "why", refused));
 		return;
 	}
-	for (i = 0; i < m->nvms; i++)
-		if (strlen(m->vms[i].name) == msg->vm.len &&
-		    !memcmp(m->vms[i].name, msg->vm.s, msg->vm.len))
-			v = &m->vms[i];
-	if (!v) {
-		if (m->nvms == MAX_VMS) {
-			eventlog_write(m->log, "hello_refused",
-				       json_pack("{s:s%, s:s}", "vm", msg->vm.s,
-						 (size_t)msg->vm.len, "why",
-						 "the VM pool is full"));
-			return;
-		}
-		v = &m->vms[m->nvms];
-		memset(v, 0, sizeof(*v));
-		v->id = m->nvms++;
-		snprintf(v->name, sizeof(v->name), "%.*s", (int)msg->vm.len,
-			 msg->vm.s);
-		v->rank = place_rank(m->o->seed, v->name);
-	} else if (v->alive && v->c && v->c != p->c) {
-		/* The agent restarted: its old connection is stale. */
+	if (v->alive && v->incarnation != msg->t_ns)
 		vm_lost(m, v, "registered again");
-	}
+	kept = v->alive;
+	/* Its old connection, if the manager has not seen it close yet, is
+	 * stale: closed here, it cannot take the VM down when it does. */
+	if (v->c != p->c)
+		drop_conn(m, v);
 	v->addr = msg->addr;
 	v->port = msg->port;
+	v->incarnation = msg->t_ns;
 	v->c = p->c;
 	v->alive = 1;
 	v->last_seen = evloop_now_ns();
 	p->vm = v;
-	eventlog_write(
-		m->log, "vm_up",
-		json_pack("{s:s, s:i}", "vm", v->name, "vms", (int)m->nvms));
+	r.vm = v->id;
+	r.addr = v->addr;
+	r.port = v->port;
+	r.t_ns = v->incarnation;
+	r.name = v->name;
+	jot(m, &r);
+	if (kept)
+		again = tell_again(m, v);
+	eventlog_write(m->log, "vm_up",
+		       json_pack("{s:s, s:i, s:b, s:i}", "vm", v->name, "vms",
+				 (int)m->nvms, "kept", kept, "told_again",
+				 (int)again));
 }
 
 /* Container i is gone: its place is free, and a VM left with no container
@@ -359,6 +720,7 @@ static void release(struct manager *m, uint32_t i, const char *why)
 	if (!c->active)
 		return;
 	c->active = 0;
+	jot(m, &(struct journal_rec){.op = JOURNAL_RELEASE, .container = i});
 	v->ncontainers--;
 	f->containers--;
 	for (j = 0; j < m->next_container && !more; j++)
@@ -402,6 +764,13 @@ static void distrust(struct manager *m, struct vm *v, const char *reporter,
 
 	v->distrusted = 1;
 	v->unresp_n = 0;
+	/* Before the trees' deletes, which the journal gets as they happen:
+	 * replayed, the VM is out of placement before it leaves them. */
+	if (!v->distrust_jotted) {
+		jot(m, &(struct journal_rec){.op = JOURNAL_DISTRUST,
+					     .vm = v->id});
+		v->distrust_jotted = 1;
+	}
 	eventlog_write(m->log, "vm_distrusted",
 		       json_pack("{s:s, s:s, s:s, s:s, s:s}", "vm", v->name,
 				 "reporter", reporter, "function", function,
@@ -573,6 +942,43 @@ static void status(struct manager *m, struct conn *c,
 	send_driver(m, c, &r);
 }
 
+/* A container is up, says the agent of the VM it is on (from another VM,
+ * one taken for dead whose container was placed again, it is not: the
+ * driver waits for the one placed again). The first STARTED is logged and
+ * journaled; the drivers hear of it once per process of the manager: a
+ * reconnecting agent repeats its STARTED messages, and after a restart
+ * they go to the drivers again, in case the first was lost with the old
+ * process (the driver ignores what it knew). */
+static void started(struct manager *m, struct peer *p,
+		    const struct proto_msg *msg)
+{
+	struct mcontainer *c;
+
+	if (msg->container >= m->next_container || !p->vm)
+		return;
+	c = &m->cts[msg->container];
+	if (!c->active || c->vm != p->vm->id || c->forwarded)
+		return;
+	if (!c->started_ns) {
+		struct journal_rec r = {.op = JOURNAL_START,
+					.container = msg->container,
+					.t_ns = msg->t_ns,
+					.mgr_ns = evloop_now_ns()};
+
+		c->started_ns = r.mgr_ns;
+		c->t_ns = msg->t_ns;
+		jot(m, &r);
+		eventlog_write(m->log, "started",
+			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
+					 msg->function.s,
+					 (size_t)msg->function.len, "container",
+					 (int)msg->container, "vm", p->vm->name,
+					 "t_ns", (json_int_t)msg->t_ns));
+	}
+	c->forwarded = 1;
+	to_drivers(m, msg);
+}
+
 static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 {
 	struct peer *p = arg;
@@ -587,29 +993,9 @@ static void peer_frame(struct conn *c, const struct proto_msg *msg, void *arg)
 	case PROTO_INVOKE:
 		invoke(m, c, msg);
 		break;
-	case PROTO_STARTED: {
-		struct peer *d;
-
-		/* A reconnecting agent repeats its STARTED messages: log
-		 * and forward each container once. */
-		if (msg->container >= m->next_container ||
-		    m->cts[msg->container].started_ns)
-			break;
-		m->cts[msg->container].started_ns = evloop_now_ns();
-		eventlog_write(m->log, "started",
-			       json_pack("{s:s%, s:i, s:s, s:I}", "function",
-					 msg->function.s,
-					 (size_t)msg->function.len, "container",
-					 (int)msg->container, "vm",
-					 p->vm ? p->vm->name : "?", "t_ns",
-					 (json_int_t)msg->t_ns));
-		/* Drivers (connections that never said HELLO) hear of every
-		 * start, so a run knows when its containers are up. */
-		for (d = m->peers; d; d = d->next)
-			if (!d->vm && d->c)
-				send_driver(m, d->c, msg);
+	case PROTO_STARTED:
+		started(m, p, msg);
 		break;
-	}
 	case PROTO_RELEASE:
 		/* Only a driver decides a container is idle. */
 		if (!p->vm && msg->container < m->next_container)
@@ -788,6 +1174,211 @@ static void dump_trees(struct manager *m)
 	fclose(f);
 }
 
+/* --- restarting from the journal ----------------------------------- */
+
+struct restore {
+	struct manager *m;
+	unsigned nfunctions; /* JOURNAL_FUNCTION records read */
+	/* An INVOKE the last process began placing (JOURNAL_INVOKE) and
+	 * never answered (no JOURNAL_INVOKED after it): killed meanwhile. */
+	int open;
+	uint64_t session;
+	uint32_t id, first;
+};
+
+static int bad_vm(struct manager *m, uint32_t vm, struct err *e)
+{
+	return vm < m->nvms ? 0 : err_set(e, -ERANGE, "no VM %u", vm);
+}
+
+static int bad_container(struct manager *m, uint32_t c, struct err *e)
+{
+	return c < m->next_container
+		       ? 0
+		       : err_set(e, -ERANGE, "no container %u", c);
+}
+
+/* One record of the journal, as the process that wrote it changed its
+ * state. Tree operations are redone in the order written: ft_insert and
+ * ft_delete are deterministic, so the trees come out the same, every VM
+ * with the same parent. Counts derived from the rest are redone after
+ * (restored). */
+static int restore(void *arg, const struct journal_rec *r, struct err *e)
+{
+	struct restore *rs = arg;
+	struct manager *m = rs->m;
+	struct mcontainer *c;
+	struct vm *v;
+	int ret;
+
+	switch (r->op) {
+	case JOURNAL_FUNCTION:
+		if (r->fn >= m->o->nfunctions || r->fn != rs->nfunctions ||
+		    strcmp(r->name, m->o->functions[r->fn].name))
+			return err_set(e, -EINVAL,
+				       "function %u is %s, not what --function "
+				       "says: a journal of another run",
+				       r->fn, r->name);
+		rs->nfunctions++;
+		return 0;
+	case JOURNAL_VM:
+		if (r->vm == m->nvms) {
+			if (!new_vm(m, r->name, strlen(r->name)))
+				return err_set(e, -ENOSPC, "more than %d VMs",
+					       MAX_VMS);
+		} else if (bad_vm(m, r->vm, e)) {
+			return -ERANGE;
+		}
+		v = &m->vms[r->vm];
+		if (strcmp(v->name, r->name))
+			return err_set(e, -EINVAL, "VM %u is %s, not %s", r->vm,
+				       v->name, r->name);
+		v->addr = r->addr;
+		v->port = r->port;
+		v->incarnation = r->t_ns;
+		v->alive = 1;
+		return 0;
+	case JOURNAL_DOWN:
+	case JOURNAL_DISTRUST:
+		if (bad_vm(m, r->vm, e))
+			return -ERANGE;
+		if (r->op == JOURNAL_DOWN)
+			m->vms[r->vm].alive = 0;
+		else
+			m->vms[r->vm].distrusted =
+				m->vms[r->vm].distrust_jotted = 1;
+		return 0;
+	case JOURNAL_INSERT:
+	case JOURNAL_DELETE:
+		if (bad_vm(m, r->vm, e))
+			return -ERANGE;
+		if (r->fn >= m->o->nfunctions)
+			return err_set(e, -ERANGE, "no function %u", r->fn);
+		ret = r->op == JOURNAL_INSERT
+			      ? ft_insert(m->fns[r->fn].ft, r->vm, NULL, NULL)
+			      : ft_delete(m->fns[r->fn].ft, r->vm, NULL, NULL);
+		return ret ? err_set(e, ret, "VM %u in function %u's tree: %s",
+				     r->vm, r->fn, strerror(-ret))
+			   : 0;
+	case JOURNAL_PLACE:
+		if (bad_vm(m, r->vm, e))
+			return -ERANGE;
+		if (r->fn >= m->o->nfunctions ||
+		    r->container > m->next_container)
+			return err_set(e, -ERANGE,
+				       "container %u of function %u out of "
+				       "order",
+				       r->container, r->fn);
+		if (grow_cts(m, r->container))
+			return err_set(e, -ENOMEM, "out of memory");
+		if (r->container == m->next_container)
+			m->next_container++;
+		c = &m->cts[r->container];
+		c->vm = r->vm;
+		c->fn = r->fn;
+		c->active = 1;
+		c->failed = 0;
+		return 0;
+	case JOURNAL_START:
+		if (bad_container(m, r->container, e))
+			return -ERANGE;
+		m->cts[r->container].started_ns = r->mgr_ns;
+		m->cts[r->container].t_ns = r->t_ns;
+		return 0;
+	case JOURNAL_RELEASE:
+	case JOURNAL_FAIL:
+	case JOURNAL_LOST:
+		if (bad_container(m, r->container, e))
+			return -ERANGE;
+		m->cts[r->container].active = 0;
+		m->cts[r->container].failed = r->op == JOURNAL_FAIL;
+		return 0;
+	case JOURNAL_INVOKE:
+		rs->open = 1;
+		rs->session = r->session;
+		rs->id = r->id;
+		rs->first = r->container;
+		return 0;
+	case JOURNAL_INVOKED:
+		rs->open = 0;
+		if (answer_put(m, r->session, r->id, r->container, r->count))
+			return err_set(e, -ENOMEM, "out of memory");
+		return 0;
+	default:
+		return err_set(e, -EINVAL, "record %d", r->op);
+	}
+}
+
+/* After the last record: what the manager counts rather than journals,
+ * counted again, and every VM alive given a full heartbeat deadline to say
+ * HELLO again (agents reconnect on their own) before it is taken for lost.
+ * An INVOKE the last process died placing is answered with what it had
+ * placed: the driver sends it again and gets those. */
+static int restored(struct manager *m, struct restore *rs, struct err *e)
+{
+	uint64_t now = evloop_now_ns();
+	uint32_t i, k;
+
+	if (rs->nfunctions != m->o->nfunctions)
+		return err_set(e, -EINVAL,
+			       "%s: written for %u functions, not %u: a "
+			       "journal of another run",
+			       m->o->journal, rs->nfunctions, m->o->nfunctions);
+	if (rs->open && m->next_container > rs->first &&
+	    answer_put(m, rs->session, rs->id, rs->first,
+		       m->next_container - rs->first))
+		return err_set(e, -ENOMEM, "out of memory");
+	for (i = 0; i < m->nvms; i++) {
+		struct vm *v = &m->vms[i];
+
+		v->last_seen = now;
+		v->ncontainers = v->nfunctions = 0;
+		for (k = 0; k < m->o->nfunctions; k++)
+			v->nfunctions += ft_contains(m->fns[k].ft, v->id);
+	}
+	for (i = 0; i < m->next_container; i++)
+		if (m->cts[i].active) {
+			m->vms[m->cts[i].vm].ncontainers++;
+			m->fns[m->cts[i].fn].containers++;
+		}
+	return 0;
+}
+
+/* Opens --journal: a new one gets the functions it is for; one that holds
+ * records is replayed. From then on every change goes in. */
+static int journal_start(struct manager *m, struct err *e)
+{
+	struct restore rs = {.m = m};
+	unsigned i, n = 0;
+	int ret, fresh;
+
+	ret = journal_open(m->o->journal, &m->j, &fresh, e);
+	if (ret)
+		return ret;
+	for (i = 0; fresh && i < m->o->nfunctions && !ret; i++) {
+		struct journal_rec r = {.op = JOURNAL_FUNCTION,
+					.fn = i,
+					.name = m->o->functions[i].name};
+
+		ret = journal_append(m->j, &r, e);
+	}
+	if (!ret && !fresh)
+		ret = journal_replay(m->j, restore, &rs, &n, e);
+	if (!ret && !fresh)
+		ret = restored(m, &rs, e);
+	if (ret)
+		return ret;
+	for (i = 0; i < m->o->nfunctions; i++)
+		ft_observe(m->fns[i].ft, tree_changed, &m->fns[i]);
+	if (!fresh)
+		eventlog_write(m->log, "journal_replayed",
+			       json_pack("{s:i, s:i, s:i, s:i}", "records",
+					 (int)n, "vms", (int)m->nvms,
+					 "containers", (int)m->next_container,
+					 "answers", (int)m->nans));
+	return 0;
+}
+
 int manager_run(const struct manager_opts *o, int stop_fd, struct err *e)
 {
 	struct manager m = {.o = o, .listen_fd = -1};
@@ -806,6 +1397,7 @@ int manager_run(const struct manager_opts *o, int stop_fd, struct err *e)
 		goto out;
 	}
 	for (i = 0; i < o->nfunctions; i++) {
+		m.fns[i].m = &m;
 		m.fns[i].def = &o->functions[i];
 		m.fns[i].ft = ft_new(FT_REPAIR_AVL);
 		if (!m.fns[i].ft) {
@@ -818,6 +1410,9 @@ int manager_run(const struct manager_opts *o, int stop_fd, struct err *e)
 		err_set(e, ret, "event loop: %s", strerror(-ret));
 		goto out;
 	}
+	/* Before anyone can connect: a HELLO finds the pool restored. */
+	if (o->journal && (ret = journal_start(&m, e)))
+		goto out;
 	m.listen_fd = conn_listen(o->addr, o->port, 1024, e);
 	if (m.listen_fd < 0) {
 		ret = m.listen_fd;
@@ -857,6 +1452,8 @@ out:
 	free(m.vms);
 	free(m.pv);
 	free(m.cts);
+	free(m.ans);
+	journal_close(m.j);
 	conn_accept_stop(m.acc);
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);

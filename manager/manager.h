@@ -3,9 +3,11 @@
  * VMs (place.h: bin-packing, with caps on functions and containers per VM,
  * ties broken by a seeded order of the VM names), keeps one
  * function tree per function (ft.h), tells each new VM's agent its image and
- * parent, and when a VM stops answering takes it out of every tree and tells
- * each orphan its new parent; so too for a VM its children report (SUSPECT),
- * by a rule per kind of report (manager.c, suspect). */
+ * parent, and when a VM stops answering takes it out of every tree, tells
+ * each orphan its new parent and places its containers not yet up on other
+ * VMs; so too for a VM its children report (SUSPECT), by a rule per kind
+ * of report (manager.c, suspect). With a journal (journal.h) it writes down every change of its state,
+ * and a manager started again on it takes up where the last one was. */
 #ifndef FAASNET_MANAGER_MANAGER_H
 #define FAASNET_MANAGER_MANAGER_H
 
@@ -38,6 +40,10 @@ struct manager_opts {
 	uint64_t seed;
 	const char *events; /* JSON Lines; NULL: stderr */
 	const char *dot;    /* trees written here at exit; NULL: not */
+	/* Every change of state is written here as it is made, and a
+	 * manager started with a journal that holds changes takes them up
+	 * again: its trees, containers and answers (journal.h); NULL: none. */
+	const char *journal;
 	/* Time dilation: every timer and time-out above k times the wall
 	 * clock's (0 or 1: none); docs/fidelity.md, "Time dilation". */
 	double dilation;

@@ -33,6 +33,7 @@ static int start_manager(const struct strategy_env *env,
 {
 	const struct scenario *s = env->s;
 	char bin[PATH_MAX + 64], mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32];
+	char journal[PATH_MAX + 32];
 	char maxc[16], reclaim[24], dead[16], seed[24];
 	char kstr[32];
 	char(*fnargs)[480] = NULL, (*rtargs)[96] = NULL;
@@ -55,6 +56,7 @@ static int start_manager(const struct strategy_env *env,
 			     : (unsigned long long)(s->reclaim_ns / 1000000));
 	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", env->raw);
 	snprintf(dot, sizeof(dot), "%s/trees.dot", env->raw);
+	snprintf(journal, sizeof(journal), "%s/manager.journal", env->raw);
 	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
 	ret = strategy_bin(env, "faasnet-manager", bin, sizeof(bin));
 	if (ret)
@@ -93,6 +95,9 @@ static int start_manager(const struct strategy_env *env,
 	argv[k++] = mgr_ev;
 	argv[k++] = "--dot";
 	argv[k++] = dot;
+	/* Killed mid-run and started again, it takes up where it was. */
+	argv[k++] = "--journal";
+	argv[k++] = journal;
 	/* Its timers, and the agents', run in the world's time. */
 	argv[k++] = "--dilation";
 	argv[k++] = kstr;

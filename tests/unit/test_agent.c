@@ -684,6 +684,7 @@ struct h {
 	/* The agent's stop_fd is the process's signal descriptor
 	 * (evloop_signal_fd): it is stopped with SIGTERM. */
 	int by_signal;
+	uint64_t hello_t_ns; /* the first HELLO's: when the agent started */
 };
 
 static void *agent_thread(void *arg)
@@ -728,6 +729,7 @@ static int h_agent_up(struct h *h)
 		fprintf(stderr, "no HELLO from the agent\n");
 		return -1;
 	}
+	h->hello_t_ns = m.t_ns;
 	return 0;
 }
 
@@ -1063,6 +1065,59 @@ static void test_control_registry_root_starts(void **state)
 {
 	(void)state;
 	run_isolated(body_registry_root, 20);
+}
+
+/* A manager killed and started again (issue 14): the agent's HELLO on
+ * reconnecting says the process it is (the same t_ns), and repeats its
+ * STARTED; the manager's PROVISION said again is not a second container
+ * (STARTED again, no second provision in the timeline). */
+static int body_manager_restarted(struct h *h)
+{
+	struct proto_msg m;
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret = 0, r;
+
+	if (h_start(h, FREG_HONEST)) {
+		ret = 2;
+		goto out;
+	}
+	CHECK(h->hello_t_ns, "HELLO without the agent's start");
+	CHECK(!h_provision(h, 1, 0), "send PROVISION");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED");
+	CHECK(!h_provision(h, 1, 0), "send PROVISION again");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED again");
+	CHECK(!mem_read_file(h->events, &buf, &len), "read the timeline");
+	{
+		const uint8_t *p = buf, *end = buf + len;
+		unsigned n = 0;
+
+		while ((p = memmem(p, (size_t)(end - p), "\"provision\"",
+				   11))) {
+			n++;
+			p += 11;
+		}
+		CHECK(n == 1, "%u provisions of one container", n);
+	}
+	/* The manager goes; another takes its port. */
+	close(h->mgr_fd);
+	rd_free(&h->mgr);
+	h->mgr_fd = h->mgr.fd = accept_within(h->mgr_lfd, 5000);
+	CHECK(h->mgr_fd >= 0, "the agent did not come back");
+	r = rd_next(&h->mgr, &m, 5000);
+	CHECK(r == 1 && m.type == PROTO_HELLO, "no HELLO again");
+	CHECK(m.t_ns == h->hello_t_ns, "HELLO says another process");
+	CHECK(h_wait_started(h, 1, 5000), "no STARTED repeated");
+out:
+	free(buf);
+	h_stop(h);
+	return ret;
+}
+
+static void test_manager_restarted(void **state)
+{
+	(void)state;
+	run_isolated(body_manager_restarted, 20);
 }
 
 /* A root whose node has the block index in its metadata store (as the
@@ -2290,6 +2345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_honest_parent_starts),
 		cmocka_unit_test(test_control_registry_root_starts),
+		cmocka_unit_test(test_manager_restarted),
 		cmocka_unit_test(test_control_registry_root_index_from_store),
 		cmocka_unit_test(test_control_registry_strategy_starts),
 		cmocka_unit_test(test_registry_via_root_not_named_host),

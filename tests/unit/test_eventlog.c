@@ -15,20 +15,7 @@
 
 #include "eventlog.h"
 #include "evloop.h"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 16);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
+#include "read_text.h"
 
 /* The line without its t_ns value. */
 static void strip_t(char *line)
@@ -62,7 +49,7 @@ static void test_lines_read_as_one_object(void **state)
 	eventlog_write(l, "odd", json_pack("{s:s}", "who", "other"));
 	eventlog_write(l, "Odd-Name", NULL);
 	eventlog_close(l);
-	buf = slurp(path);
+	buf = read_text(path);
 	strip_t(buf);
 	strip_t(strstr(buf, "\n") + 1);
 	strip_t(strstr(strstr(buf, "\n") + 1, "\n") + 1);
@@ -92,7 +79,7 @@ struct run {
 
 static int count_lines(const char *path)
 {
-	char *buf = slurp(path), *p;
+	char *buf = read_text(path), *p;
 	int n = 0;
 
 	for (p = buf; (p = strchr(p, '\n')); p++)

@@ -891,6 +891,77 @@ static void random_run(enum ft_repair repair, uint64_t seed, uint32_t steps)
 	free(m.reported);
 }
 
+/* ---- replaying what an observer heard ---- */
+
+struct oplog {
+	size_t n;
+	enum ft_op op[4096];
+	uint32_t vm[4096];
+};
+
+static void record(void *arg, enum ft_op op, uint32_t vm)
+{
+	struct oplog *l = arg;
+
+	assert_true(l->n < ARRAY_SIZE(l->op));
+	l->op[l->n] = op;
+	l->vm[l->n] = vm;
+	l->n++;
+}
+
+/* What the FT manager's journal relies on: the observer hears every
+ * successful insert and delete (no failed one) in order, and the same
+ * operations on a new tree give every VM the same parent. */
+static void test_observed_ops_replay(void **state)
+{
+	static struct oplog log;
+	uint64_t seed = 7;
+	size_t r, i;
+
+	(void)state;
+	for (r = 0; r < ARRAY_SIZE(repairs); r++) {
+		struct ft *a = ft_new(repairs[r]), *b = ft_new(repairs[r]);
+		uint32_t vm, pa, pb;
+
+		assert_non_null(a);
+		assert_non_null(b);
+		memset(&log, 0, sizeof(log));
+		ft_observe(a, record, &log);
+		for (i = 0; i < 3000; i++) {
+			vm = (uint32_t)below(&seed, 200);
+			/* half of these fail: already in, or not there */
+			if (below(&seed, 3))
+				ft_insert(a, vm, NULL, NULL);
+			else
+				ft_delete(a, vm, NULL, NULL);
+		}
+		for (i = 0; i < log.n; i++)
+			assert_int_equal(
+				log.op[i] == FT_OP_INSERT
+					? ft_insert(b, log.vm[i], NULL, NULL)
+					: ft_delete(b, log.vm[i], NULL, NULL),
+				0);
+		must_check(b);
+		assert_int_equal(ft_size(a), ft_size(b));
+		for (vm = 0; vm < 200; vm++) {
+			assert_int_equal(ft_contains(a, vm),
+					 ft_contains(b, vm));
+			if (!ft_contains(a, vm))
+				continue;
+			assert_int_equal(ft_parent(a, vm, &pa), 0);
+			assert_int_equal(ft_parent(b, vm, &pb), 0);
+			assert_int_equal(pa, pb);
+		}
+		/* Unobserved again: nothing more is heard. */
+		ft_observe(a, NULL, NULL);
+		i = log.n;
+		ft_insert(a, 1000, NULL, NULL);
+		assert_int_equal(log.n, i);
+		ft_free(a);
+		ft_free(b);
+	}
+}
+
 static void test_random_avl(void **state)
 {
 	(void)state;
@@ -915,6 +986,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_check_detects),
 		cmocka_unit_test(test_dump_dot),
+		cmocka_unit_test(test_observed_ops_replay),
 		cmocka_unit_test(test_random_avl),
 		cmocka_unit_test(test_random_complete),
 	};

@@ -6,7 +6,10 @@
  * that is not the reporter's parent is ignored; a SUSPECT of
  * unresponsiveness moves its reporter to the registry, and takes the
  * accused out only on two children's word, unless the accused itself
- * waits on an unresponsive parent. */
+ * waits on an unresponsive parent; a lost VM's containers that had not
+ * started are placed again elsewhere with their ids, or failed to the
+ * driver when no VM has room; a manager started again on its journal
+ * keeps its trees. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,6 +29,7 @@
 #include "fake_peer.h"
 #include "manager.h"
 #include "proto.h"
+#include "read_text.h"
 
 #define NAGENTS	   4
 #define MAX_AGENTS 8
@@ -36,20 +43,37 @@ struct agent {
 	uint16_t port;	    /* the block port it claims */
 	uint32_t container; /* its PROVISION's, UINT32_MAX: none */
 	struct proto_peer parent;
+	uint64_t incarnation; /* HELLO's t_ns: when its process started */
 };
 
 struct t {
 	struct manager_opts o;
-	int stop_fd; /* an eventfd: written to stop the manager */
+	int stop_fd; /* an eventfd: written to stop the manager's thread */
 	pthread_t thr;
+	pid_t pid; /* the manager's process (run_child), or 0: a thread */
 	int ret;
 	struct err e;
-	char events[64];
-	unsigned n;
+	char events[64], journal[64], dot[64];
+	unsigned n; /* agents */
 	struct agent a[MAX_AGENTS];
 	int drv;
 	uint8_t buf[1 << 16];
 };
+
+/* A manager process a failed test left running: ended by its PID in the
+ * teardown. */
+static pid_t g_child;
+
+static int end_child(void **state)
+{
+	(void)state;
+	if (g_child > 0) {
+		kill(g_child, SIGKILL);
+		waitpid(g_child, NULL, 0);
+	}
+	g_child = 0;
+	return 0;
+}
 
 static void *manager_thread(void *arg)
 {
@@ -72,14 +96,34 @@ static int connect_retry(uint16_t port)
 	return -1;
 }
 
+/* Reads frames the driver gets until one of type with id comes within
+ * ms (what else comes, forwarded STARTED and FAILED, is passed over): 0
+ * with it in *m, or -1. */
+static int drv_answer(struct t *t, enum proto_type type, uint32_t id,
+		      unsigned ms, struct proto_msg *m)
+{
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), ms, m))
+		if (m->type == type && m->id == id)
+			return 0;
+	return -1;
+}
+
+/* As drv_answer, any id. */
+static int drv_next(struct t *t, enum proto_type type, unsigned ms,
+		    struct proto_msg *m)
+{
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), ms, m))
+		if (m->type == type)
+			return 0;
+	return -1;
+}
+
 static uint32_t status(struct t *t)
 {
 	struct proto_msg m = {.type = PROTO_GET_STATUS, .id = 77};
 
 	assert_int_equal(fp_write(t->drv, &m), 0);
-	assert_int_equal(fp_read(t->drv, t->buf, sizeof(t->buf), 2000, &m), 0);
-	assert_int_equal(m.type, PROTO_STATUS);
-	assert_int_equal(m.id, 77);
+	assert_int_equal(drv_answer(t, PROTO_STATUS, 77, 2000, &m), 0);
 	return m.count;
 }
 
@@ -102,18 +146,44 @@ static unsigned drain(struct t *t, struct agent *a, unsigned ms)
 	return parents;
 }
 
-static void invoke(struct t *t, uint32_t count, uint32_t *placed)
+/* INVOKE of count containers (session 0: none); returns how many were
+ * placed, and *first the first id. */
+static uint32_t invoke_as(struct t *t, uint64_t session, uint32_t id,
+			  uint32_t count, uint32_t *first)
 {
-	struct proto_msg m = {.type = PROTO_INVOKE, .id = 9};
+	struct proto_msg m = {.type = PROTO_INVOKE, .id = id};
 
 	m.function = proto_str(FN);
 	m.count = count;
+	m.session = session;
 	assert_int_equal(fp_write(t->drv, &m), 0);
-	assert_int_equal(fp_read(t->drv, t->buf, sizeof(t->buf), 2000, &m), 0);
-	*placed = m.type == PROTO_INVOKED ? m.count : 0;
+	while (!fp_read(t->drv, t->buf, sizeof(t->buf), 2000, &m))
+		if ((m.type == PROTO_INVOKED || m.type == PROTO_ERROR) &&
+		    m.id == id)
+			break;
+	if (first)
+		*first = m.container;
+	return m.type == PROTO_INVOKED ? m.count : 0;
 }
 
-static void start_n(struct t *t, unsigned n)
+static void invoke(struct t *t, uint32_t count, uint32_t *placed)
+{
+	*placed = invoke_as(t, 0, 9, count, NULL);
+}
+
+static void tmp_name(char *path, size_t cap, const char *what)
+{
+	int fd;
+
+	snprintf(path, cap, "/tmp/fnet-test-mgr-%s.XXXXXX", what);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+/* The manager's options, on a free port, for n agents (not yet
+ * connected). */
+static void opts(struct t *t, unsigned n)
 {
 	uint16_t port;
 	int lfd = fp_listen(&port);
@@ -121,8 +191,8 @@ static void start_n(struct t *t, unsigned n)
 
 	assert_true(lfd >= 0);
 	close(lfd); /* the manager binds it again */
-	snprintf(t->events, sizeof(t->events), "/tmp/fnet-test-mgr.XXXXXX");
-	assert_true(mkstemp(t->events) >= 0);
+	assert_true(n <= MAX_AGENTS);
+	tmp_name(t->events, sizeof(t->events), "events");
 	t->o = (struct manager_opts){
 		.addr = 0x7f000001,
 		.port = port,
@@ -139,27 +209,70 @@ static void start_n(struct t *t, unsigned n)
 	};
 	t->o.functions[0].name = FN;
 	t->o.functions[0].image = "127.0.0.1:1/f/x:v1";
+	t->n = n;
+	for (i = 0; i < n; i++) {
+		t->a[i].fd = -1;
+		t->a[i].port = (uint16_t)(9000 + i);
+		t->a[i].container = UINT32_MAX;
+		t->a[i].incarnation = 1000 + i;
+	}
+}
+
+/* The manager in a thread of this process, and the driver connected. */
+static void run_thread(struct t *t)
+{
+	t->pid = 0;
 	t->stop_fd = eventfd(0, EFD_CLOEXEC);
 	assert_true(t->stop_fd >= 0);
 	assert_int_equal(pthread_create(&t->thr, NULL, manager_thread, t), 0);
-	t->drv = connect_retry(port);
+	t->drv = connect_retry(t->o.port);
 	assert_true(t->drv >= 0);
-	assert_int_equal(status(t), 0);
-	t->n = n;
-	for (i = 0; i < n; i++) {
-		struct proto_msg h = {.type = PROTO_HELLO};
-		char *name = t->a[i].name;
+}
 
-		snprintf(name, sizeof(t->a[i].name), "vm%u", i);
-		t->a[i].fd = fp_connect(port);
-		assert_true(t->a[i].fd >= 0);
-		t->a[i].port = (uint16_t)(9000 + i);
-		t->a[i].container = UINT32_MAX;
-		h.vm = proto_str(name);
-		h.addr = 0x7f000001;
-		h.port = t->a[i].port;
-		assert_int_equal(fp_write(t->a[i].fd, &h), 0);
+/* The manager as a process of its own, as faasnet-manager runs it (SIGTERM
+ * ends it), for a test to SIGKILL; and the driver connected. */
+static void run_child(struct t *t)
+{
+	t->pid = fork();
+	assert_true(t->pid >= 0);
+	if (!t->pid) {
+		int sfd;
+
+		/* Not outliving a test that died. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sfd = evloop_signal_fd();
+		_exit(sfd < 0 || manager_run(&t->o, sfd, &t->e) ? 1 : 0);
 	}
+	g_child = t->pid;
+	t->drv = connect_retry(t->o.port);
+	assert_true(t->drv >= 0);
+}
+
+/* Agent i connects and says HELLO. */
+static void hello(struct t *t, unsigned i)
+{
+	struct proto_msg h = {.type = PROTO_HELLO};
+	char *name = t->a[i].name;
+
+	snprintf(name, sizeof(t->a[i].name), "vm%u", i);
+	t->a[i].fd = connect_retry(t->o.port);
+	assert_true(t->a[i].fd >= 0);
+	h.vm = proto_str(name);
+	h.addr = 0x7f000001;
+	h.port = t->a[i].port;
+	h.t_ns = t->a[i].incarnation;
+	assert_int_equal(fp_write(t->a[i].fd, &h), 0);
+}
+
+static void start_n(struct t *t, unsigned n)
+{
+	unsigned i;
+
+	opts(t, n);
+	run_thread(t);
+	assert_int_equal(status(t), 0);
+	for (i = 0; i < t->n; i++)
+		hello(t, i);
 }
 
 static void start(struct t *t)
@@ -167,20 +280,45 @@ static void start(struct t *t)
 	start_n(t, NAGENTS);
 }
 
-static void stop(struct t *t)
+/* Ends the manager (as SIGTERM or SIGINT would: it writes its trees) and
+ * the driver's connection; the agents' stay. */
+static void halt(struct t *t)
+{
+	uint64_t one = 1;
+	int st;
+
+	if (t->pid) {
+		assert_int_equal(kill(t->pid, SIGTERM), 0);
+		assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		t->pid = g_child = 0;
+	} else {
+		assert_int_equal(write(t->stop_fd, &one, sizeof(one)),
+				 sizeof(one));
+		pthread_join(t->thr, NULL);
+		close(t->stop_fd);
+		if (t->ret)
+			fail_msg("manager_run: %s", t->e.msg);
+	}
+	close(t->drv);
+	t->drv = -1;
+}
+
+static void close_agents(struct t *t)
 {
 	unsigned i;
 
-	uint64_t one = 1;
-
-	assert_int_equal(write(t->stop_fd, &one, sizeof(one)), sizeof(one));
-	pthread_join(t->thr, NULL);
-	close(t->stop_fd);
 	for (i = 0; i < t->n; i++)
-		close(t->a[i].fd);
-	close(t->drv);
-	unlink(t->events);
-	assert_int_equal(t->ret, 0);
+		if (t->a[i].fd >= 0) {
+			close(t->a[i].fd);
+			t->a[i].fd = -1;
+		}
+}
+
+static void stop(struct t *t)
+{
+	halt(t);
+	close_agents(t);
 }
 
 static void suspect_kind(struct agent *from, struct proto_peer accused,
@@ -273,6 +411,7 @@ static void test_status_counts_registered_agents(void **state)
 		usleep(10000);
 	assert_int_equal(n, NAGENTS - 1);
 	stop(t);
+	unlink(t->events);
 	free(t);
 }
 
@@ -347,6 +486,7 @@ static void test_suspect_takes_parent_out(void **state)
 	assert_int_equal(drain(t, root, 100), 0);
 	not_placed_again(t, root, idle);
 	stop(t);
+	unlink(t->events);
 	free(t);
 }
 
@@ -384,6 +524,7 @@ static void test_unresponsive_needs_two_children(void **state)
 	assert_true(log_has(t, "\"kind\":\"unresponsive\""));
 	not_placed_again(t, root, idle);
 	stop(t);
+	unlink(t->events);
 	free(t);
 }
 
@@ -444,6 +585,7 @@ static void test_unresponsive_victim_forgiven(void **state)
 	assert_true(log_line(t, "\"vm_distrusted\"", x.r));
 	assert_false(log_line(t, "\"vm_distrusted\"", x.k));
 	stop(t);
+	unlink(t->events);
 	free(t);
 }
 
@@ -469,6 +611,299 @@ static void test_unresponsive_victim_reported_first(void **state)
 	assert_true(log_has(t, "waits on an unresponsive parent itself"));
 	assert_false(log_has(t, "\"vm_distrusted\""));
 	stop(t);
+	unlink(t->events);
+	free(t);
+}
+
+static void wait_registered(struct t *t, uint32_t want)
+{
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < 100 && (n = status(t)) < want; i++)
+		usleep(10000);
+	assert_int_equal(n, want);
+}
+
+static void started(struct agent *a)
+{
+	struct proto_msg m = {.type = PROTO_STARTED,
+			      .container = a->container,
+			      .t_ns = 12345};
+
+	m.function = proto_str(FN);
+	assert_int_equal(fp_write(a->fd, &m), 0);
+}
+
+/* A VM dies: its container that had not started goes on another VM with
+ * the same id; the one that had started is lost, not placed again. */
+static void test_lost_vm_containers_placed_again(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *up = NULL, *waiting = NULL, *idle[2];
+	struct proto_msg m;
+	uint32_t placed, was;
+	unsigned i, ni = 0, got = 0;
+
+	(void)state;
+	start(t);
+	wait_registered(t, NAGENTS);
+	invoke(t, 2, &placed);
+	assert_int_equal(placed, 2);
+	for (i = 0; i < NAGENTS; i++) {
+		struct agent *a = &t->a[i];
+
+		drain(t, a, 200);
+		if (a->container == UINT32_MAX)
+			idle[ni++] = a;
+		else if (!up)
+			up = a;
+		else
+			waiting = a;
+	}
+	assert_int_equal(ni, 2);
+	started(up);
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+	assert_int_equal(m.container, up->container);
+	was = waiting->container;
+	close(up->fd);
+	close(waiting->fd);
+	up->fd = waiting->fd = -1;
+	for (i = 0; i < 2; i++) {
+		drain(t, idle[i], 300);
+		if (idle[i]->container != UINT32_MAX) {
+			assert_int_equal(idle[i]->container, was);
+			got++;
+		}
+	}
+	assert_int_equal(got, 1);
+	assert_int_not_equal(drv_next(t, PROTO_FAILED, 200, &m), 0);
+	stop(t);
+	assert_true(log_has(t, "\"replaced\""));
+	assert_true(log_has(t, "\"container_lost\""));
+	assert_true(log_has(t, "\"replaces\""));
+	unlink(t->events);
+	free(t);
+}
+
+/* A VM dies with its container not started and every other VM full: the
+ * driver is told the container failed. */
+static void test_lost_vm_no_room_fails_container(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct proto_msg m;
+	uint32_t placed, was;
+	unsigned i;
+
+	(void)state;
+	start(t);
+	wait_registered(t, NAGENTS);
+	invoke(t, NAGENTS, &placed);
+	assert_int_equal(placed, NAGENTS);
+	for (i = 0; i < NAGENTS; i++)
+		drain(t, &t->a[i], 200);
+	was = t->a[1].container;
+	assert_int_not_equal(was, UINT32_MAX);
+	close(t->a[1].fd);
+	t->a[1].fd = -1;
+	assert_int_equal(drv_next(t, PROTO_FAILED, 2000, &m), 0);
+	assert_int_equal(m.container, was);
+	stop(t);
+	assert_true(log_has(t, "\"replace_failed\""));
+	unlink(t->events);
+	free(t);
+}
+
+static unsigned count_of(const char *s, const char *what)
+{
+	unsigned n = 0;
+
+	while ((s = strstr(s, what))) {
+		n++;
+		s += strlen(what);
+	}
+	return n;
+}
+
+/* A manager started again on the journal of one that placed, released and
+ * lost VMs has the same trees: the same parent for every VM (the DOT both
+ * write as they end). Restored VMs count as up until the heartbeat deadline,
+ * and are lost by it when they never say HELLO again. */
+static void test_journal_replay_same_trees(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *root = NULL, *lost = NULL;
+	char *before, *after;
+	uint32_t placed, n = 0;
+	unsigned i;
+
+	(void)state;
+	opts(t, 7);
+	tmp_name(t->journal, sizeof(t->journal), "journal");
+	tmp_name(t->dot, sizeof(t->dot), "dot");
+	unlink(t->journal);
+	t->o.journal = t->journal;
+	t->o.dot = t->dot;
+	run_thread(t);
+	for (i = 0; i < t->n; i++)
+		hello(t, i);
+	wait_registered(t, t->n);
+	invoke(t, 5, &placed);
+	assert_int_equal(placed, 5);
+	for (i = 0; i < t->n; i++) {
+		drain(t, &t->a[i], 100);
+		if (t->a[i].container == UINT32_MAX)
+			continue;
+		if (!t->a[i].parent.addr)
+			root = &t->a[i];
+		else if (!lost)
+			lost = &t->a[i];
+	}
+	assert_non_null(root);
+	assert_non_null(lost);
+	/* The root's container released: it leaves the tree. */
+	{
+		struct proto_msg r = {.type = PROTO_RELEASE,
+				      .container = root->container};
+
+		assert_int_equal(fp_write(t->drv, &r), 0);
+	}
+	/* Another VM lost: its container goes on an idle one. */
+	close(lost->fd);
+	lost->fd = -1;
+	for (i = 0; i < t->n; i++)
+		if (t->a[i].fd >= 0)
+			drain(t, &t->a[i], 100);
+	invoke(t, 1, &placed);
+	assert_int_equal(placed, 1);
+	halt(t);
+	close_agents(t);
+	before = read_text(t->dot);
+	assert_true(count_of(before, "->") >= 5); /* 5 VMs below the registry */
+
+	/* The same journal, a new manager: the same trees. */
+	unlink(t->dot);
+	run_thread(t);
+	assert_int_equal(status(t), t->n - 1);
+	halt(t);
+	after = read_text(t->dot);
+	assert_string_equal(before, after);
+
+	/* Nobody says HELLO again: lost by the deadline. */
+	t->o.heartbeat_ms = 50;
+	t->o.dead_ms = 300;
+	run_thread(t);
+	for (i = 0; i < 100 && (n = status(t)) > 0; i++)
+		usleep(20000);
+	assert_int_equal(n, 0);
+	halt(t);
+	assert_true(log_has(t, "\"journal_replayed\""));
+	free(before);
+	free(after);
+	unlink(t->dot);
+	unlink(t->journal);
+	unlink(t->events);
+	free(t);
+}
+
+/* A real manager process, SIGKILLed mid-run and started again with the
+ * same arguments and journal. Agents that kept running reconnect and keep
+ * their places (the same containers, the same parents); one whose process
+ * restarted (another HELLO t_ns) is a new, empty VM, and its container not
+ * yet up goes elsewhere with its id. A STARTED an agent repeats reaches
+ * the driver again, and the driver's INVOKE asked again is answered as
+ * before, not placed again: the next INVOKE gets the next ids. */
+static void test_restart_after_sigkill(void **state)
+{
+	const uint64_t session = 0x5eed5eed5eedull;
+	struct t *t = calloc(1, sizeof(*t));
+	struct agent *a = NULL, *b = NULL, *c = NULL, *d = NULL, *x;
+	struct proto_peer pb;
+	struct proto_msg m;
+	uint32_t first, again, next, cb, cc;
+	unsigned i;
+	int st;
+
+	(void)state;
+	opts(t, 4);
+	tmp_name(t->journal, sizeof(t->journal), "journal");
+	unlink(t->journal);
+	t->o.journal = t->journal;
+	run_child(t);
+	for (i = 0; i < t->n; i++)
+		hello(t, i);
+	wait_registered(t, t->n);
+	assert_int_equal(invoke_as(t, session, 1, 3, &first), 3);
+	for (i = 0; i < t->n; i++) {
+		x = &t->a[i];
+		drain(t, x, 100);
+		if (x->container == UINT32_MAX)
+			d = x;
+		else if (!x->parent.addr)
+			a = x;
+		else if (!b)
+			b = x;
+		else
+			c = x;
+	}
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_non_null(d);
+	pb = b->parent;
+	assert_int_equal(pb.port, a->port);
+	cb = b->container;
+	cc = c->container;
+	started(a);
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+
+	assert_int_equal(kill(t->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
+	assert_true(WIFSIGNALED(st));
+	t->pid = g_child = 0;
+	close(t->drv);
+	close_agents(t);
+
+	run_child(t);
+	c->incarnation++; /* its agent restarted meanwhile */
+	for (i = 0; i < t->n; i++) {
+		/* What it is told again, from nothing (a keeps its
+		 * container's id for its STARTED). */
+		if (&t->a[i] != a)
+			t->a[i].container = UINT32_MAX;
+		t->a[i].parent = (struct proto_peer){1, 1};
+		hello(t, i);
+	}
+	started(a); /* agents repeat theirs on reconnecting */
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+	assert_int_equal(m.container, a->container);
+	for (i = 0; i < t->n; i++)
+		drain(t, &t->a[i], 200);
+	/* a and b kept their places, told again */
+	assert_int_equal(a->parent.addr, 0);
+	assert_int_equal(b->container, cb);
+	assert_int_equal(b->parent.addr, pb.addr);
+	assert_int_equal(b->parent.port, pb.port);
+	/* c's container went to d, with its id */
+	assert_int_equal(c->container, UINT32_MAX);
+	assert_int_equal(d->container, cc);
+
+	/* The driver asks again: the same answer, then what it missed. */
+	assert_int_equal(invoke_as(t, session, 1, 3, &again), 3);
+	assert_int_equal(again, first);
+	assert_int_equal(drv_next(t, PROTO_STARTED, 2000, &m), 0);
+	assert_int_equal(m.container, a->container);
+	/* Nothing was placed for the repeat. */
+	assert_int_equal(invoke_as(t, session, 2, 1, &next), 1);
+	assert_int_equal(next, first + 3);
+	drain(t, c, 200);
+	assert_int_equal(c->container, first + 3);
+	assert_int_equal(status(t), t->n);
+	halt(t);
+	close_agents(t);
+	assert_true(log_has(t, "\"journal_replayed\""));
+	unlink(t->journal);
+	unlink(t->events);
 	free(t);
 }
 
@@ -480,6 +915,11 @@ int main(void)
 		cmocka_unit_test(test_unresponsive_needs_two_children),
 		cmocka_unit_test(test_unresponsive_victim_forgiven),
 		cmocka_unit_test(test_unresponsive_victim_reported_first),
+		cmocka_unit_test(test_lost_vm_containers_placed_again),
+		cmocka_unit_test(test_lost_vm_no_room_fails_container),
+		cmocka_unit_test(test_journal_replay_same_trees),
+		cmocka_unit_test_teardown(test_restart_after_sigkill,
+					  end_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

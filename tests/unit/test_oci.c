@@ -17,6 +17,7 @@
 
 #include "blockimg.h"
 #include "oci.h"
+#include "read_text.h"
 #include "sha256.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -445,20 +446,6 @@ static int tmp_teardown(void **state)
 	return ret;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *b = calloc(1, 1 << 16);
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(b);
-	n = fread(b, 1, (1 << 16) - 1, f);
-	fclose(f);
-	*len = n;
-	return b;
-}
-
 static void spill(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "we");
@@ -481,7 +468,7 @@ static void test_layout_init(void **state)
 	snprintf(p, sizeof(p), "%s/oci-layout", t->layout);
 	assert_int_equal(stat(p, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	b = slurp(p, &len);
+	b = read_text_len(p, &len);
 	assert_non_null(strstr(b, "\"imageLayoutVersion\""));
 	assert_non_null(strstr(b, "\"1.0.0\""));
 	free(b);
@@ -517,7 +504,7 @@ static void test_layout_blobs(void **state)
 
 	/* Under blobs/sha256/<hex of the bytes>, holding the bytes. */
 	snprintf(p, sizeof(p), "%s/blobs/sha256/%s", t->layout, want + 7);
-	file = slurp(p, &len);
+	file = read_text_len(p, &len);
 	assert_int_equal(len, sizeof(hello) - 1);
 	assert_memory_equal(file, hello, len);
 	free(file);
@@ -636,7 +623,7 @@ static void test_layout_manifests(void **state)
 		size_t ilen;
 
 		snprintf(ip, sizeof(ip), "%s/index.json", t->layout);
-		idx = slurp(ip, &ilen);
+		idx = read_text_len(ip, &ilen);
 		assert_non_null(strstr(idx, digest));
 		assert_non_null(strstr(idx, "\"v1\""));
 		assert_non_null(strstr(idx, OCI_MANIFEST_MEDIA_TYPE));

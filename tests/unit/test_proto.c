@@ -38,6 +38,7 @@ enum {
 	T_DATA,
 	T_RUNTIME_MS,
 	T_KIND,
+	T_SESSION,
 	T_MAX,
 };
 
@@ -65,6 +66,7 @@ static const struct {
 	[T_DATA] = {"data", 0, false},
 	[T_RUNTIME_MS] = {"runtime_ms", 4, false},
 	[T_KIND] = {"kind", 1, false},
+	[T_SESSION] = {"session", 8, false},
 };
 
 static const struct {
@@ -72,9 +74,9 @@ static const struct {
 	uint32_t required;
 	uint32_t optional;
 } types[PROTO_TYPE_MAX] = {
-	[PROTO_HELLO] = {"HELLO", B(T_VM) | B(T_ADDR) | B(T_PORT), 0},
+	[PROTO_HELLO] = {"HELLO", B(T_VM) | B(T_ADDR) | B(T_PORT), B(T_T_NS)},
 	[PROTO_HEARTBEAT] = {"HEARTBEAT", 0, 0},
-	[PROTO_INVOKE] = {"INVOKE", B(T_FUNCTION) | B(T_COUNT), 0},
+	[PROTO_INVOKE] = {"INVOKE", B(T_FUNCTION) | B(T_COUNT), B(T_SESSION)},
 	[PROTO_INVOKED] = {"INVOKED", B(T_CONTAINER) | B(T_COUNT), 0},
 	[PROTO_PROVISION] = {"PROVISION",
 			     B(T_FUNCTION) | B(T_IMAGE) | B(T_CONTAINER) |
@@ -95,6 +97,7 @@ static const struct {
 			   B(T_MESSAGE)},
 	[PROTO_GET_STATUS] = {"GET_STATUS", 0, 0},
 	[PROTO_STATUS] = {"STATUS", B(T_COUNT), 0},
+	[PROTO_FAILED] = {"FAILED", B(T_CONTAINER), B(T_MESSAGE)},
 };
 
 static uint32_t allowed(int type)
@@ -237,6 +240,7 @@ static void fill_all(struct proto_msg *m, enum proto_type type)
 	m->data_len = sizeof(data_bytes);
 	m->runtime_ms = 1500;
 	m->kind = PROTO_SUSPECT_UNRESPONSIVE;
+	m->session = 0x8877665544332211ull;
 }
 
 /* What a decoder should give back for fill_all(): the type's fields only. */
@@ -270,6 +274,7 @@ static void expect_of(struct proto_msg *x, const struct proto_msg *m)
 	KEEP(T_DATA, data_len);
 	KEEP(T_RUNTIME_MS, runtime_ms);
 	KEEP(T_KIND, kind);
+	KEEP(T_SESSION, session);
 #undef KEEP
 }
 
@@ -303,6 +308,7 @@ static void assert_msg_equal(const struct proto_msg *want,
 	assert_str_equal(want->message, got->message);
 	assert_int_equal(want->runtime_ms, got->runtime_ms);
 	assert_int_equal(want->kind, got->kind);
+	assert_true(want->session == got->session);
 	assert_int_equal(want->data_len, got->data_len);
 	if (want->data_len)
 		assert_memory_equal(want->data, got->data, want->data_len);
@@ -565,6 +571,36 @@ static void test_roundtrip_edges(void **state)
 	roundtrip(&m, &got, &f);
 	assert_int_equal(got.count, 100000);
 
+	/* INVOKE's session and HELLO's t_ns: left out at 0 (the frames are
+	 * what they were before the fields), carried whole when set. */
+	fill_all(&m, PROTO_INVOKE);
+	m.session = 0;
+	roundtrip(&m, &got, &f);
+	assert_int_equal(fr_find(&f, T_SESSION), 0);
+	assert_true(got.session == 0);
+	m.session = UINT64_MAX;
+	roundtrip(&m, &got, &f);
+	assert_int_not_equal(fr_find(&f, T_SESSION), 0);
+	assert_true(got.session == UINT64_MAX);
+	fill_all(&m, PROTO_HELLO);
+	m.t_ns = 0;
+	roundtrip(&m, &got, &f);
+	assert_int_equal(fr_find(&f, T_T_NS), 0);
+	m.t_ns = 1;
+	roundtrip(&m, &got, &f);
+	assert_true(got.t_ns == 1);
+
+	/* FAILED with and without its reason. */
+	fill_all(&m, PROTO_FAILED);
+	m.container = 0;
+	roundtrip(&m, &got, &f);
+	assert_int_equal(got.container, 0);
+	assert_int_equal(got.message.len, 12);
+	m.message.s = NULL;
+	roundtrip(&m, &got, &f);
+	assert_null(got.message.s);
+	assert_int_equal(f.len, PROTO_HDR_LEN + 6 + 4);
+
 	/* HEARTBEAT is a header and nothing else. */
 	fill_all(&m, PROTO_HEARTBEAT);
 	roundtrip(&m, &got, &f);
@@ -756,7 +792,7 @@ static void test_header_rejections(void **state)
 		{0, 0, "frame: version 0, expected 1"},
 		{0, 2, "frame: version 2, expected 1"},
 		{1, 0, "frame: unknown type 0"},
-		{1, PROTO_TYPE_MAX, "frame: unknown type 19"},
+		{1, PROTO_TYPE_MAX, "frame: unknown type 20"},
 		{1, 255, "frame: unknown type 255"},
 		{2, 0x80, "reserved header bits 0x8000, expected 0"},
 		{3, 0x01, "reserved header bits 0x0001, expected 0"},
@@ -927,7 +963,7 @@ static void test_field_not_allowed(void **state)
 			n++;
 		}
 	}
-	assert_int_equal(n, 18 * 17 - 37); /* less the allowed fields */
+	assert_int_equal(n, 19 * 18 - 41); /* less the allowed fields */
 }
 
 /* For every type, each required field left out in turn. */
@@ -952,7 +988,7 @@ static void test_missing_field(void **state)
 			n++;
 		}
 	}
-	assert_int_equal(n, 32); /* the R column of docs/protocol.md */
+	assert_int_equal(n, 33); /* the R column of docs/protocol.md */
 
 	/* The brief's example, word for word. */
 	{
@@ -1149,7 +1185,7 @@ static void test_encode_rejects(void **state)
 	fill_all(&m, 0);
 	assert_encode_fails(&m, -EINVAL, "unknown type 0");
 	fill_all(&m, PROTO_TYPE_MAX);
-	assert_encode_fails(&m, -EINVAL, "unknown type 19");
+	assert_encode_fails(&m, -EINVAL, "unknown type 20");
 
 	/* Each required string of each type: absent, empty, NUL, too long. */
 	memset(big, 'a', sizeof(big));
