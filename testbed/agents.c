@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agents.h"
 #include "mgrlink.h"
@@ -174,6 +175,17 @@ int agents_start(const struct strategy_env *env, const struct agents_opts *o,
 	a->agent = calloc(env->vms ? env->vms : 1, sizeof(*a->agent));
 	if (!a->agent)
 		return err_set(env->e, -ENOMEM, "out of memory");
+	/* A journal left by an earlier run into the same folder is not this
+	 * run's state: only a manager started again (a fault) replays one. */
+	{
+		char journal[PATH_MAX + 32];
+
+		snprintf(journal, sizeof(journal), "%s/manager.journal",
+			 env->raw);
+		if (unlink(journal) && errno != ENOENT)
+			return err_set(env->e, -errno, "%s: %s", journal,
+				       strerror(errno));
+	}
 	ret = start_manager(env, o, &a->manager);
 	if (!ret)
 		ret = start_agents(a);
