@@ -64,6 +64,12 @@ struct mcontainer {
 	uint64_t t_ns;	     /* its STARTED's, for a driver that asks again */
 	int active;
 	int failed; /* its VM died before it started, and no other had room */
+	/* Its VM died before it started and no VM had room then: placed as
+	 * soon as one has (a VM registers, a container is released), as a
+	 * scheduler's pending queue would. 1 + the dead VM's id; 0: not
+	 * waiting. Not journaled: a manager started again while one waits
+	 * does not place it (the driver's time-out ends its wait). */
+	uint32_t waiting;
 	/* Its STARTED went to the drivers. Not journaled: after a restart
 	 * the agent's repeated STARTED goes to them again, in case the first
 	 * was lost with the old process. */
@@ -487,33 +493,57 @@ static void invoke(struct manager *m, struct conn *c,
  * another VM as place() would put a new one, keeping its id, so that the
  * driver, which waits for it by id, never knows. A distrusted VM is no
  * target (place() skips it), nor is from, no longer alive. With no room
- * anywhere, the container has failed: the drivers are told (FAILED) and
- * stop waiting for it. */
+ * anywhere now, it waits for room (place_waiting); only a placement that
+ * cannot be recorded fails it: the drivers are told (FAILED) and stop
+ * waiting for it. */
 static void replace(struct manager *m, uint32_t i, const struct vm *from)
 {
 	struct function *f = &m->fns[m->cts[i].fn];
 	struct vm *to = place(m, f);
 
 	if (to && !provision(m, f, to, i, from)) {
+		m->cts[i].waiting = 0;
 		eventlog_write(m->log, "replaced",
 			       json_pack("{s:i, s:s, s:s, s:s}", "container",
 					 (int)i, "function", f->def->name,
 					 "from", from->name, "to", to->name));
 		return;
 	}
+	if (!to) {
+		if (!m->cts[i].waiting)
+			eventlog_write(m->log, "replace_waiting",
+				       json_pack("{s:i, s:s, s:s}",
+						 "container", (int)i,
+						 "function", f->def->name,
+						 "from", from->name));
+		m->cts[i].waiting = 1 + from->id;
+		return;
+	}
+	m->cts[i].waiting = 0;
 	m->cts[i].failed = 1;
 	jot(m, &(struct journal_rec){.op = JOURNAL_FAIL, .container = i});
 	eventlog_write(m->log, "replace_failed",
 		       json_pack("{s:i, s:s, s:s, s:s}", "container", (int)i,
 				 "function", f->def->name, "from", from->name,
-				 "why",
-				 to ? "out of memory" : "no VM has room"));
+				 "why", "out of memory"));
 	{
 		struct proto_msg fm = {.type = PROTO_FAILED, .container = i};
 
-		fm.message = proto_str("its VM was lost and no VM has room");
+		fm.message = proto_str("its VM was lost and it could not be "
+				       "placed again");
 		to_drivers(m, &fm);
 	}
+}
+
+/* Room may have come (a VM registered, a container went): the containers
+ * waiting for it, oldest first. */
+static void place_waiting(struct manager *m)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->next_container; i++)
+		if (m->cts[i].waiting)
+			replace(m, i, &m->vms[m->cts[i].waiting - 1]);
 }
 
 /* v's connection, closed: its peer no longer holds it. */
@@ -702,6 +732,7 @@ static void hello(struct manager *m, struct peer *p,
 		       json_pack("{s:s, s:i, s:b, s:i}", "vm", v->name, "vms",
 				 (int)m->nvms, "kept", kept, "told_again",
 				 (int)again));
+	place_waiting(m);
 }
 
 /* Container i is gone: its place is free, and a VM left with no container
@@ -741,6 +772,7 @@ static void release(struct manager *m, uint32_t i, const char *why)
 		if (v->alive)
 			send_to(m, v, &r);
 	}
+	place_waiting(m);
 }
 
 static struct vm *vm_at(struct manager *m, struct proto_peer p)

@@ -688,7 +688,7 @@ static void test_lost_vm_containers_placed_again(void **state)
 
 /* A VM dies with its container not started and every other VM full: the
  * driver is told the container failed. */
-static void test_lost_vm_no_room_fails_container(void **state)
+static void test_lost_vm_no_room_waits(void **state)
 {
 	struct t *t = calloc(1, sizeof(*t));
 	struct proto_msg m;
@@ -706,10 +706,19 @@ static void test_lost_vm_no_room_fails_container(void **state)
 	assert_int_not_equal(was, UINT32_MAX);
 	close(t->a[1].fd);
 	t->a[1].fd = -1;
-	assert_int_equal(drv_next(t, PROTO_FAILED, 2000, &m), 0);
-	assert_int_equal(m.container, was);
+	/* No room: it waits, not failed to the driver ... */
+	assert_int_equal(drv_next(t, PROTO_FAILED, 300, &m), -1);
+	assert_true(log_has(t, "\"replace_waiting\""));
+	/* ... until a VM with room registers: the agent of vm1 started
+	 * again, empty, gets it with its id. */
+	t->a[1].incarnation = 2001;
+	t->a[1].container = UINT32_MAX;
+	hello(t, 1);
+	drain(t, &t->a[1], 500);
+	assert_int_equal(t->a[1].container, was);
 	stop(t);
-	assert_true(log_has(t, "\"replace_failed\""));
+	assert_true(log_has(t, "\"replaced\""));
+	assert_false(log_has(t, "\"replace_failed\""));
 	unlink(t->events);
 	free(t);
 }
@@ -916,7 +925,7 @@ int main(void)
 		cmocka_unit_test(test_unresponsive_victim_forgiven),
 		cmocka_unit_test(test_unresponsive_victim_reported_first),
 		cmocka_unit_test(test_lost_vm_containers_placed_again),
-		cmocka_unit_test(test_lost_vm_no_room_fails_container),
+		cmocka_unit_test(test_lost_vm_no_room_waits),
 		cmocka_unit_test(test_journal_replay_same_trees),
 		cmocka_unit_test_teardown(test_restart_after_sigkill,
 					  end_child),
