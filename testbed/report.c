@@ -418,16 +418,10 @@ static void trees_plot(const char *dir, FILE *gp)
 	int swept;
 	FILE *in, *out = NULL;
 
-	snprintf(path, sizeof(path), "%s/trees.csv", dir);
-	in = fopen(path, "re");
+	/* strategy,[SWEEP,]rep,function,t_s,height,size */
+	in = open_csv(dir, "trees.csv", &swept);
 	if (!in)
 		return;
-	if (!fgets(line, sizeof(line), in)) {
-		fclose(in);
-		return;
-	}
-	/* strategy,[SWEEP,]rep,function,t_s,height,size */
-	swept = strncmp(line, "strategy,rep,", 13) != 0;
 	while (fgets(line, sizeof(line), in)) {
 		csv_text(line, 0, st, sizeof(st));
 		csv_text(line, swept ? 1 : 0, sw, sizeof(sw));
@@ -489,19 +483,12 @@ static void trees_plot(const char *dir, FILE *gp)
  * it. */
 static void faults_table(FILE *f, const char *dir)
 {
-	char path[PATH_MAX + 64], line[1024], st[32], what[16], tg[128];
-	int swept, o;
-	FILE *in;
+	char line[1024], st[32], what[16], tg[128];
+	int swept = 0, o;
+	FILE *in = open_csv(dir, "faults.csv", &swept);
 
-	snprintf(path, sizeof(path), "%s/faults.csv", dir);
-	in = fopen(path, "re");
 	if (!in)
 		return;
-	if (!fgets(line, sizeof(line), in)) {
-		fclose(in);
-		return;
-	}
-	swept = strncmp(line, "strategy,rep,", 13) != 0;
 	o = swept ? 1 : 0;
 	fprintf(f,
 		"\n## Faults\n\n"
