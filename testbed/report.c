@@ -407,6 +407,25 @@ static const char *csv_text(const char *line, int k, char *buf, size_t len)
 	return buf;
 }
 
+/* DIR/name, a results CSV (trees.csv, faults.csv), opened past its header;
+ * *swept: whether it has a sweep column after the strategy's. NULL when
+ * it is absent or empty. */
+static FILE *open_csv(const char *dir, const char *name, int *swept)
+{
+	char path[PATH_MAX + 64], line[1024];
+	FILE *in;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	in = fopen(path, "re");
+	if (in && !fgets(line, sizeof(line), in)) {
+		fclose(in);
+		in = NULL;
+	}
+	if (in)
+		*swept = strncmp(line, "strategy,rep,", 13) != 0;
+	return in;
+}
+
 /* trees.png: every tree's height over time, a line per run (strategy,
  * sweep value, repetition) and function, from trees.csv (faults.md). */
 static void trees_plot(const char *dir, FILE *gp)
