@@ -219,6 +219,54 @@ static void test_tarscan_bad_checksum(void **state)
 	free(t.b);
 }
 
+/* A pax header of exactly these bytes, then one regular file, then the
+ * end; the header is fed alone and in one piece, so its bytes end where
+ * tarscan's copy of them ends (ASan sees any read past them). */
+static int scan_pax(const char *records, struct err *e)
+{
+	static const struct tarscan_ops ops = {0};
+	struct tarscan *ts;
+	struct tarbuf t = {0};
+	size_t n = strlen(records), padded = (n + 511) / 512 * 512;
+	int ret;
+
+	put_header(&t, "./PaxHeaders/x", 'x', NULL, n);
+	t.b = realloc(t.b, t.len + padded);
+	assert_non_null(t.b);
+	memset(t.b + t.len, 0, padded);
+	memcpy(t.b + t.len, records, n);
+	t.len += padded;
+	put(&t, "./x", '0', NULL, 3);
+	t.b = realloc(t.b, t.len + 1024);
+	assert_non_null(t.b);
+	memset(t.b + t.len, 0, 1024);
+	t.len += 1024;
+	assert_int_equal(tarscan_new(&ops, NULL, &ts), 0);
+	ret = tarscan_add(ts, t.b, t.len, e);
+	tarscan_free(ts);
+	free(t.b);
+	return ret;
+}
+
+/* Found by tests/fuzz/fuzz_tar.c: pax records that end the header's
+ * bytes made the reader look past them (the length's digits, the '='). */
+static void test_tarscan_pax_bounds(void **state)
+{
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(scan_pax("12 path=./y\n", &e), 0);
+	/* No '=' in the last record: searched for past its newline. */
+	assert_int_equal(scan_pax("6 abc\n", &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "'='"));
+	/* Digits to the end: the length read past them. */
+	assert_int_equal(scan_pax("12", &e), -EBADMSG);
+	/* Blanks before the length: its newline came before the space that
+	 * ends it, and the search for '=' had a negative length. */
+	assert_int_equal(scan_pax("\n\n\n\n3 x\n", &e), -EBADMSG);
+	assert_int_equal(scan_pax("-1 path=x\n", &e), -EBADMSG);
+}
+
 static void test_lookup_links(void **state)
 {
 	struct tarbuf t;
@@ -477,6 +525,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tarscan_offsets),
 		cmocka_unit_test(test_tarscan_bad_checksum),
+		cmocka_unit_test(test_tarscan_pax_bounds),
 		cmocka_unit_test(test_lookup_links),
 		cmocka_unit_test(test_strace_to_reads),
 		cmocka_unit_test(test_reads_to_trace),
