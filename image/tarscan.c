@@ -296,7 +296,10 @@ int tarscan_add(struct tarscan *ts, const void *buf, size_t len, struct err *e)
 				memcpy(ts->meta + ts->mlen, p, n);
 				ts->mlen += n;
 				ts->meta[ts->mlen] = '\0';
-			} else if (ts->ops->data && n) {
+			} else if (ts->ops->data && n && ts->en.size) {
+				/* Only an entry that has data: the bytes a
+				 * link's or folder's header counts are
+				 * skipped, as its size of 0 says. */
 				ret = ts->ops->data(ts->arg, &ts->en, p, n, e);
 			}
 			ts->left -= n;

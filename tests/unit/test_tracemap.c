@@ -329,6 +329,32 @@ static struct tracemap_rec *record_fixture(void)
 	return r;
 }
 
+/* Found by tests/fuzz/fuzz_tar.c: a link or folder whose header gives a
+ * size had its bytes handed on as data, though its entry says size 0. */
+static void test_tarscan_no_data_but_files(void **state)
+{
+	struct tarbuf t = {0};
+	struct seen s;
+	size_t pieces[] = {1, 512, 100000};
+	unsigned i;
+
+	(void)state;
+	put(&t, "./l", '2', "x", 5);
+	put(&t, "./d/", '5', NULL, 600);
+	put(&t, "./f", '0', NULL, 3);
+	t.b = realloc(t.b, t.len + 1024);
+	assert_non_null(t.b);
+	memset(t.b + t.len, 0, 1024);
+	t.len += 1024;
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		scan(&t, pieces[i], &s);
+		assert_int_equal(s.entries, 3);
+		assert_int_equal(s.data_bytes, 3);
+		tracemap_files_free(s.files);
+	}
+	free(t.b);
+}
+
 static void test_strace_to_reads(void **state)
 {
 	static const struct {
@@ -527,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_tarscan_bad_checksum),
 		cmocka_unit_test(test_tarscan_pax_bounds),
 		cmocka_unit_test(test_lookup_links),
+		cmocka_unit_test(test_tarscan_no_data_but_files),
 		cmocka_unit_test(test_strace_to_reads),
 		cmocka_unit_test(test_reads_to_trace),
 		cmocka_unit_test(test_gap_capped),
