@@ -738,6 +738,9 @@ static const struct tfile *find(struct tracemap_files *f, const char *path)
 {
 	size_t lo = 0, hi = f->n;
 
+	/* An empty layer has no array to sort (qsort's is never NULL). */
+	if (!f->n)
+		return NULL;
 	if (!f->sorted) {
 		qsort(f->f, f->n, sizeof(*f->f), by_path);
 		f->sorted = 1;

@@ -355,6 +355,20 @@ static void test_tarscan_no_data_but_files(void **state)
 	free(t.b);
 }
 
+/* Found by tests/fuzz/fuzz_strace.c: an empty layer (no files) was
+ * sorted as a NULL array, which qsort's contract does not allow. */
+static void test_lookup_empty_layer(void **state)
+{
+	struct tracemap_files *f;
+	uint64_t off, size;
+
+	(void)state;
+	assert_int_equal(tracemap_files_new(&f), 0);
+	assert_int_equal(tracemap_files_lookup(f, "/etc/x", &off, &size),
+			 -ENOENT);
+	tracemap_files_free(f);
+}
+
 static void test_strace_to_reads(void **state)
 {
 	static const struct {
@@ -553,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_tarscan_bad_checksum),
 		cmocka_unit_test(test_tarscan_pax_bounds),
 		cmocka_unit_test(test_lookup_links),
+		cmocka_unit_test(test_lookup_empty_layer),
 		cmocka_unit_test(test_tarscan_no_data_but_files),
 		cmocka_unit_test(test_strace_to_reads),
 		cmocka_unit_test(test_reads_to_trace),
