@@ -560,6 +560,36 @@ static void test_bad_lines(void **state)
 	tracemap_rec_free(r);
 }
 
+/* Found by tests/fuzz/fuzz_strace.c: a time past 2^63 microseconds
+ * overflowed when scaled (UB), and signs or blanks inside the time passed
+ * as digits. */
+static void test_bad_times(void **state)
+{
+	static const char *const bad[] = {
+		"12 170000000000000.000001 chroot(\"/x\") = 0\n",
+		"12 99999999999999999999.000001 chroot(\"/x\") = 0\n",
+		"12 -1700000000.000001 chroot(\"/x\") = 0\n",
+		"12 1700000000.-12345 chroot(\"/x\") = 0\n",
+		"12 1700000000. 12345 chroot(\"/x\") = 0\n",
+	};
+	struct tracemap_rec *r;
+	struct err e = {""};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tracemap_rec_new(ROOT, &r), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tracemap_rec_line(r, bad[i], &e), -EBADMSG);
+		assert_non_null(strstr(e.msg, "-ttt"));
+	}
+	assert_int_equal(tracemap_rec_line(r,
+					   "12 9223372036.854775 chroot(\"/x\")"
+					   " = 0\n",
+					   &e),
+			 0);
+	tracemap_rec_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_gap_capped),
 		cmocka_unit_test(test_trace_to_blocks),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_bad_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
