@@ -1,6 +1,9 @@
 # faasnet testbed. `make` builds build/bin/*, `make check` runs every test
 # (unit tests, then the netns integration tests, all under ASan+UBSan),
 # `make bench` prints the benchmark figures, `make run` runs the default job.
+# `make fuzz` builds the libFuzzer targets (clang), `make fuzz-brief` runs
+# each for FUZZ_BRIEF seconds (make check does too), `make fuzz-long` for
+# FUZZ_TIME seconds (docs/fuzzing.md).
 # Every target that needs Debian packages first runs scripts/deps.sh, which
 # installs whatever is missing and is quick when nothing is.
 
@@ -54,7 +57,23 @@ ldflags_of_faasnet-agent := -no-pie
 UNIT_TESTS  := $(patsubst tests/unit/%.c,build/test/%,$(wildcard tests/unit/test_*.c))
 INTEG_BINS  := $(patsubst tests/integration/%.c,build/test/%,$(wildcard tests/integration/itest_*.c))
 
-.PHONY: all deps check unit integration bench bench-agent run clean-build format
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c is build/fuzz/NAME. The code
+# they reach is compiled again by clang with the fuzzer's coverage into
+# build/fuzz/obj; the gcc builds above are not touched.
+FUZZ_CC      ?= clang
+export FUZZ_CC
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst %,build/fuzz/%,$(FUZZ_TARGETS))
+FUZZ_LIB_SRC := $(LIB_SRC) $(TOPO_SRC) \
+		$(filter-out testbed/main.c,$(TESTBED_SRC)) \
+		image/tarscan.c image/tracemap.c
+FUZZ_BRIEF   ?= 10
+FUZZ_TIME    ?= 600
+
+.PHONY: all deps check unit integration bench bench-agent run clean-build \
+	format fuzz fuzz-build fuzz-brief fuzz-long
 .SECONDEXPANSION:
 all: deps $(BINS)
 
@@ -148,8 +167,41 @@ integration: deps
 	@./scripts/run-tests.sh integration $(INTEG_BINS)
 
 check: deps
-	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(BINS) $(ASAN_BINS) $(INTEG_BINS)
-	@./scripts/run-tests.sh all $(UNIT_TESTS) $(INTEG_BINS)
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(BINS) $(ASAN_BINS) $(INTEG_BINS) fuzz-build
+	@FUZZ_BRIEF=$(FUZZ_BRIEF) ./scripts/run-tests.sh all $(UNIT_TESTS) $(FUZZ_BINS) $(INTEG_BINS)
+
+build/fuzz/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CFLAGS) -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/libfaasnet.a: $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BINS): build/fuzz/%: tests/fuzz/fuzz_%.c build/fuzz/libfaasnet.a $(HEADERS) $(wildcard tests/fuzz/*.h)
+	$(FUZZ_CC) $(CFLAGS) -O1 -fsanitize=fuzzer $(FUZZ_SAN) $(PKG_CFLAGS) -Itests -o $@ $< build/fuzz/libfaasnet.a $(PKG_LIBS)
+
+# `make fuzz` is asked for by name: without libFuzzer it fails saying why.
+fuzz: deps
+	@why=$$(./scripts/fuzz.sh probe) || { echo "make fuzz: $$why" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# For check and fuzz-brief: without libFuzzer nothing is built, and the run
+# counts each target as skipped with the reason.
+fuzz-build:
+	@if ./scripts/fuzz.sh probe >/dev/null; then \
+		$(MAKE) --no-print-directory $(FUZZ_BINS); fi
+
+fuzz-brief: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BRIEF=$(FUZZ_BRIEF) ./scripts/run-tests.sh fuzz $(FUZZ_BINS)
+
+# One target after another, each to its time even when an earlier one
+# crashed; fails at the end when any did.
+fuzz-long: fuzz
+	@fail=0; for b in $(FUZZ_BINS); do \
+		./scripts/fuzz.sh run $(FUZZ_TIME) $$b || fail=1; done; \
+	exit $$fail
 
 # The agent's cost on loopback, no root (bench/agent-cpu.sh); the others
 # need root.

@@ -109,16 +109,27 @@ static int parse_pax(struct tarscan *ts, uint64_t at, struct err *e)
 
 	while (i < ts->mlen) {
 		char *end, *eq, *val;
-		unsigned long long rl = strtoull(ts->meta + i, &end, 10);
+		unsigned long long rl;
 		size_t klen, vlen;
 
-		if (end == ts->meta + i || *end != ' ' || rl == 0 ||
-		    rl > ts->mlen - i || ts->meta[i + rl - 1] != '\n')
+		/* Digits first: strtoull would skip blanks and take a sign,
+		 * and the record's newline could then come before the
+		 * space that ends its length. */
+		if (ts->meta[i] < '0' || ts->meta[i] > '9')
 			return err_set(e, -EBADMSG,
 				       "tar: offset %" PRIu64
 				       ": malformed pax record",
 				       at);
-		eq = memchr(end + 1, '=', (size_t)(ts->meta + i + rl - end));
+		rl = strtoull(ts->meta + i, &end, 10);
+		if (*end != ' ' || rl == 0 || rl > ts->mlen - i ||
+		    ts->meta[i + rl - 1] != '\n')
+			return err_set(e, -EBADMSG,
+				       "tar: offset %" PRIu64
+				       ": malformed pax record",
+				       at);
+		/* The key and value: after the space, before the newline. */
+		eq = memchr(end + 1, '=',
+			    (size_t)(ts->meta + i + rl - 1 - end));
 		if (!eq)
 			return err_set(e, -EBADMSG,
 				       "tar: offset %" PRIu64
@@ -199,9 +210,12 @@ static int header(struct tarscan *ts, struct err *e)
 		ts->meta_type = type;
 		ts->mlen = 0;
 		free(ts->meta);
-		ts->meta = malloc(size ? size : 1);
+		/* One more for a NUL after the data: strtoull reads a pax
+		 * record's length up to a byte that is not a digit. */
+		ts->meta = malloc(size + 1);
 		if (!ts->meta)
 			return err_set(e, -ENOMEM, "out of memory");
+		ts->meta[0] = '\0';
 		return 0;
 	}
 	ts->meta_type = 0;
@@ -281,7 +295,11 @@ int tarscan_add(struct tarscan *ts, const void *buf, size_t len, struct err *e)
 			if (ts->meta_type) {
 				memcpy(ts->meta + ts->mlen, p, n);
 				ts->mlen += n;
-			} else if (ts->ops->data && n) {
+				ts->meta[ts->mlen] = '\0';
+			} else if (ts->ops->data && n && ts->en.size) {
+				/* Only an entry that has data: the bytes a
+				 * link's or folder's header counts are
+				 * skipped, as its size of 0 says. */
 				ret = ts->ops->data(ts->arg, &ts->en, p, n, e);
 			}
 			ts->left -= n;

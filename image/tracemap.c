@@ -511,17 +511,21 @@ static int call(struct tracemap_rec *r, long pid, int64_t t, const char *c,
 	return 0;
 }
 
-/* "1716212345.123456" -> microseconds. */
+/* "1716212345.123456" -> microseconds. Digits only on both sides (strtoll
+ * would take blanks and signs), and seconds that fit in 64 bits of
+ * microseconds. */
 static int parse_time(const char *s, int64_t *t, const char **end)
 {
 	char *e1, *e2;
-	long long sec = strtoll(s, &e1, 10), us;
+	long long sec, us;
 
-	if (e1 == s || *e1 != '.')
+	if (*s < '0' || *s > '9')
+		return -1;
+	sec = strtoll(s, &e1, 10);
+	if (*e1 != '.' || sec > (INT64_MAX - 999999) / 1000000 ||
+	    strspn(e1 + 1, "0123456789") != 6)
 		return -1;
 	us = strtoll(e1 + 1, &e2, 10);
-	if (e2 - (e1 + 1) != 6)
-		return -1;
 	*t = sec * 1000000 + us;
 	*end = e2;
 	return 0;
@@ -738,6 +742,9 @@ static const struct tfile *find(struct tracemap_files *f, const char *path)
 {
 	size_t lo = 0, hi = f->n;
 
+	/* An empty layer has no array to sort (qsort's is never NULL). */
+	if (!f->n)
+		return NULL;
 	if (!f->sorted) {
 		qsort(f->f, f->n, sizeof(*f->f), by_path);
 		f->sorted = 1;

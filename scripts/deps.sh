@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libnl-3-dev libnl-route-3-dev libnl-genl-3-dev
 libyaml-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libzstd-dev
-libssl-dev zlib1g-dev libmicrohttpd-dev iproute2 iputils-ping docker-registry skopeo gnuplot-nox
+libssl-dev zlib1g-dev libmicrohttpd-dev clang libclang-rt-14-dev iproute2 iputils-ping docker-registry skopeo gnuplot-nox
 opentracker aria2 mktorrent curl zstd openssl libfaketime strace"
 
 missing=""

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Runs cmocka test binaries and prints one closing line
 # "N passed, N failed, N skipped". A binary that dies before cmocka's
-# summary (a sanitizer report, a crash) counts as one failure.
+# summary (a sanitizer report, a crash) counts as one failure. A libFuzzer
+# target (build/fuzz/NAME) runs for FUZZ_BRIEF seconds (default 10) through
+# scripts/fuzz.sh and counts as one test: passed with no crash, skipped when
+# libFuzzer is missing (fuzz.sh says why), failed otherwise.
 # usage: run-tests.sh LABEL BINARY...
 set -u
 label=$1
@@ -12,6 +15,25 @@ trap 'rm -f "$log"' EXIT
 
 for t in "$@"; do
 	echo "== $t"
+	case $t in
+	build/fuzz/*)
+		./scripts/fuzz.sh run "${FUZZ_BRIEF:-10}" "$t" >"$log" 2>&1
+		rc=$?
+		# libFuzzer prints a line per new input: the end is what tells.
+		if [ "$rc" = 0 ] || [ "$rc" = 77 ]; then
+			sed -n 's/^stat::number_of_executed_units: */inputs run: /p' "$log"
+			tail -n 1 "$log"
+		else
+			tail -n 80 "$log"
+		fi
+		case $rc in
+		0) passed=$((passed + 1)) ;;
+		77) skipped=$((skipped + 1)) ;;
+		*) failed=$((failed + 1)) ;;
+		esac
+		continue
+		;;
+	esac
 	"$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"

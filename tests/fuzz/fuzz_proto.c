@@ -1,15 +1,14 @@
-/* libFuzzer target for lib/proto.c: any bytes a peer may send.
+/* libFuzzer target for lib/proto.c: any bytes a peer may send. Built by
+ * `make fuzz` as build/fuzz/proto (docs/fuzzing.md).
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib \
- *	-o /tmp/fuzz_proto tests/fuzz/fuzz_proto.c lib/proto.c lib/err.c
- *   /tmp/fuzz_proto -max_total_time=30 [CORPUS_DIR]
- *
- * A corpus with one valid frame of each type gets it past the header and
- * into the field rules within seconds; the same file writes one:
+ * Its seeds in tests/fuzz/corpus/proto (one valid frame of each type, which
+ * gets it past the header and into the field rules within seconds) are
+ * written by the same file:
  *
  *   clang -D_GNU_SOURCE -DFUZZ_PROTO_SEEDS -Ilib -o /tmp/fuzz_proto_seeds \
- *	tests/fuzz/fuzz_proto.c lib/proto.c lib/err.c
- *   mkdir -p /tmp/corpus && /tmp/fuzz_proto_seeds /tmp/corpus
+ *	tests/fuzz/fuzz_proto.c lib/proto.c lib/blockimg.c lib/sha256.c \
+ *	lib/err.c -lzstd -lcrypto
+ *   /tmp/fuzz_proto_seeds tests/fuzz/corpus/proto
  *
  * The sanitizers catch any read out of bounds; on top of that, whatever the
  * decoder accepts must encode again, to a frame of the same length that

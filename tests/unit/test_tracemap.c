@@ -219,6 +219,54 @@ static void test_tarscan_bad_checksum(void **state)
 	free(t.b);
 }
 
+/* A pax header of exactly these bytes, then one regular file, then the
+ * end; the header is fed alone and in one piece, so its bytes end where
+ * tarscan's copy of them ends (ASan sees any read past them). */
+static int scan_pax(const char *records, struct err *e)
+{
+	static const struct tarscan_ops ops = {0};
+	struct tarscan *ts;
+	struct tarbuf t = {0};
+	size_t n = strlen(records), padded = (n + 511) / 512 * 512;
+	int ret;
+
+	put_header(&t, "./PaxHeaders/x", 'x', NULL, n);
+	t.b = realloc(t.b, t.len + padded);
+	assert_non_null(t.b);
+	memset(t.b + t.len, 0, padded);
+	memcpy(t.b + t.len, records, n);
+	t.len += padded;
+	put(&t, "./x", '0', NULL, 3);
+	t.b = realloc(t.b, t.len + 1024);
+	assert_non_null(t.b);
+	memset(t.b + t.len, 0, 1024);
+	t.len += 1024;
+	assert_int_equal(tarscan_new(&ops, NULL, &ts), 0);
+	ret = tarscan_add(ts, t.b, t.len, e);
+	tarscan_free(ts);
+	free(t.b);
+	return ret;
+}
+
+/* Found by tests/fuzz/fuzz_tar.c: pax records that end the header's
+ * bytes made the reader look past them (the length's digits, the '='). */
+static void test_tarscan_pax_bounds(void **state)
+{
+	struct err e = {""};
+
+	(void)state;
+	assert_int_equal(scan_pax("12 path=./y\n", &e), 0);
+	/* No '=' in the last record: searched for past its newline. */
+	assert_int_equal(scan_pax("6 abc\n", &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "'='"));
+	/* Digits to the end: the length read past them. */
+	assert_int_equal(scan_pax("12", &e), -EBADMSG);
+	/* Blanks before the length: its newline came before the space that
+	 * ends it, and the search for '=' had a negative length. */
+	assert_int_equal(scan_pax("\n\n\n\n3 x\n", &e), -EBADMSG);
+	assert_int_equal(scan_pax("-1 path=x\n", &e), -EBADMSG);
+}
+
 static void test_lookup_links(void **state)
 {
 	struct tarbuf t;
@@ -279,6 +327,46 @@ static struct tracemap_rec *record_fixture(void)
 	}
 	fclose(f);
 	return r;
+}
+
+/* Found by tests/fuzz/fuzz_tar.c: a link or folder whose header gives a
+ * size had its bytes handed on as data, though its entry says size 0. */
+static void test_tarscan_no_data_but_files(void **state)
+{
+	struct tarbuf t = {0};
+	struct seen s;
+	size_t pieces[] = {1, 512, 100000};
+	unsigned i;
+
+	(void)state;
+	put(&t, "./l", '2', "x", 5);
+	put(&t, "./d/", '5', NULL, 600);
+	put(&t, "./f", '0', NULL, 3);
+	t.b = realloc(t.b, t.len + 1024);
+	assert_non_null(t.b);
+	memset(t.b + t.len, 0, 1024);
+	t.len += 1024;
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		scan(&t, pieces[i], &s);
+		assert_int_equal(s.entries, 3);
+		assert_int_equal(s.data_bytes, 3);
+		tracemap_files_free(s.files);
+	}
+	free(t.b);
+}
+
+/* Found by tests/fuzz/fuzz_strace.c: an empty layer (no files) was
+ * sorted as a NULL array, which qsort's contract does not allow. */
+static void test_lookup_empty_layer(void **state)
+{
+	struct tracemap_files *f;
+	uint64_t off, size;
+
+	(void)state;
+	assert_int_equal(tracemap_files_new(&f), 0);
+	assert_int_equal(tracemap_files_lookup(f, "/etc/x", &off, &size),
+			 -ENOENT);
+	tracemap_files_free(f);
 }
 
 static void test_strace_to_reads(void **state)
@@ -472,17 +560,51 @@ static void test_bad_lines(void **state)
 	tracemap_rec_free(r);
 }
 
+/* Found by tests/fuzz/fuzz_strace.c: a time past 2^63 microseconds
+ * overflowed when scaled (UB), and signs or blanks inside the time passed
+ * as digits. */
+static void test_bad_times(void **state)
+{
+	static const char *const bad[] = {
+		"12 170000000000000.000001 chroot(\"/x\") = 0\n",
+		"12 99999999999999999999.000001 chroot(\"/x\") = 0\n",
+		"12 -1700000000.000001 chroot(\"/x\") = 0\n",
+		"12 1700000000.-12345 chroot(\"/x\") = 0\n",
+		"12 1700000000. 12345 chroot(\"/x\") = 0\n",
+	};
+	struct tracemap_rec *r;
+	struct err e = {""};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tracemap_rec_new(ROOT, &r), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tracemap_rec_line(r, bad[i], &e), -EBADMSG);
+		assert_non_null(strstr(e.msg, "-ttt"));
+	}
+	assert_int_equal(tracemap_rec_line(r,
+					   "12 9223372036.854775 chroot(\"/x\")"
+					   " = 0\n",
+					   &e),
+			 0);
+	tracemap_rec_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tarscan_offsets),
 		cmocka_unit_test(test_tarscan_bad_checksum),
+		cmocka_unit_test(test_tarscan_pax_bounds),
 		cmocka_unit_test(test_lookup_links),
+		cmocka_unit_test(test_lookup_empty_layer),
+		cmocka_unit_test(test_tarscan_no_data_but_files),
 		cmocka_unit_test(test_strace_to_reads),
 		cmocka_unit_test(test_reads_to_trace),
 		cmocka_unit_test(test_gap_capped),
 		cmocka_unit_test(test_trace_to_blocks),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_bad_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
