@@ -480,21 +480,29 @@ static void trees_plot(const char *dir, FILE *gp)
 	left_out(bad, "row(s) of trees.csv");
 	if (!nk)
 		return;
+	/* Height (levels) on the left, VMs in the tree on the right, dashed:
+	 * a tree keeps its height as VMs leave and join, its size shows
+	 * them. */
 	for (int fmt = 0; fmt < 2; fmt++) {
 		fprintf(gp,
 			"set terminal %s size 800,500\nset output 'trees.%s'\n"
-			"set title 'Function tree height over time'\n"
+			"set title 'Function trees over time: height (solid) "
+			"and VMs (dashed)'\n"
 			"set xlabel 'seconds since the run started'\n"
-			"set ylabel 'levels'\nset key top right\nset grid\n"
-			"set xrange [0:*]\nset yrange [0:*]\nplot ",
+			"set ylabel 'levels'\nset y2label 'VMs in the tree'\n"
+			"set ytics nomirror\nset y2tics\nset key bottom right\n"
+			"set grid\nset xrange [0:*]\nset yrange [0:*]\n"
+			"set y2range [0:*]\nplot ",
 			fmt ? "svg" : "pngcairo", fmt ? "svg" : "png");
 		for (j = 0; j < nk; j++)
 			fprintf(gp,
-				"%s'plot-tree-%s.dat' using 1:2 with steps lw "
-				"2 "
-				"title '%s'",
-				j ? ", " : "", keys[j], keys[j]);
-		fprintf(gp, "\n");
+				"%s'plot-tree-%s.dat' using 1:2 with steps lw 2 "
+				"lc %u title '%s', 'plot-tree-%s.dat' using 1:3 "
+				"axes x1y2 with steps lw 1 dt 2 lc %u notitle",
+				j ? ", " : "", keys[j], j + 1, keys[j], keys[j],
+				j + 1);
+		fprintf(gp, "\nunset y2label\nunset y2tics\nset ytics "
+			    "mirror\n");
 	}
 }
 
