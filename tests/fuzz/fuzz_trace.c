@@ -1,8 +1,9 @@
 /* libFuzzer target for testbed/scenario.c's workload trace reader: a CSV
  * of time,function[,containers] lines (docs/scenario-format.md), as
- * scenario_schedule reads it for a `trace:` step. The input is the CSV; the
- * scenario around it is fixed: two functions, and the first byte's lowest
- * bit turns `serve` on (the third column then counts requests).
+ * scenario_parse reads it for a `trace:` step (at load, so that its errors
+ * come before anything is built), then scenario_schedule. The input is the
+ * CSV; the scenario around it is fixed: two functions, and the first byte's
+ * lowest bit turns `serve` on (the third column then counts requests).
  *
  * The reader takes a path, so the input goes to a memfd first
  * (fuzz_file.h): the public API as the testbed uses it, no copy of the
@@ -31,7 +32,9 @@ static const char scenario_fmt[] =
 	"workload: [{ trace: %s }]\n"
 	"%s";
 
-static void parse_scenario(struct scenario *s, const char *path, int serve)
+/* The fixed scenario around the trace at path: 0, or -1 when the trace
+ * was refused (with a message). */
+static int parse_scenario(struct scenario *s, const char *path, int serve)
 {
 	char text[512];
 	struct err e = {""};
@@ -41,17 +44,17 @@ static void parse_scenario(struct scenario *s, const char *path, int serve)
 		     serve ? "serve: { service: 2s }\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		fail("scenario too long", NULL);
-	if (scenario_parse(text, (size_t)n, "fuzz.yaml", s, &e))
-		fail("the fixed scenario does not parse", &e);
+	if (!scenario_parse(text, (size_t)n, "fuzz.yaml", s, &e))
+		return 0;
+	if (!e.msg[0])
+		fail("an error without a message", NULL);
+	return -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* Parsed once per mode: the file behind the path changes, the
-	 * scenario does not. */
-	static struct scenario s[2];
-	static int parsed[2];
 	struct scenario_invocation *inv;
+	struct scenario s;
 	struct err e = {""};
 	const char *path;
 	size_t n, i;
@@ -61,22 +64,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	serve = data[0] & 1;
 	path = fuzz_file(data + 1, size - 1);
-	if (!parsed[serve]) {
-		parse_scenario(&s[serve], path, serve);
-		parsed[serve] = 1;
-	}
-	if (scenario_schedule(&s[serve], -1, &inv, &n, &e)) {
+	if (parse_scenario(&s, path, serve))
+		return 0;
+	if (scenario_schedule(&s, -1, &inv, &n, &e)) {
 		if (!e.msg[0])
 			fail("an error without a message", NULL);
+		scenario_free(&s);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		if (inv[i].function >= s[serve].nfunctions ||
-		    !inv[i].containers)
+		if (inv[i].function >= s.nfunctions || !inv[i].containers)
 			fail("an invocation of no function or none", NULL);
 		if (i && inv[i].t_ns < inv[i - 1].t_ns)
 			fail("the schedule is not in time order", NULL);
 	}
 	free(inv);
+	scenario_free(&s);
 	return 0;
 }
