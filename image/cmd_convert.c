@@ -13,6 +13,7 @@
 #include "jsonout.h"
 #include "layer.h"
 #include "oci.h"
+#include "outfile.h"
 #include "synth.h"
 #include "units.h"
 
@@ -35,8 +36,9 @@ static int copy_blob(const char *src, const char *dst, const char *digest,
 {
 	char from[4096], to[4096];
 	char buf[1 << 16];
-	ssize_t n;
-	int in, outfd, ret = 0;
+	struct outfile of;
+	ssize_t n = 0;
+	int in, ret = 0;
 
 	if (oci_layout_blob_path(src, digest, from, sizeof(from)) ||
 	    oci_layout_blob_path(dst, digest, to, sizeof(to)))
@@ -47,18 +49,23 @@ static int copy_blob(const char *src, const char *dst, const char *digest,
 	in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return err_set(e, -errno, "%s: %s", from, strerror(errno));
-	outfd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (outfd < 0) {
-		ret = err_set(e, -errno, "%s: %s", to, strerror(errno));
+	/* Written aside and renamed: no link planted at the blob's name is
+	 * written through (outfile.h). */
+	ret = outfile_open(&of, to, 0644, e);
+	if (ret) {
 		close(in);
 		return ret;
 	}
 	while (!ret && (n = read(in, buf, sizeof(buf))) > 0)
-		if (write(outfd, buf, (size_t)n) != n)
+		if (write(of.fd, buf, (size_t)n) != n)
 			ret = err_set(e, -EIO, "%s: write failed", to);
+	if (!ret && n < 0)
+		ret = err_set(e, -errno, "%s: %s", from, strerror(errno));
 	close(in);
-	if (close(outfd) && !ret)
-		ret = err_set(e, -errno, "%s: %s", to, strerror(errno));
+	if (ret)
+		outfile_abort(&of);
+	else
+		ret = outfile_commit(&of, e);
 	return ret;
 }
 

@@ -48,14 +48,26 @@ static ssize_t hf_write(void *cookie, const char *buf, size_t len)
 static int hf_open(struct hashed_file *h, const char *dir, const char *name,
 		   struct err *e)
 {
-	int n = snprintf(h->path, sizeof(h->path), "%s/blobs/.%s.%d", dir, name,
+	int ret, n = snprintf(h->path, sizeof(h->path), "%s/blobs/.%s.%d", dir, name,
 			 (int)getpid());
+
+	int fd;
 
 	if (n < 0 || (size_t)n >= sizeof(h->path))
 		return err_set(e, -ENAMETOOLONG, "%s: path too long", dir);
-	h->f = fopen(h->path, "we");
-	if (!h->f)
-		return err_set(e, -errno, "%s: %s", h->path, strerror(errno));
+	/* A name anyone can guess: created anew, never through a link
+	 * planted there (a stale one of ours, from a killed process with
+	 * this PID, is removed first). */
+	unlink(h->path);
+	fd = open(h->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	h->f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!h->f) {
+		ret = err_set(e, -errno, "%s: %s", h->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
 	if (sha256_init(&h->sha)) {
 		fclose(h->f);
 		h->f = NULL;

@@ -28,7 +28,7 @@ int requests_compute(const struct requests_row *rows, size_t n,
 
 	if (strnlen(strategy, sizeof(st.strategy)) >= sizeof(st.strategy))
 		return -EINVAL;
-	strcpy(st.strategy, strategy);
+	snprintf(st.strategy, sizeof(st.strategy), "%s", strategy);
 	resp = malloc((n ? n : 1) * sizeof(*resp));
 	if (!resp)
 		return -ENOMEM;
@@ -179,8 +179,8 @@ static int parse_row(char *line, const char *path, size_t ln,
 		return bad(path, ln, cols[0], "a strategy", f[0], e);
 	if (!*f[1] || strlen(f[1]) >= sizeof(r->function))
 		return bad(path, ln, cols[1], "a function", f[1], e);
-	strcpy(r->strategy, f[0]);
-	strcpy(r->function, f[1]);
+	snprintf(r->strategy, sizeof(r->strategy), "%s", f[0]);
+	snprintf(r->function, sizeof(r->function), "%s", f[1]);
 	if (!number(f[2], &r->arrival_s))
 		return bad(path, ln, cols[2], "seconds", f[2], e);
 	if (!*f[3] && !*f[4] && !*f[5] && !*f[6])

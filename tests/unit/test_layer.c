@@ -300,12 +300,57 @@ static void test_convert_round_trip(void **state)
 	free(data);
 }
 
+/* The blobs convert writes under names anyone can guess (blobs/.data.PID,
+ * blobs/.gzip.PID) are made anew: a link planted there is not written
+ * through. */
+static void test_convert_no_link_written_through(void **state)
+{
+	char src[256], dst[256], victim[256], link_at[300];
+	const char *names[] = {"data", "gzip"};
+	uint8_t *data = malloc(TOTAL), *gz, *back = NULL;
+	struct err e = {""};
+	size_t n, len, i;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(data);
+	n = aligned_gzip(data, &gz);
+	snprintf(src, sizeof(src), "%s/lsrc", g_dir);
+	snprintf(dst, sizeof(dst), "%s/ldst", g_dir);
+	snprintf(victim, sizeof(victim), "%s/victim", g_dir);
+	make_layout(src, gz, n, data, TOTAL);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("untouched\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(oci_layout_init(dst, &e), 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(link_at, sizeof(link_at), "%s/blobs/.%s.%d", dst,
+			 names[i], (int)getpid());
+		assert_int_equal(symlink(victim, link_at), 0);
+	}
+	{
+		char *argv[] = {"convert", src,	 "--out",	 dst,
+				"--tag",   "v1", "--block-size", "64KiB",
+				NULL};
+
+		assert_int_equal(convert_main(8, argv), 0);
+	}
+	assert_int_equal(mem_read_file(victim, &back, &len), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(back, "untouched\n", 10);
+	free(back);
+	free(gz);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_chunk_fills_buffer),
 		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_convert_round_trip),
+		cmocka_unit_test(test_convert_no_link_written_through),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
