@@ -48,8 +48,9 @@ static ssize_t hf_write(void *cookie, const char *buf, size_t len)
 static int hf_open(struct hashed_file *h, const char *dir, const char *name,
 		   struct err *e)
 {
-	int ret, fd, n = snprintf(h->path, sizeof(h->path), "%s/blobs/.%s.%d",
-				  dir, name, (int)getpid());
+	int ret, fd,
+		n = snprintf(h->path, sizeof(h->path), "%s/blobs/.%s.%d", dir,
+			     name, (int)getpid());
 
 	if (n < 0 || (size_t)n >= sizeof(h->path))
 		return err_set(e, -ENAMETOOLONG, "%s: path too long", dir);
