@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -1866,9 +1867,51 @@ static void test_quickstart(void **state)
 	scenario_free(&s);
 }
 
+/* Every scenario the project ships loads, and its schedule expands for
+ * every sweep value: a key renamed or a limit tightened cannot leave one
+ * of them broken until someone runs it. */
+static void test_every_shipped_scenario(void **state)
+{
+	struct scenario_invocation *inv;
+	struct scenario s;
+	struct err e = {""};
+	struct dirent *de;
+	char path[512];
+	unsigned seen = 0;
+	int sw;
+	size_t n;
+	DIR *d = opendir("scenarios");
+
+	(void)state;
+	if (!d)
+		skip(); /* run from elsewhere than the repository's root */
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".yaml"))
+			continue;
+		snprintf(path, sizeof(path), "scenarios/%s", de->d_name);
+		if (scenario_load(path, &s, &e))
+			fail_msg("%s", e.msg);
+		for (sw = s.nsweep ? 0 : -1; sw < (int)s.nsweep; sw++) {
+			if (scenario_schedule(&s, sw, &inv, &n, &e))
+				fail_msg("%s, sweep value %d: %s", path, sw,
+					 e.msg);
+			assert_true(n > 0);
+			free(inv);
+		}
+		scenario_free(&s);
+		seen++;
+	}
+	closedir(d);
+	/* quickstart, the figures, tree-maintenance */
+	assert_true(seen >= 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_shipped_scenario),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_dilation),
