@@ -28,9 +28,11 @@ struct agents {
 };
 
 /* faasnet-manager in its namespace, told every function and its image's
- * pinned reference. */
+ * pinned reference. fresh: the run's first, which a journal left by an
+ * earlier run into the same folder must not mislead (only a manager
+ * started again, a fault, replays one). */
 static int start_manager(const struct strategy_env *env,
-			 const struct agents_opts *o, pid_t *pid)
+			 const struct agents_opts *o, int fresh, pid_t *pid)
 {
 	const struct scenario *s = env->s;
 	char bin[PATH_MAX + 64], mgr_ev[PATH_MAX + 32], dot[PATH_MAX + 32];
@@ -58,6 +60,11 @@ static int start_manager(const struct strategy_env *env,
 	snprintf(mgr_ev, sizeof(mgr_ev), "%s/manager.jsonl", env->raw);
 	snprintf(dot, sizeof(dot), "%s/trees.dot", env->raw);
 	snprintf(journal, sizeof(journal), "%s/manager.journal", env->raw);
+	if (fresh && unlink(journal) && errno != ENOENT) {
+		ret = err_set(env->e, -errno, "%s: %s", journal,
+			      strerror(errno));
+		goto out;
+	}
 	snprintf(kstr, sizeof(kstr), "%.17g", env->k);
 	ret = strategy_bin(env, "faasnet-manager", bin, sizeof(bin));
 	if (ret)
@@ -119,11 +126,20 @@ static int start_agent(const struct strategy_env *env,
 	const struct topo_host *h = &env->plan->hosts[2 + i];
 	char bin[PATH_MAX + 64], mgr[32], kstr[32];
 	char addr[32], ev[PATH_MAX + 32], via[48];
-	char *av[16] = {bin,	     "--name",	   (char *)h->name,
-			"--addr",    addr,	   "--manager",
-			mgr,	     "--events",   ev,
-			"--meta-dir", (char *)env->meta, "--dilation",
-			kstr,	     NULL};
+	char *av[16] = {bin,
+			"--name",
+			(char *)h->name,
+			"--addr",
+			addr,
+			"--manager",
+			mgr,
+			"--events",
+			ev,
+			"--meta-dir",
+			(char *)env->meta,
+			"--dilation",
+			kstr,
+			NULL};
 	int ret;
 
 	ret = strategy_bin(env, "faasnet-agent", bin, sizeof(bin));
@@ -175,18 +191,7 @@ int agents_start(const struct strategy_env *env, const struct agents_opts *o,
 	a->agent = calloc(env->vms ? env->vms : 1, sizeof(*a->agent));
 	if (!a->agent)
 		return err_set(env->e, -ENOMEM, "out of memory");
-	/* A journal left by an earlier run into the same folder is not this
-	 * run's state: only a manager started again (a fault) replays one. */
-	{
-		char journal[PATH_MAX + 32];
-
-		snprintf(journal, sizeof(journal), "%s/manager.journal",
-			 env->raw);
-		if (unlink(journal) && errno != ENOENT)
-			return err_set(env->e, -errno, "%s: %s", journal,
-				       strerror(errno));
-	}
-	ret = start_manager(env, o, &a->manager);
+	ret = start_manager(env, o, 1, &a->manager);
 	if (!ret)
 		ret = start_agents(a);
 	if (ret)
@@ -391,7 +396,7 @@ static int fault_restart(void *state, enum strategy_proc p, unsigned vm,
 	/* Its errors in e, not in the run's. */
 	ce = *env;
 	ce.e = e;
-	return p == STRATEGY_PROC_MANAGER ? start_manager(&ce, &a->o, pid)
+	return p == STRATEGY_PROC_MANAGER ? start_manager(&ce, &a->o, 0, pid)
 					  : start_agent(&ce, &a->o, vm, pid);
 }
 

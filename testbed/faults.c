@@ -94,6 +94,7 @@ int faults_new(const struct faults_env *env, struct faults **out, struct err *e)
 	char path[PATH_MAX + 32];
 	enum lie_mode mode;
 	unsigned i, n;
+	int bytes = 0;
 	int ret;
 
 	*out = NULL;
@@ -125,13 +126,12 @@ int faults_new(const struct faults_env *env, struct faults **out, struct err *e)
 	fx->pick = calloc(env->vms ? env->vms : 1, sizeof(*fx->pick));
 	fx->sent0 = calloc(n, sizeof(*fx->sent0));
 	fx->received0 = calloc(n, sizeof(*fx->received0));
-	for (i = 0; fx->sent0 && fx->received0 && i < n; i++)
-		for (unsigned k = 0; k < s->nfaults; k++)
-			if (s->faults[k].sent || s->faults[k].received) {
-				fx->sent0[i] = cable_bytes(fx, i, 1);
-				fx->received0[i] = cable_bytes(fx, i, 0);
-				break;
-			}
+	for (i = 0; i < s->nfaults && !bytes; i++)
+		bytes = s->faults[i].sent || s->faults[i].received;
+	for (i = 0; bytes && fx->sent0 && fx->received0 && i < n; i++) {
+		fx->sent0[i] = cable_bytes(fx, i, 1);
+		fx->received0[i] = cable_bytes(fx, i, 0);
+	}
 	snprintf(path, sizeof(path), "%s/manager.jsonl", env->raw);
 	ret = !fx->down || !fx->rerated || !fx->pick || !fx->sent0 ||
 			      !fx->received0
@@ -571,14 +571,13 @@ static void manager_line(json_t *j, void *arg)
 	}
 }
 
-size_t faults_measure(const char *raw, uint64_t t0_ns, double k,
-		      struct faults_cost *out, size_t max)
+size_t faults_measure(const char *raw, double k, struct faults_cost *out,
+		      size_t max)
 {
 	struct measure m = {
 		.out = out, .max = max, .k = k > 1 ? k : 1, .repairing = -1};
 	char path[PATH_MAX + 32];
 
-	(void)t0_ns;
 	m.t_ns = calloc(max ? max : 1, sizeof(*m.t_ns));
 	if (!m.t_ns)
 		return 0;

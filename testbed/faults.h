@@ -70,9 +70,9 @@ struct faults_cost {
 };
 
 /* Per fault that fired, its cost from RAW's timelines (manager.jsonl,
- * faults.jsonl): up to max into out; returns how many. t0_ns and k as the
- * driver's result has them. */
-size_t faults_measure(const char *raw, uint64_t t0_ns, double k,
-		      struct faults_cost *out, size_t max);
+ * faults.jsonl): up to max into out; returns how many. k: the run's
+ * dilation, to give the world's seconds. */
+size_t faults_measure(const char *raw, double k, struct faults_cost *out,
+		      size_t max);
 
 #endif

@@ -80,8 +80,9 @@ struct run {
 	size_t nkeys;
 	int degraded;
 	char fidelity_note[256];
-	pid_t reg_pid; /* the registry, for its CPU time per run */
-	struct regproc *rp; /* the registry, for faults */
+	/* the registry: its CPU time per run, and faults (a restarted one
+	 * has a new PID) */
+	struct regproc *rp;
 	/* faults: what each cost (faults.csv), and the run without them
 	 * that the run with them is held against */
 	struct fault_row {
@@ -110,6 +111,12 @@ struct run {
 static double run_k(const struct run *r)
 {
 	return r->plan.spec.dilation;
+}
+
+/* The registry's PID now (0: none runs). */
+static pid_t reg_pid(const struct run *r)
+{
+	return r->rp ? r->rp->pid : 0;
 }
 
 /* What one run measured of itself: its verdict and its processes' CPU. */
@@ -352,7 +359,7 @@ static void monitor_end(struct run *r, struct fidmon *mon, const char *mgr_ev,
 			struct run_fidelity *rf)
 {
 	struct procs_cpu pc;
-	double reg = procs_cpu_now(r->reg_pid);
+	double reg = procs_cpu_now(reg_pid(r));
 	unsigned i;
 
 	fidmon_read_lag(mon, mgr_ev);
@@ -602,13 +609,11 @@ static struct run_tally tally(const struct run *r, size_t first)
 /* What a faulted run's faults cost (faults.csv), against the run without
  * them just before it. */
 static int add_fault_rows(struct run *r, const char *base, long sweep,
-			  unsigned rep, const char *raw,
-			  const struct driver_result *dr, size_t first)
+			  unsigned rep, const char *raw, size_t first)
 {
 	struct faults_cost c[SCENARIO_MAX_FAULTS];
-	size_t n = faults_measure(raw, dr->t0_ns, run_k(r), c,
-				  SCENARIO_MAX_FAULTS),
-	       i;
+	size_t n = faults_measure(raw, run_k(r), c, SCENARIO_MAX_FAULTS), i;
+	struct run_tally with = tally(r, first);
 	struct fault_row *nf;
 
 	nf = realloc(r->frows, (r->nfrows + n + 1) * sizeof(*nf));
@@ -623,7 +628,7 @@ static int add_fault_rows(struct run *r, const char *base, long sweep,
 		f->sweep = sweep;
 		f->rep = rep;
 		f->c = c[i];
-		f->with = tally(r, first);
+		f->with = with;
 		f->without = r->last_tally;
 	}
 	return 0;
@@ -663,13 +668,10 @@ static int add_tree_rows(struct run *r, const char *stname, long sweep,
 		snprintf(t->strategy, sizeof(t->strategy), "%s", stname);
 		t->sweep = sweep;
 		t->rep = rep;
-		t->t_s = ts[i].t_ns > dr->t0_ns
-				 ? (double)(driver_world_ns(dr->t0_ns,
-							    run_k(r),
-							    ts[i].t_ns) -
-					    dr->t0_ns) /
-					   1e9
-				 : -(double)(dr->t0_ns - ts[i].t_ns) / 1e9;
+		t->t_s = (double)((int64_t)driver_world_ns(dr->t0_ns, run_k(r),
+							   ts[i].t_ns) -
+				  (int64_t)dr->t0_ns) /
+			 1e9;
 		t->fn = ts[i].fn;
 		t->height = ts[i].height;
 		t->size = ts[i].size;
@@ -752,7 +754,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep,
 	if (ret)
 		goto out;
 	procs_cpu_take(&before); /* not this run's */
-	rf.reg_cpu0 = procs_cpu_now(r->reg_pid);
+	rf.reg_cpu0 = procs_cpu_now(reg_pid(r));
 	ret = procs_new(&pr);
 	if (ret)
 		goto out;
@@ -806,7 +808,6 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep,
 	if (fx && faults_end(fx, &fe) && !ret)
 		ret = err_set(r->e, -EIO, "%s: undoing its faults: %s", label,
 			      fe.msg);
-	r->reg_pid = r->rp ? r->rp->pid : r->reg_pid;
 	fidmon_stop(mon);
 	if (sp->finish)
 		sp->finish(state, &dr);
@@ -830,8 +831,7 @@ static int run_one(struct run *r, unsigned st, int sweep_idx, unsigned rep,
 	if (!ret && sp->faults)
 		ret = add_tree_rows(r, stname, sweep, rep, raw, &dr, vms);
 	if (!ret && faulted)
-		ret = add_fault_rows(r, sp->name, sweep, rep, raw, &dr,
-				     first_row);
+		ret = add_fault_rows(r, sp->name, sweep, rep, raw, first_row);
 	if (ret)
 		goto out;
 	if (!faulted)
@@ -1170,7 +1170,6 @@ int run_scenario(const struct scenario *s, const struct run_opts *o,
 	snprintf(regdir, sizeof(regdir), "%s/registry", r.dir);
 	ret = regproc_start(regdir, &rp, e);
 	reg_started = !ret;
-	r.reg_pid = reg_started ? rp.pid : 0;
 	r.rp = reg_started ? &rp : NULL;
 	if (!ret)
 		ret = prepare_images(&r);

@@ -148,20 +148,15 @@ static unsigned shape(struct treewatch *tw, unsigned fn, unsigned *size)
 static void record(struct treewatch *tw, unsigned fn, uint64_t t_ns)
 {
 	unsigned size, height = shape(tw, fn, &size);
-	struct treewatch_sample *last = NULL;
-	size_t i;
+	struct treewatch_sample *last =
+		tw->nsamples ? &tw->samples[tw->nsamples - 1] : NULL;
 
 	if (height == tw->height[fn] && size == tw->size[fn])
 		return;
 	tw->height[fn] = height;
 	tw->size[fn] = size;
-	for (i = tw->nsamples; i-- > 0;)
-		if (tw->samples[i].fn == fn) {
-			last = &tw->samples[i];
-			break;
-		}
-	if (last && t_ns - last->t_ns < SAME_ROUND_NS &&
-	    i + 1 == tw->nsamples) {
+	/* The last sample, when it is this function's and of this round. */
+	if (last && last->fn == fn && t_ns - last->t_ns < SAME_ROUND_NS) {
 		last->height = height;
 		last->size = size;
 		return;
